@@ -1,0 +1,29 @@
+"""The engine's render-code version, part of every job key.
+
+Any edit to the code that turns a job into pixels changes this hash, so a cached
+frame is never reused across a change that could alter it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+
+ENGINE_VERSION = "0.1.0"
+
+# Packages whose source can change a pixel. Planning is covered by the job's own
+# fields; these are the code paths from a resolved job to frame bytes.
+RENDER_PACKAGES = ("previz", "backends")
+
+
+@functools.cache
+def render_code_hash() -> str:
+    """SHA-256 over the source files of the render code, in a stable order."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256(f"reelforge-engine/{ENGINE_VERSION}\n".encode())
+    for package in RENDER_PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\n")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()

@@ -1,0 +1,227 @@
+"""The production model: series → episodes → scenes → shots, with cast, locations and looks.
+
+A production spec is plain JSON validated by these pydantic models. Fields that
+describe *how* a shot is filmed (camera, lighting, style) are given by preset
+name plus optional parameters; the names are checked against the registries in
+`reelforge.spec.presets` so a typo is an error, not a silent default.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from reelforge.spec import presets
+
+SPEC_FORMAT = "reelforge/1"
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+Id = Annotated[str, Field(pattern=ID_PATTERN, description="lower-case id: letters, digits, '-' and '_'")]
+Color = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", description="sRGB colour as #rrggbb")]
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+# Text a user may give once (in the production's source language) or per language,
+# keyed by BCP 47 tag: "A dark harbor" or {"en": "A dark harbor", "fr": "Un port sombre"}.
+LocalizedText = str | dict[str, str]
+
+
+class Strict(BaseModel):
+    """Base for every spec object: unknown fields are errors (they are usually typos)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def text_in(text: LocalizedText, language: str, fallback: str) -> str:
+    """Resolve a LocalizedText in one language, falling back to the source language."""
+    if isinstance(text, str):
+        return text
+    return text.get(language) or text.get(fallback) or ""
+
+
+class Wardrobe(Strict):
+    top: Color = "#7a7a7a"
+    bottom: Color = "#4a4a4a"
+    shoes: Color = "#2a2a2a"
+    description: LocalizedText = ""
+
+
+class Character(Strict):
+    id: Id
+    name: LocalizedText
+    description: LocalizedText = ""
+    hair: LocalizedText = ""
+    hair_color: Color = "#3a2a1a"
+    skin_color: Color = "#c89f7e"
+    face: LocalizedText = ""
+    wardrobe: Wardrobe = Wardrobe()
+    height_m: float = Field(1.75, gt=0.3, le=3.0)
+
+
+class Prop(Strict):
+    """A gray-box stand-in for part of a location (a building, a crate, a tree)."""
+
+    shape: Literal["box", "cylinder"] = "box"
+    position_m: tuple[float, float] = Field(description="x (right) and z (away from camera) on the ground")
+    size_m: tuple[float, float, float] = Field((1.0, 1.0, 1.0), description="width, height, depth")
+    color: Color = "#8a8a8a"
+
+    @field_validator("size_m")
+    @classmethod
+    def _positive_size(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if min(v) <= 0:
+            raise ValueError("every size must be greater than 0")
+        return v
+
+
+class Location(Strict):
+    id: Id
+    name: LocalizedText
+    description: LocalizedText = ""
+    ground_color: Color = "#6b6b63"
+    backdrop_color: Color = "#9aa0a8"
+    props: list[Prop] = []
+
+
+class Camera(Strict):
+    """A camera move by preset name; the preset gives defaults for every parameter."""
+
+    move: str = "lock-off"
+    distance_m: float | None = Field(None, gt=0, description="camera distance from the subject at the start")
+    travel_m: float | None = Field(None, ge=0, description="how far the camera travels over the shot")
+    height_m: float | None = Field(None, gt=0, le=200)
+    focal_length_mm: float | None = Field(None, ge=8, le=300)
+    easing: Literal["linear", "ease-in", "ease-out", "ease-in-out"] = "ease-in-out"
+
+    @field_validator("move")
+    @classmethod
+    def _known_move(cls, v: str) -> str:
+        return presets.check_name("camera move", v, presets.CAMERA_MOVES)
+
+
+class Lighting(Strict):
+    """A lighting preset with optional key-light direction and colour temperature."""
+
+    preset: str
+    azimuth_deg: float | None = Field(None, ge=-360, le=360)
+    elevation_deg: float | None = Field(None, ge=-10, le=90)
+    kelvin: float | None = Field(None, ge=1000, le=20000)
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, v: str) -> str:
+        return presets.check_name("lighting preset", v, presets.LIGHTING)
+
+
+class Style(Strict):
+    preset: str
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, v: str) -> str:
+        return presets.check_name("style preset", v, presets.STYLES)
+
+
+class Shot(Strict):
+    id: Id
+    prompt: LocalizedText = Field(description="what happens in the shot")
+    frames: int | None = Field(None, description="length in frames (give this or seconds)")
+    seconds: float | None = Field(None, description="length in seconds (give this or frames)")
+    cast: list[str] = Field([], description="character ids, left to right")
+    camera: Camera | None = None
+    lighting: Lighting | None = None
+    style: Style | None = None
+
+    @model_validator(mode="after")
+    def _one_length(self) -> Shot:
+        if (self.frames is None) == (self.seconds is None):
+            raise ValueError("give the shot's length as exactly one of 'frames' or 'seconds'")
+        if self.frames is not None and self.frames <= 0:
+            raise ValueError(f"frame count must be greater than 0, got {self.frames}")
+        if self.seconds is not None and not (self.seconds > 0 and math.isfinite(self.seconds)):
+            raise ValueError(f"length in seconds must be greater than 0, got {self.seconds}")
+        return self
+
+    def frame_count(self, fps: int) -> int:
+        """Length in frames; seconds are rounded to the nearest frame (at least one)."""
+        if self.frames is not None:
+            return self.frames
+        return max(1, round(self.seconds * fps))
+
+
+class Scene(Strict):
+    id: Id
+    title: LocalizedText = ""
+    location: str
+    lighting: Lighting | None = None
+    style: Style | None = None
+    shots: list[Shot] = Field(min_length=1)
+
+
+class Episode(Strict):
+    id: Id
+    title: LocalizedText = ""
+    lighting: Lighting | None = None
+    style: Style | None = None
+    scenes: list[Scene] = Field(min_length=1)
+
+
+class Series(Strict):
+    id: Id
+    title: LocalizedText
+
+
+class Delivery(Strict):
+    """How finished episodes are encoded. Every field here is part of the encode key."""
+
+    fps: int = 24
+    aspect_ratio: Literal["16:9"] = "16:9"
+    resolution: Literal["1080p"] = "1080p"
+    crf: int = Field(18, ge=0, le=51)
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "faster"
+    encoder_threads: int = Field(2, ge=1, le=16, description="x264 threads; the bitstream depends on it")
+
+    @field_validator("fps")
+    @classmethod
+    def _known_fps(cls, v: int) -> int:
+        if v not in (24, 25, 30):
+            raise ValueError(f"fps must be one of 24, 25, 30, got {v}")
+        return v
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the delivered picture."""
+        return (1920, 1080)
+
+
+class Production(Strict):
+    format: Literal["reelforge/1"] = Field(SPEC_FORMAT, description="spec format version")
+    series: Series
+    seed: int = Field(ge=0, le=2**63 - 1, description="master seed; every other seed derives from it")
+    language: str = Field("en", description="source language (BCP 47); prompts are resolved in it")
+    backend: Literal["previz"] = "previz"
+    delivery: Delivery = Delivery()
+    style: Style = Style(preset="gray-box")
+    lighting: Lighting = Lighting(preset="overcast")
+    camera: Camera = Camera()
+    characters: list[Character] = []
+    locations: list[Location] = Field(min_length=1)
+    episodes: list[Episode] = Field(min_length=1)
+
+    @field_validator("language")
+    @classmethod
+    def _language_tag(cls, v: str) -> str:
+        if not LANGUAGE_TAG.match(v):
+            raise ValueError(f"'{v}' is not a BCP 47 language tag (e.g. 'en', 'fr-CA')")
+        return v
+
+    def character(self, character_id: str) -> Character:
+        return next(c for c in self.characters if c.id == character_id)
+
+    def location(self, location_id: str) -> Location:
+        return next(loc for loc in self.locations if loc.id == location_id)
+
+    def episode(self, episode_id: str) -> Episode:
+        return next(e for e in self.episodes if e.id == episode_id)
