@@ -31,7 +31,7 @@ LocalizedText = str | dict[str, str]
 class Strict(BaseModel):
     """Base for every spec object: unknown fields are errors (they are usually typos)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def text_in(text: LocalizedText, language: str, fallback: str) -> str:

@@ -1,0 +1,261 @@
+"""The `reelforge` command line: init, validate, schema, render, verify.
+
+Exit codes: 0 success, 1 a check failed (verify found differences, or the
+production is busy), 2 bad input (spec problems, unknown shot, bad range).
+Bad input never prints a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from reelforge.errors import SpecError
+from reelforge.media.encode import EncodeSettings
+from reelforge.plan.jobs import ShotJob, find_job, plan
+from reelforge.project import ProductionBusy, ProductionPaths
+from reelforge.render import Engine, RenderResult, encode_settings, file_sha256
+from reelforge.spec.load import load_production, production_schema
+
+app = typer.Typer(help="Deterministic rendering of AI video series on your own hardware.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+console = Console()
+errors = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def load_or_exit(spec: Path):
+    try:
+        return load_production(spec)
+    except SpecError as exc:
+        errors.print(str(exc), highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    """'10:20' → (10, 20): 0-based, end exclusive, like a Python slice."""
+    try:
+        start_text, stop_text = text.split(":")
+        start, stop = int(start_text), int(stop_text)
+    except ValueError:
+        raise fail(f"--frames must look like START:END (e.g. 10:20), got '{text}'") from None
+    if not 0 <= start < stop:
+        raise fail(f"--frames {text}: need 0 ≤ START < END")
+    return start, stop
+
+
+def progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)
+
+
+@app.command()
+def init(directory: Annotated[Path, typer.Argument(help="folder to create for the new production")]) -> None:
+    """Scaffold a production folder with a working example spec."""
+    spec = directory / "production.json"
+    if spec.exists():
+        raise fail(f"{spec} already exists; not overwriting it")
+    directory.mkdir(parents=True, exist_ok=True)
+    template = resources.files("reelforge") / "templates" / "production.json"
+    with resources.as_file(template) as source:
+        shutil.copyfile(source, spec)
+    console.print(f"Created [bold]{spec}[/]. Next:\n  reelforge validate {spec}\n  reelforge render {spec}")
+
+
+@app.command()
+def validate(spec: Annotated[Path, typer.Argument(help="production.json")]) -> None:
+    """Check a spec; list every problem with its JSON path (exit 2 if any)."""
+    production = load_or_exit(spec)
+    shots = sum(len(s.shots) for e in production.episodes for s in e.scenes)
+    console.print(f"[green]OK[/] {spec}: {len(production.episodes)} episode(s), {shots} shot(s)")
+
+
+@app.command()
+def schema() -> None:
+    """Print the spec's JSON Schema (point your editor at it)."""
+    print(json.dumps(production_schema(), indent=2))
+
+
+def _shown(path: Path) -> str:
+    """A path as the user would type it: relative to the current folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _summary(results: list[RenderResult]) -> None:
+    table = Table(title="render summary", title_justify="left")
+    for column in ("episode", "shots rendered", "shots reused", "frames", "seconds", "sha256"):
+        table.add_column(column, no_wrap=True)
+    for r in results:
+        table.add_row(r.episode_id, str(len(r.shots) - r.shots_reused), str(r.shots_reused), str(r.frames),
+                      f"{r.seconds:.1f}", r.sha256[:12])
+    console.print(table)
+    for r in results:
+        console.print(f"wrote {_shown(r.output)}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def render(
+    spec: Annotated[Path, typer.Argument(help="production.json")],
+    out: Annotated[Path | None, typer.Option(help="output folder (default: renders/ beside the spec)")] = None,
+    episode: Annotated[list[str] | None, typer.Option(help="render only this episode (repeatable)")] = None,
+    shot: Annotated[str | None, typer.Option(help="one shot, e.g. s01e01/sc01/sh03")] = None,
+    frames: Annotated[str | None, typer.Option(help="with --shot: frame range START:END (end exclusive)")] = None,
+) -> None:
+    """Render episodes to 1080p H.264 MP4s (or a frame range of one shot)."""
+    production = load_or_exit(spec)
+    paths = ProductionPaths.for_spec(spec)
+    out_dir = out or paths.renders
+    episodes = plan(production)
+    if episode:
+        unknown = sorted(set(episode) - {e.episode_id for e in episodes})
+        if unknown:
+            raise fail(f"unknown episode {', '.join(unknown)}; episodes: {', '.join(e.episode_id for e in episodes)}")
+        episodes = [e for e in episodes if e.episode_id in episode]
+    if frames and not shot:
+        raise fail("--frames needs --shot")
+    job = None
+    if shot:
+        try:
+            job = find_job(episodes, shot)
+        except KeyError as exc:
+            raise fail(exc.args[0]) from None
+    settings = encode_settings(production.delivery)
+    try:
+        with paths.lock(), progress_bar() as bar:
+            tasks: dict[str, int] = {}
+
+            def advance(shot_job: ShotJob, n: int) -> None:
+                task = tasks[shot_job.episode_id]
+                bar.update(task, advance=n, description=f"{shot_job.episode_id} {shot_job.shot_path}")
+
+            engine = Engine(paths, settings, progress=advance)
+            if job is not None:
+                start, stop = parse_range(frames) if frames else (0, job.frames)
+                if stop > job.frames:
+                    raise fail(f"--frames {start}:{stop} is past the end of {shot} ({job.frames} frames)")
+                tasks[job.episode_id] = bar.add_task(job.shot_path, total=stop - start)
+                name = f"{job.shot_path.replace('/', '_')}_f{start:05d}-{stop:05d}.mp4"
+                result = engine.render_range(job, start, stop, out_dir / "shots" / name)
+                _report_range(engine, job, result, start)
+                results = [result]
+            else:
+                for e in episodes:
+                    tasks[e.episode_id] = bar.add_task(e.episode_id, total=e.frames)
+                results = [engine.render_episode(e, out_dir / f"{e.episode_id}.mp4") for e in episodes]
+    except ProductionBusy as exc:
+        raise fail(str(exc), code=1) from None
+    _summary(results)
+
+
+def _report_range(engine: Engine, job: ShotJob, result: RenderResult, start: int) -> None:
+    """Compare a re-rendered range with the shot's full render, when one exists."""
+    from reelforge.store.journal import JobFiles
+
+    full = JobFiles(engine.paths.jobs, job.key).read_manifest()
+    hashes = result.shots[0].frame_hashes
+    if full is None:
+        console.print(f"{len(hashes)} frames rendered; no full render of {job.shot_path} to compare with yet")
+        return
+    differ = [start + i for i, h in enumerate(hashes) if full[start + i] != h]
+    if differ:
+        console.print(f"[red]{len(differ)} frame(s) differ from the full render:[/] {differ}")
+    else:
+        console.print(f"[green]frames {start}–{start + len(hashes) - 1} match the full render byte for byte[/]")
+
+
+@app.command()
+def verify(
+    target: Annotated[str, typer.Argument(help="a rendered MP4, or a shot path like s01e01/sc01/sh03")],
+    production: Annotated[Path | None, typer.Option(help="production.json (found from the MP4's folder if omitted)")] = None,
+    frames: Annotated[str | None, typer.Option(help="only this frame range START:END of the shot(s)")] = None,
+) -> None:
+    """Re-render from the recorded jobs and prove the bytes match (exit 1 if not)."""
+    from reelforge.verify import verify_render
+
+    file = Path(target) if target.lower().endswith((".mp4", ".mov")) else None
+    if file is not None and not file.exists():
+        raise fail(f"{file}: no such file")
+    if production is not None:
+        paths = ProductionPaths.for_spec(production)
+    else:
+        paths = ProductionPaths.find_for_file(file if file is not None else Path.cwd() / "x")
+        if paths is None:
+            raise fail("cannot tell which production this belongs to; pass --production path/to/production.json")
+    if not paths.catalog.exists():
+        raise fail(f"{paths.root} has no renders recorded yet")
+    from reelforge.store.catalog import Catalog
+
+    catalog = Catalog(paths.catalog)
+    shot_paths = None
+    if file is not None:
+        record = catalog.render_for_file(file_sha256(file)) or catalog.render_for_path(str(file.resolve()))
+        if record is None:
+            raise fail(f"{file} is not a render recorded in {paths.root}", code=1)
+    else:
+        record = catalog.render_with_shot(target)
+        if record is None:
+            raise fail(f"no recorded render contains shot '{target}'")
+        shot_paths = {target}
+    settings = EncodeSettings(**{k: v for k, v in json.loads(record.encode_json).items()
+                                 if k in EncodeSettings.__dataclass_fields__})
+    frame_range = parse_range(frames) if frames else None
+    with progress_bar() as bar:
+        task = bar.add_task("verify", total=sum(s.frame_count for s in record.shots
+                                                if shot_paths is None or s.shot_path in shot_paths))
+        engine = Engine(paths, settings, progress=lambda job, n: bar.update(task, advance=n, description=job.shot_path))
+        report = verify_render(engine, record, target, file, shot_paths, frame_range)
+    _print_report(report)
+    raise typer.Exit(0 if report.ok and report.store_ok else 1)
+
+
+def _print_report(report) -> None:
+    console.print(f"verify {report.target} (render #{report.render_id})")
+    for shot in report.shots:
+        matched = shot.frames - len(shot.mismatches)
+        status = "[green]match[/]" if shot.ok else "[red]DIFFER[/]"
+        console.print(f"  {shot.shot_path}: frames {shot.first_frame}–{shot.first_frame + shot.frames - 1}: "
+                      f"{matched}/{shot.frames} identical {status}")
+        for m in shot.mismatches:
+            console.print(f"    frame {m.index}: recorded {m.recorded[:16]}… re-rendered {m.rendered[:16]}…")
+        if not shot.segment_matches:
+            console.print("    encoded segment differs from the recorded one")
+        if shot.damaged_in_store:
+            console.print(f"    [yellow]stored copies of frames {shot.damaged_in_store} are missing or corrupt[/] "
+                          "(the next render re-renders them)")
+    if report.file_matches is not None:
+        console.print("  file bytes: " + ("[green]identical to the recorded render[/]" if report.file_matches
+                                          else "[red]differ from the recorded render[/]"))
+    if not report.rebuilt_matches_record:
+        console.print("  [red]re-encoded output differs from the recorded output[/]")
+    if report.engine_changed:
+        console.print("  [yellow]the engine's render code changed since this render[/]")
+    if report.environment_differences:
+        console.print("  environment fields that differ from the render's:")
+        for name, before, now in report.environment_differences:
+            console.print(f"    {name}: recorded {before!r}, now {now!r}", highlight=False)
+    if not report.ok:
+        console.print("[bold red]NOT VERIFIED[/]")
+    elif not report.store_ok:
+        console.print("[bold green]VERIFIED[/]: every byte matches; [bold red]STORE DAMAGED[/]: "
+                      "render again to repair the store")
+    else:
+        console.print("[bold green]VERIFIED[/]: every byte matches")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,99 @@
+"""The environment fingerprint recorded with every render.
+
+Byte-identical output is promised for the same machine and pinned environment.
+This records what "same" means — interpreter, library versions, the CPU and the
+SIMD paths numpy dispatches to, thread counts — so `verify` can say *which*
+field differs before it compares a single byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import sys
+from importlib import metadata
+
+import av
+import cv2
+import numpy as np
+
+PACKAGES = ("reelforge", "numpy", "opencv-python-headless", "av", "pydantic", "colour-science",
+            "sqlalchemy", "torch", "diffusers", "transformers")
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def _package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _cpu() -> dict[str, object]:
+    model, flags = platform.processor() or "unknown", []
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name") and model in ("unknown", "", platform.machine()):
+                    model = line.split(":", 1)[1].strip()
+                elif line.startswith("flags") and not flags:
+                    flags = sorted(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return {
+        "model": model,
+        "machine": platform.machine(),
+        "logical_cores": os.cpu_count(),
+        # The full flag list is long; its hash is what a comparison needs.
+        "flags_sha256": hashlib.sha256(" ".join(flags).encode()).hexdigest(),
+        "numpy_simd": sorted(k for k, v in np._core._multiarray_umath.__cpu_features__.items() if v),
+    }
+
+
+def _torch() -> dict[str, object]:
+    """Torch threads, only if torch is already in use (importing it costs seconds)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return {"loaded": False}
+    return {"loaded": True, "threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads(),
+            "deterministic": torch.are_deterministic_algorithms_enabled()}
+
+
+def environment_fingerprint(encoder_threads: int | None = None) -> dict[str, object]:
+    """Everything about this machine and install that can change output bytes."""
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "os": f"{platform.system()} {platform.release()}",
+        "packages": _package_versions(),
+        "ffmpeg": {name: ".".join(map(str, v)) for name, v in sorted(av.library_versions.items())},
+        "cpu": _cpu(),
+        "threads": {
+            "opencv": cv2.getNumThreads(),
+            "encoder": encoder_threads,
+            **{name.lower(): os.environ.get(name, "") for name in THREAD_ENV},
+        },
+        "torch": _torch(),
+    }
+
+
+def flatten(record: dict, prefix: str = "") -> dict[str, object]:
+    """{'a': {'b': 1}} → {'a.b': 1}, for field-by-field comparison."""
+    flat: dict[str, object] = {}
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def differences(recorded: dict, current: dict) -> list[tuple[str, object, object]]:
+    """(field, recorded, current) for every field that is not the same."""
+    a, b = flatten(recorded), flatten(current)
+    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]

@@ -1,0 +1,76 @@
+"""Where a production keeps its files: the spec, its `.reelforge/` state and its renders."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+STATE_DIR = ".reelforge"
+
+
+class ProductionBusy(Exception):
+    """Another render holds this production's lock."""
+
+
+@dataclass(frozen=True)
+class ProductionPaths:
+    spec: Path
+
+    @property
+    def root(self) -> Path:
+        return self.spec.parent
+
+    @property
+    def state(self) -> Path:
+        return self.root / STATE_DIR
+
+    @property
+    def frames(self) -> Path:
+        return self.state / "frames"
+
+    @property
+    def jobs(self) -> Path:
+        return self.state / "jobs"
+
+    @property
+    def segments(self) -> Path:
+        return self.state / "segments"
+
+    @property
+    def catalog(self) -> Path:
+        return self.state / "catalog.sqlite"
+
+    @property
+    def renders(self) -> Path:
+        return self.root / "renders"
+
+    @classmethod
+    def for_spec(cls, spec: str | Path) -> ProductionPaths:
+        return cls(Path(spec).resolve())
+
+    @classmethod
+    def find_for_file(cls, path: Path) -> ProductionPaths | None:
+        """The production a delivered file belongs to: the nearest parent with a `.reelforge/` folder."""
+        for parent in Path(path).resolve().parents:
+            if (parent / STATE_DIR).is_dir():
+                spec = parent / "production.json"
+                return cls(spec)
+        return None
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """One render at a time per production (the journal and segments are shared)."""
+        self.state.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.state / "render.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ProductionBusy(f"another render is running in {self.root}") from None
+            yield
+        finally:
+            os.close(fd)

@@ -1,0 +1,287 @@
+"""The render engine: shot jobs → stored frames → shot segments → episode MP4s.
+
+For each shot the engine first looks for a finished, intact result in the
+store (manifest + every frame re-hashed + encoded segment); otherwise it renders
+what is missing, resuming from the job's journal if an earlier render was
+killed. Frames flow through a small thread pool (render, hash, store, RGB→YUV)
+while x264 encodes on its own pinned threads; results are consumed strictly in
+frame order, so parallelism never changes a byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from reelforge.backends import Backend, get_backend
+from reelforge.fingerprint import environment_fingerprint
+from reelforge.media.encode import EncodeSettings, SegmentEncoder, concat_segments
+from reelforge.media.yuv import rgb_to_yuv420
+from reelforge.plan.jobs import EpisodePlan, ShotJob
+from reelforge.project import ProductionPaths
+from reelforge.spec.model import Delivery
+from reelforge.store.atomic import write_text
+from reelforge.store.catalog import Catalog, RenderRecord, RenderShot, utc_now
+from reelforge.store.frames import CorruptFrame, FrameStore, frame_hash
+from reelforge.store.journal import JobFiles
+
+WORKERS = 2  # frame workers; results never depend on this (each frame is computed alone)
+IN_FLIGHT = 6  # frames queued ahead of the encoder: bounds memory at ~6 × 9 MB
+
+# progress(job, frames_done_now): called as frames are finished or checked.
+ProgressFn = Callable[[ShotJob, int], None]
+
+
+def encode_settings(delivery: Delivery) -> EncodeSettings:
+    width, height = delivery.size
+    return EncodeSettings(width=width, height=height, fps=delivery.fps, crf=delivery.crf,
+                          preset=delivery.preset, threads=delivery.encoder_threads)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def segment_key(frame_hashes: list[str], settings: EncodeSettings) -> str:
+    """A segment is fixed by its frames and the encode settings (incl. library versions)."""
+    payload = json.dumps({"frames": frame_hashes, "encode": settings.record()}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass
+class ShotResult:
+    job: ShotJob
+    first_frame: int
+    frame_hashes: list[str]
+    segment: Path
+    segment_sha256: str
+    rendered_frames: int  # frames computed by the backend in this run
+    reused: bool  # the whole shot came from the store
+
+
+@dataclass
+class RenderResult:
+    kind: str  # "episode" | "shot"
+    episode_id: str
+    output: Path
+    sha256: str
+    seconds: float
+    shots: list[ShotResult] = field(default_factory=list)
+    render_id: int | None = None
+
+    @property
+    def frames(self) -> int:
+        return sum(len(s.frame_hashes) for s in self.shots)
+
+    @property
+    def shots_reused(self) -> int:
+        return sum(1 for s in self.shots if s.reused)
+
+
+class Engine:
+    """Renders jobs of one production into its store and output folder."""
+
+    def __init__(self, paths: ProductionPaths, settings: EncodeSettings, progress: ProgressFn | None = None):
+        self.paths = paths
+        self.settings = settings
+        self.store = FrameStore(paths.frames)
+        self.catalog = Catalog(paths.catalog)
+        self.progress = progress or (lambda job, n: None)
+        self._backends: dict[str, Backend] = {}
+
+    def backend(self, name: str) -> Backend:
+        if name not in self._backends:
+            self._backends[name] = get_backend(name)
+        return self._backends[name]
+
+    # -- frames ----------------------------------------------------------------------
+    def _frame_from_store(self, digest: str) -> np.ndarray | None:
+        try:
+            return self.store.get(digest)
+        except (CorruptFrame, FileNotFoundError):
+            return None
+
+    def produce_frames(self, job: ShotJob, indices: list[int], known: dict[int, str] | None = None,
+                       files: JobFiles | None = None, keep: bool = True) -> Iterable[tuple[int, str, np.ndarray]]:
+        """Yield (index, hash, YUV 4:2:0 frame) in order, from the store where `known` says and intact.
+
+        Rendered frames are stored and journaled when `keep` (verify renders with keep=False so it
+        never trusts or touches the store).
+        """
+        backend = self.backend(job.backend)
+        known = known or {}
+
+        def finish(index: int, frame: np.ndarray) -> tuple[int, str, np.ndarray, bool]:
+            digest = frame_hash(frame)
+            if keep:
+                self.store.put(frame, digest)
+                if files is not None:
+                    files.append_journal(index, digest)
+            return index, digest, rgb_to_yuv420(frame), True
+
+        def one(index: int) -> tuple[int, str, np.ndarray, bool]:
+            if index in known:
+                frame = self._frame_from_store(known[index])
+                if frame is not None:
+                    return index, known[index], rgb_to_yuv420(frame), False
+            (_, frame), = backend.render(job, [index])
+            return finish(index, frame)
+
+        if backend.frame_independent:
+            with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="frame") as pool:
+                pending: deque = deque()
+                queue = iter(indices)
+                for index in queue:
+                    pending.append(pool.submit(one, index))
+                    if len(pending) >= IN_FLIGHT:
+                        break
+                while pending:
+                    index, digest, yuv, _ = pending.popleft().result()
+                    nxt = next(queue, None)
+                    if nxt is not None:
+                        pending.append(pool.submit(one, nxt))
+                    yield index, digest, yuv
+        else:  # clip backends render the missing frames in one pass
+            missing = [i for i in indices if i not in known or not self.store.has(known[i])]
+            rendered = dict((i, finish(i, f)) for i, f in backend.render(job, missing)) if missing else {}
+            for index in indices:
+                if index in rendered:
+                    _, digest, yuv, _ = rendered[index]
+                    yield index, digest, yuv
+                else:
+                    _, digest, yuv, _ = one(index)
+                    yield index, digest, yuv
+
+    # -- shots -----------------------------------------------------------------------
+    def _stored_segment(self, seg_key: str) -> tuple[Path, str] | None:
+        segment = self.paths.segments / f"{seg_key}.mp4"
+        record = self.paths.segments / f"{seg_key}.json"
+        if not (segment.exists() and record.exists()):
+            return None
+        try:
+            expected = json.loads(record.read_text())["sha256"]
+        except (ValueError, KeyError):
+            return None
+        return (segment, expected) if file_sha256(segment) == expected else None
+
+    def _damaged(self, frames: list[str]) -> list[int]:
+        """Indices of stored frames that are missing or no longer exactly as written."""
+        return [index for index, digest in enumerate(frames) if not self.store.check(digest)]
+
+    def render_shot(self, job: ShotJob) -> ShotResult:
+        """A whole shot: reused from the store when intact, else rendered (resuming if it was cut off)."""
+        files = JobFiles(self.paths.jobs, job.key)
+        job_json = job.model_dump(mode="json")
+        frames = files.read_manifest()
+        if frames is not None and len(frames) == job.frames:
+            damaged = self._damaged(frames)
+            if not damaged:
+                seg_key = segment_key(frames, self.settings)
+                stored = self._stored_segment(seg_key)
+                if stored is None:
+                    stored = self._encode_from_store(job, frames, seg_key)
+                self.progress(job, job.frames)
+                return ShotResult(job, 0, frames, stored[0], stored[1], rendered_frames=0, reused=True)
+            # Damaged frames are never trusted: the shot goes back to "in progress" with only the
+            # verified frames known, and the missing ones are rendered again.
+            files.forget_manifest()
+            for index, digest in enumerate(frames):
+                if index not in damaged:
+                    files.append_journal(index, digest)
+
+        known = files.read_journal()
+        hashes, rendered = [], 0
+        seg_tmp = self.paths.segments / f"incoming-{job.key}.mp4"
+        encoder = SegmentEncoder(seg_tmp, self.settings)
+        try:
+            for index, digest, yuv in self.produce_frames(job, list(range(job.frames)), known, files):
+                encoder.add_yuv(yuv)
+                hashes.append(digest)
+                rendered += int(known.get(index) != digest)
+                self.progress(job, 1)
+        except BaseException:
+            encoder.abort()
+            raise
+        encoder.close()
+        files.write_manifest(job.key, job_json, hashes)
+        segment, sha = self._keep_segment(seg_tmp, segment_key(hashes, self.settings))
+        return ShotResult(job, 0, hashes, segment, sha, rendered_frames=rendered, reused=False)
+
+    def _keep_segment(self, encoded: Path, seg_key: str) -> tuple[Path, str]:
+        segment = self.paths.segments / f"{seg_key}.mp4"
+        sha = file_sha256(encoded)
+        encoded.replace(segment)
+        write_text(self.paths.segments / f"{seg_key}.json", json.dumps({"sha256": sha}) + "\n")
+        return segment, sha
+
+    def _encode_from_store(self, job: ShotJob, frames: list[str], seg_key: str) -> tuple[Path, str]:
+        tmp = self.paths.segments / f"incoming-{job.key}.mp4"
+        encoder = SegmentEncoder(tmp, self.settings)
+        for _, _, yuv in self.produce_frames(job, list(range(len(frames))), dict(enumerate(frames))):
+            encoder.add_yuv(yuv)
+        encoder.close()
+        return self._keep_segment(tmp, seg_key)
+
+    def render_range(self, job: ShotJob, start: int, stop: int, output: Path) -> RenderResult:
+        """Re-render frames [start, stop) of one shot afresh and encode them as a clip."""
+        started = time.perf_counter()
+        started_at = utc_now()
+        output.parent.mkdir(parents=True, exist_ok=True)
+        encoder = SegmentEncoder(output, self.settings)
+        hashes = []
+        for _, digest, yuv in self.produce_frames(job, list(range(start, stop))):  # no `known`: render anew
+            encoder.add_yuv(yuv)
+            hashes.append(digest)
+            self.progress(job, 1)
+        encoder.close()
+        sha = file_sha256(output)
+        shot = ShotResult(job, start, hashes, output, sha, rendered_frames=len(hashes), reused=False)
+        result = RenderResult("shot", job.episode_id, output, sha, time.perf_counter() - started, [shot])
+        self._record(result, started_at)
+        return result
+
+    # -- episodes --------------------------------------------------------------------
+    def render_episode(self, episode: EpisodePlan, output: Path) -> RenderResult:
+        started = time.perf_counter()
+        started_at = utc_now()
+        shots = [self.render_shot(job) for job in episode.jobs]
+        output.parent.mkdir(parents=True, exist_ok=True)
+        concat_segments([s.segment for s in shots], output, self.settings.fps)
+        sha = file_sha256(output)
+        result = RenderResult("episode", episode.episode_id, output, sha, time.perf_counter() - started, shots)
+        self._record(result, started_at)
+        return result
+
+    def _record(self, result: RenderResult, started_at: str) -> None:
+        with self.catalog.session() as session:
+            for shot in result.shots:
+                self.catalog.record_job(session, shot.job.key, shot.job.model_dump(mode="json"))
+            record = RenderRecord(
+                kind=result.kind, episode_id=result.episode_id, output_path=str(result.output.resolve()),
+                output_sha256=result.sha256, started_at=started_at, finished_at=utc_now(),
+                seconds=round(result.seconds, 3), frames=result.frames,
+                shots_rendered=len(result.shots) - result.shots_reused, shots_reused=result.shots_reused,
+                encode_json=json.dumps(self.settings.record(), sort_keys=True),
+                environment_json=json.dumps(environment_fingerprint(self.settings.threads), sort_keys=True),
+            )
+            record.shots = [
+                RenderShot(position=i, shot_path=s.job.shot_path, job_key=s.job.key, first_frame=s.first_frame,
+                           frame_count=len(s.frame_hashes), frame_hashes_json=json.dumps(s.frame_hashes),
+                           segment_sha256=s.segment_sha256, reused=s.reused)
+                for i, s in enumerate(result.shots)
+            ]
+            session.add(record)
+            session.commit()
+            result.render_id = record.id

@@ -1,0 +1,124 @@
+"""The production's catalog: jobs and renders, in SQLite through SQLAlchemy.
+
+It answers "which jobs made this file, in which environment?" — what `verify`
+needs to re-render a delivery without trusting today's spec. It lives in
+`.reelforge/catalog.sqlite` (WAL mode, so a reader never blocks a render).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import ForeignKey, Integer, String, Text, create_engine, event, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class JobRecord(Base):
+    """A shot job, by key: the full resolved job so it can be rendered again."""
+
+    __tablename__ = "jobs"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    shot_path: Mapped[str] = mapped_column(String, index=True)
+    backend: Mapped[str] = mapped_column(String)
+    seed: Mapped[int] = mapped_column(Integer)
+    frames: Mapped[int] = mapped_column(Integer)
+    job_json: Mapped[str] = mapped_column(Text)
+    first_rendered_at: Mapped[str] = mapped_column(String)
+
+
+class RenderRecord(Base):
+    """One delivered file (an episode, or a shot's frame range) and how it was made."""
+
+    __tablename__ = "renders"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String)  # "episode" | "shot"
+    episode_id: Mapped[str] = mapped_column(String, index=True)
+    output_path: Mapped[str] = mapped_column(String)
+    output_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    started_at: Mapped[str] = mapped_column(String)
+    finished_at: Mapped[str] = mapped_column(String)
+    seconds: Mapped[float] = mapped_column()
+    frames: Mapped[int] = mapped_column(Integer)
+    shots_rendered: Mapped[int] = mapped_column(Integer)
+    shots_reused: Mapped[int] = mapped_column(Integer)
+    encode_json: Mapped[str] = mapped_column(Text)
+    environment_json: Mapped[str] = mapped_column(Text)
+    shots: Mapped[list[RenderShot]] = relationship(order_by="RenderShot.position", cascade="all, delete-orphan")
+
+
+class RenderShot(Base):
+    """A shot inside a render, in playback order."""
+
+    __tablename__ = "render_shots"
+    render_id: Mapped[int] = mapped_column(ForeignKey("renders.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shot_path: Mapped[str] = mapped_column(String)
+    job_key: Mapped[str] = mapped_column(ForeignKey("jobs.key"))
+    first_frame: Mapped[int] = mapped_column(Integer)  # first frame of the shot used (a range render)
+    frame_count: Mapped[int] = mapped_column(Integer)
+    frame_hashes_json: Mapped[str] = mapped_column(Text)
+    segment_sha256: Mapped[str] = mapped_column(String(64))
+    reused: Mapped[bool] = mapped_column()
+
+    @property
+    def frame_hashes(self) -> list[str]:
+        return json.loads(self.frame_hashes_json)
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Catalog:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.engine = create_engine(f"sqlite:///{path}")
+
+        @event.listens_for(self.engine, "connect")
+        def _pragmas(connection, _record):  # WAL: readers (verify, a web view) never block a render
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        Base.metadata.create_all(self.engine)
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    def record_job(self, session: Session, key: str, job_json: dict) -> None:
+        if session.get(JobRecord, key) is None:
+            session.add(JobRecord(key=key, shot_path=job_json["shot_path"], backend=job_json["backend"],
+                                  seed=job_json["seed"], frames=job_json["frames"],
+                                  job_json=json.dumps(job_json, sort_keys=True), first_rendered_at=utc_now()))
+
+    def job(self, key: str) -> dict:
+        with self.session() as session:
+            return json.loads(session.get(JobRecord, key).job_json)
+
+    def render_for_file(self, sha256: str) -> RenderRecord | None:
+        """The latest render whose output had exactly these bytes."""
+        return self._latest(select(RenderRecord).where(RenderRecord.output_sha256 == sha256))
+
+    def render_for_path(self, output_path: str) -> RenderRecord | None:
+        """The latest render written to this path (used when the file's bytes changed since)."""
+        return self._latest(select(RenderRecord).where(RenderRecord.output_path == output_path))
+
+    def render_with_shot(self, shot_path: str) -> RenderRecord | None:
+        """The latest episode render that contains this shot."""
+        query = select(RenderRecord).join(RenderShot).where(RenderShot.shot_path == shot_path,
+                                                            RenderRecord.kind == "episode")
+        return self._latest(query)
+
+    def _latest(self, query) -> RenderRecord | None:
+        with self.session() as session:
+            record = session.scalars(query.order_by(RenderRecord.id.desc())).first()
+            if record is not None:
+                _ = record.shots  # load before the session closes
+            return record

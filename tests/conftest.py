@@ -1,0 +1,53 @@
+"""Shared fixtures: small productions built from the bundled example (1080p, few frames)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "harbor-lights" / "production.json"
+
+
+def example_spec() -> dict:
+    return json.loads(EXAMPLE.read_text(encoding="utf-8"))
+
+
+def small_spec() -> dict:
+    """The example cut down to one episode of three short shots (24 frames) for fast tests."""
+    spec = copy.deepcopy(example_spec())
+    episode = spec["episodes"][0]
+    episode["scenes"] = episode["scenes"][:2]
+    episode["scenes"][0]["shots"] = episode["scenes"][0]["shots"][:2]
+    for scene in episode["scenes"]:
+        for shot in scene["shots"]:
+            shot.pop("seconds", None)
+            shot["frames"] = 8
+    spec["episodes"] = [episode]
+    return spec
+
+
+def write_spec(folder: Path, spec: dict) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "production.json"
+    path.write_text(json.dumps(spec, indent=2), encoding="utf-8")
+    return path
+
+
+def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run `reelforge` in a separate process, as a user would."""
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    result = subprocess.run([sys.executable, "-m", "reelforge.cli", *args], capture_output=True, text=True, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"reelforge {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture
+def small_production(tmp_path: Path) -> Path:
+    return write_spec(tmp_path / "show", small_spec())

@@ -1,0 +1,58 @@
+"""The command line as a user meets it: init, validate, schema, and bad input without tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import EXAMPLE, run_cli, small_spec, write_spec
+
+
+def test_init_scaffolds_the_bundled_example_which_validates(tmp_path: Path):
+    result = run_cli("init", str(tmp_path / "my-show"))
+    spec = tmp_path / "my-show" / "production.json"
+    assert spec.read_text() == EXAMPLE.read_text()
+    assert "reelforge render" in result.stdout
+    assert "OK" in run_cli("validate", str(spec)).stdout
+
+
+def test_init_refuses_to_overwrite(tmp_path: Path):
+    run_cli("init", str(tmp_path / "my-show"))
+    result = run_cli("init", str(tmp_path / "my-show"), check=False)
+    assert result.returncode == 2 and "already exists" in result.stderr
+
+
+def test_validate_lists_problems_with_paths_and_exit_2(tmp_path: Path):
+    spec = small_spec()
+    spec["delivery"]["fps"] = 23
+    spec["episodes"][0]["scenes"][0]["shots"][0]["cast"] = ["nobody"]
+    path = write_spec(tmp_path / "bad", spec)
+    result = run_cli("validate", str(path), check=False)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    assert str(path) in result.stderr
+    assert "$.delivery.fps" in result.stderr and "24, 25, 30" in result.stderr
+    assert "$.episodes[0].scenes[0].shots[0].cast[0]" in result.stderr and "nobody" in result.stderr
+
+
+def test_render_refuses_an_invalid_spec_without_traceback(tmp_path: Path):
+    path = tmp_path / "production.json"
+    path.write_text("{ not json", encoding="utf-8")
+    result = run_cli("render", str(path), check=False)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and str(path) in result.stderr
+
+
+def test_unknown_shot_and_bad_range_are_clear_errors(small_production: Path):
+    result = run_cli("render", str(small_production), "--shot", "s01e01/sc09/sh01", check=False)
+    assert result.returncode == 2 and "no shot 's01e01/sc09/sh01'" in result.stderr
+    result = run_cli("render", str(small_production), "--shot", "s01e01/sc01/sh01", "--frames", "5:2", check=False)
+    assert result.returncode == 2 and "START < END" in result.stderr
+    result = run_cli("render", str(small_production), "--shot", "s01e01/sc01/sh01", "--frames", "0:99", check=False)
+    assert result.returncode == 2 and "past the end" in result.stderr
+
+
+def test_schema_is_json_schema_for_the_spec():
+    schema = json.loads(run_cli("schema").stdout)
+    assert "episodes" in schema["properties"]
+    assert schema["$schema"].startswith("https://json-schema.org/")
