@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -224,3 +225,20 @@ def test_torn_journal_line_is_ignored(small_production: Path):
     with open(files.journal_path, "a") as handle:
         handle.write("2 cccc")  # killed mid-write
     assert files.read_journal() == {0: "a" * 64, 1: "b" * 64}
+
+
+def test_segments_join_seamlessly_at_25_and_30_fps(tmp_path: Path):
+    """Episodes are shot segments joined by stream copy: timestamps stay continuous at every seam."""
+    for fps in (25, 30):
+        spec = small_spec()
+        spec["delivery"]["fps"] = fps
+        shots = spec["episodes"][0]["scenes"][0]["shots"]
+        shots[0]["frames"], shots[1]["frames"] = 5, 7
+        path = write_spec(tmp_path / f"fps{fps}", spec)
+        run_cli("render", str(path))
+        with av.open(str(path.parent / "renders" / "s01e01.mp4")) as container:
+            stream = container.streams.video[0]
+            times = [frame.pts * stream.time_base for frame in container.decode(stream)]
+            assert stream.average_rate == fps
+        assert len(times) == 20
+        assert all(b - a == Fraction(1, fps) for a, b in zip(times, times[1:]))
