@@ -120,6 +120,8 @@ def render(
     production = load_or_exit(spec)
     paths = ProductionPaths.for_spec(spec)
     out_dir = out or paths.renders
+    if out_dir.exists() and not out_dir.is_dir():
+        raise fail(f"--out {out_dir} is a file; give a folder")
     episodes = plan(production)
     if episode:
         unknown = sorted(set(episode) - {e.episode_id for e in episodes})
@@ -133,6 +135,8 @@ def render(
         try:
             job = find_job(episodes, shot)
         except KeyError as exc:
+            if episode and any(j.shot_path == shot for e in plan(production) for j in e.jobs):
+                raise fail(f"shot '{shot}' is not in the episodes chosen with --episode") from None
             raise fail(exc.args[0]) from None
     settings = encode_settings(production.delivery)
     try:
@@ -149,9 +153,10 @@ def render(
                 if stop > job.frames:
                     raise fail(f"--frames {start}:{stop} is past the end of {shot} ({job.frames} frames)")
                 tasks[job.episode_id] = bar.add_task(job.shot_path, total=stop - start)
-                name = f"{job.shot_path.replace('/', '_')}_f{start:05d}-{stop:05d}.mp4"
+                # '.' cannot occur in ids, so two shot paths never map to one file name
+                name = f"{job.shot_path.replace('/', '.')}.f{start:05d}-{stop:05d}.mp4"
                 result = engine.render_range(job, start, stop, out_dir / "shots" / name)
-                _report_range(engine, job, result, start)
+                range_matches = _report_range(engine, job, result, start)
                 results = [result]
             else:
                 for e in episodes:
@@ -160,22 +165,25 @@ def render(
     except ProductionBusy as exc:
         raise fail(str(exc), code=1) from None
     _summary(results)
+    if job is not None and not range_matches:
+        raise typer.Exit(1)
 
 
-def _report_range(engine: Engine, job: ShotJob, result: RenderResult, start: int) -> None:
-    """Compare a re-rendered range with the shot's full render, when one exists."""
+def _report_range(engine: Engine, job: ShotJob, result: RenderResult, start: int) -> bool:
+    """Compare a re-rendered range with the shot's full render, when one exists; False if any frame differs."""
     from reelforge.store.journal import JobFiles
 
     full = JobFiles(engine.paths.jobs, job.key).read_manifest()
     hashes = result.shots[0].frame_hashes
     if full is None:
         console.print(f"{len(hashes)} frames rendered; no full render of {job.shot_path} to compare with yet")
-        return
+        return True
     differ = [start + i for i, h in enumerate(hashes) if full[start + i] != h]
     if differ:
         console.print(f"[red]{len(differ)} frame(s) differ from the full render:[/] {differ}")
     else:
         console.print(f"[green]frames {start}–{start + len(hashes) - 1} match the full render byte for byte[/]")
+    return not differ
 
 
 @app.command()
@@ -191,6 +199,8 @@ def verify(
     if file is not None and not file.exists():
         raise fail(f"{file}: no such file")
     if production is not None:
+        if not production.is_file():
+            raise fail(f"--production {production}: no such file")
         paths = ProductionPaths.for_spec(production)
     else:
         paths = ProductionPaths.find_for_file(file if file is not None else Path.cwd() / "x")
@@ -214,9 +224,16 @@ def verify(
     settings = EncodeSettings(**{k: v for k, v in json.loads(record.encode_json).items()
                                  if k in EncodeSettings.__dataclass_fields__})
     frame_range = parse_range(frames) if frames else None
+    checked = [s for s in record.shots if shot_paths is None or s.shot_path in shot_paths]
+    if frame_range is not None:
+        for s in checked:
+            if frame_range[0] >= s.first_frame + s.frame_count or frame_range[1] <= s.first_frame:
+                raise fail(f"--frames {frames} is outside {s.shot_path} (frames {s.first_frame}–"
+                           f"{s.first_frame + s.frame_count - 1} in this render)")
+    total = sum(min(s.first_frame + s.frame_count, frame_range[1]) - max(s.first_frame, frame_range[0])
+                if frame_range else s.frame_count for s in checked)
     with progress_bar() as bar:
-        task = bar.add_task("verify", total=sum(s.frame_count for s in record.shots
-                                                if shot_paths is None or s.shot_path in shot_paths))
+        task = bar.add_task("verify", total=total)
         engine = Engine(paths, settings, progress=lambda job, n: bar.update(task, advance=n, description=job.shot_path))
         report = verify_render(engine, record, target, file, shot_paths, frame_range)
     _print_report(report)

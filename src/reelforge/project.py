@@ -50,7 +50,7 @@ class ProductionPaths:
 
     @classmethod
     def for_spec(cls, spec: str | Path) -> ProductionPaths:
-        return cls(Path(spec).resolve())
+        return cls(Path(spec).absolute())  # not resolve(): a symlinked spec renders beside the link
 
     @classmethod
     def find_for_file(cls, path: Path) -> ProductionPaths | None:

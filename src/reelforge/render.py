@@ -28,7 +28,7 @@ from reelforge.media.yuv import rgb_to_yuv420
 from reelforge.plan.jobs import EpisodePlan, ShotJob
 from reelforge.project import ProductionPaths
 from reelforge.spec.model import Delivery
-from reelforge.store.atomic import write_text
+from reelforge.store.atomic import atomic_path, write_text
 from reelforge.store.catalog import Catalog, RenderRecord, RenderShot, utc_now
 from reelforge.store.frames import CorruptFrame, FrameStore, frame_hash
 from reelforge.store.journal import JobFiles
@@ -239,17 +239,22 @@ class Engine:
         started = time.perf_counter()
         started_at = utc_now()
         output.parent.mkdir(parents=True, exist_ok=True)
-        encoder = SegmentEncoder(output, self.settings)
         hashes = []
-        for _, digest, yuv in self.produce_frames(job, list(range(start, stop))):  # no `known`: render anew
-            encoder.add_yuv(yuv)
-            hashes.append(digest)
-            self.progress(job, 1)
-        encoder.close()
-        sha = file_sha256(output)
-        shot = ShotResult(job, start, hashes, output, sha, rendered_frames=len(hashes), reused=False)
-        result = RenderResult("shot", job.episode_id, output, sha, time.perf_counter() - started, [shot])
-        self._record(result, started_at)
+        with atomic_path(output) as tmp:
+            encoder = SegmentEncoder(tmp, self.settings)
+            try:
+                for _, digest, yuv in self.produce_frames(job, list(range(start, stop))):  # no `known`: anew
+                    encoder.add_yuv(yuv)
+                    hashes.append(digest)
+                    self.progress(job, 1)
+            except BaseException:
+                encoder.abort()
+                raise
+            encoder.close()
+            sha = file_sha256(tmp)
+            shot = ShotResult(job, start, hashes, output, sha, rendered_frames=len(hashes), reused=False)
+            result = RenderResult("shot", job.episode_id, output, sha, time.perf_counter() - started, [shot])
+            self._record(result, started_at)  # recorded before the file appears: no unrecorded delivery
         return result
 
     # -- episodes --------------------------------------------------------------------
@@ -258,10 +263,11 @@ class Engine:
         started_at = utc_now()
         shots = [self.render_shot(job) for job in episode.jobs]
         output.parent.mkdir(parents=True, exist_ok=True)
-        concat_segments([s.segment for s in shots], output, self.settings.fps)
-        sha = file_sha256(output)
-        result = RenderResult("episode", episode.episode_id, output, sha, time.perf_counter() - started, shots)
-        self._record(result, started_at)
+        with atomic_path(output) as tmp:
+            concat_segments([s.segment for s in shots], tmp, self.settings.fps)
+            sha = file_sha256(tmp)
+            result = RenderResult("episode", episode.episode_id, output, sha, time.perf_counter() - started, shots)
+            self._record(result, started_at)  # recorded before the file appears: no unrecorded delivery
         return result
 
     def _record(self, result: RenderResult, started_at: str) -> None:

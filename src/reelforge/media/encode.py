@@ -20,6 +20,7 @@ import av
 import numpy as np
 
 from reelforge.media.yuv import rgb_to_yuv420
+from reelforge.plan.engine import encode_code_hash
 from reelforge.store.atomic import atomic_path
 
 # BT.709 primaries, transfer and matrix; limited ("tv") range. Written into the
@@ -48,7 +49,7 @@ class EncodeSettings:
         return {**asdict(self), "x264_params": self.x264_params(), "codec": "libx264", "pix_fmt": "yuv420p",
                 "av": av.__version__, "libavcodec": ".".join(map(str, av.library_versions["libavcodec"])),
                 "libavformat": ".".join(map(str, av.library_versions["libavformat"])),
-                "rgb_to_yuv": "reelforge.media.yuv/bt709-8bit-fixed-point"}
+                "rgb_to_yuv": "reelforge.media.yuv/bt709-16bit-fixed-point", "code": encode_code_hash()}
 
 
 class SegmentEncoder:

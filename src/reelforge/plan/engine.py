@@ -17,13 +17,27 @@ ENGINE_VERSION = "0.1.0"
 RENDER_PACKAGES = ("previz", "backends")
 
 
-@functools.cache
-def render_code_hash() -> str:
-    """SHA-256 over the source files of the render code, in a stable order."""
+# The code from frames to video bytes (RGB→YUV, encoder settings, muxing): part of the segment key.
+ENCODE_PACKAGES = ("media",)
+
+
+def _code_hash(packages: tuple[str, ...]) -> str:
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256(f"reelforge-engine/{ENGINE_VERSION}\n".encode())
-    for package in RENDER_PACKAGES:
+    for package in packages:
         for path in sorted((root / package).rglob("*.py")):
             digest.update(path.relative_to(root).as_posix().encode() + b"\n")
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+@functools.cache
+def render_code_hash() -> str:
+    """SHA-256 over the source files of the render code, in a stable order."""
+    return _code_hash(RENDER_PACKAGES)
+
+
+@functools.cache
+def encode_code_hash() -> str:
+    """SHA-256 over the source files of the encode code (a change re-encodes every segment)."""
+    return _code_hash(ENCODE_PACKAGES)

@@ -130,6 +130,7 @@ def _check_file(path: Path) -> tuple[Production | None, list[Problem]]:
     bad_numbers = {loc for loc, message in json_found if "JSON number" in message}
     found = [(loc, message) for loc, message in found if loc not in bad_numbers] + json_found
     found += _reference_problems(raw)
+    found += _translation_problems(raw)
     found = list(dict.fromkeys(found))  # union branches can repeat a message
     found.sort(key=lambda item: _document_order(raw, item[0]))  # stable: ties keep check order
     return (None if found else production), [Problem(json_path(loc), message) for loc, message in found]
@@ -479,6 +480,32 @@ def _reference_problems(raw: dict) -> list[tuple[Loc, str]]:
             for t, shot in _dicts(scene.get("shots")):
                 shot_name = f"{scene_name}/{_label(shot, t)}"
                 found += _cast_problems(shot, shots_loc + (t,), shot_name, characters, character_ids)
+    return found
+
+
+TEXT_FIELDS = ("title", "name", "prompt", "description", "hair", "face")
+
+
+def _translation_problems(raw: dict) -> list[tuple[Loc, str]]:
+    """Per-language text must include the source language: prompts are resolved in it."""
+    source = raw.get("language", "en")
+    if not isinstance(source, str):
+        return []
+    found: list[tuple[Loc, str]] = []
+
+    def walk(node: Any, loc: Loc) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in TEXT_FIELDS and isinstance(value, dict) and value and source not in value:
+                    given = ", ".join(sorted(map(str, value)))
+                    found.append((loc + (key,), f"no text in the source language '{source}' (given: {given})"))
+                else:
+                    walk(value, loc + (key,))
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                walk(item, loc + (index,))
+
+    walk(raw, ())
     return found
 
 

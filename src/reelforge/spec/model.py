@@ -21,6 +21,9 @@ SPEC_FORMAT = "reelforge/1"
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 Id = Annotated[str, Field(pattern=ID_PATTERN, description="lower-case id: letters, digits, '-' and '_'")]
 Color = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", description="sRGB colour as #rrggbb")]
+# A shot longer than an hour is a mistake in a spec, not a shot.
+MAX_SHOT_SECONDS = 3600
+MAX_SHOT_FRAMES = MAX_SHOT_SECONDS * 30
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 # Text a user may give once (in the production's source language) or per language,
@@ -127,8 +130,8 @@ class Style(Strict):
 class Shot(Strict):
     id: Id
     prompt: LocalizedText = Field(description="what happens in the shot")
-    frames: int | None = Field(None, description="length in frames (give this or seconds)")
-    seconds: float | None = Field(None, description="length in seconds (give this or frames)")
+    frames: int | None = Field(None, le=MAX_SHOT_FRAMES, description="length in frames (give this or seconds)")
+    seconds: float | None = Field(None, le=MAX_SHOT_SECONDS, description="length in seconds (give this or frames)")
     cast: list[str] = Field([], description="character ids, left to right")
     camera: Camera | None = None
     lighting: Lighting | None = None
@@ -145,10 +148,10 @@ class Shot(Strict):
         return self
 
     def frame_count(self, fps: int) -> int:
-        """Length in frames; seconds are rounded to the nearest frame (at least one)."""
+        """Length in frames; seconds are rounded to the nearest frame, halves up (at least one)."""
         if self.frames is not None:
             return self.frames
-        return max(1, round(self.seconds * fps))
+        return max(1, math.floor(self.seconds * fps + 0.5))
 
 
 class Scene(Strict):

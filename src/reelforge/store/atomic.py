@@ -13,9 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
 
 @contextmanager
 def atomic_path(target: Path, durable: bool = True) -> Iterator[Path]:
@@ -35,7 +32,7 @@ def atomic_path(target: Path, durable: bool = True) -> Iterator[Path]:
         if durable:
             with open(tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs get the usual permissions
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import ForeignKey, Integer, String, Text, create_engine, event, select
+from sqlalchemy import URL, ForeignKey, Integer, String, Text, create_engine, event, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 
@@ -78,7 +78,8 @@ def utc_now() -> str:
 class Catalog:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine = create_engine(f"sqlite:///{path}")
+        # URL.create, not an f-string: a '?' or '%' in the folder name must stay part of the path.
+        self.engine = create_engine(URL.create("sqlite", database=str(path)))
 
         @event.listens_for(self.engine, "connect")
         def _pragmas(connection, _record):  # WAL: readers (verify, a web view) never block a render
