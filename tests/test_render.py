@@ -209,8 +209,12 @@ def test_killed_render_resumes_to_the_same_bytes(tmp_path: Path):
     process.wait()
     assert not (killed.parent / "renders" / "s01e01.mp4").exists()
     assert not list(jobs.rglob("manifest.json"))
+    stale = killed.parent / ".reelforge" / "segments" / ".incoming-left-by-a-kill.mp4.tmp-abc"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"half a segment")
 
     run_cli("render", str(killed))
+    assert not stale.exists()
     run_cli("render", str(clean))
     assert sha(killed.parent / "renders" / "s01e01.mp4") == sha(clean.parent / "renders" / "s01e01.mp4")
     assert manifests(killed) == manifests(clean)

@@ -141,6 +141,7 @@ def render(
     settings = encode_settings(production.delivery)
     try:
         with paths.lock(), progress_bar() as bar:
+            paths.remove_stale_temp_files(out_dir)  # left by a render that was killed
             tasks: dict[str, int] = {}
 
             def advance(shot_job: ShotJob, n: int) -> None:

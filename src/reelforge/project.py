@@ -61,6 +61,18 @@ class ProductionPaths:
                 return cls(spec)
         return None
 
+    def remove_stale_temp_files(self, out_dir: Path) -> int:
+        """Delete temporary files a killed render left behind (call only while holding the lock)."""
+        patterns = [(out_dir, ".*.tmp-*"), (out_dir / "shots", ".*.tmp-*"), (self.segments, ".*.tmp-*"),
+                    (self.segments, "incoming-*"), (self.frames, "*/.*.tmp-*"), (self.jobs, "*/*/.*.tmp-*")]
+        removed = 0
+        for folder, pattern in patterns:
+            if folder.is_dir():
+                for stale in folder.glob(pattern):
+                    stale.unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
     @contextmanager
     def lock(self) -> Iterator[None]:
         """One render at a time per production (the journal and segments are shared)."""
