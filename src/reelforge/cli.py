@@ -1,4 +1,4 @@
-"""The `reelforge` command line: init, validate, schema, render, verify.
+"""The `reelforge` command line: init, validate, schema, render, verify, energy, models.
 
 Exit codes: 0 success, 1 a check failed (verify found differences, or the
 production is busy), 2 bad input (spec problems, unknown shot, bad range).
@@ -25,6 +25,18 @@ from reelforge.project import ProductionBusy, ProductionPaths
 from reelforge.render import Engine, RenderResult, encode_settings, file_sha256
 from reelforge.spec.load import load_production, production_schema
 
+
+def _render_input_errors() -> tuple[type[Exception], ...]:
+    """Errors in what the user gave (checkpoints, devices) that surface only when a model loads."""
+    from reelforge.backends.checkpoints import CheckpointError
+    from reelforge.backends.errors import ModelRenderError
+    from reelforge.backends.runtime import RuntimeUnavailable
+
+    return (CheckpointError, RuntimeUnavailable, ModelRenderError)
+
+
+RENDER_INPUT_ERRORS = _render_input_errors()
+
 app = typer.Typer(help="Deterministic rendering of AI video series on your own hardware.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 console = Console()
@@ -32,7 +44,7 @@ errors = Console(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)  # paths stay unbroken
     return typer.Exit(code)
 
 
@@ -108,6 +120,48 @@ def _summary(results: list[RenderResult]) -> None:
         console.print(f"wrote {_shown(r.output)}", highlight=False, soft_wrap=True)
 
 
+def with_model_override(production, spec: Path, backend: str | None, checkpoint: Path | None):
+    """The production with --backend / --checkpoint applied (the command line wins over the spec)."""
+    from reelforge.spec.model import BACKENDS, Model
+
+    if backend is None and checkpoint is None:
+        return production
+    if backend is not None and backend not in BACKENDS:
+        raise fail(f"--backend must be one of {', '.join(BACKENDS)}, got '{backend}'")
+    update: dict = {}
+    if backend is not None:
+        update["backend"] = backend
+    if checkpoint is not None:
+        model = production.model or Model(checkpoint=str(checkpoint.absolute()))
+        update["model"] = model.model_copy(update={"checkpoint": str(checkpoint.absolute())})
+    production = production.model_copy(update=update)
+    if production.backend != "previz" and production.model is None:
+        raise fail(f"backend '{production.backend}' needs a checkpoint: give --checkpoint PATH "
+                   f"or \"model\": {{\"checkpoint\": ...}} in {spec}")
+    return production
+
+
+def plan_or_exit(production, spec: Path, device: str, threads: int | None):
+    """Plan every episode; a bad device or checkpoint is a user error (exit 2), never a traceback."""
+    if production.backend == "previz":
+        return plan(production)
+    from reelforge.backends.checkpoints import CheckpointError
+    from reelforge.backends.runtime import RuntimeUnavailable, resolve_runtime
+
+    try:
+        runtime = resolve_runtime(device, threads)
+        return plan(production, runtime, ProductionPaths.for_spec(spec).root)
+    except (CheckpointError, RuntimeUnavailable) as exc:
+        raise fail(f"{spec}: {exc}") from None
+
+
+def auto_device() -> str:
+    """cuda when this torch sees a GPU, else cpu (torch is imported only for generative backends)."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 @app.command()
 def render(
     spec: Annotated[Path, typer.Argument(help="production.json")],
@@ -115,14 +169,23 @@ def render(
     episode: Annotated[list[str] | None, typer.Option(help="render only this episode (repeatable)")] = None,
     shot: Annotated[str | None, typer.Option(help="one shot, e.g. s01e01/sc01/sh03")] = None,
     frames: Annotated[str | None, typer.Option(help="with --shot: frame range START:END (end exclusive)")] = None,
+    backend: Annotated[str | None, typer.Option(help="previz, sdxl, animatediff, animatediff-sdxl or wan "
+                                                     "(overrides the spec)")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(help="local checkpoint folder or SDXL .safetensors "
+                                                         "(overrides model.checkpoint)")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto (cuda when a GPU is visible); part of the job key")] = "auto",
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: torch's, the physical cores); "
+                                                     "part of the job key")] = None,
 ) -> None:
     """Render episodes to 1080p H.264 MP4s (or a frame range of one shot)."""
-    production = load_or_exit(spec)
+    production = with_model_override(load_or_exit(spec), spec, backend, checkpoint)
     paths = ProductionPaths.for_spec(spec)
     out_dir = out or paths.renders
     if out_dir.exists() and not out_dir.is_dir():
         raise fail(f"--out {out_dir} is a file; give a folder")
-    episodes = plan(production)
+    if production.backend != "previz" and device == "auto":
+        device = auto_device()
+    episodes = plan_or_exit(production, spec, device, threads)
     if episode:
         unknown = sorted(set(episode) - {e.episode_id for e in episodes})
         if unknown:
@@ -135,7 +198,8 @@ def render(
         try:
             job = find_job(episodes, shot)
         except KeyError as exc:
-            if episode and any(j.shot_path == shot for e in plan(production) for j in e.jobs):
+            if episode and any(j.shot_path == shot for e in plan_or_exit(production, spec, device, threads)
+                               for j in e.jobs):
                 raise fail(f"shot '{shot}' is not in the episodes chosen with --episode") from None
             raise fail(exc.args[0]) from None
     settings = encode_settings(production.delivery)
@@ -165,6 +229,8 @@ def render(
                 results = [engine.render_episode(e, out_dir / f"{e.episode_id}.mp4") for e in episodes]
     except ProductionBusy as exc:
         raise fail(str(exc), code=1) from None
+    except RENDER_INPUT_ERRORS as exc:  # a checkpoint that hashes but will not load, say
+        raise fail(f"{spec}: {exc}") from None
     _summary(results)
     if job is not None and not range_matches:
         raise typer.Exit(1)
@@ -185,6 +251,58 @@ def _report_range(engine: Engine, job: ShotJob, result: RenderResult, start: int
     else:
         console.print(f"[green]frames {start}–{start + len(hashes) - 1} match the full render byte for byte[/]")
     return not differ
+
+
+@app.command()
+def energy(spec: Annotated[Path, typer.Argument(help="production.json")],
+           as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False) -> None:
+    """kWh per render and per finished minute, measured vs estimated, with datacentre PUE 1.3–1.5 for comparison."""
+    from reelforge.energy.cli import energy_command
+
+    energy_command(spec, as_json=as_json)
+
+
+models_app = typer.Typer(help="Checkpoints: make tiny test checkpoints, hash a studio's own.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("make-tiny")
+def make_tiny_command(
+    directory: Annotated[Path, typer.Argument(help="new folder for the checkpoint")],
+    kind: Annotated[str, typer.Option(help="sdxl, animatediff, animatediff-sdxl, wan or controlnet-sdxl")],
+    seed: Annotated[int, typer.Option(help="seed of the random weights")] = 0,
+    single_file: Annotated[bool, typer.Option("--single-file", help="sdxl only: also write DIRECTORY.safetensors "
+                                                                      "in the original single-file layout")] = False,
+) -> None:
+    """Write a tiny random-weight checkpoint that loads exactly like a real one (for tests and trying things out)."""
+    from reelforge.backends.tiny import KINDS, build_tiny, make_tiny
+
+    if kind not in KINDS:
+        raise fail(f"--kind must be one of {', '.join(KINDS)}, got '{kind}'")
+    if single_file and kind != "sdxl":
+        raise fail("--single-file is for --kind sdxl")
+    try:
+        make_tiny(directory, kind, seed)
+    except FileExistsError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"wrote a tiny {kind} checkpoint to {directory}", highlight=False)
+    if single_file:
+        from reelforge.backends.single_file import write_sdxl_single_file
+
+        target = directory.with_suffix(".safetensors")
+        write_sdxl_single_file(build_tiny(kind, seed), target)
+        console.print(f"wrote {target} (use \"config\": \"{directory}\" with it)", highlight=False)
+
+
+@models_app.command("hash")
+def hash_command(path: Annotated[Path, typer.Argument(help="checkpoint folder or file")]) -> None:
+    """Print the content hash that goes into job keys (cached by size and mtime)."""
+    from reelforge.backends.checkpoints import CheckpointError, checkpoint_sha256
+
+    try:
+        print(checkpoint_sha256(path))
+    except CheckpointError as exc:
+        raise fail(str(exc)) from None
 
 
 @app.command()
@@ -250,6 +368,8 @@ def _print_report(report) -> None:
                       f"{matched}/{shot.frames} identical {status}")
         for m in shot.mismatches:
             console.print(f"    frame {m.index}: recorded {m.recorded[:16]}… re-rendered {m.rendered[:16]}…")
+        if shot.checkpoint_problem:
+            console.print(f"    [red]not re-rendered: {shot.checkpoint_problem}[/]", highlight=False)
         if not shot.segment_matches:
             console.print("    encoded segment differs from the recorded one")
         if shot.damaged_in_store:

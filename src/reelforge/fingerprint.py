@@ -19,7 +19,8 @@ import cv2
 import numpy as np
 
 PACKAGES = ("reelforge", "numpy", "opencv-python-headless", "av", "pydantic", "colour-science",
-            "sqlalchemy", "torch", "diffusers", "transformers")
+            "sqlalchemy", "torch", "diffusers", "transformers", "tokenizers", "safetensors", "accelerate", "ftfy",
+            "Pillow")
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -59,8 +60,15 @@ def _torch() -> dict[str, object]:
     torch = sys.modules.get("torch")
     if torch is None:
         return {"loaded": False}
-    return {"loaded": True, "threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads(),
-            "deterministic": torch.are_deterministic_algorithms_enabled()}
+    record = {"loaded": True, "version": torch.__version__, "threads": torch.get_num_threads(),
+              "interop_threads": torch.get_num_interop_threads(),
+              "deterministic": torch.are_deterministic_algorithms_enabled(),
+              "cublas_workspace": os.environ.get("CUBLAS_WORKSPACE_CONFIG", "")}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():  # GPU bytes depend on model, driver, CUDA, cuDNN
+        from reelforge.backends.runtime import gpu_fingerprint
+
+        record["gpu"] = gpu_fingerprint()
+    return record
 
 
 def environment_fingerprint(encoder_threads: int | None = None) -> dict[str, object]:

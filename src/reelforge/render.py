@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from reelforge.backends import Backend, get_backend
+from reelforge.energy.meters import EnergyMeter, EnergyReading
 from reelforge.fingerprint import environment_fingerprint
 from reelforge.media.encode import EncodeSettings, SegmentEncoder, concat_segments
 from reelforge.media.yuv import rgb_to_yuv420
@@ -44,6 +45,14 @@ def encode_settings(delivery: Delivery) -> EncodeSettings:
     width, height = delivery.size
     return EncodeSettings(width=width, height=height, fps=delivery.fps, crf=delivery.crf,
                           preset=delivery.preset, threads=delivery.encoder_threads)
+
+
+def render_device(jobs) -> str:
+    """The device a render's energy is metered on: the model's device, or the CPU for previz."""
+    for job in jobs:
+        if job.model is not None:
+            return job.model.device
+    return "cpu"
 
 
 def file_sha256(path: Path) -> str:
@@ -80,6 +89,7 @@ class RenderResult:
     seconds: float
     shots: list[ShotResult] = field(default_factory=list)
     render_id: int | None = None
+    energy: EnergyReading | None = None
 
     @property
     def frames(self) -> int:
@@ -140,7 +150,8 @@ class Engine:
             return finish(index, frame)
 
         if backend.frame_independent:
-            with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="frame") as pool:
+            workers = WORKERS if backend.parallel_frames else 1
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="frame") as pool:
                 pending: deque = deque()
                 queue = iter(indices)
                 for index in queue:
@@ -240,6 +251,8 @@ class Engine:
         started_at = utc_now()
         output.parent.mkdir(parents=True, exist_ok=True)
         hashes = []
+        meter = EnergyMeter(render_device([job]))
+        meter.start()
         with atomic_path(output) as tmp:
             encoder = SegmentEncoder(tmp, self.settings)
             try:
@@ -253,7 +266,8 @@ class Engine:
             encoder.close()
             sha = file_sha256(tmp)
             shot = ShotResult(job, start, hashes, output, sha, rendered_frames=len(hashes), reused=False)
-            result = RenderResult("shot", job.episode_id, output, sha, time.perf_counter() - started, [shot])
+            result = RenderResult("shot", job.episode_id, output, sha, time.perf_counter() - started, [shot],
+                                  energy=meter.stop())
             self._record(result, started_at)  # recorded before the file appears: no unrecorded delivery
         return result
 
@@ -261,12 +275,15 @@ class Engine:
     def render_episode(self, episode: EpisodePlan, output: Path) -> RenderResult:
         started = time.perf_counter()
         started_at = utc_now()
+        meter = EnergyMeter(render_device(episode.jobs))
+        meter.start()
         shots = [self.render_shot(job) for job in episode.jobs]
         output.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(output) as tmp:
             concat_segments([s.segment for s in shots], tmp, self.settings.fps)
             sha = file_sha256(tmp)
-            result = RenderResult("episode", episode.episode_id, output, sha, time.perf_counter() - started, shots)
+            result = RenderResult("episode", episode.episode_id, output, sha, time.perf_counter() - started, shots,
+                                  energy=meter.stop())
             self._record(result, started_at)  # recorded before the file appears: no unrecorded delivery
         return result
 
@@ -289,5 +306,8 @@ class Engine:
                 for i, s in enumerate(result.shots)
             ]
             session.add(record)
+            session.flush()  # assigns record.id
+            if result.energy is not None:
+                self.catalog.record_energy(session, record.id, result.energy)
             session.commit()
             result.render_id = record.id

@@ -39,10 +39,11 @@ class ShotCheck:
     mismatches: list[FrameMismatch] = field(default_factory=list)
     damaged_in_store: list[int] = field(default_factory=list)
     segment_matches: bool = True
+    checkpoint_problem: str | None = None  # the model's files are gone or no longer hash as recorded
 
     @property
     def ok(self) -> bool:
-        return not self.mismatches and self.segment_matches
+        return not self.mismatches and self.segment_matches and self.checkpoint_problem is None
 
 
 @dataclass
@@ -70,6 +71,27 @@ class NothingToVerify(Exception):
     """No recorded render matches what the user asked to verify."""
 
 
+def checkpoint_problem(job: ShotJob) -> str | None:
+    """Why the job's model files cannot reproduce it here (missing or changed), or None."""
+    if job.model is None:
+        return None
+    from reelforge.backends.checkpoints import CheckpointError, checkpoint_sha256
+
+    recorded = {"checkpoint": job.model.checkpoint_sha256, "config": job.model.config_sha256,
+                "motion_adapter": job.model.motion_adapter_sha256, "controlnet": job.model.controlnet_sha256}
+    for name, expected in recorded.items():
+        path = getattr(job.files, name)
+        if path is None:
+            continue
+        try:
+            found = checkpoint_sha256(path)
+        except CheckpointError as exc:
+            return f"{name} {exc}"
+        if found != expected:
+            return f"{name} {path} has changed since the render (sha256 {found[:12]}…, recorded {expected[:12]}…)"
+    return None
+
+
 def _check_shot(engine: Engine, shot: RenderShot, frame_range: tuple[int, int] | None,
                 workdir: Path) -> tuple[ShotCheck, Path]:
     job = ShotJob.model_validate(engine.catalog.job(shot.job_key))
@@ -78,6 +100,9 @@ def _check_shot(engine: Engine, shot: RenderShot, frame_range: tuple[int, int] |
     if frame_range is not None:
         start, stop = max(start, frame_range[0]), min(stop, frame_range[1])
     check = ShotCheck(shot.shot_path, start, max(0, stop - start))
+    check.checkpoint_problem = checkpoint_problem(job)
+    if check.checkpoint_problem is not None:
+        return check, None  # re-rendering with other weights would prove nothing
     segment = workdir / f"{shot.position:04d}.mp4"
     encoder = SegmentEncoder(segment, engine.settings)
     for index, digest, yuv in engine.produce_frames(job, list(range(start, stop)), keep=False):
@@ -104,11 +129,11 @@ def verify_render(engine: Engine, record: RenderRecord, target: str, file: Path 
             if shot_paths is not None and shot.shot_path not in shot_paths:
                 continue
             job_json = engine.catalog.job(shot.job_key)
-            engine_changed |= job_json["engine"] != render_code_hash()
+            engine_changed |= job_json["engine"] != render_code_hash(job_json["backend"])
             check, segment = _check_shot(engine, shot, frame_range, Path(tmp))
             checks.append(check)
             segments.append(segment)
-        whole = shot_paths is None and frame_range is None
+        whole = shot_paths is None and frame_range is None and None not in segments
         rebuilt_matches = True
         if whole:
             rebuilt = Path(tmp) / "rebuilt.mp4"

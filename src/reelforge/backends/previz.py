@@ -27,6 +27,7 @@ from reelforge.previz.raster import ShotScene, check_index, draw
 class PrevizBackend:
     name = "previz"
     frame_independent = True
+    parallel_frames = True  # numpy/OpenCV drawing releases the GIL; frames are pure functions of (job, index)
 
     # The engine asks for one frame at a time from a thread pool; building a shot's
     # scene and camera path costs about half a frame, so the last few shots are kept.

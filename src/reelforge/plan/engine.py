@@ -12,9 +12,18 @@ from pathlib import Path
 
 ENGINE_VERSION = "0.1.0"
 
-# Packages whose source can change a pixel. Planning is covered by the job's own
-# fields; these are the code paths from a resolved job to frame bytes.
-RENDER_PACKAGES = ("previz", "backends")
+# Per backend, the source (packages or files under reelforge/) that can change its pixels.
+# Planning is covered by the job's own fields; these are the code paths from a resolved
+# job to frame bytes. Generative backends are conditioned on previz, so include it.
+_DIFFUSERS_CODE = ("previz", "backends/previz.py", "backends/runtime.py", "backends/checkpoints.py",
+                   "backends/diffusion.py")
+RENDER_CODE: dict[str, tuple[str, ...]] = {
+    "previz": ("previz", "backends/previz.py"),
+    "sdxl": _DIFFUSERS_CODE + ("backends/sdxl.py", "backends/single_file.py"),
+    "animatediff": _DIFFUSERS_CODE + ("backends/clips.py",),
+    "animatediff-sdxl": _DIFFUSERS_CODE + ("backends/clips.py",),
+    "wan": _DIFFUSERS_CODE + ("backends/clips.py",),
+}
 
 
 # The code from frames to video bytes (RGB→YUV, encoder settings, muxing): part of the segment key.
@@ -25,16 +34,19 @@ def _code_hash(packages: tuple[str, ...]) -> str:
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256(f"reelforge-engine/{ENGINE_VERSION}\n".encode())
     for package in packages:
-        for path in sorted((root / package).rglob("*.py")):
+        files = [root / package] if package.endswith(".py") else sorted((root / package).rglob("*.py"))
+        for path in files:
+            if not path.exists():
+                continue
             digest.update(path.relative_to(root).as_posix().encode() + b"\n")
             digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
 @functools.cache
-def render_code_hash() -> str:
-    """SHA-256 over the source files of the render code, in a stable order."""
-    return _code_hash(RENDER_PACKAGES)
+def render_code_hash(backend: str = "previz") -> str:
+    """SHA-256 over the source files of one backend's render code, in a stable order."""
+    return _code_hash(RENDER_CODE[backend])
 
 
 @functools.cache

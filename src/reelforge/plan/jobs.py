@@ -12,7 +12,8 @@ import hashlib
 import json
 import warnings
 from functools import cache
-from typing import ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -20,6 +21,9 @@ from reelforge.plan.engine import render_code_hash
 from reelforge.plan.seeds import shot_seed
 from reelforge.spec import presets
 from reelforge.spec.model import Camera, Episode, Lighting, Production, Scene, Shot, Style, text_in
+
+if TYPE_CHECKING:
+    from reelforge.backends.runtime import Runtime
 
 FIGURE_SPACING_M = 1.1
 
@@ -72,6 +76,36 @@ class Set(Frozen):
     props: tuple[dict, ...]
 
 
+class ModelJob(Frozen):
+    """A generative model's resolved settings: everything about it that can change a pixel."""
+
+    checkpoint_sha256: str
+    config_sha256: str | None = None
+    motion_adapter_sha256: str | None = None
+    controlnet_sha256: str | None = None
+    controlnet_scale: float | None = None
+    conditioning: str
+    steps: int
+    guidance_scale: float
+    strength: float | None
+    scheduler: str
+    width: int  # the model's native size; frames are scaled to the job's size afterwards
+    height: int
+    clip_frames: int | None
+    dtype: str
+    device: str
+    threads: int
+
+
+class ModelFiles(Frozen):
+    """Where the model's files are on this machine: needed to load it, but not part of the key."""
+
+    checkpoint: str
+    config: str | None = None
+    motion_adapter: str | None = None
+    controlnet: str | None = None
+
+
 class ShotJob(Frozen):
     # Identity: where the shot sits in the production (not part of the key).
     shot_path: str
@@ -94,8 +128,10 @@ class ShotJob(Frozen):
     style: str
     set: Set
     figures: tuple[Figure, ...]
+    model: ModelJob | None = None  # None for previz
+    files: ModelFiles | None = None  # not in the key: moving a checkpoint folder re-renders nothing
 
-    IDENTITY_FIELDS: ClassVar[tuple[str, ...]] = ("shot_path", "episode_id", "scene_id", "shot_id")
+    IDENTITY_FIELDS: ClassVar[tuple[str, ...]] = ("shot_path", "episode_id", "scene_id", "shot_id", "files")
 
     @property
     def key(self) -> str:
@@ -115,6 +151,24 @@ class EpisodePlan(Frozen):
         return sum(job.frames for job in self.jobs)
 
 
+def _import_colour():
+    """Import colour-science without leaving its matplotlib stand-ins behind.
+
+    Without matplotlib, colour-science puts `unittest.mock.MagicMock` objects into
+    `sys.modules` under matplotlib's module names; `importlib.util.find_spec` then
+    raises on them, which breaks any later import that probes for matplotlib
+    (diffusers does, at import). The stand-ins are removed once colour is loaded.
+    """
+    import sys
+    from unittest.mock import MagicMock
+
+    import colour
+
+    for name in [n for n, m in sys.modules.items() if isinstance(m, MagicMock)]:
+        del sys.modules[name]
+    return colour
+
+
 @cache
 def kelvin_to_linear_rgb(kelvin: float) -> tuple[float, float, float]:
     """Colour of a light at a colour temperature, as linear sRGB normalised to max 1.
@@ -124,7 +178,7 @@ def kelvin_to_linear_rgb(kelvin: float) -> tuple[float, float, float]:
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import colour
+        colour = _import_colour()
 
         xy = colour.temperature.CCT_to_xy(kelvin, method="Kang 2002")
         rgb = colour.XYZ_to_sRGB(colour.xy_to_XYZ(xy), apply_cctf_encoding=False)
@@ -190,7 +244,68 @@ def place_figures(production: Production, cast: list[str]) -> tuple[Figure, ...]
     return tuple(figures)
 
 
-def plan_shot(production: Production, episode: Episode, scene: Scene, shot: Shot) -> ShotJob:
+def _resolve_path(value: str | None, base_dir: Path) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base_dir / path
+
+
+def resolve_model(production: Production, runtime: Runtime | None, base_dir: Path) -> tuple[ModelJob, ModelFiles] | None:
+    """The production's model with defaults filled in and its files hashed (None for previz).
+
+    Raises CheckpointError naming the spec field and the file when a path is wrong.
+    """
+    if production.backend == "previz":
+        return None
+    from reelforge.backends.checkpoints import CheckpointError, checkpoint_sha256
+    from reelforge.backends.defaults import DEFAULTS, PREVIZ_CONDITIONED
+    from reelforge.backends.runtime import resolve_dtype
+
+    if runtime is None:
+        raise ValueError("a generative backend needs a runtime (device and threads) to plan")
+    model = production.model
+    if model is None:
+        raise CheckpointError(f"$.backend: backend '{production.backend}' needs \"model\": {{\"checkpoint\": ...}}")
+    defaults = DEFAULTS[production.backend]
+    files = {name: _resolve_path(getattr(model, name), base_dir)
+             for name in ("checkpoint", "config", "motion_adapter", "controlnet")}
+    hashes = {}
+    for name, path in files.items():
+        if path is None:
+            hashes[name] = None
+            continue
+        try:
+            hashes[name] = checkpoint_sha256(path)
+        except CheckpointError as exc:
+            raise CheckpointError(f"$.model.{name}: {exc}") from None
+    if files["checkpoint"].is_file():
+        if production.backend != "sdxl":
+            raise CheckpointError(f"$.model.checkpoint: {files['checkpoint']} is a single file; the "
+                                  f"{production.backend} backend needs a diffusers folder")
+        if files["config"] is None:
+            raise CheckpointError(f"$.model.config: {files['checkpoint']} is a single file; give \"config\": a "
+                                  "local diffusers SDXL folder that supplies its configs and tokenizers")
+    if model.controlnet is not None and production.backend != "sdxl":
+        raise CheckpointError(f"$.model.controlnet: only the sdxl backend takes a ControlNet, not '{production.backend}'")
+    conditioning = model.conditioning
+    if conditioning == "previz" and production.backend not in PREVIZ_CONDITIONED:
+        conditioning = "text"  # recorded as what actually happens
+    pick = lambda name: defaults[name] if getattr(model, name) is None else getattr(model, name)  # noqa: E731
+    uses_strength = conditioning == "previz"
+    return ModelJob(
+        checkpoint_sha256=hashes["checkpoint"], config_sha256=hashes["config"],
+        motion_adapter_sha256=hashes["motion_adapter"], controlnet_sha256=hashes["controlnet"],
+        controlnet_scale=model.controlnet_scale if model.controlnet is not None else None,
+        conditioning=conditioning, steps=pick("steps"), guidance_scale=float(pick("guidance_scale")),
+        strength=float(pick("strength")) if uses_strength else None, scheduler=model.scheduler,
+        width=pick("width"), height=pick("height"), clip_frames=pick("clip_frames"),
+        dtype=resolve_dtype(model.dtype, runtime.device), device=runtime.device, threads=runtime.threads,
+    ), ModelFiles(**{name: str(path) if path is not None else None for name, path in files.items()})
+
+
+def plan_shot(production: Production, episode: Episode, scene: Scene, shot: Shot,
+              model: tuple[ModelJob, ModelFiles] | None = None) -> ShotJob:
     path = f"{episode.id}/{scene.id}/{shot.id}"
     style = shot.style or scene.style or episode.style or production.style
     camera = resolve_camera(shot.camera or production.camera)
@@ -200,21 +315,28 @@ def plan_shot(production: Production, episode: Episode, scene: Scene, shot: Shot
     width, height = production.delivery.size
     return ShotJob(
         shot_path=path, episode_id=episode.id, scene_id=scene.id, shot_id=shot.id,
-        backend=production.backend, engine=render_code_hash(), seed=shot_seed(production.seed, path),
+        backend=production.backend, engine=render_code_hash(production.backend), seed=shot_seed(production.seed, path),
         language=production.language, prompt=prompt, negative_prompt=negative,
         width=width, height=height, fps=production.delivery.fps, frames=shot.frame_count(production.delivery.fps),
         camera=camera, lighting=light, style=style.preset,
         set=Set(location_id=location.id, ground_color=location.ground_color, backdrop_color=location.backdrop_color,
                 props=tuple(p.model_dump(mode="json") for p in location.props)),
         figures=place_figures(production, shot.cast),
+        model=model[0] if model else None, files=model[1] if model else None,
     )
 
 
-def plan(production: Production) -> list[EpisodePlan]:
-    """Every episode of the production as an ordered list of shot jobs."""
+def plan(production: Production, runtime: Runtime | None = None, base_dir: Path | None = None) -> list[EpisodePlan]:
+    """Every episode of the production as an ordered list of shot jobs.
+
+    Generative backends need the runtime (device, threads: part of every key) and the
+    folder the spec's model paths are relative to.
+    """
+    model = resolve_model(production, runtime, base_dir or Path.cwd())
     episodes = []
     for episode in production.episodes:
-        jobs = tuple(plan_shot(production, episode, scene, shot) for scene in episode.scenes for shot in scene.shots)
+        jobs = tuple(plan_shot(production, episode, scene, shot, model)
+                     for scene in episode.scenes for shot in scene.shots)
         episodes.append(EpisodePlan(episode_id=episode.id, title=text_in(episode.title, production.language, production.language),
                                     jobs=jobs))
     return episodes

@@ -12,10 +12,14 @@ encoded with a 2.2 gamma. Everything that is static in world space (geometry,
 face colours, shadow outlines on the ground) is built once per shot in
 `ShotScene`; a frame only transforms, projects and draws.
 
+`draw_depth` draws the same frame's depth image for a depth ControlNet: MiDaS-style
+inverse depth on a fixed scale (near bright, sky black), through the same face
+culling, clipping and painter's order (`VisibleFaces`), so its edges are the RGB edges.
+
 Determinism: a frame is a pure function of (job, index). No randomness, no clock;
 numpy work is elementwise (no BLAS), projected points are rounded explicitly to
-cv2's fixed-point grid and cv2 is only used to draw, whose output does not depend
-on thread count.
+cv2's fixed-point grid and cv2 is only used to draw and for elementwise per-pixel
+blends and conversions, whose output does not depend on thread count.
 """
 
 from __future__ import annotations
@@ -47,6 +51,15 @@ GRID_RADIUS_M = 24.0  # grid lines cover this far around the subject
 GRID_LINE_ALBEDO = 0.72  # grid lines are the ground colour times this (linear)
 GRID_FADE_M = 40.0  # grid contrast falls to zero at this depth, avoiding moiré at the horizon
 GRID_LEVELS = np.geomspace(0.5, GRID_FADE_M, 17)  # depth bins that each get one line colour
+
+# Depth image (draw_depth): grey level = 255 * near_m / z for camera-space depth z, i.e.
+# inverse depth on a fixed scale. At the default 2 m a subject 4-7 m away (the camera
+# presets' range) reads ~70-130 with the ground under it brighter, the far set ~20-40,
+# and only what is nearer than 2 m saturates at 255.
+DEPTH_NEAR_M = 2.0
+DEPTH_FLAT_SPAN = 1  # faces spanning at most this many grey levels are filled flat (error <= 1 level)
+DEPTH_STRIP_ROWS = 64  # per-pixel depth of big faces works in horizontal strips of this many rows
+DEPTH_STRIP_MIN_PIXELS = 65536  # faces whose bounding box is smaller are done in one go
 
 CYLINDER_SIDES = 20
 SHADOW_MIN_ELEVATION_DEG = 2.0  # keeps shadows of a grazing light finite
@@ -498,41 +511,172 @@ def draw_shadows(image: np.ndarray, scene: ShotScene, view: View) -> None:
         cv2.multiply(target, factor, dst=target, scale=1.0 / 255.0)
 
 
+class VisibleFaces:
+    """The faces one frame paints, in painter's order (far to near), and where each lands on screen.
+
+    Shared by the RGB frame (`draw_faces`) and the depth image (`draw_depth_faces`), so
+    both cull, clip and order faces identically and their edges line up to the bit.
+    """
+
+    def __init__(self, scene: ShotScene, view: View) -> None:
+        self.view = view
+        self.starts = starts = scene.face_starts
+        self.order: list[int] = []
+        if len(starts) < 2:
+            return
+        cam = view.to_camera(scene.face_vertices)
+        centroid_depth = view.to_camera(scene.face_centroids)[:, 2]
+        to_camera = view.position - scene.face_centroids
+        facing = (scene.face_normals * to_camera).sum(axis=1) > 1e-9
+        z_min = np.minimum.reduceat(cam[:, 2], starts[:-1])
+        z_max = np.maximum.reduceat(cam[:, 2], starts[:-1])
+        pixels = view.project(cam)
+        # Whole faces in front of the near plane: cull by screen bounds and round in one go.
+        u_min = np.minimum.reduceat(pixels[:, 0], starts[:-1])
+        u_max = np.maximum.reduceat(pixels[:, 0], starts[:-1])
+        v_min = np.minimum.reduceat(pixels[:, 1], starts[:-1])
+        v_max = np.maximum.reduceat(pixels[:, 1], starts[:-1])
+        in_front = z_min > NEAR_M
+        on_screen = (u_max >= -1) & (u_min <= view.width) & (v_max >= -1) & (v_min <= view.height)
+        inside_guard = np.maximum(np.abs(pixels[:, 0]), np.abs(pixels[:, 1]))
+        inside_guard = np.maximum.reduceat(inside_guard, starts[:-1]) < GUARD_PX
+        simple = in_front & inside_guard & on_screen  # drawn from `fixed` below, no clipping needed
+        surely_off_screen = in_front & inside_guard & ~on_screen
+        draw = facing & (z_max > NEAR_M) & ~surely_off_screen  # the rest is clipped face by face
+        self.fixed = to_fixed(np.clip(pixels, -GUARD_PX, GUARD_PX))  # only `simple` faces use these, all inside
+        self.cam, self.simple = cam, simple
+        self.centroid_depth, self.z_min, self.z_max = centroid_depth, z_min, z_max
+        order = np.flatnonzero(draw)
+        self.order = order[np.argsort(-centroid_depth[order], kind="stable")].tolist()
+
+    def screen(self, f: int) -> np.ndarray | None:
+        """Face f as a fixed-point pixel polygon, clipped where needed; None if nothing is left."""
+        a, b = self.starts[f], self.starts[f + 1]
+        return self.fixed[a:b] if self.simple[f] else screen_polygon(self.view, self.cam[a:b])
+
+
 def draw_faces(image: np.ndarray, scene: ShotScene, view: View) -> None:
     """Props and figures: cull back faces, clip, fog, and paint far to near."""
-    starts = scene.face_starts
-    if len(starts) < 2:
+    faces = VisibleFaces(scene, view)
+    if not faces.order:
         return
-    cam = view.to_camera(scene.face_vertices)
-    centroid_depth = view.to_camera(scene.face_centroids)[:, 2]
-    to_camera = view.position - scene.face_centroids
-    facing = (scene.face_normals * to_camera).sum(axis=1) > 1e-9
-    z_min = np.minimum.reduceat(cam[:, 2], starts[:-1])
-    z_max = np.maximum.reduceat(cam[:, 2], starts[:-1])
-    pixels = view.project(cam)
-    # Whole faces in front of the near plane: cull by screen bounds and round in one go.
-    u_min = np.minimum.reduceat(pixels[:, 0], starts[:-1])
-    u_max = np.maximum.reduceat(pixels[:, 0], starts[:-1])
-    v_min = np.minimum.reduceat(pixels[:, 1], starts[:-1])
-    v_max = np.maximum.reduceat(pixels[:, 1], starts[:-1])
-    in_front = z_min > NEAR_M
-    on_screen = (u_max >= -1) & (u_min <= view.width) & (v_max >= -1) & (v_min <= view.height)
-    inside_guard = np.maximum(np.abs(pixels[:, 0]), np.abs(pixels[:, 1]))
-    inside_guard = np.maximum.reduceat(inside_guard, starts[:-1]) < GUARD_PX
-    simple = in_front & inside_guard & on_screen  # drawn from `fixed` below, no clipping needed
-    surely_off_screen = in_front & inside_guard & ~on_screen
-    draw = facing & (z_max > NEAR_M) & ~surely_off_screen  # the rest is clipped face by face
-    fixed = to_fixed(np.clip(pixels, -GUARD_PX, GUARD_PX))  # only `simple` faces use these, all inside
-
-    fog = fog_amount(centroid_depth)[:, None]
+    fog = fog_amount(faces.centroid_depth)[:, None]
     colors = linear_to_u8(scene.face_colors + (scene.fog_color - scene.face_colors) * fog).tolist()
-    order = np.flatnonzero(draw)
-    order = order[np.argsort(-centroid_depth[order], kind="stable")]
-    for f in order.tolist():
-        a, b = starts[f], starts[f + 1]
-        poly = fixed[a:b] if simple[f] else screen_polygon(view, cam[a:b])
+    for f in faces.order:
+        poly = faces.screen(f)
         if poly is not None:
             cv2.fillConvexPoly(image, poly, colors[f], cv2.LINE_AA, SHIFT)
+
+
+# ----------------------------------------------------------------------------- depth
+
+
+def depth_levels(depth: np.ndarray, scale: float) -> np.ndarray:
+    """Camera-space depth (metres along the optical axis) to depth-image grey levels, as floats.
+
+    scale / depth (scale = 255 * near_m), capped at 255: 255 at near_m or nearer (and for
+    anything at or behind the camera), falling toward 0 at infinity.
+    """
+    depth = np.asarray(depth, dtype=np.float64)
+    level = np.where(depth > 0.0, scale / np.where(depth > 0.0, depth, 1.0), 255.0)
+    return np.minimum(level, 255.0)
+
+
+def draw_depth_background(depth: np.ndarray, view: View, scale: float) -> None:
+    """Ground grey level per row (exact: with no roll a whole row sees the ground at one
+    depth), sky 0, with the same antialiased horizon as the RGB background."""
+    rows = np.arange(view.height, dtype=np.float64)
+    ray_y = (view.cy - rows) / view.focal_px  # camera-space ray (0, ray_y, 1) through each row centre
+    world_y = view.up[1] * ray_y + view.forward[1]
+    ground = view.position[1] / np.maximum(-world_y, 1e-12)  # camera-space depth of the ground hit
+    seen = (world_y < 0.0) & (ground > 0.0)
+    level = np.where(seen, depth_levels(np.where(seen, ground, 1.0), scale), 0.0)
+    if view.up[1] > 1e-9:
+        horizon = view.cy + view.focal_px * view.forward[1] / view.up[1]
+        sky_cover = np.clip(horizon - (rows - 0.5), 0.0, 1.0)
+    else:  # looking straight down: no horizon in view
+        sky_cover = np.zeros_like(rows)
+    column = np.round(np.clip(level * (1.0 - sky_cover), 0.0, 255.0)).astype(np.uint8)
+    depth[:] = column[:, None]
+
+
+def draw_depth_faces(depth: np.ndarray, scene: ShotScene, view: View, scale: float) -> None:
+    """Props and figures into a one-channel depth image, with the same faces, polygons
+    and painter's order as `draw_faces`, so every edge lands where the RGB edge does.
+
+    Inverse depth is affine across a planar face, so its extremes are at the vertices.
+    A face whose vertex levels round at most DEPTH_FLAT_SPAN apart (the common case:
+    figures' and most props' faces) is filled flat with its middle level, within one
+    grey level of exact everywhere on it; any other face (a wall or top receding from
+    the camera) gets exact per-pixel levels (`draw_depth_plane`).
+    """
+    faces = VisibleFaces(scene, view)
+    if not faces.order:
+        return
+    near = depth_levels(np.maximum(faces.z_min, 0.0), scale)  # z <= 0 counts as nearest: 255
+    far = depth_levels(faces.z_max, scale)
+    flat = np.round(near) - np.round(far) <= DEPTH_FLAT_SPAN
+    middle = np.round(0.5 * (near + far)).astype(np.int64).tolist()
+    for f in faces.order:
+        poly = faces.screen(f)
+        if poly is None:
+            continue
+        if flat[f] or not draw_depth_plane(depth, view, poly, faces.cam[faces.starts[f]], scene.face_normals[f],
+                                           scale, float(far[f]), float(near[f])):
+            cv2.fillConvexPoly(depth, poly, middle[f], cv2.LINE_AA, SHIFT)
+
+
+def draw_depth_plane(depth: np.ndarray, view: View, poly: np.ndarray, cam_vertex: np.ndarray,
+                     world_normal: np.ndarray, scale: float, lowest: float, highest: float) -> bool:
+    """Per-pixel grey levels of one planar face, blended in by its antialiased coverage
+    just as cv2 blends a flat colour. False (nothing drawn) if the face is seen edge-on.
+
+    The face plane is n . X = d in camera space and the ray through pixel (u, v) is
+    z * ((u - cx) / f, (cy - v) / f, 1), so 1/z = (n_x (u - cx) / f - n_y (v - cy) / f + n_z) / d:
+    an outer sum of a row term and a column term.
+    """
+    nx = dot3(world_normal, view.right)
+    ny = dot3(world_normal, view.up)
+    nz = dot3(world_normal, view.forward)
+    d = nx * float(cam_vertex[0]) + ny * float(cam_vertex[1]) + nz * float(cam_vertex[2])
+    if abs(d) < 1e-12:
+        return False
+    height, width = depth.shape
+    x0 = max(int(poly[:, 0].min()) // ONE - 1, 0)
+    y0 = max(int(poly[:, 1].min()) // ONE - 1, 0)
+    x1 = min(int(poly[:, 0].max()) // ONE + 2, width)
+    y1 = min(int(poly[:, 1].max()) // ONE + 2, height)
+    if x0 >= x1 or y0 >= y1:
+        return True
+    coverage = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
+    cv2.fillConvexPoly(coverage, poly - np.array([x0 * ONE, y0 * ONE], dtype=np.int32), 255, cv2.LINE_AA, SHIFT)
+    k = scale / d
+    # +0.5 so that truncating to uint8 below rounds half up; clipping to the face's own
+    # range keeps antialiased rim pixels, just outside the face, from extrapolating.
+    along_u = ((np.arange(x0, x1, dtype=np.float64) - view.cx) * (k * nx / view.focal_px)).astype(np.float32)
+    along_v = ((np.arange(y0, y1, dtype=np.float64) - view.cy) * (-k * ny / view.focal_px)
+               + (k * nz + 0.5)).astype(np.float32)
+    lo, hi = np.float32(lowest + 0.5), np.float32(highest + 0.5)
+    # Small faces in one go; big ones in strips over only the columns each strip covers,
+    # so that a slanted face costs about its area rather than its bounding box.
+    rows = y1 - y0 if coverage.size <= DEPTH_STRIP_MIN_PIXELS else DEPTH_STRIP_ROWS
+    for r0 in range(0, y1 - y0, rows):
+        r1 = min(r0 + rows, y1 - y0)
+        strip = coverage[r0:r1]
+        if rows == y1 - y0:
+            c0, c1 = 0, x1 - x0
+        else:
+            columns = np.flatnonzero(strip.any(axis=0))
+            if len(columns) == 0:
+                continue
+            c0, c1 = int(columns[0]), int(columns[-1]) + 1
+        value = np.add.outer(along_v[r0:r1], along_u[c0:c1])
+        np.maximum(value, lo, out=value)
+        np.minimum(value, hi, out=value)
+        weight = strip[:, c0:c1].astype(np.float32)
+        target = depth[y0 + r0:y0 + r1, x0 + c0:x0 + c1]
+        target[:] = cv2.blendLinear(value.astype(np.uint8), target, weight, 255.0 - weight)
+    return True
 
 
 # ----------------------------------------------------------------------------- public API
@@ -547,6 +691,32 @@ def draw(scene: ShotScene, pose: CameraPose) -> np.ndarray:
     draw_shadows(image, scene, view)
     draw_faces(image, scene, view)
     return image
+
+
+def draw_depth(scene: ShotScene, pose: CameraPose, *, near_m: float = DEPTH_NEAR_M) -> np.ndarray:
+    """The depth image of the frame `draw(scene, pose)` draws: (height, width, 3) uint8,
+    the three channels equal, C-contiguous.
+
+    The convention depth ControlNets are trained on (MiDaS-style inverse depth): near is
+    bright, far is dark, sky is black (0). Grey level = round(255 * near_m / z) for
+    camera-space depth z (metres along the optical axis), capped at 255, on that fixed
+    scale for every frame and shot: no per-frame min/max normalisation, so a static set
+    keeps its brightness through a camera move and an approaching subject brightens.
+    Ground depth is exact per row; faces are exact per pixel where they span several grey
+    levels and filled flat, within one level of exact, where they span at most two (see
+    `draw_depth_faces`). Shadows and the ground grid are not geometry and are not drawn.
+    Everything nearer than near_m saturates at 255: pass a smaller near_m for close-ups.
+    Faces are culled, clipped and painter-sorted exactly as in `draw`, so edges line up
+    with the RGB frame (both antialiased: an edge pixel blends the two depths by coverage).
+    """
+    if not near_m > 0.0:
+        raise ValueError(f"near_m must be positive, got {near_m}")
+    scale = 255.0 * float(near_m)
+    depth = np.empty((scene.height, scene.width), dtype=np.uint8)
+    view = View(pose, scene.width, scene.height)
+    draw_depth_background(depth, view, scale)
+    draw_depth_faces(depth, scene, view, scale)
+    return cv2.cvtColor(depth, cv2.COLOR_GRAY2RGB)
 
 
 def check_index(job: ShotJob, index: int) -> int:
@@ -580,3 +750,14 @@ def _frames(job: ShotJob, indices: list[int]) -> Iterator[np.ndarray]:
     scene = ShotScene(job)
     for index in indices:
         yield draw(scene, path[index])
+
+
+def render_depth(job: ShotJob, index: int, pose: CameraPose | None = None, *,
+                 near_m: float = DEPTH_NEAR_M) -> np.ndarray:
+    """The depth image (see draw_depth) of frame `index`, aligned pixel for pixel with
+    render_frame(job, index). Builds the scene from scratch, like render_frame; for many
+    frames build ShotScene(job) and camera_path(job) once and call draw_depth."""
+    check_index(job, index)
+    if pose is None:
+        pose = camera_path(job)[index]
+    return draw_depth(ShotScene(job), pose, near_m=near_m)

@@ -463,6 +463,10 @@ def _reference_problems(raw: dict) -> list[tuple[Loc, str]]:
     character_ids = _unique_ids(found, "character", ("characters",), characters, where="")
     location_ids = _unique_ids(found, "location", ("locations",), locations, where="")
     _unique_ids(found, "episode", ("episodes",), raw.get("episodes"), where="")
+    backend = raw.get("backend", "previz")
+    if isinstance(backend, str) and backend != "previz" and "model" not in raw:
+        found.append((("backend",), f"backend '{backend}' renders with a model you bring: add "
+                                    f"\"model\": {{\"checkpoint\": \"path/to/checkpoint\"}}"))
 
     for e, episode in _dicts(raw.get("episodes")):
         episode_name = _label(episode, e)

@@ -199,12 +199,47 @@ class Delivery(Strict):
         return (1920, 1080)
 
 
+BACKENDS = ("previz", "sdxl", "animatediff", "animatediff-sdxl", "wan")
+GENERATIVE_BACKENDS = BACKENDS[1:]
+SCHEDULERS = ("checkpoint", "euler", "euler-ancestral", "ddim", "dpm++-2m", "unipc", "flow-match-euler")
+
+
+class Model(Strict):
+    """A generative model the studio brings: local checkpoint files and how to sample them.
+
+    Paths are relative to the spec's folder (or absolute). Unset sampling fields take
+    the backend's defaults (`reelforge.backends.defaults`); every resolved value is part
+    of each shot's job key.
+    """
+
+    checkpoint: str = Field(description="a local diffusers folder (SDXL: or a single .safetensors file)")
+    config: str | None = Field(None, description="SDXL single file only: a local diffusers folder of the same "
+                                                 "architecture that supplies configs and tokenizers")
+    motion_adapter: str | None = Field(None, description="AnimateDiff: a local MotionAdapter folder, when the "
+                                                         "checkpoint is a plain Stable Diffusion folder")
+    controlnet: str | None = Field(None, description="SDXL: a local depth ControlNet folder, conditioned on previz depth")
+    controlnet_scale: float = Field(0.5, ge=0, le=2)
+    conditioning: Literal["previz", "text"] = Field(
+        "previz", description="previz: img2img / video-to-video from the previz render; text: from the prompt alone")
+    steps: int | None = Field(None, ge=1, le=200, description="denoising steps")
+    guidance_scale: float | None = Field(None, ge=0, le=30)
+    strength: float | None = Field(None, gt=0, le=1, description="how far from the previz the model may go (img2img)")
+    scheduler: Literal[SCHEDULERS] = "checkpoint"  # type: ignore[valid-type]
+    width: int | None = Field(None, ge=64, le=4096, multiple_of=16, description="the model's native width in pixels")
+    height: int | None = Field(None, ge=64, le=4096, multiple_of=16, description="the model's native height in pixels")
+    clip_frames: int | None = Field(None, ge=1, le=257, description="clip backends: frames rendered per window")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="auto: float32 on CPU, bfloat16 on CUDA")
+
+
 class Production(Strict):
     format: Literal["reelforge/1"] = Field(SPEC_FORMAT, description="spec format version")
     series: Series
     seed: int = Field(ge=0, le=2**63 - 1, description="master seed; every other seed derives from it")
     language: str = Field("en", description="source language (BCP 47); prompts are resolved in it")
-    backend: Literal["previz"] = "previz"
+    backend: Literal[BACKENDS] = Field("previz", description="previz (built in) or a diffusers model: "  # type: ignore[valid-type]
+                                                            "give its checkpoint in 'model'")
+    model: Model | None = None
     delivery: Delivery = Delivery()
     style: Style = Style(preset="gray-box")
     lighting: Lighting = Lighting(preset="overcast")

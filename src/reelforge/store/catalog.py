@@ -71,6 +71,22 @@ class RenderShot(Base):
         return json.loads(self.frame_hashes_json)
 
 
+class RenderEnergy(Base):
+    """The energy a render used (see reelforge.energy): totals for queries, the full reading as JSON.
+
+    Its own table, so catalogs made before it existed just gain it on the next open.
+    """
+
+    __tablename__ = "render_energy"
+    render_id: Mapped[int] = mapped_column(ForeignKey("renders.id"), primary_key=True)
+    device: Mapped[str] = mapped_column(String)
+    seconds: Mapped[float] = mapped_column()
+    kwh_total: Mapped[float] = mapped_column()
+    kwh_measured: Mapped[float] = mapped_column()
+    kwh_estimated: Mapped[float] = mapped_column()
+    reading_json: Mapped[str] = mapped_column(Text)
+
+
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -123,3 +139,23 @@ class Catalog:
             if record is not None:
                 _ = record.shots  # load before the session closes
             return record
+
+    def record_energy(self, session: Session, render_id: int, reading) -> None:
+        """Add a render's EnergyReading (or its `to_json()` dict); the render row must be flushed first."""
+        data = reading.to_json() if hasattr(reading, "to_json") else dict(reading)
+        session.add(RenderEnergy(render_id=render_id, device=data["device"], seconds=data["seconds"],
+                                 kwh_total=data["kwh_total"], kwh_measured=data["kwh_measured"],
+                                 kwh_estimated=data["kwh_estimated"], reading_json=json.dumps(data, sort_keys=True)))
+
+    def energy_rows(self) -> list[dict]:
+        """Every render with recorded energy, oldest first, joined with what the report needs of the render."""
+        query = (select(RenderRecord, RenderEnergy).join(RenderEnergy, RenderEnergy.render_id == RenderRecord.id)
+                 .order_by(RenderRecord.id))
+        with self.session() as session:
+            return [{"render_id": render.id, "kind": render.kind, "episode_id": render.episode_id,
+                     "output_path": render.output_path, "frames": render.frames, "started_at": render.started_at,
+                     "fps": json.loads(render.encode_json).get("fps"), "shots_rendered": render.shots_rendered,
+                     "shots_reused": render.shots_reused, "device": energy.device, "seconds": energy.seconds,
+                     "kwh_total": energy.kwh_total, "kwh_measured": energy.kwh_measured,
+                     "kwh_estimated": energy.kwh_estimated, "reading": json.loads(energy.reading_json)}
+                    for render, energy in session.execute(query)]

@@ -1,0 +1,22 @@
+"""Sampling defaults of each generative backend, used where the spec's `model` leaves a field unset.
+
+Kept free of torch imports: the planner resolves every default into the job (and
+its key) before any model is loaded. Native sizes are near 16:9 at each model's
+training resolution; frames are scaled to the delivery size after sampling.
+"""
+
+from __future__ import annotations
+
+DEFAULTS: dict[str, dict] = {
+    "sdxl": {"steps": 30, "guidance_scale": 5.0, "strength": 0.55, "width": 1344, "height": 768,
+             "clip_frames": None},
+    "animatediff": {"steps": 25, "guidance_scale": 7.5, "strength": 0.6, "width": 768, "height": 432,
+                    "clip_frames": 16},
+    "animatediff-sdxl": {"steps": 25, "guidance_scale": 5.0, "strength": None, "width": 1024, "height": 576,
+                         "clip_frames": 16},
+    "wan": {"steps": 30, "guidance_scale": 5.0, "strength": 0.7, "width": 832, "height": 480, "clip_frames": 81},
+}
+
+# Backends whose conditioning can be the previz (img2img / video-to-video). diffusers has no
+# AnimateDiff-SDXL video-to-video pipeline, so that backend renders from the prompt alone.
+PREVIZ_CONDITIONED = ("sdxl", "animatediff", "wan")

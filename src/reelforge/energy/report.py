@@ -1,0 +1,64 @@
+"""kWh per render and per finished minute, from the catalog's energy rows.
+
+A render on your own hardware has no facility overhead to speak of; a datacentre adds cooling
+and power conversion, 30–50 % on top (PUE 1.3–1.5). The report shows both so the figures can be
+compared with a cloud render. Measured and estimated kWh are kept apart all the way through.
+"""
+
+from __future__ import annotations
+
+PUES = (1.3, 1.5)
+
+
+def _pue(value: float | None) -> dict[str, float | None]:
+    return {f"{pue:g}": None if value is None else value * pue for pue in PUES}
+
+
+def render_figures(row: dict) -> dict:
+    """One render's figures from a `Catalog.energy_rows()` row."""
+    fps = row.get("fps")
+    minutes = row["frames"] / fps / 60 if fps else 0.0
+    kwh = row["kwh_total"]
+    per_minute = kwh / minutes if minutes > 0 else None
+    components = row["reading"]["components"]
+    notes = []
+    if row.get("kind") == "episode" and row.get("shots_rendered") == 0:
+        notes.append("every shot was reused from the store: only assembly ran, so near-zero energy is right")
+    if not fps:
+        notes.append("no frame rate recorded: finished minutes unknown")
+    return {
+        "render_id": row["render_id"], "kind": row["kind"], "episode_id": row["episode_id"],
+        "output_path": row["output_path"], "started_at": row["started_at"], "device": row["device"],
+        "seconds": row["seconds"], "frames": row["frames"], "fps": fps, "finished_minutes": minutes,
+        "kwh": kwh, "kwh_measured": row["kwh_measured"], "kwh_estimated": row["kwh_estimated"],
+        "kwh_per_minute": per_minute, "kwh_at_pue": _pue(kwh), "kwh_per_minute_at_pue": _pue(per_minute),
+        "measured": sorted(name for name, c in components.items() if c["measured"]),
+        "estimated": sorted(name for name, c in components.items() if not c["measured"]),
+        "methods": {name: c["method"] for name, c in components.items()},
+        "notes": notes,
+    }
+
+
+def energy_report(rows: list[dict]) -> dict:
+    """Per-render figures, totals over all of them, and every method used (with the renders it covers)."""
+    renders = [render_figures(row) for row in rows]
+    kwh = sum(r["kwh"] for r in renders)
+    minutes = sum(r["finished_minutes"] for r in renders)
+    per_minute = kwh / minutes if minutes > 0 else None
+    methods: dict[tuple[str, bool, str], list[int]] = {}
+    for row in rows:
+        for name, c in row["reading"]["components"].items():
+            methods.setdefault((name, c["measured"], c["method"]), []).append(row["render_id"])
+    return {
+        "pue": list(PUES),
+        "renders": renders,
+        "totals": {
+            "renders": len(renders), "kwh": kwh,
+            "kwh_measured": sum(r["kwh_measured"] for r in renders),
+            "kwh_estimated": sum(r["kwh_estimated"] for r in renders),
+            "finished_minutes": minutes, "kwh_per_minute": per_minute,
+            "kwh_at_pue": _pue(kwh), "kwh_per_minute_at_pue": _pue(per_minute),
+        },
+        "methods": [{"component": name, "measured": measured, "method": method, "render_ids": ids}
+                    for (name, measured, method), ids in sorted(methods.items(), key=lambda m: (m[0][0], not m[0][1]))],
+    }
