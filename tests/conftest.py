@@ -48,6 +48,28 @@ def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return result
 
 
+def stream_sha(path: Path) -> str:
+    """SHA-256 of a video file's H.264 stream (every packet's bytes and timestamps), not of the file.
+
+    Delivered files are C2PA-signed, and a signature differs on every signing (nonces, ids);
+    the stream inside is what renders byte for byte.
+    """
+    import hashlib
+
+    import av
+
+    digest = hashlib.sha256()
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        digest.update(f"{stream.codec_context.name} {stream.width}x{stream.height} {stream.average_rate}\n".encode())
+        digest.update(bytes(stream.codec_context.extradata or b""))
+        for packet in container.demux(stream):
+            if packet.size:
+                digest.update(f"{packet.pts} {packet.dts} {int(packet.is_keyframe)}\n".encode())
+                digest.update(bytes(packet))
+    return digest.hexdigest()
+
+
 @pytest.fixture
 def small_production(tmp_path: Path) -> Path:
     return write_spec(tmp_path / "show", small_spec())

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli, small_spec, write_spec
+from conftest import run_cli, small_spec, stream_sha, write_spec
 
 from reelforge.backends.checkpoints import CheckpointError, checkpoint_sha256
 from reelforge.backends.runtime import Runtime
@@ -79,7 +79,7 @@ def test_two_processes_render_identical_frames_and_video(backend, tiny, tmp_path
     assert frame_hashes(a) == frame_hashes(b)
     hashes = frame_hashes(a)["s01e01/sc01/sh01"]
     assert len(hashes) == 3 and len(set(hashes)) == 3  # three different frames, not one repeated
-    assert sha(a.parent / "renders" / "s01e01.mp4") == sha(b.parent / "renders" / "s01e01.mp4")
+    assert stream_sha(a.parent / "renders" / "s01e01.mp4") == stream_sha(b.parent / "renders" / "s01e01.mp4")
 
 
 def bare_pipeline(cls, pipeline):
@@ -148,6 +148,35 @@ def test_frame_range_rerenders_exactly(backend, tiny, tmp_path):
     result = run_cli("render", str(spec), "--device", "cpu", "--threads", "2", "--shot", "s01e01/sc01/sh01",
                      "--frames", "3:5")
     assert "match the full render byte for byte" in result.stdout
+
+
+def test_killed_clip_render_resumes_from_its_finished_windows(tiny, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    spec = model_spec("animatediff", tiny["animatediff"], frames=8)
+    killed = write_spec(tmp_path / "killed", spec)
+    clean = write_spec(tmp_path / "clean", spec)
+    args = ["render", "--device", "cpu", "--threads", "2"]
+    process = subprocess.Popen([sys.executable, "-m", "reelforge.cli", args[0], str(killed), *args[1:]],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    jobs = killed.parent / ".reelforge" / "jobs"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:  # wait for the first 2-frame window to be journaled
+        journals = list(jobs.rglob("journal")) if jobs.exists() else []
+        if journals and journals[0].read_text().count("\n") >= 2:
+            break
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not list(jobs.rglob("manifest.json")), "killed before the shot finished"
+    run_cli(args[0], str(killed), *args[1:])
+    run_cli(args[0], str(clean), *args[1:])
+    assert frame_hashes(killed) == frame_hashes(clean)
+    assert stream_sha(killed.parent / "renders" / "s01e01.mp4") == stream_sha(clean.parent / "renders" / "s01e01.mp4")
 
 
 def test_verify_proves_a_model_render_and_names_a_changed_checkpoint(tiny, tmp_path):

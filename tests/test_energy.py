@@ -224,8 +224,10 @@ def test_report_per_minute_and_pue():
     totals = report["totals"]
     assert totals["kwh"] == pytest.approx(0.3) and totals["finished_minutes"] == pytest.approx(1 + 100 / 60)
     assert totals["kwh_measured"] == pytest.approx(0.15) and totals["kwh_estimated"] == pytest.approx(0.15)
-    assert totals["kwh_per_minute"] == pytest.approx(0.3 / (1 + 100 / 60))
-    assert totals["kwh_per_minute_at_pue"]["1.3"] == pytest.approx(1.3 * 0.3 / (1 + 100 / 60))
+    # per finished minute counts rendered minutes only: render 2 was assembled from the store
+    assert totals["rendered_minutes"] == pytest.approx(1.0)
+    assert totals["kwh_per_minute"] == pytest.approx(0.3 / 1.0)
+    assert totals["kwh_per_minute_at_pue"]["1.3"] == pytest.approx(1.3 * 0.3)
     assert [(m["component"], m["measured"], m["render_ids"]) for m in report["methods"]] == [
         ("cpu", False, [1, 2]), ("gpu", True, [1])]
 

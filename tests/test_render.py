@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from conftest import run_cli, small_spec, write_spec
+from conftest import run_cli, small_spec, stream_sha, write_spec
 from reelforge.media.yuv import rgb_to_yuv420
 from reelforge.project import ProductionPaths
 from reelforge.store.frames import FrameStore
@@ -47,7 +47,7 @@ def test_two_processes_give_identical_mp4_and_frames(tmp_path: Path):
     run_cli("render", str(a))
     run_cli("render", str(b))
     mp4_a, mp4_b = a.parent / "renders" / "s01e01.mp4", b.parent / "renders" / "s01e01.mp4"
-    assert sha(mp4_a) == sha(mp4_b)
+    assert stream_sha(mp4_a) == stream_sha(mp4_b)
     assert manifests(a) == manifests(b)
     assert len(manifests(a)) == 3
 
@@ -77,10 +77,10 @@ def test_decoded_video_is_close_to_the_stored_frames(small_production: Path):
 
 def test_same_production_rerender_reuses_every_shot_with_same_bytes(small_production: Path, tmp_path: Path):
     run_cli("render", str(small_production))
-    first = sha(small_production.parent / "renders" / "s01e01.mp4")
+    first = stream_sha(small_production.parent / "renders" / "s01e01.mp4")
     out = tmp_path / "fresh-out"
     result = run_cli("render", str(small_production), "--out", str(out))
-    assert sha(out / "s01e01.mp4") == first
+    assert stream_sha(out / "s01e01.mp4") == first
     last = renders(small_production)[-1]
     assert (last["shots_rendered"], last["shots_reused"]) == (0, 3)
     assert "s01e01.mp4" in result.stdout
@@ -169,7 +169,7 @@ def test_verify_detects_an_altered_file(small_production: Path):
 def test_corrupt_stored_frame_is_caught_by_verify_and_rerendered(small_production: Path):
     run_cli("render", str(small_production))
     mp4 = small_production.parent / "renders" / "s01e01.mp4"
-    original = sha(mp4)
+    original = stream_sha(mp4)
     store = FrameStore(ProductionPaths.for_spec(small_production).frames)
     victim = manifests(small_production)["s01e01/sc01/sh01"][4]  # a push-in: every frame is unique
     data = bytearray(store.path(victim).read_bytes())
@@ -184,7 +184,7 @@ def test_corrupt_stored_frame_is_caught_by_verify_and_rerendered(small_productio
     run_cli("render", str(small_production))
     last = renders(small_production)[-1]
     assert (last["shots_rendered"], last["shots_reused"]) == (1, 2)
-    assert sha(mp4) == original
+    assert stream_sha(mp4) == original
     assert store.check(victim) and store.get(victim) is not None
 
 
@@ -216,7 +216,7 @@ def test_killed_render_resumes_to_the_same_bytes(tmp_path: Path):
     run_cli("render", str(killed))
     assert not stale.exists()
     run_cli("render", str(clean))
-    assert sha(killed.parent / "renders" / "s01e01.mp4") == sha(clean.parent / "renders" / "s01e01.mp4")
+    assert stream_sha(killed.parent / "renders" / "s01e01.mp4") == stream_sha(clean.parent / "renders" / "s01e01.mp4")
     assert manifests(killed) == manifests(clean)
 
 

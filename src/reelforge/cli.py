@@ -15,7 +15,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from reelforge.errors import SpecError
@@ -126,6 +133,8 @@ def with_model_override(production, spec: Path, backend: str | None, checkpoint:
 
     if backend is None and checkpoint is None:
         return production
+    if backend is None and checkpoint is not None and production.backend == "previz":
+        raise fail("--checkpoint needs --backend (sdxl, animatediff, animatediff-sdxl or wan): this spec renders previz")
     if backend is not None and backend not in BACKENDS:
         raise fail(f"--backend must be one of {', '.join(BACKENDS)}, got '{backend}'")
     update: dict = {}
@@ -354,7 +363,10 @@ def verify(
     with progress_bar() as bar:
         task = bar.add_task("verify", total=total)
         engine = Engine(paths, settings, progress=lambda job, n: bar.update(task, advance=n, description=job.shot_path))
-        report = verify_render(engine, record, target, file, shot_paths, frame_range)
+        try:
+            report = verify_render(engine, record, target, file, shot_paths, frame_range)
+        except RENDER_INPUT_ERRORS as exc:
+            raise fail(str(exc)) from None
     _print_report(report)
     raise typer.Exit(0 if report.ok and report.store_ok else 1)
 
@@ -364,8 +376,11 @@ def _print_report(report) -> None:
     for shot in report.shots:
         matched = shot.frames - len(shot.mismatches)
         status = "[green]match[/]" if shot.ok else "[red]DIFFER[/]"
-        console.print(f"  {shot.shot_path}: frames {shot.first_frame}–{shot.first_frame + shot.frames - 1}: "
-                      f"{matched}/{shot.frames} identical {status}")
+        span = f"  {shot.shot_path}: frames {shot.first_frame}–{shot.first_frame + shot.frames - 1}: "
+        if shot.checkpoint_problem:
+            console.print(span + "[red]not re-rendered[/]")
+        else:
+            console.print(span + f"{matched}/{shot.frames} identical {status}")
         for m in shot.mismatches:
             console.print(f"    frame {m.index}: recorded {m.recorded[:16]}… re-rendered {m.rendered[:16]}…")
         if shot.checkpoint_problem:

@@ -164,16 +164,19 @@ class Engine:
                     if nxt is not None:
                         pending.append(pool.submit(one, nxt))
                     yield index, digest, yuv
-        else:  # clip backends render the missing frames in one pass
+        else:  # clip backends render the missing frames window by window, in frame order
             missing = [i for i in indices if i not in known or not self.store.has(known[i])]
-            rendered = dict((i, finish(i, f)) for i, f in backend.render(job, missing)) if missing else {}
+            stream = iter(backend.render(job, missing)) if missing else iter(())
+            pending = set(missing)
             for index in indices:
-                if index in rendered:
-                    _, digest, yuv, _ = rendered[index]
-                    yield index, digest, yuv
+                if index in pending:
+                    rendered_index, frame = next(stream, (None, None))
+                    if rendered_index != index:  # a backend bug, never a user error: say exactly what broke
+                        raise RuntimeError(f"{job.backend} yielded frame {rendered_index} where {index} was due")
+                    _, digest, yuv, _ = finish(index, frame)  # stored and journaled as each window lands
                 else:
                     _, digest, yuv, _ = one(index)
-                    yield index, digest, yuv
+                yield index, digest, yuv
 
     # -- shots -----------------------------------------------------------------------
     def _stored_segment(self, seg_key: str) -> tuple[Path, str] | None:

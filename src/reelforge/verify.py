@@ -76,6 +76,12 @@ def checkpoint_problem(job: ShotJob) -> str | None:
     if job.model is None:
         return None
     from reelforge.backends.checkpoints import CheckpointError, checkpoint_sha256
+    from reelforge.backends.runtime import RuntimeUnavailable, resolve_runtime
+
+    try:
+        resolve_runtime(job.model.device.split(":")[0], job.model.threads)
+    except RuntimeUnavailable:
+        return f"rendered on {job.model.device}, which this machine does not have: verify it where it was rendered"
 
     recorded = {"checkpoint": job.model.checkpoint_sha256, "config": job.model.config_sha256,
                 "motion_adapter": job.model.motion_adapter_sha256, "controlnet": job.model.controlnet_sha256}

@@ -53,12 +53,12 @@ def _file_sha256(path: Path) -> str:
 
 
 def cached_file_sha256(path: Path) -> str:
-    """SHA-256 of a file, recomputed only when its size or mtime changed."""
+    """SHA-256 of a file, recomputed only when its size, mtime, inode or ctime changed."""
     from reelforge.store.atomic import write_text
 
     path = path.resolve()
     stat = path.stat()
-    stamp = f"{stat.st_size}:{stat.st_mtime_ns}"
+    stamp = f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}:{stat.st_ctime_ns}"  # ctime: catches `cp -p`
     store = cache_file()
     with _cache_lock:
         try:
@@ -135,6 +135,9 @@ def check_pipeline_folder(folder: Path, expected_classes: tuple[str, ...], what:
         raise CheckpointError(f"{folder} is a file; {what} needs a diffusers pipeline folder")
     index = model_index(folder)
     name = index.get("_class_name")
+    if not index:
+        raise CheckpointError(f"{folder} holds a single model (config.json), not a pipeline: give the pipeline "
+                              f"folder that has model_index.json ({what} needs one of: {', '.join(expected_classes)})")
     if name not in expected_classes:
         raise CheckpointError(f"{folder / 'model_index.json'} describes a {name}; {what} needs one of: "
                               f"{', '.join(expected_classes)}")

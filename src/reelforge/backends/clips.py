@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from reelforge.backends.defaults import PIPELINE_CLASSES
 from reelforge.backends.diffusion import (
     PipelineCache,
     cache_key,
@@ -39,9 +40,9 @@ from reelforge.plan.jobs import ShotJob
 from reelforge.plan.seeds import frame_seed
 from reelforge.previz.raster import check_index, render_frame
 
-ANIMATEDIFF_CLASSES = ("AnimateDiffPipeline", "AnimateDiffVideoToVideoPipeline", "StableDiffusionPipeline")
-ANIMATEDIFF_SDXL_CLASSES = ("AnimateDiffSDXLPipeline", "StableDiffusionXLPipeline")
-WAN_CLASSES = ("WanPipeline", "WanVideoToVideoPipeline")
+ANIMATEDIFF_CLASSES = PIPELINE_CLASSES["animatediff"]
+ANIMATEDIFF_SDXL_CLASSES = PIPELINE_CLASSES["animatediff-sdxl"]
+WAN_CLASSES = PIPELINE_CLASSES["wan"]
 
 
 def windows(job: ShotJob) -> list[tuple[int, int]]:
@@ -116,7 +117,10 @@ class ClipBackend:
         return self._render(job, indices)
 
     def _render(self, job: ShotJob, indices: list[int]) -> Iterator[tuple[int, np.ndarray]]:
+        """Frames in ascending order stream out window by window (memory holds one window);
+        any other order is served once every window it needs is rendered."""
         wanted = set(indices)
+        streaming = indices == sorted(indices)
         done: dict[int, np.ndarray] = {}
         for start, stop in windows(job):
             if not wanted.intersection(range(start, stop)):
@@ -124,7 +128,10 @@ class ClipBackend:
             for offset, frame in enumerate(self.native_window(job, start, stop)):
                 if start + offset in wanted:
                     done[start + offset] = fit_to_delivery(frame, job.width, job.height)
-        for index in indices:
+            if streaming:
+                for index in sorted(done):
+                    yield index, done.pop(index)
+        for index in indices if not streaming else []:
             yield index, done[index]
 
 

@@ -20,3 +20,12 @@ DEFAULTS: dict[str, dict] = {
 # Backends whose conditioning can be the previz (img2img / video-to-video). diffusers has no
 # AnimateDiff-SDXL video-to-video pipeline, so that backend renders from the prompt alone.
 PREVIZ_CONDITIONED = ("sdxl", "animatediff", "wan")
+
+# The diffusers pipeline classes (model_index.json `_class_name`) each backend can load.
+PIPELINE_CLASSES: dict[str, tuple[str, ...]] = {
+    "sdxl": ("StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline", "StableDiffusionXLControlNetPipeline",
+             "StableDiffusionXLControlNetImg2ImgPipeline"),
+    "animatediff": ("AnimateDiffPipeline", "AnimateDiffVideoToVideoPipeline", "StableDiffusionPipeline"),
+    "animatediff-sdxl": ("AnimateDiffSDXLPipeline", "StableDiffusionXLPipeline"),
+    "wan": ("WanPipeline", "WanVideoToVideoPipeline"),
+}

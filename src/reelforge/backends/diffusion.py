@@ -16,14 +16,19 @@ from __future__ import annotations
 
 import threading
 import warnings
-
 from collections import OrderedDict
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from reelforge.backends.checkpoints import CheckpointError, check_model_folder, check_pipeline_folder, check_tokenizers
+from reelforge.backends.checkpoints import (
+    CheckpointError,
+    check_model_folder,
+    check_pipeline_folder,
+    check_tokenizers,
+    model_index,
+)
 from reelforge.backends.errors import ModelRenderError
 from reelforge.backends.runtime import settle_loaded_module, torch_dtype
 from reelforge.plan.jobs import ShotJob
@@ -38,17 +43,22 @@ SCHEDULER_CLASSES = {
 }
 
 
+SIZE_OR_MEMORY_HINTS = ("shape", "size", "divisible", "out of memory", "dimension")
+
+
 def call_pipeline(pipeline, job: ShotJob, inputs: dict):
-    """Run a pipeline; its errors become one clear ModelRenderError naming the shot, model and size."""
+    """Run a pipeline; a refusal (a size it cannot take, memory) becomes one clear ModelRenderError."""
     try:
         return pipeline(**inputs)
-    except (RuntimeError, ValueError, TypeError) as exc:
+    except (RuntimeError, ValueError) as exc:
         model = job.model
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        hint = ""
+        if any(word in reason.lower() for word in SIZE_OR_MEMORY_HINTS):
+            hint = " — check that $.model.width/height suit this checkpoint (and, on a GPU, that it has the memory)"
         raise ModelRenderError(
             f"{job.shot_path}: the {job.backend} model ({job.files.checkpoint}) failed at "
-            f"{model.width}×{model.height}, {model.steps} steps on {model.device}: {reason} — check that "
-            "$.model.width/height suit this checkpoint (and, on a GPU, that it has the memory)") from None
+            f"{model.width}×{model.height}, {model.steps} steps on {model.device}: {reason}{hint}") from None
 
 
 def quiet_diffusers() -> None:
@@ -83,19 +93,64 @@ def settle(pipeline) -> None:
     pipeline.set_progress_bar_config(disable=True)
 
 
+def load_model(cls, folder: Path, what: str, dtype: str):
+    """One model (a transformers text encoder or a diffusers UNet, VAE, ControlNet …), every weight accounted for.
+
+    transformers fills weights missing from a file with random values drawn from the global
+    RNG, and diffusers leaves them on the meta device: either way a render would "work" and
+    differ from run to run. Loading info is checked, and a gap is an error naming the folder.
+    """
+    import torch
+
+    try:
+        model, info = cls.from_pretrained(str(folder), local_files_only=True, torch_dtype=torch_dtype(dtype),
+                                          output_loading_info=True)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{what} {folder} could not be loaded as {cls.__name__}: {reason}") from None
+    for problem in ("missing_keys", "mismatched_keys", "unexpected_keys"):
+        found = sorted(map(str, info.get(problem) or []))
+        if found:
+            label = problem.replace("_keys", "").replace("mismatched", "of the wrong shape")
+            raise CheckpointError(f"{what} {folder}: {len(found)} weight(s) {label} in its files, e.g. "
+                                  f"{found[0]} — the files are incomplete or of another architecture")
+    meta = [name for name, tensor in [*model.named_parameters(), *model.named_buffers()] if tensor.device.type == "meta"]
+    if meta or any(isinstance(t, torch.Tensor) and t.is_meta for t in model.state_dict().values()):
+        raise CheckpointError(f"{what} {folder}: no weights for {meta[0] if meta else 'some tensors'} in its files")
+    return model
+
+
+def load_components(folder: Path, dtype: str) -> dict:
+    """Every model the pipeline folder's model_index.json names, each loaded and checked by `load_model`."""
+    import diffusers
+    import transformers
+
+    loaded = {}
+    for name, spec in model_index(folder).items():
+        if name.startswith("_") or not isinstance(spec, list) or spec[0] not in ("diffusers", "transformers"):
+            continue
+        library = diffusers if spec[0] == "diffusers" else transformers
+        cls = getattr(library, spec[1], None)
+        if cls is None or "Tokenizer" in spec[1] or "Scheduler" in spec[1] or not hasattr(cls, "from_pretrained") \
+                or not hasattr(cls, "state_dict"):
+            continue
+        loaded[name] = load_model(cls, folder / name, f"checkpoint component {name}:", dtype)
+    return loaded
+
+
 def load_pipeline(cls, job: ShotJob, expected: tuple[str, ...], what: str, **extra):
     """Load a pipeline class from the job's local checkpoint folder, on its device and dtype."""
+    from diffusers import MotionAdapter
+
     quiet_diffusers()
     model, files = job.model, job.files
     folder = Path(files.checkpoint)
     check_pipeline_folder(folder, expected, what)
     kwargs = dict(local_files_only=True, torch_dtype=torch_dtype(model.dtype), **extra)
+    kwargs.update(load_components(folder, model.dtype))
     if files.motion_adapter is not None:
-        from diffusers import MotionAdapter
-
         check_model_folder(Path(files.motion_adapter), "motion adapter")
-        kwargs["motion_adapter"] = MotionAdapter.from_pretrained(files.motion_adapter, local_files_only=True,
-                                                                 torch_dtype=torch_dtype(model.dtype))
+        kwargs["motion_adapter"] = load_model(MotionAdapter, Path(files.motion_adapter), "motion adapter", model.dtype)
     try:
         pipeline = cls.from_pretrained(str(folder), **kwargs)
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -133,9 +188,11 @@ class PipelineCache:
 
 
 def cache_key(job: ShotJob, variant: str) -> tuple:
+    """Everything that decides which weights and classes a loaded pipeline holds (hashes, not only paths)."""
     m, f = job.model, job.files
-    return (job.backend, variant, f.checkpoint, m.checkpoint_sha256, f.motion_adapter, f.controlnet,
-            f.config, m.scheduler, m.dtype, m.device)
+    return (job.backend, variant, m.conditioning, f.checkpoint, m.checkpoint_sha256, f.config, m.config_sha256,
+            f.motion_adapter, m.motion_adapter_sha256, f.controlnet, m.controlnet_sha256, m.scheduler, m.dtype,
+            m.device)
 
 
 def native_job(job: ShotJob) -> ShotJob:

@@ -132,7 +132,8 @@ def gpu_fingerprint() -> dict[str, object]:
 
     if not torch.cuda.is_available():
         return {"available": False}
-    props = torch.cuda.get_device_properties(0)
+    index = torch.cuda.current_device()
+    props = torch.cuda.get_device_properties(index)
     driver = "unknown"
     try:
         import pynvml
@@ -142,6 +143,6 @@ def gpu_fingerprint() -> dict[str, object]:
         driver = driver.decode() if isinstance(driver, bytes) else driver
     except Exception:  # NVML missing is not fatal: the rest still identifies the GPU
         pass
-    return {"available": True, "name": props.name, "multiprocessors": props.multi_processor_count,
+    return {"available": True, "index": index, "name": props.name, "multiprocessors": props.multi_processor_count,
             "capability": f"{props.major}.{props.minor}", "driver": driver, "cuda": torch.version.cuda,
             "cudnn": torch.backends.cudnn.version()}

@@ -19,24 +19,30 @@ from pathlib import Path
 
 import numpy as np
 
+from reelforge.backends.defaults import PIPELINE_CLASSES
 from reelforge.backends.diffusion import (
     PipelineCache,
     cache_key,
     call_pipeline,
     finish_loading,
     fit_to_delivery,
+    load_model,
     load_pipeline,
     native_job,
     pil_to_array,
     quiet_diffusers,
 )
-from reelforge.backends.runtime import Runtime, deterministic_torch, generator, torch_dtype
+from reelforge.backends.runtime import (
+    Runtime,
+    deterministic_torch,
+    generator,
+    torch_dtype,
+)
 from reelforge.plan.jobs import ShotJob
 from reelforge.plan.seeds import frame_seed
 from reelforge.previz.raster import check_index, render_frame
 
-SDXL_PIPELINES = ("StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline",
-                  "StableDiffusionXLControlNetPipeline", "StableDiffusionXLControlNetImg2ImgPipeline")
+SDXL_PIPELINES = PIPELINE_CLASSES["sdxl"]
 
 
 def pipeline_class(job: ShotJob):
@@ -60,8 +66,7 @@ def load_sdxl(job: ShotJob):
 
         quiet_diffusers()
         check_model_folder(Path(job.files.controlnet), "ControlNet")
-        extra["controlnet"] = ControlNetModel.from_pretrained(job.files.controlnet, local_files_only=True,
-                                                              torch_dtype=torch_dtype(job.model.dtype))
+        extra["controlnet"] = load_model(ControlNetModel, Path(job.files.controlnet), "ControlNet", job.model.dtype)
     checkpoint = Path(job.files.checkpoint)
     if checkpoint.is_file():
         from reelforge.backends.single_file import load_sdxl_single_file

@@ -151,7 +151,12 @@ def build_tiny(kind: str, seed: int = 0):
                     param.normal_(0.0, 0.5)
         return controlnet.eval()
     elif kind == "animatediff":
-        from diffusers import AnimateDiffPipeline, DDIMScheduler, MotionAdapter, UNet2DConditionModel
+        from diffusers import (
+            AnimateDiffPipeline,
+            DDIMScheduler,
+            MotionAdapter,
+            UNet2DConditionModel,
+        )
         from transformers import CLIPTextModel
 
         tokenizer = clip_tokenizer()
@@ -175,7 +180,12 @@ def build_tiny(kind: str, seed: int = 0):
                                        tokenizer=tokenizer, tokenizer_2=clip_tokenizer(), unet=_sdxl_unet(),
                                        motion_adapter=adapter, scheduler=_euler(), force_zeros_for_empty_prompt=True)
     else:  # wan
-        from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline, WanTransformer3DModel
+        from diffusers import (
+            AutoencoderKLWan,
+            UniPCMultistepScheduler,
+            WanPipeline,
+            WanTransformer3DModel,
+        )
         from transformers import UMT5Config, UMT5EncoderModel
 
         tokenizer = t5_tokenizer()
@@ -200,12 +210,24 @@ def build_tiny(kind: str, seed: int = 0):
 
 def make_tiny(directory: str | Path, kind: str, seed: int = 0) -> Path:
     """Write a tiny checkpoint of `kind` to `directory` in diffusers' folder layout (safetensors)."""
+    import shutil
+    import tempfile
+
     directory = Path(directory)
-    if directory.exists() and any(directory.iterdir()):
-        raise FileExistsError(f"{directory} is not empty; choose a new folder")
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise FileExistsError(f"{directory} exists and is not an empty folder; choose a new folder")
     from reelforge.backends.diffusion import quiet_diffusers
 
     quiet_diffusers()
     model = build_tiny(kind, seed)
-    model.save_pretrained(directory, safe_serialization=True)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
+    try:  # written beside the target, then renamed: a killed run leaves no half checkpoint
+        model.save_pretrained(staging, safe_serialization=True)
+        if directory.exists():
+            directory.rmdir()
+        staging.rename(directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return directory

@@ -71,7 +71,8 @@ def energy_command(spec: Path, as_json: bool = False) -> None:
         say(f"  {m['component']} ({'measured' if m['measured'] else 'ESTIMATED'}, renders {ids}): {m['method']}")
     say(f"kWh is at the machine (PUE 1.0: no building overhead counted); the PUE {pue_label} column is the same "
         f"energy with a datacentre's cooling and power losses added (×{PUES[0]:g} to ×{PUES[-1]:g}), for comparison. "
-        "Finished minutes = frames ÷ fps ÷ 60; totals are over every render listed.")
+        "Finished minutes = frames ÷ fps ÷ 60; the total kWh per minute counts only minutes that were rendered "
+        "(a delivery assembled wholly from the store adds none).")
     for r in report["renders"]:
         for note in r["notes"]:
             say(f"render {r['render_id']}: {note}")

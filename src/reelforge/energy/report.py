@@ -22,7 +22,8 @@ def render_figures(row: dict) -> dict:
     per_minute = kwh / minutes if minutes > 0 else None
     components = row["reading"]["components"]
     notes = []
-    if row.get("kind") == "episode" and row.get("shots_rendered") == 0:
+    reused_only = row.get("kind") == "episode" and row.get("shots_rendered") == 0
+    if reused_only:
         notes.append("every shot was reused from the store: only assembly ran, so near-zero energy is right")
     if not fps:
         notes.append("no frame rate recorded: finished minutes unknown")
@@ -35,7 +36,7 @@ def render_figures(row: dict) -> dict:
         "measured": sorted(name for name, c in components.items() if c["measured"]),
         "estimated": sorted(name for name, c in components.items() if not c["measured"]),
         "methods": {name: c["method"] for name, c in components.items()},
-        "notes": notes,
+        "notes": notes, "reused_only": reused_only,
     }
 
 
@@ -44,7 +45,10 @@ def energy_report(rows: list[dict]) -> dict:
     renders = [render_figures(row) for row in rows]
     kwh = sum(r["kwh"] for r in renders)
     minutes = sum(r["finished_minutes"] for r in renders)
-    per_minute = kwh / minutes if minutes > 0 else None
+    # Per finished minute counts the minutes that were rendered: a re-delivery assembled from the
+    # store adds minutes but no rendering, and would make the figure look cheaper than it is.
+    rendered_minutes = sum(r["finished_minutes"] for r in renders if not r["reused_only"])
+    per_minute = kwh / rendered_minutes if rendered_minutes > 0 else None
     methods: dict[tuple[str, bool, str], list[int]] = {}
     for row in rows:
         for name, c in row["reading"]["components"].items():
@@ -56,7 +60,7 @@ def energy_report(rows: list[dict]) -> dict:
             "renders": len(renders), "kwh": kwh,
             "kwh_measured": sum(r["kwh_measured"] for r in renders),
             "kwh_estimated": sum(r["kwh_estimated"] for r in renders),
-            "finished_minutes": minutes, "kwh_per_minute": per_minute,
+            "finished_minutes": minutes, "rendered_minutes": rendered_minutes, "kwh_per_minute": per_minute,
             "kwh_at_pue": _pue(kwh), "kwh_per_minute_at_pue": _pue(per_minute),
         },
         "methods": [{"component": name, "measured": measured, "method": method, "render_ids": ids}

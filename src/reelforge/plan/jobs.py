@@ -20,7 +20,16 @@ from pydantic import BaseModel, ConfigDict
 from reelforge.plan.engine import render_code_hash
 from reelforge.plan.seeds import shot_seed
 from reelforge.spec import presets
-from reelforge.spec.model import Camera, Episode, Lighting, Production, Scene, Shot, Style, text_in
+from reelforge.spec.model import (
+    Camera,
+    Episode,
+    Lighting,
+    Production,
+    Scene,
+    Shot,
+    Style,
+    text_in,
+)
 
 if TYPE_CHECKING:
     from reelforge.backends.runtime import Runtime
@@ -251,6 +260,28 @@ def _resolve_path(value: str | None, base_dir: Path) -> Path | None:
     return path if path.is_absolute() else base_dir / path
 
 
+def _check_files(backend: str, files: dict[str, Path | None]) -> None:
+    """Every file the model needs is there, checked before any render starts (errors name the spec field)."""
+    from reelforge.backends.checkpoints import (
+        CheckpointError,
+        check_model_folder,
+        check_pipeline_folder,
+    )
+    from reelforge.backends.defaults import PIPELINE_CLASSES
+
+    checks = [("checkpoint", lambda path: None if path.is_file() else
+               check_pipeline_folder(path, PIPELINE_CLASSES[backend], f"the {backend} backend")),
+              ("config", lambda path: check_pipeline_folder(path, PIPELINE_CLASSES["sdxl"], "an SDXL config folder")),
+              ("motion_adapter", lambda path: check_model_folder(path, "motion adapter")),
+              ("controlnet", lambda path: check_model_folder(path, "ControlNet"))]
+    for name, check in checks:
+        if files[name] is not None:
+            try:
+                check(files[name])
+            except CheckpointError as exc:
+                raise CheckpointError(f"$.model.{name}: {exc}") from None
+
+
 def resolve_model(production: Production, runtime: Runtime | None, base_dir: Path) -> tuple[ModelJob, ModelFiles] | None:
     """The production's model with defaults filled in and its files hashed (None for previz).
 
@@ -286,6 +317,16 @@ def resolve_model(production: Production, runtime: Runtime | None, base_dir: Pat
         if files["config"] is None:
             raise CheckpointError(f"$.model.config: {files['checkpoint']} is a single file; give \"config\": a "
                                   "local diffusers SDXL folder that supplies its configs and tokenizers")
+    irrelevant = []
+    if model.motion_adapter is not None and production.backend != "animatediff":
+        irrelevant.append(("motion_adapter", "only the animatediff backend takes a motion adapter"))
+    if model.config is not None and not files["checkpoint"].is_file():
+        irrelevant.append(("config", "only an SDXL single-file checkpoint takes a config folder"))
+    if model.clip_frames is not None and production.backend == "sdxl":
+        irrelevant.append(("clip_frames", "sdxl renders each frame alone; clip_frames is for animatediff and wan"))
+    for name, why in irrelevant:  # silently ignored inputs would still change the key
+        raise CheckpointError(f"$.model.{name}: {why}, not '{production.backend}'; remove it")
+    _check_files(production.backend, files)
     if model.controlnet is not None and production.backend != "sdxl":
         raise CheckpointError(f"$.model.controlnet: only the sdxl backend takes a ControlNet, not '{production.backend}'")
     conditioning = model.conditioning

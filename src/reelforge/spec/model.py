@@ -176,8 +176,27 @@ class Series(Strict):
     title: LocalizedText
 
 
+class VisibleWatermark(Strict):
+    """A visible mark burned into delivered files (text, optionally a logo), by a documented ffmpeg recipe."""
+
+    text: str = Field(min_length=1, max_length=200)
+    logo: str | None = Field(None, description="PNG path, relative to the spec")
+    position: Literal["top-left", "top-right", "bottom-left", "bottom-right", "center"] = "bottom-right"
+    opacity: float = Field(0.6, ge=0, le=1)
+
+
+class Signing(Strict):
+    """A studio's own C2PA certificate chain (PEM files, relative to the spec) instead of the production's."""
+
+    chain: str = Field(description="PEM: the signing certificate first, then its intermediates")
+    key: str = Field(description="PEM private key of the signing certificate")
+    trust_anchor: str = Field(description="PEM root certificate that verification trusts")
+    tsa_url: str | None = Field(None, description="a timestamp authority; none by default (signing stays offline)")
+
+
 class Delivery(Strict):
-    """How finished episodes are encoded. Every field here is part of the encode key."""
+    """How finished episodes are encoded. Every field here is part of the encode key
+    (except `mark` and `watermark`, which act after the episode is assembled)."""
 
     fps: int = 24
     aspect_ratio: Literal["16:9"] = "16:9"
@@ -185,6 +204,8 @@ class Delivery(Strict):
     crf: int = Field(18, ge=0, le=51)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "faster"
     encoder_threads: int = Field(2, ge=1, le=16, description="x264 threads; the bitstream depends on it")
+    mark: bool = Field(False, description="give every delivery an invisible mark that `reelforge trace` reads back")
+    watermark: VisibleWatermark | None = None
 
     @field_validator("fps")
     @classmethod
@@ -241,6 +262,8 @@ class Production(Strict):
                                                             "give its checkpoint in 'model'")
     model: Model | None = None
     delivery: Delivery = Delivery()
+    signing: Signing | None = Field(None, description="sign with the studio's own chain instead of the "
+                                                     "production's identity (made by `reelforge init`)")
     style: Style = Style(preset="gray-box")
     lighting: Lighting = Lighting(preset="overcast")
     camera: Camera = Camera()

@@ -11,7 +11,16 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import URL, ForeignKey, Integer, String, Text, create_engine, event, select
+from sqlalchemy import (
+    URL,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    select,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 
@@ -87,6 +96,24 @@ class RenderEnergy(Base):
     reading_json: Mapped[str] = mapped_column(Text)
 
 
+class DeliveryRecord(Base):
+    """How a render's file was delivered: its unsigned stream, its signature, its marks, who made it.
+
+    A signed file differs on every signing, so `verify` re-creates the *unsigned* stream and
+    compares it with `unsigned_sha256`; the signature is checked on its own. A delivery with an
+    invisible mark records the mark id, so `trace` can answer with this render.
+    """
+
+    __tablename__ = "deliveries"
+    render_id: Mapped[int] = mapped_column(ForeignKey("renders.id"), primary_key=True)
+    unsigned_sha256: Mapped[str] = mapped_column(String(64))
+    signed: Mapped[bool] = mapped_column()
+    mark_id: Mapped[str | None] = mapped_column(String(16), index=True, nullable=True)  # 16 hex digits
+    rendered_by: Mapped[str] = mapped_column(String)
+    watermark_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    credentials_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -110,7 +137,14 @@ class Catalog:
         return Session(self.engine, expire_on_commit=False)
 
     def record_job(self, session: Session, key: str, job_json: dict) -> None:
-        if session.get(JobRecord, key) is None:
+        """Record a job by key; a re-render updates where its model files are now (paths are not keyed)."""
+        existing = session.get(JobRecord, key)
+        if existing is not None:
+            recorded = json.loads(existing.job_json)
+            if recorded.get("files") != job_json.get("files"):
+                existing.job_json = json.dumps({**recorded, "files": job_json.get("files")}, sort_keys=True)
+            return
+        if existing is None:
             session.add(JobRecord(key=key, shot_path=job_json["shot_path"], backend=job_json["backend"],
                                   seed=job_json["seed"], frames=job_json["frames"],
                                   job_json=json.dumps(job_json, sort_keys=True), first_rendered_at=utc_now()))
@@ -139,6 +173,21 @@ class Catalog:
             if record is not None:
                 _ = record.shots  # load before the session closes
             return record
+
+    def record_delivery(self, session: Session, delivery: DeliveryRecord) -> None:
+        session.add(delivery)
+
+    def delivery(self, render_id: int) -> DeliveryRecord | None:
+        with self.session() as session:
+            return session.get(DeliveryRecord, render_id)
+
+    def render_for_mark(self, mark_id: int) -> tuple[RenderRecord, DeliveryRecord] | None:
+        """The render whose delivery carries this invisible mark."""
+        query = (select(RenderRecord, DeliveryRecord).join(DeliveryRecord, DeliveryRecord.render_id == RenderRecord.id)
+                 .where(DeliveryRecord.mark_id == f"{mark_id:016x}"))
+        with self.session() as session:
+            row = session.execute(query).first()
+            return (row[0], row[1]) if row else None
 
     def record_energy(self, session: Session, render_id: int, reading) -> None:
         """Add a render's EnergyReading (or its `to_json()` dict); the render row must be flushed first."""

@@ -1,0 +1,384 @@
+r"""Visible watermark: a documented ffmpeg recipe (drawtext + overlay) that gives the same bytes twice.
+
+PyAV's FFmpeg has no drawtext, so the mark is burned in by the ffmpeg binary that
+imageio-ffmpeg ships (pinned: imageio-ffmpeg 0.8.1, ffmpeg n9.0.2 on Linux x86-64).
+The font is named explicitly (DejaVu Sans Bold 2.37, inside this package under
+`reelforge/fonts/`), so the marked pixels never depend on the fonts a system has.
+Same input, same spec, same ffmpeg build, same thread count → same output bytes.
+
+The recipe
+----------
+Every size is a fraction of the frame height `h`, so one graph fits every
+resolution. With the defaults (font size 0.035·h, margin 0.03·h, logo height
+0.1·h, gap 0.015·h), opacity `O`, text `T` and position bottom-right, the graph is:
+
+    sws_flags=bicubic+accurate_rnd+bitexact;
+    [0:v]setparams=range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709,split=2[base][ref];
+    [1:v]format=rgba,colorchannelmixer=aa=O[logo];
+    [logo][ref]scale=w=-1:h=rh*0.1:out_color_matrix=bt709:out_range=tv,format=yuva420p[mark];
+    [base][mark]overlay=x=W-w-H*0.03:y=H-h-H*0.03:format=yuv420[marked];
+    [marked]drawtext=fontfile=FONT:expansion=none:text=T:fontsize=h*0.035:fontcolor=black@(0.6·O)
+        :x=w-tw-h*0.03+(1+h/500):y=h-th-h*0.145+(1+h/500),
+      drawtext=fontfile=FONT:expansion=none:text=T:fontsize=h*0.035:fontcolor=white@O
+        :x=w-tw-h*0.03:y=h-th-h*0.145,
+      format=yuv420p[v]
+
+(one line in practice; `filter_graph()` gives the exact string for a spec). Without a
+logo, `[0:v]setparams=…,drawtext=…,drawtext=…,format=yuv420p[v]` is the whole graph.
+`setparams` declares the input BT.709 limited range without converting a pixel; it is
+left out for an input tagged otherwise (BT.601, full range: `labels_as_bt709()`), which
+ffmpeg then converts to the BT.709 matrix and limited range (its primaries and transfer
+tags are kept: `scale` converts neither). The logo's alpha is multiplied by the opacity
+and it is converted to YUV with the BT.709 matrix. The first drawtext is a soft shadow
+offset by `1+h/500` pixels, the second the white text; both fade with the opacity, so
+opacity 0 leaves the picture as it was. Positions (margin `M`, logo height `L`, gap `G`,
+all fractions of the height). The logo sits in the corner; with a logo the text moves
+next to it, toward the middle of the frame (same x, the y of the last column):
+
+    position       logo overlay x, y     text x, y                text y beside a logo
+    top-left       H*M, H*M              h*M, h*M                 h*(M+L+G)
+    top-right      W-w-H*M, H*M          w-tw-h*M, h*M            h*(M+L+G)
+    bottom-left    H*M, H-h-H*M          h*M, h-th-h*M            h-th-h*(M+L+G)
+    bottom-right   W-w-H*M, H-h-H*M      w-tw-h*M, h-th-h*M       h-th-h*(M+L+G)
+    center         (W-w)/2, (H-h)/2      (w-tw)/2, (h-th)/2       h*(0.5+L/2+G)
+
+Encoding (`apply_watermark`):
+
+    ffmpeg -nostdin -y -hide_banner -loglevel warning -threads 2 -i IN [-i LOGO.png] \
+      -filter_complex GRAPH -filter_complex_threads 2 -map [v] -map 0:a? -map 0:s? -fps_mode passthrough \
+      -c:v libx264 -preset faster -crf 18 -threads 2 \
+      -x264-params bframes=0:colorprim=bt709:transfer=bt709:colormatrix=bt709 \
+      -pix_fmt yuv420p -colorspace bt709 -color_primaries bt709 -color_trc bt709 -color_range tv \
+      -c:a copy -c:s copy -fflags +bitexact -flags:v +bitexact -map_metadata:g -1 -map_chapters -1 \
+      -movflags +faststart -f mp4 OUT
+
+Escaping. A text (and the font path) is escaped twice, innermost first: for the
+filter's option parser (`\`, `'`, `:` get a backslash) and then for the filtergraph
+parser (`\`, `'`, `[`, `]`, `,`, `;` get a backslash). `expansion=none` makes `%`
+literal (no `%{pts}` expansion), so drawtext itself interprets nothing. Typing the
+graph in a shell adds a third level (quote the whole graph in single quotes and write
+a `'` as `'\''`). For example `It's 5:00` becomes `text=It\\\'s 5\\:00`.
+
+On other ffmpeg builds: `scale` with a reference input (`rw`, `rh`) needs FFmpeg ≥ 7.1;
+for older builds drop `split` and write
+`[logo][0:v]scale2ref=w=oh*mdar:h=ih*0.1[sized][base];[sized]scale=out_color_matrix=bt709:out_range=tv,format=yuva420p[mark]`
+(with `setparams` moved onto `[base]`). A
+different build (or another platform's imageio-ffmpeg binary) gives the same picture
+to the eye but not the same bytes: `recipe_record()` names what the bytes depend on.
+Outside the mark the picture is only re-encoded (crf 18), never colour-converted, for
+BT.709 or untagged yuv420p input (what reelforge renders). Audio and subtitle tracks are
+stream-copied untouched, with their language tags (an MKV output needs subtitles MKV can
+carry: SRT, WebVTT, ASS; MP4's mov_text is not one). A signed file loses its signature
+when re-encoded: watermark first, then sign.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from reelforge.store.atomic import atomic_path
+
+Position = Literal["top-left", "top-right", "bottom-left", "bottom-right", "center"]
+POSITIONS: tuple[str, ...] = ("top-left", "top-right", "bottom-left", "bottom-right", "center")
+
+# Bumped whenever the graph or the encoder arguments change what comes out.
+RECIPE_VERSION = "reelforge-watermark/1"
+FONT_FILE = "DejaVuSans-Bold.ttf"
+FONT_SHA256 = "0d977336a6d5fba34eab8e3199eb218327161b5143749f802982c2bc34df0c96"
+# Colour-accurate, CPU-independent scaling for the logo (swscale's SIMD paths otherwise differ by CPU).
+SWS_FLAGS = "bicubic+accurate_rnd+bitexact"
+# As reelforge.media.encode: no B-frames, BT.709 VUI. (This x264 rejects `range=tv` here with only a
+# warning; the range comes from `-color_range tv` instead.)
+X264_PARAMS = "bframes=0:colorprim=bt709:transfer=bt709:colormatrix=bt709"
+# Declares the input BT.709 limited range without touching a pixel. The encoder's BT.709 tags are
+# also a constraint on the graph: an input that is untagged (or tagged otherwise) would else be
+# converted (ffmpeg takes untagged YUV as BT.601), shifting every pixel of the picture.
+BT709, UNSPECIFIED = 1, 2  # H.273 code points (colour primaries, transfer, matrix)
+SETPARAMS = "setparams=range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709"
+SHADOW_ALPHA = 0.6  # of the opacity
+SHADOW_OFFSET = "(1+h/500)"  # pixels: 1 at tiny sizes, ~3 at 1080p
+MAX_TEXT = 200
+CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+STDERR_LINES = 12
+
+
+class WatermarkError(Exception):
+    """A watermark could not be applied; the message names the file at fault."""
+
+
+@dataclass(frozen=True)
+class WatermarkSpec:
+    """What to burn in. Sizes are fractions of the frame height, so one spec fits any resolution."""
+
+    text: str = ""
+    logo: Path | None = None
+    position: Position = "bottom-right"
+    opacity: float = 0.6
+    font_size: float = 0.035  # text height (em) as a fraction of the frame height
+    margin: float = 0.03  # distance from the frame edges, fraction of the frame height
+    logo_height: float = 0.1  # logo height, fraction of the frame height (width keeps its aspect)
+    gap: float = 0.015  # between logo and text, fraction of the frame height
+
+    def __post_init__(self) -> None:
+        text = self.text.strip()
+        object.__setattr__(self, "text", text)  # ffmpeg's parser drops edge whitespace anyway
+        if self.logo is not None:
+            object.__setattr__(self, "logo", Path(self.logo))
+        problems = []
+        if not text and self.logo is None:
+            problems.append("give a text, a logo, or both")
+        if len(text) > MAX_TEXT:
+            problems.append(f"text is {len(text)} characters, at most {MAX_TEXT}")
+        if any(ord(c) < 32 or ord(c) == 127 for c in text):
+            problems.append("text may not contain control characters (newlines, tabs)")
+        if self.position not in POSITIONS:
+            problems.append(f"position must be one of {', '.join(POSITIONS)}, got {self.position!r}")
+        if not 0 <= self.opacity <= 1:
+            problems.append(f"opacity must be between 0 and 1, got {self.opacity}")
+        for name, low, high in (("font_size", 0.005, 0.5), ("margin", 0, 0.4), ("logo_height", 0.01, 0.5),
+                                ("gap", 0, 0.2)):
+            value = getattr(self, name)
+            if not low <= value <= high:
+                problems.append(f"{name} must be between {low} and {high} (a fraction of the frame height), got {value}")
+        if problems:
+            raise WatermarkError("watermark: " + "; ".join(problems))
+
+    @classmethod
+    def from_delivery(cls, watermark, base: Path) -> WatermarkSpec:
+        """From a spec's `delivery.watermark` (text, logo, position, opacity); the logo is relative to `base`."""
+        logo = None if watermark.logo is None else (Path(base) / watermark.logo)
+        return cls(text=watermark.text, logo=logo, position=watermark.position, opacity=watermark.opacity)
+
+
+def font_path() -> Path:
+    """The bundled font file drawtext is given (never a system font)."""
+    path = Path(str(resources.files("reelforge") / "fonts" / FONT_FILE))
+    if not path.is_file():
+        raise WatermarkError(f"{path}: the bundled watermark font is missing (a broken install?)")
+    return path
+
+
+def _escape(value: str, specials: str) -> str:
+    return "".join("\\" + c if c in specials else c for c in value)
+
+
+def escape_value(value: str) -> str:
+    """Escape an option value for `-filter_complex`: first the option level, then the graph level."""
+    return _escape(_escape(value, "\\':"), "\\'[],;")
+
+
+def _num(value: float) -> str:
+    """A short, stable decimal for the graph text (no float noise such as 0.30000000000000004)."""
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
+
+
+def _logo_xy(spec: WatermarkSpec) -> tuple[str, str]:
+    m = f"H*{_num(spec.margin)}"
+    left, right, top, bottom = m, f"W-w-{m}", m, f"H-h-{m}"
+    return {
+        "top-left": (left, top), "top-right": (right, top),
+        "bottom-left": (left, bottom), "bottom-right": (right, bottom),
+        "center": ("(W-w)/2", "(H-h)/2"),
+    }[spec.position]
+
+
+def _text_xy(spec: WatermarkSpec) -> tuple[str, str]:
+    m = _num(spec.margin)
+    edge = _num(spec.margin + spec.logo_height + spec.gap) if spec.logo is not None else m
+    x = {"left": f"h*{m}", "right": f"w-tw-h*{m}", "center": "(w-tw)/2"}
+    if spec.position == "center":
+        y = f"h*{_num(0.5 + spec.logo_height / 2 + spec.gap)}" if spec.logo is not None else "(h-th)/2"
+        return x["center"], y
+    vertical, horizontal = spec.position.split("-")
+    y = f"h*{edge}" if vertical == "top" else f"h-th-h*{edge}"
+    return x[horizontal], y
+
+
+def filter_graph(spec: WatermarkSpec, font: Path | str, *, label_bt709: bool = True) -> str:
+    """The `-filter_complex` graph for `spec`: input 0 is the video, input 1 the logo (if any); output `[v]`.
+
+    `label_bt709` starts the graph with `setparams` declaring the input BT.709 limited range, so its
+    pixels are not converted; leave it off for an input tagged otherwise (see `labels_as_bt709`).
+    """
+    chains = [f"sws_flags={SWS_FLAGS}"]
+    head = f"[0:v]{SETPARAMS}," if label_bt709 else "[0:v]"
+    source = head
+    if spec.logo is not None:
+        lx, ly = _logo_xy(spec)
+        chains += [
+            f"{head}split=2[base][ref]",
+            f"[1:v]format=rgba,colorchannelmixer=aa={_num(spec.opacity)}[logo]",
+            (f"[logo][ref]scale=w=-1:h=rh*{_num(spec.logo_height)}:out_color_matrix=bt709:out_range=tv,"
+             "format=yuva420p[mark]"),
+            f"[base][mark]overlay=x={lx}:y={ly}:format=yuv420[marked]",
+        ]
+        source = "[marked]"
+    filters = []
+    if spec.text:
+        tx, ty = _text_xy(spec)
+        common = f"fontfile={escape_value(str(font))}:expansion=none:text={escape_value(spec.text)}" \
+                 f":fontsize=h*{_num(spec.font_size)}"
+        shadow = _num(SHADOW_ALPHA * spec.opacity)
+        filters += [
+            f"drawtext={common}:fontcolor=black@{shadow}:x={tx}+{SHADOW_OFFSET}:y={ty}+{SHADOW_OFFSET}",
+            f"drawtext={common}:fontcolor=white@{_num(spec.opacity)}:x={tx}:y={ty}",
+        ]
+    filters.append("format=yuv420p")
+    chains.append(source + ",".join(filters) + "[v]")
+    return ";".join(chains)
+
+
+def _container(dst: Path) -> str:
+    try:
+        return CONTAINERS[dst.suffix.lower()]
+    except KeyError:
+        raise WatermarkError(f"{dst}: unknown output type {dst.suffix or '(none)'!r}; "
+                             f"use one of {', '.join(CONTAINERS)}") from None
+
+
+def encoder_args(*, crf: int = 18, preset: str = "faster", threads: int = 2) -> list[str]:
+    """Output options that fix the bitstream (besides the graph and the ffmpeg build)."""
+    return ["-fps_mode", "passthrough",
+            "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-threads", str(threads),
+            "-x264-params", X264_PARAMS, "-pix_fmt", "yuv420p",
+            "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
+            "-c:a", "copy", "-c:s", "copy",
+            # No global metadata (titles, creation times of the source); streams keep theirs (languages).
+            "-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata:g", "-1", "-map_chapters", "-1"]
+
+
+def ffmpeg_exe() -> str:
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise WatermarkError("the visible watermark needs imageio-ffmpeg (pip install imageio-ffmpeg==0.8.1)") from None
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def labels_as_bt709(src: Path) -> bool:
+    """Whether `src` may be labelled BT.709 limited range as is: it says so, or says nothing.
+
+    Untagged video is taken as BT.709 (reelforge's own renders, and HD video in general); video
+    tagged with another matrix, primaries, transfer or full range is converted by ffmpeg instead.
+    A file PyAV cannot read is left for ffmpeg to report.
+    """
+    import av
+
+    try:
+        with av.open(str(src)) as container:
+            if not container.streams.video:
+                return True
+            context = container.streams.video[0].codec_context
+            tags = (context.colorspace, context.color_primaries, context.color_trc)
+            full_range = context.color_range == 2 or (context.format is not None and
+                                                      context.format.name.startswith("yuvj"))
+    except (av.error.FFmpegError, OSError, ValueError):
+        return True
+    return all(tag in (BT709, UNSPECIFIED) for tag in tags) and not full_range
+
+
+def ffmpeg_command(src: Path, dst: Path, spec: WatermarkSpec, *, crf: int = 18, preset: str = "faster",
+                   threads: int = 2, container: str | None = None, label_bt709: bool = True) -> list[str]:
+    """The full ffmpeg command line `apply_watermark` runs (writing straight to `dst`)."""
+    container = container or _container(Path(dst))
+    command = [ffmpeg_exe(), "-nostdin", "-y", "-hide_banner", "-nostats", "-loglevel", "warning",
+               "-threads", str(threads), "-i", str(src)]
+    if spec.logo is not None:
+        command += ["-i", str(spec.logo)]
+    command += ["-filter_complex", filter_graph(spec, font_path(), label_bt709=label_bt709), "-filter_complex_threads", str(threads),
+                "-map", "[v]", "-map", "0:a?", "-map", "0:s?", *encoder_args(crf=crf, preset=preset, threads=threads)]
+    if container in ("mp4", "mov"):
+        command += ["-movflags", "+faststart"]
+    return command + ["-f", container, str(dst)]
+
+
+def _check_logo(logo: Path) -> None:
+    if not logo.is_file():
+        raise WatermarkError(f"{logo}: logo not found")
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(logo) as image:
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise WatermarkError(f"{logo}: logo is not a readable image ({exc})") from None
+
+
+def apply_watermark(src: Path, dst: Path, spec: WatermarkSpec, *, crf: int = 18, preset: str = "faster",
+                    threads: int = 2) -> Path:
+    """Burn `spec` into `src`, writing `dst` atomically (a reader never sees half a file). Returns `dst`."""
+    src, dst = Path(src), Path(dst)
+    if not src.is_file():
+        raise WatermarkError(f"{src}: input video not found")
+    if spec.logo is not None:
+        _check_logo(spec.logo)
+    container = _container(dst)
+    label = labels_as_bt709(src)
+    with atomic_path(dst) as tmp:
+        command = ffmpeg_command(src, tmp, spec, crf=crf, preset=preset, threads=threads, container=container,
+                                 label_bt709=label)
+        try:
+            result = subprocess.run(command, check=False, stdin=subprocess.DEVNULL, capture_output=True)
+        except OSError as exc:
+            raise WatermarkError(f"{command[0]}: could not run ffmpeg ({exc})") from None
+        if result.returncode != 0:
+            lines = result.stderr.decode("utf-8", "replace").strip().splitlines()[-STDERR_LINES:]
+            detail = "\n  ".join(lines) or "(no message)"
+            raise WatermarkError(f"{src}: ffmpeg failed (exit {result.returncode}) watermarking into {dst}:\n  {detail}")
+    return dst
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def recipe_record(spec: WatermarkSpec, *, crf: int = 18, preset: str = "faster", threads: int = 2,
+                  label_bt709: bool = True) -> dict:
+    """Everything the watermarked bytes depend on besides the input, for render records and keys."""
+    ffmpeg_exe()  # a clear error when imageio-ffmpeg is missing
+    import imageio_ffmpeg
+
+    return {
+        "recipe": RECIPE_VERSION,
+        "graph": filter_graph(spec, FONT_FILE, label_bt709=label_bt709),  # the font by name: its install path is not part of the recipe
+        "font": {"file": FONT_FILE, "sha256": FONT_SHA256},
+        "logo_sha256": None if spec.logo is None else file_sha256(spec.logo),
+        "encoder": encoder_args(crf=crf, preset=preset, threads=threads),
+        "imageio_ffmpeg": imageio_ffmpeg.__version__,
+        "ffmpeg": imageio_ffmpeg.get_ffmpeg_version(),
+    }
+
+
+def watermark_command(
+    src: Annotated[Path, typer.Argument(help="video to mark (MP4/MOV/MKV, H.264 or anything ffmpeg reads)")],
+    dst: Annotated[Path, typer.Argument(help="marked video to write (.mp4, .m4v, .mov or .mkv)")],
+    text: Annotated[str, typer.Option("--text", help="text to burn in")] = "",
+    logo: Annotated[Path | None, typer.Option("--logo", help="PNG logo (transparency kept)")] = None,
+    position: Annotated[str, typer.Option("--position", help=f"one of: {', '.join(POSITIONS)}")] = "bottom-right",
+    opacity: Annotated[float, typer.Option("--opacity", help="0 (invisible) to 1 (opaque)")] = 0.6,
+) -> None:
+    """Burn a visible text/logo mark into a video by a documented ffmpeg recipe (same input, same bytes)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    errors = Console(stderr=True)
+    try:
+        spec = WatermarkSpec(text=text, logo=logo, position=position, opacity=opacity)  # type: ignore[arg-type]
+        apply_watermark(src, dst, spec)
+    except WatermarkError as exc:
+        # Text, not markup: a path or a text with [brackets] prints as given.
+        errors.print(Text.assemble(("error:", "bold red"), " ", str(exc)), highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    Console().print(f"marked {dst} (sha256 {file_sha256(dst)})", highlight=False, markup=False, soft_wrap=True)
