@@ -47,7 +47,9 @@ def model_spec(backend: str, checkpoint: Path, frames: int = 3, **model) -> dict
     episode["scenes"][0]["shots"] = episode["scenes"][0]["shots"][:1]
     episode["scenes"][0]["shots"][0]["frames"] = frames
     spec["backend"] = backend
-    spec["model"] = {"checkpoint": str(checkpoint), "steps": 2, "width": 64, "height": 64, "clip_frames": 2, **model}
+    spec["model"] = {"checkpoint": str(checkpoint), "steps": 2, "width": 64, "height": 64, **model}
+    if backend != "sdxl":
+        spec["model"].setdefault("clip_frames", 2)  # two windows in three frames
     return spec
 
 
@@ -301,7 +303,7 @@ def test_make_tiny_command_writes_a_checkpoint_and_refuses_a_full_folder(tmp_pat
     run_cli("models", "make-tiny", str(target), "--kind", "wan")
     assert (target / "model_index.json").is_file() and (target / "tokenizer").is_dir()
     again = run_cli("models", "make-tiny", str(target), "--kind", "wan", check=False)
-    assert again.returncode == 2 and "not empty" in again.stderr
+    assert again.returncode == 2 and "not an empty folder" in again.stderr
     assert run_cli("models", "hash", str(target)).stdout.strip() == checkpoint_sha256(target)
 
 
@@ -358,7 +360,7 @@ def test_cuda_device_without_a_gpu_is_a_clear_error(tiny, tmp_path):
 
 def test_command_line_checkpoint_overrides_the_spec(tiny, tmp_path):
     previz = small_spec()
-    previz["model"] = model_spec("wan", Path("unused"))["model"]  # sampling settings, kept while previz renders
+    previz["model"] = model_spec("wan", Path("unused"))["model"]  # sampling settings, unused while previz renders
     spec = write_spec(tmp_path / "show", previz)
     run_cli("render", str(spec), "--backend", "wan", "--checkpoint", str(tiny["wan"]), "--device", "cpu",
             "--threads", "2", "--episode", "s01e01")

@@ -38,8 +38,11 @@ def _render_input_errors() -> tuple[type[Exception], ...]:
     from reelforge.backends.checkpoints import CheckpointError
     from reelforge.backends.errors import ModelRenderError
     from reelforge.backends.runtime import RuntimeUnavailable
+    from reelforge.deliver import DeliveryError
+    from reelforge.media.watermark import WatermarkError
+    from reelforge.trust.identity import CredentialsError
 
-    return (CheckpointError, RuntimeUnavailable, ModelRenderError)
+    return (CheckpointError, RuntimeUnavailable, ModelRenderError, DeliveryError, WatermarkError, CredentialsError)
 
 
 RENDER_INPUT_ERRORS = _render_input_errors()
@@ -90,6 +93,12 @@ def init(directory: Annotated[Path, typer.Argument(help="folder to create for th
     template = resources.files("reelforge") / "templates" / "production.json"
     with resources.as_file(template) as source:
         shutil.copyfile(source, spec)
+    from reelforge.trust.identity import create_identity, default_identity_folder
+
+    identity = default_identity_folder(directory)
+    if not (identity / "chain.pem").exists():
+        create_identity(identity, directory.resolve().name or "production")
+        console.print(f"Created the production's signing identity in {identity} (keys readable by you only).")
     console.print(f"Created [bold]{spec}[/]. Next:\n  reelforge validate {spec}\n  reelforge render {spec}")
 
 
@@ -185,8 +194,12 @@ def render(
     device: Annotated[str, typer.Option(help="cpu, cuda or auto (cuda when a GPU is visible); part of the job key")] = "auto",
     threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: torch's, the physical cores); "
                                                      "part of the job key")] = None,
+    mark: Annotated[bool, typer.Option("--mark", help="give this delivery an invisible mark that "
+                                                      "`reelforge trace` reads back from a leaked copy")] = False,
+    actor: Annotated[str | None, typer.Option(help="who is rendering, for the records (default: "
+                                                   "$REELFORGE_ACTOR or your login)")] = None,
 ) -> None:
-    """Render episodes to 1080p H.264 MP4s (or a frame range of one shot)."""
+    """Render episodes to 1080p H.264 MP4s (or a frame range of one shot), signed with Content Credentials."""
     production = with_model_override(load_or_exit(spec), spec, backend, checkpoint)
     paths = ProductionPaths.for_spec(spec)
     out_dir = out or paths.renders
@@ -212,6 +225,12 @@ def render(
                 raise fail(f"shot '{shot}' is not in the episodes chosen with --episode") from None
             raise fail(exc.args[0]) from None
     settings = encode_settings(production.delivery)
+    from reelforge.deliver import DeliveryError, delivery_options
+
+    try:
+        delivery = delivery_options(production, paths.root, mark, actor, announce=console.print)
+    except DeliveryError as exc:
+        raise fail(f"{spec}: {exc}") from None
     try:
         with paths.lock(), progress_bar() as bar:
             paths.remove_stale_temp_files(out_dir)  # left by a render that was killed
@@ -221,7 +240,7 @@ def render(
                 task = tasks[shot_job.episode_id]
                 bar.update(task, advance=n, description=f"{shot_job.episode_id} {shot_job.shot_path}")
 
-            engine = Engine(paths, settings, progress=advance)
+            engine = Engine(paths, settings, progress=advance, delivery=delivery)
             if job is not None:
                 start, stop = parse_range(frames) if frames else (0, job.frames)
                 if stop > job.frames:
@@ -241,6 +260,8 @@ def render(
     except RENDER_INPUT_ERRORS as exc:  # a checkpoint that hashes but will not load, say
         raise fail(f"{spec}: {exc}") from None
     _summary(results)
+    if delivery.mark_id is not None:
+        console.print(f"invisible mark {delivery.mark_id:016x} recorded for {delivery.actor}", highlight=False)
     if job is not None and not range_matches:
         raise typer.Exit(1)
 
@@ -312,6 +333,91 @@ def hash_command(path: Annotated[Path, typer.Argument(help="checkpoint folder or
         print(checkpoint_sha256(path))
     except CheckpointError as exc:
         raise fail(str(exc)) from None
+
+
+credentials_app = typer.Typer(help="Content Credentials (C2PA) of delivered files.", no_args_is_help=True)
+app.add_typer(credentials_app, name="credentials")
+
+
+@credentials_app.command("show")
+def credentials_show(file: Annotated[Path, typer.Argument(help="a signed MP4 or PNG")],
+                     as_json: Annotated[bool, typer.Option("--json", help="the manifest as JSON")] = False) -> None:
+    """Print a file's Content Credentials readably (exit 1 if it has none)."""
+    from reelforge.trust.credentials import credentials_show_command
+
+    credentials_show_command(file, as_json)
+
+
+@credentials_app.command("verify")
+def credentials_verify(
+    file: Annotated[Path, typer.Argument(help="a signed MP4 or PNG")],
+    trust: Annotated[Path | None, typer.Option(help="trust anchor PEM (default: the production's root)")] = None,
+    production_identity: Annotated[Path | None, typer.Option(help="a production's identity folder")] = None,
+) -> None:
+    """Exit 0 only if the signature is valid, the media hash matches and the chain leads to the anchor."""
+    from reelforge.trust.credentials import credentials_verify_command
+
+    credentials_verify_command(file, trust, production_identity)
+
+
+@app.command()
+def watermark(
+    src: Annotated[Path, typer.Argument(help="input video")],
+    dst: Annotated[Path, typer.Argument(help="output video")],
+    text: Annotated[str, typer.Option(help="text to burn in")] = "",
+    logo: Annotated[Path | None, typer.Option(help="PNG logo")] = None,
+    position: Annotated[str, typer.Option(help="top-left, top-right, bottom-left, bottom-right or center")] = "bottom-right",
+    opacity: Annotated[float, typer.Option(help="0 (invisible) to 1 (opaque)")] = 0.6,
+    production: Annotated[Path | None, typer.Option(help="sign the output with this production's identity "
+                                                         "(production.json)")] = None,
+) -> None:
+    """Burn a visible watermark in by the documented ffmpeg recipe (same input → same bytes); optionally sign it."""
+    from reelforge.media.watermark import watermark_command
+
+    watermark_command(src, dst, text=text, logo=logo, position=position, opacity=opacity)
+    if production is not None:
+        from reelforge.deliver import DeliveryError, signing_identity
+        from reelforge.trust.credentials import sign_file
+
+        try:
+            identity = signing_identity(load_or_exit(production), ProductionPaths.for_spec(production).root)
+            sign_file(dst, dst, identity, assertion={"generator": "reelforge watermark", "source": src.name,
+                                                     "watermark_text": text}, title=dst.name)
+        except (DeliveryError, *RENDER_INPUT_ERRORS) as exc:
+            raise fail(str(exc)) from None
+        console.print(f"signed {dst}", highlight=False)
+
+
+@app.command()
+def trace(
+    file: Annotated[Path, typer.Argument(help="a suspect copy (re-encoded, scaled, cropped or trimmed is fine)")],
+    production: Annotated[Path | None, typer.Option(help="production.json whose renders to search "
+                                                         "(found from the file's folder if omitted)")] = None,
+) -> None:
+    """Read a copy's invisible mark and name the render it came from (exit 1: no mark, or not one of ours)."""
+    from reelforge.store.catalog import Catalog
+    from reelforge.trust.mark import detect_mark_in_file
+
+    if not file.is_file():
+        raise fail(f"{file}: no such file")
+    paths = ProductionPaths.for_spec(production) if production else ProductionPaths.find_for_file(file)
+    if paths is None or not paths.catalog.exists():
+        raise fail("cannot tell which production to search; pass --production path/to/production.json")
+    try:
+        result = detect_mark_in_file(file)
+    except Exception as exc:  # noqa: BLE001 - an undecodable file is bad input, not a crash
+        raise fail(f"{file}: cannot read it as video ({exc})") from None
+    if not result.found:
+        console.print(f"no mark found in {file}", highlight=False)
+        raise typer.Exit(1)
+    found = Catalog(paths.catalog).render_for_mark(result.mark_id)
+    if found is None:
+        console.print(f"mark {result.mark_id:016x} found, but no render of {paths.root} carries it", highlight=False)
+        raise typer.Exit(1)
+    render_record, delivery = found
+    console.print(f"mark {result.mark_id:016x}: render #{render_record.id} of {paths.root.name}, "
+                  f"{render_record.kind} {render_record.episode_id}, rendered {render_record.started_at} "
+                  f"by {delivery.rendered_by}, delivered as {render_record.output_path}", highlight=False)
 
 
 @app.command()
@@ -395,6 +501,15 @@ def _print_report(report) -> None:
                                           else "[red]differ from the recorded render[/]"))
     if not report.rebuilt_matches_record:
         console.print("  [red]re-encoded output differs from the recorded output[/]")
+    else:
+        console.print("  unsigned stream: [green]re-created byte for byte[/]")
+    if report.mark_id:
+        console.print(f"  invisible mark {report.mark_id} re-embedded", highlight=False)
+    if report.credentials is not None:
+        c = report.credentials
+        console.print(f"  Content Credentials: {'[green]' if c.ok else '[red]'}{c.state}[/]", highlight=False)
+        for code, explanation in c.failures:
+            console.print(f"    {code}: {explanation}", highlight=False)
     if report.engine_changed:
         console.print("  [yellow]the engine's render code changed since this render[/]")
     if report.environment_differences:

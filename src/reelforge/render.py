@@ -22,15 +22,29 @@ from pathlib import Path
 import numpy as np
 
 from reelforge.backends import Backend, get_backend
+from reelforge.deliver import (
+    DeliveryOptions,
+    assemble,
+    current_actor,
+    frame_manifest_sha256,
+    sign,
+)
 from reelforge.energy.meters import EnergyMeter, EnergyReading
 from reelforge.fingerprint import environment_fingerprint
-from reelforge.media.encode import EncodeSettings, SegmentEncoder, concat_segments
+from reelforge.media.encode import EncodeSettings, SegmentEncoder
 from reelforge.media.yuv import rgb_to_yuv420
+from reelforge.plan.engine import ENGINE_VERSION, encode_code_hash
 from reelforge.plan.jobs import EpisodePlan, ShotJob
 from reelforge.project import ProductionPaths
 from reelforge.spec.model import Delivery
 from reelforge.store.atomic import atomic_path, write_text
-from reelforge.store.catalog import Catalog, RenderRecord, RenderShot, utc_now
+from reelforge.store.catalog import (
+    Catalog,
+    DeliveryRecord,
+    RenderRecord,
+    RenderShot,
+    utc_now,
+)
 from reelforge.store.frames import CorruptFrame, FrameStore, frame_hash
 from reelforge.store.journal import JobFiles
 
@@ -90,6 +104,9 @@ class RenderResult:
     shots: list[ShotResult] = field(default_factory=list)
     render_id: int | None = None
     energy: EnergyReading | None = None
+    unsigned_sha256: str = ""  # the delivery before signing: what re-renders byte for byte
+    environment: dict | None = None
+    credentials: dict | None = None  # summary of the C2PA manifest, when signed
 
     @property
     def frames(self) -> int:
@@ -103,9 +120,11 @@ class RenderResult:
 class Engine:
     """Renders jobs of one production into its store and output folder."""
 
-    def __init__(self, paths: ProductionPaths, settings: EncodeSettings, progress: ProgressFn | None = None):
+    def __init__(self, paths: ProductionPaths, settings: EncodeSettings, progress: ProgressFn | None = None,
+                 delivery: DeliveryOptions | None = None):
         self.paths = paths
         self.settings = settings
+        self.delivery = delivery or DeliveryOptions(actor=current_actor())  # library default: unsigned, unmarked
         self.store = FrameStore(paths.frames)
         self.catalog = Catalog(paths.catalog)
         self.progress = progress or (lambda job, n: None)
@@ -249,30 +268,28 @@ class Engine:
         return self._keep_segment(tmp, seg_key)
 
     def render_range(self, job: ShotJob, start: int, stop: int, output: Path) -> RenderResult:
-        """Re-render frames [start, stop) of one shot afresh and encode them as a clip."""
+        """Re-render frames [start, stop) of one shot afresh and deliver them as a clip."""
         started = time.perf_counter()
         started_at = utc_now()
-        output.parent.mkdir(parents=True, exist_ok=True)
         hashes = []
         meter = EnergyMeter(render_device([job]))
         meter.start()
-        with atomic_path(output) as tmp:
-            encoder = SegmentEncoder(tmp, self.settings)
-            try:
-                for _, digest, yuv in self.produce_frames(job, list(range(start, stop))):  # no `known`: anew
-                    encoder.add_yuv(yuv)
-                    hashes.append(digest)
-                    self.progress(job, 1)
-            except BaseException:
-                encoder.abort()
-                raise
-            encoder.close()
-            sha = file_sha256(tmp)
-            shot = ShotResult(job, start, hashes, output, sha, rendered_frames=len(hashes), reused=False)
-            result = RenderResult("shot", job.episode_id, output, sha, time.perf_counter() - started, [shot],
-                                  energy=meter.stop())
-            self._record(result, started_at)  # recorded before the file appears: no unrecorded delivery
-        return result
+        clip = self.paths.segments / f"incoming-range-{job.key}.mp4"
+        encoder = SegmentEncoder(clip, self.settings)
+        try:
+            for _, digest, yuv in self.produce_frames(job, list(range(start, stop))):  # no `known`: anew
+                encoder.add_yuv(yuv)
+                hashes.append(digest)
+                self.progress(job, 1)
+        except BaseException:
+            encoder.abort()
+            raise
+        encoder.close()
+        shot = ShotResult(job, start, hashes, clip, file_sha256(clip), rendered_frames=len(hashes), reused=False)
+        try:
+            return self._deliver("shot", job.episode_id, [shot], output, started, started_at, meter)
+        finally:
+            clip.unlink(missing_ok=True)
 
     # -- episodes --------------------------------------------------------------------
     def render_episode(self, episode: EpisodePlan, output: Path) -> RenderResult:
@@ -281,16 +298,54 @@ class Engine:
         meter = EnergyMeter(render_device(episode.jobs))
         meter.start()
         shots = [self.render_shot(job) for job in episode.jobs]
+        return self._deliver("episode", episode.episode_id, shots, output, started, started_at, meter)
+
+    # -- delivery --------------------------------------------------------------------
+    def _deliver(self, kind: str, episode_id: str, shots: list[ShotResult], output: Path, started: float,
+                 started_at: str, meter: EnergyMeter) -> RenderResult:
+        """Assemble, watermark and sign the file (deliver.py); record it before it appears at `output`."""
+        options = self.delivery
         output.parent.mkdir(parents=True, exist_ok=True)
+        frame_hashes = [digest for shot in shots for digest in shot.frame_hashes]
         with atomic_path(output) as tmp:
-            concat_segments([s.segment for s in shots], tmp, self.settings.fps)
-            sha = file_sha256(tmp)
-            result = RenderResult("episode", episode.episode_id, output, sha, time.perf_counter() - started, shots,
-                                  energy=meter.stop())
+            unsigned = self.paths.segments / f"incoming-delivery-{shots[0].job.key}.mp4"
+            try:
+                assemble(unsigned, [s.segment for s in shots], frame_hashes, self.store, self.settings, options,
+                         self.paths.segments)
+                result = RenderResult(kind, episode_id, output, "", time.perf_counter() - started, shots,
+                                      energy=meter.stop(), unsigned_sha256=file_sha256(unsigned),
+                                      environment=environment_fingerprint(self.settings.threads))
+                result.credentials = sign(unsigned, tmp, options, self._assertion(result, started_at), output.name)
+            finally:
+                unsigned.unlink(missing_ok=True)
+            result.sha256 = file_sha256(tmp)
+            result.seconds = time.perf_counter() - started
             self._record(result, started_at)  # recorded before the file appears: no unrecorded delivery
         return result
 
+    def _assertion(self, result: RenderResult, started_at: str) -> dict:
+        """The `org.reelforge.render` assertion: what made this file, enough to render it again."""
+        options = self.delivery
+        return {
+            "generator": f"reelforge {ENGINE_VERSION}",
+            "kind": result.kind, "episode": result.episode_id, "rendered_at": started_at,
+            "rendered_by": options.actor, "unsigned_sha256": result.unsigned_sha256,
+            "frame_manifest_sha256": frame_manifest_sha256(
+                [(s.job.shot_path, s.first_frame, s.frame_hashes) for s in result.shots]),
+            "pipeline": {"engine_version": ENGINE_VERSION, "encode_code": encode_code_hash(),
+                         "render_code": sorted({s.job.engine for s in result.shots})},
+            "encode": self.settings.record(),
+            "shots": [{"shot": s.job.shot_path, "job_key": s.job.key, "backend": s.job.backend,
+                       "seed": str(s.job.seed), "prompt": s.job.prompt, "negative_prompt": s.job.negative_prompt,
+                       "checkpoint_sha256": s.job.model.checkpoint_sha256 if s.job.model else None,
+                       "first_frame": s.first_frame, "frames": len(s.frame_hashes)} for s in result.shots],
+            "invisible_mark": options.mark_id is not None,
+            "visible_watermark": options.watermark_record(self.settings),
+            "environment": result.environment,
+        }
+
     def _record(self, result: RenderResult, started_at: str) -> None:
+        options = self.delivery
         with self.catalog.session() as session:
             for shot in result.shots:
                 self.catalog.record_job(session, shot.job.key, shot.job.model_dump(mode="json"))
@@ -300,7 +355,8 @@ class Engine:
                 seconds=round(result.seconds, 3), frames=result.frames,
                 shots_rendered=len(result.shots) - result.shots_reused, shots_reused=result.shots_reused,
                 encode_json=json.dumps(self.settings.record(), sort_keys=True),
-                environment_json=json.dumps(environment_fingerprint(self.settings.threads), sort_keys=True),
+                environment_json=json.dumps(result.environment or environment_fingerprint(self.settings.threads),
+                                            sort_keys=True),
             )
             record.shots = [
                 RenderShot(position=i, shot_path=s.job.shot_path, job_key=s.job.key, first_frame=s.first_frame,
@@ -312,5 +368,12 @@ class Engine:
             session.flush()  # assigns record.id
             if result.energy is not None:
                 self.catalog.record_energy(session, record.id, result.energy)
+            watermark = options.watermark_record(self.settings)
+            self.catalog.record_delivery(session, DeliveryRecord(
+                render_id=record.id, unsigned_sha256=result.unsigned_sha256, signed=options.identity is not None,
+                mark_id=f"{options.mark_id:016x}" if options.mark_id is not None else None,
+                rendered_by=options.actor, watermark_json=json.dumps(watermark, sort_keys=True) if watermark else None,
+                credentials_json=json.dumps(result.credentials, sort_keys=True, default=str)
+                if result.credentials else None))
             session.commit()
             result.render_id = record.id

@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reelforge.deliver import DeliveryOptions, assemble, watermark_from_record
 from reelforge.fingerprint import differences, environment_fingerprint
 from reelforge.media.encode import SegmentEncoder, concat_segments
 from reelforge.plan.engine import render_code_hash
@@ -55,11 +56,15 @@ class VerifyReport:
     engine_changed: bool
     file_matches: bool | None  # None when verifying a shot rather than a file
     rebuilt_matches_record: bool
+    credentials: object | None = None  # trust.credentials.VerifyResult for a signed file
+    mark_id: str | None = None
 
     @property
     def ok(self) -> bool:
         """Every frame, segment and the file re-rendered to the recorded bytes."""
-        return all(s.ok for s in self.shots) and self.file_matches is not False and self.rebuilt_matches_record
+        signature_ok = self.credentials is None or self.credentials.ok
+        return (all(s.ok for s in self.shots) and self.file_matches is not False and self.rebuilt_matches_record
+                and signature_ok)
 
     @property
     def store_ok(self) -> bool:
@@ -141,18 +146,58 @@ def verify_render(engine: Engine, record: RenderRecord, target: str, file: Path 
             segments.append(segment)
         whole = shot_paths is None and frame_range is None and None not in segments
         rebuilt_matches = True
-        if whole:
-            rebuilt = Path(tmp) / "rebuilt.mp4"
-            if record.kind == "episode":
-                concat_segments(segments, rebuilt, engine.settings.fps)
-            else:
-                rebuilt = segments[0]
-            rebuilt_matches = file_sha256(rebuilt) == record.output_sha256
+        delivery = engine.catalog.delivery(record.id)
+        if whole and all(c.ok for c in checks):
+            rebuilt_matches = _rebuild_matches(engine, record, delivery, segments, Path(tmp))
+        elif whole:
+            rebuilt_matches = False
     recorded_env = json.loads(record.environment_json)
     current_env = environment_fingerprint(engine.settings.threads)
+    credentials = None
+    if file is not None and delivery is not None and delivery.signed:
+        credentials = _check_credentials(engine, file)
     return VerifyReport(
         target=target, render_id=record.id, shots=checks,
         environment_differences=differences(recorded_env, current_env), engine_changed=engine_changed,
         file_matches=(file_sha256(file) == record.output_sha256) if file is not None else None,
-        rebuilt_matches_record=rebuilt_matches,
+        rebuilt_matches_record=rebuilt_matches, credentials=credentials,
+        mark_id=delivery.mark_id if delivery is not None else None,
     )
+
+
+def _rebuild_matches(engine: Engine, record: RenderRecord, delivery, segments: list[Path], workdir: Path) -> bool:
+    """Re-create the delivery before signing — joined (or marked), then watermarked — and compare its hash.
+
+    Renders made before deliveries were recorded compare the joined file with the file's hash.
+    """
+    if delivery is None:
+        rebuilt = workdir / "rebuilt.mp4"
+        if record.kind == "episode":
+            concat_segments(segments, rebuilt, engine.settings.fps)
+        else:
+            rebuilt = segments[0]
+        return file_sha256(rebuilt) == record.output_sha256
+    options = DeliveryOptions(mark_id=int(delivery.mark_id, 16) if delivery.mark_id else None,
+                              watermark=watermark_from_record(json.loads(delivery.watermark_json or "null")))
+    frame_hashes = [digest for shot in record.shots for digest in shot.frame_hashes]
+    rebuilt = assemble(workdir / "rebuilt.mp4", segments, frame_hashes, engine.store, engine.settings, options,
+                       workdir)
+    return file_sha256(rebuilt) == delivery.unsigned_sha256
+
+
+def _check_credentials(engine: Engine, file: Path):
+    """The delivered file's C2PA status against the production's trust anchor (or the studio's own)."""
+    from reelforge.trust.credentials import verify_credentials
+    from reelforge.trust.identity import (
+        CredentialsError,
+        default_identity_folder,
+        load_anchor,
+    )
+
+    anchor = default_identity_folder(engine.paths.root) / "root.pem"
+    try:
+        return verify_credentials(file, load_anchor(anchor))
+    except CredentialsError as exc:
+        from reelforge.trust.credentials import VerifyResult
+
+        return VerifyResult(path=file, ok=False, state="unverified", failures=[("anchor", str(exc))], summary={})

@@ -1,0 +1,184 @@
+"""Delivery: what happens to an assembled episode (or range clip) before it lands in renders/.
+
+    frames ─▶ assemble: shot segments joined by stream copy, or, with an invisible mark,
+              every frame re-encoded with the delivery's mark embedded
+           ─▶ visible watermark: the documented ffmpeg recipe (media/watermark.py), if asked for
+           ─▶ sign: C2PA Content Credentials (trust/credentials.py), always last
+
+Every step before signing is deterministic, so the *unsigned* delivery has fixed bytes that
+`verify` re-creates and compares with the recorded hash; the signature (fresh ids and nonces
+each time) is checked on its own. The store keeps the unmarked frames: a mark belongs to one
+delivery, never to the shot.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from reelforge.media.encode import EncodeSettings, SegmentEncoder, concat_segments
+from reelforge.store.frames import FrameStore, frame_hash
+
+
+class DeliveryError(Exception):
+    """A delivery setting cannot be honoured (a missing logo, an unusable signing chain): exit 2."""
+
+
+@dataclass(frozen=True)
+class DeliveryOptions:
+    """How one render's files are delivered; recorded with the render so verify can redo it."""
+
+    mark_id: int | None = None  # invisible 64-bit mark of this delivery
+    watermark: object | None = None  # media.watermark.WatermarkSpec
+    identity: object | None = None  # trust.identity.Identity; None: deliver unsigned (library use)
+    tsa_url: str | None = None
+    actor: str = ""
+
+    def watermark_record(self, settings: EncodeSettings) -> dict | None:
+        """The watermark as given (to apply it again) and the recipe its bytes depend on."""
+        if self.watermark is None:
+            return None
+        from reelforge.media.watermark import recipe_record
+
+        w = self.watermark
+        return {"spec": {"text": w.text, "logo": str(w.logo) if w.logo else None, "position": w.position,
+                         "opacity": w.opacity},
+                "recipe": recipe_record(w, crf=settings.crf, preset=settings.preset, threads=settings.threads)}
+
+
+def watermark_from_record(record: dict | None):
+    """The WatermarkSpec a delivery recorded (for verify), or None."""
+    if not record:
+        return None
+    from reelforge.media.watermark import WatermarkSpec
+
+    spec = record["spec"]
+    return WatermarkSpec(text=spec["text"], logo=Path(spec["logo"]) if spec["logo"] else None,
+                         position=spec["position"], opacity=spec["opacity"])
+
+
+def current_actor() -> str:
+    """Who is rendering: REELFORGE_ACTOR, else the login name."""
+    try:
+        return os.environ.get("REELFORGE_ACTOR") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def signing_identity(production, root: Path, announce=None):
+    """The identity that signs this production's files: the studio's own chain, or the production's.
+
+    A production made by hand (not by `reelforge init`) gets its identity on first render.
+    """
+    from reelforge.trust.identity import (
+        CredentialsError,
+        create_identity,
+        default_identity_folder,
+        load_identity,
+    )
+
+    try:
+        if production.signing is not None:
+            resolve = lambda value: Path(value) if Path(value).is_absolute() else root / value  # noqa: E731
+            return load_identity(chain=resolve(production.signing.chain), key=resolve(production.signing.key),
+                                 trust_anchor=resolve(production.signing.trust_anchor))
+        folder = default_identity_folder(root)
+        if not (folder / "chain.pem").exists():
+            identity = create_identity(folder, production.series.id)
+            if announce:
+                announce(f"created this production's signing identity in {folder}")
+            return identity
+        return load_identity(folder)
+    except CredentialsError as exc:
+        raise DeliveryError(f"signing: {exc}") from None
+
+
+def delivery_options(production, root: Path, mark: bool, actor: str | None = None, sign: bool = True,
+                     announce=None) -> DeliveryOptions:
+    """Everything a render needs to deliver its files, resolved (and checked) before rendering starts."""
+    watermark = None
+    if production.delivery.watermark is not None:
+        from reelforge.media.watermark import WatermarkError, WatermarkSpec
+
+        try:
+            watermark = WatermarkSpec.from_delivery(production.delivery.watermark, root)
+        except WatermarkError as exc:
+            raise DeliveryError(f"$.delivery.watermark: {exc}") from None
+    mark_id = None
+    if mark or production.delivery.mark:
+        from reelforge.trust.mark import new_mark_id
+
+        mark_id = new_mark_id()
+    identity = signing_identity(production, root, announce) if sign else None
+    tsa = production.signing.tsa_url if production.signing is not None else None
+    return DeliveryOptions(mark_id=mark_id, watermark=watermark, identity=identity, tsa_url=tsa,
+                           actor=actor or current_actor())
+
+
+def frame_manifest_sha256(shots: Sequence[tuple[str, int, list[str]]]) -> str:
+    """One hash over every delivered frame, in order: (shot path, first frame, frame hashes) per shot."""
+    payload = json.dumps([[path, first, hashes] for path, first, hashes in shots], separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def encode_marked(target: Path, frames: Iterable[tuple[str, object]], store: FrameStore, settings: EncodeSettings,
+                  mark_id: int) -> None:
+    """Re-encode a delivery's frames (from the store, each re-hashed) with the invisible mark embedded."""
+    from reelforge.trust.mark import MarkEmbedder
+
+    embedder = MarkEmbedder(mark_id, settings.width, settings.height)
+    encoder = SegmentEncoder(target, settings)
+    try:
+        for index, (digest, frame) in enumerate(frames):
+            if frame is None:
+                frame = store.get(digest)
+            if frame_hash(frame) != digest:  # never mark (and sign) a frame that is not the one recorded
+                raise DeliveryError(f"stored frame {digest[:16]}… is damaged; render again to repair the store")
+            encoder.add_rgb(embedder.embed(frame, index))
+    except BaseException:
+        encoder.abort()
+        raise
+    encoder.close()
+
+
+def assemble(target: Path, segments: list[Path], frame_hashes: list[str], store: FrameStore,
+             settings: EncodeSettings, options: DeliveryOptions, workdir: Path) -> Path:
+    """The unsigned delivery at `target`: joined segments or a marked re-encode, then the watermark."""
+    joined = workdir / f"incoming-joined-{os.getpid()}.mp4"
+    if options.mark_id is not None:
+        encode_marked(joined, ((digest, None) for digest in frame_hashes), store, settings, options.mark_id)
+    else:
+        concat_segments(segments, joined, settings.fps)
+    if options.watermark is not None:
+        from reelforge.media.watermark import apply_watermark
+
+        apply_watermark(joined, target, options.watermark, crf=settings.crf, preset=settings.preset,
+                        threads=settings.threads)
+        joined.unlink(missing_ok=True)
+    else:
+        joined.replace(target)
+    return target
+
+
+def sign(unsigned: Path, target: Path, options: DeliveryOptions, assertion: dict, title: str) -> dict | None:
+    """Sign `unsigned` into `target` (the last step); returns the credentials summary, or None unsigned."""
+    if options.identity is None:
+        unsigned.replace(target)
+        return None
+    from reelforge.trust.credentials import read_credentials, sign_file, summarize
+
+    extra = []
+    if options.mark_id is not None:
+        from reelforge.trust.mark import soft_binding_assertion
+
+        extra.append(soft_binding_assertion(options.mark_id))
+    sign_file(unsigned, target, options.identity, assertion=assertion, title=title,
+              extra_assertions=extra, tsa_url=options.tsa_url)
+    unsigned.unlink(missing_ok=True)
+    store = read_credentials(target)
+    return summarize(store) if store else None
