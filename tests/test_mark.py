@@ -1,0 +1,289 @@
+"""The invisible per-delivery mark: deterministic, ≥ 40 dB, read back after H.264, scaling, cropping and
+trimming; unmarked pictures never match. Frames are the example's previz shots at 1080p (three shots,
+so the clip has cuts) and synthetic pictures; counts are kept small for speed (the 72-frame, 100-clip
+figures are in bench/mark.py)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import random
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+from conftest import small_spec
+
+from reelforge.plan.jobs import plan
+from reelforge.previz.raster import render_frames
+from reelforge.spec.model import Production
+from reelforge.trust import mark as M
+from reelforge.trust.mark import (
+    SOFT_BINDING_ALG,
+    MarkEmbedder,
+    detect_mark,
+    detect_mark_in_file,
+    mark_codeword,
+    mark_id_from_soft_binding,
+    new_mark_id,
+    soft_binding_assertion,
+)
+
+MARK_ID = 0x5EED_F00D_CAFE_0042
+OTHER_ID = 0x0123_4567_89AB_CDEF
+FRAMES_PER_SHOT = 12
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 10 * np.log10(255 ** 2 / mse)
+
+
+def encode(frames, path: Path, crf: int = 23, preset: str = "veryfast") -> Path:
+    """A leaker's re-encode: libx264 through PyAV, yuv420p, the frames' own size."""
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.thread_count = 2
+        stream.options = {"preset": preset, "crf": str(crf)}
+        for i, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 24)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+def decode(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+def crop(frames, fraction: float = 0.10, anchor=(0.7, 0.3)):
+    """Cut `fraction` of each dimension away, unevenly (so the tile grid moves)."""
+    height, width = frames[0].shape[:2]
+    h, w = int(height * (1 - fraction)) // 2 * 2, int(width * (1 - fraction)) // 2 * 2
+    y0, x0 = int((height - h) * anchor[0]), int((width - w) * anchor[1])
+    return [np.ascontiguousarray(f[y0:y0 + h, x0:x0 + w]) for f in frames]
+
+
+def scale(frames, size=(1280, 720)):
+    return [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
+
+
+def synthetic(count: int, seed: int, size=(1920, 1080)) -> list[np.ndarray]:
+    """Natural-ish frames: gradient, texture, moving discs, grain."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = np.stack([70 + 90 * xx / width, 60 + 80 * yy / height, 150 - 60 * xx / width], axis=-1)
+    texture = cv2.GaussianBlur(rng.standard_normal((height, width)).astype(np.float32), (0, 0), 2.0) * 30
+    base += texture[..., None]
+    discs = [(int(rng.integers(0, width)), int(rng.integers(0, height)), int(rng.integers(30, 200)),
+              [float(c) for c in rng.integers(0, 256, 3)]) for _ in range(12)]
+    frames = []
+    for i in range(count):
+        img = base.copy()
+        for k, (x, y, r, colour) in enumerate(discs):
+            cv2.circle(img, (x + int(5 * i * np.cos(k)), y + int(4 * i * np.sin(k))), r, colour, -1)
+        img += rng.standard_normal((height, width, 1)).astype(np.float32) * 2
+        frames.append(np.clip(img, 0, 255).astype(np.uint8))
+    return frames
+
+
+@pytest.fixture(scope="module")
+def previz() -> list[np.ndarray]:
+    """36 previz frames at 1920×1080: three shots of the example, 12 frames each."""
+    spec = small_spec()
+    for scene in spec["episodes"][0]["scenes"]:
+        for shot in scene["shots"]:
+            shot["frames"] = FRAMES_PER_SHOT
+    jobs = plan(Production.model_validate(spec))[0].jobs
+    frames = [frame for job in jobs[:3] for frame in render_frames(job, range(FRAMES_PER_SHOT))]
+    assert frames[0].shape == (1080, 1920, 3)
+    return frames
+
+
+@pytest.fixture(scope="module")
+def marked(previz) -> list[np.ndarray]:
+    embedder = MarkEmbedder(MARK_ID)
+    return [embedder.embed(frame, i) for i, frame in enumerate(previz)]
+
+
+@pytest.fixture(scope="module")
+def crf23(marked, tmp_path_factory) -> tuple[Path, list[np.ndarray]]:
+    path = encode(marked, tmp_path_factory.mktemp("mark") / "crf23.mp4", crf=23)
+    return path, decode(path)
+
+
+def assert_mark(result, mark_id=MARK_ID):
+    assert result.found, result
+    assert result.mark_id == mark_id, f"{result.mark_id:016x} != {mark_id:016x}"
+    assert result.bit_errors is not None and result.bit_errors <= M.MAX_BIT_ERRORS
+
+
+# ---------------------------------------------------------------------------------------------- embedding
+
+
+def test_embedding_is_deterministic_and_depends_only_on_id_and_frame(previz):
+    frame = previz[5]
+    first = MarkEmbedder(MARK_ID).embed(frame, 5)
+    again = MarkEmbedder(MARK_ID).embed(frame.copy(), 5)
+    assert first.dtype == np.uint8 and first.shape == frame.shape
+    assert first.tobytes() == again.tobytes()
+    assert MarkEmbedder(MARK_ID).embed(frame, 999).tobytes() == first.tobytes()  # index does not matter
+    assert MarkEmbedder(OTHER_ID).embed(frame, 5).tobytes() != first.tobytes()
+    assert not np.array_equal(first, frame)
+    assert np.array_equal(frame, previz[5])  # input untouched
+
+
+def test_psnr_at_least_40_db(previz):
+    embedder = MarkEmbedder(MARK_ID)
+    textured = synthetic(2, seed=3)
+    grain = np.random.default_rng(4).integers(0, 256, (1080, 1920, 3), dtype=np.uint8)  # worst case
+    for frame in [previz[0], previz[20], *textured, grain]:
+        assert psnr(embedder.embed(frame, 0), frame) >= 40.0
+
+
+def test_mark_goes_into_luma_only(previz):
+    frame = previz[3]
+    out = MarkEmbedder(MARK_ID).embed(frame, 0).astype(np.int16) - frame
+    unclipped = (frame > 10).all(axis=2) & (frame < 245).all(axis=2)
+    assert (out[..., 0] == out[..., 1])[unclipped].all() and (out[..., 1] == out[..., 2])[unclipped].all()
+
+
+def test_rejects_bad_input():
+    with pytest.raises(ValueError):
+        MarkEmbedder(1 << 64)
+    with pytest.raises(ValueError):
+        MarkEmbedder(-1)
+    with pytest.raises(ValueError):
+        MarkEmbedder(MARK_ID).embed(np.zeros((720, 1280, 3), np.uint8), 0)
+    with pytest.raises(ValueError):
+        MarkEmbedder(MARK_ID).embed(np.zeros((1080, 1920, 3), np.float32), 0)
+
+
+# ---------------------------------------------------------------------------------------------- reading back
+
+
+def test_recovered_from_the_marked_frames(marked):
+    assert_mark(detect_mark(marked))
+
+
+def test_recovered_after_h264_crf23(crf23):
+    path, frames = crf23
+    result = detect_mark(frames)
+    assert_mark(result)
+    assert result.bit_errors <= 2 and result.sync_z >= 2 * M.SYNC_MIN_Z
+    assert_mark(detect_mark_in_file(path))
+
+
+def test_recovered_after_scaling_to_720p(crf23, tmp_path):
+    small = scale(crf23[1])
+    path = encode(small, tmp_path / "720p.mp4", crf=23)
+    result = detect_mark_in_file(path)
+    assert_mark(result)
+    assert result.details["scale"][0] == pytest.approx(2 / 3, rel=2e-3)
+
+
+def test_recovered_after_10_percent_crop(crf23, tmp_path):
+    path = encode(crop(crf23[1]), tmp_path / "crop.mp4", crf=23)
+    assert_mark(detect_mark_in_file(path))
+
+
+def test_recovered_after_crop_and_scale(crf23):
+    assert_mark(detect_mark(scale(crop(crf23[1], anchor=(0.2, 0.9)), (1280, 720))))
+
+
+@pytest.mark.parametrize("start", [7, 13])
+def test_recovered_from_a_trimmed_copy(crf23, start):
+    """Any stretch works: frames from mid-shot on, across a cut, the mark has no start."""
+    assert_mark(detect_mark(crf23[1][start:start + 22]))
+
+
+def test_two_ids_both_recovered(previz, marked):
+    other = MarkEmbedder(OTHER_ID)
+    second = [other.embed(frame, i) for i, frame in enumerate(previz[12:])]
+    assert_mark(detect_mark(scale(second, (1280, 720))), OTHER_ID)
+    assert_mark(detect_mark(marked[12:]), MARK_ID)
+
+
+# ---------------------------------------------------------------------------------------------- no false matches
+
+
+def test_unmarked_previz_after_h264_is_not_matched(previz, tmp_path):
+    path = encode(previz, tmp_path / "unmarked.mp4", crf=23)
+    result = detect_mark_in_file(path)
+    assert not result.found and result.mark_id is None
+    assert result.sync_z < M.SYNC_MIN_Z
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_unmarked_synthetic_is_not_matched(seed):
+    result = detect_mark(synthetic(10, seed=seed, size=(1280, 720)))
+    assert not result.found and result.mark_id is None
+
+
+def test_periodic_unmarked_picture_is_not_matched():
+    """A picture that repeats with the tile's own period (256 px) still carries no sync."""
+    rng = np.random.default_rng(5)
+    tile = cv2.GaussianBlur(rng.standard_normal((256, 256)).astype(np.float32), (0, 0), 4.0)
+    tile = np.clip(128 + 60 * tile / tile.std(), 0, 255).astype(np.uint8)
+    picture = np.tile(tile, (5, 8))[:1080, :1920]
+    result = detect_mark([np.dstack([picture] * 3)] * 4)
+    assert not result.found
+
+
+# ---------------------------------------------------------------------------------------------- code, id, binding
+
+
+def test_bch_corrects_ten_errors_and_no_more_is_trusted():
+    rng = random.Random(7)
+    code = M._BCH_CODE
+    for errors in range(11):
+        data = rng.getrandbits(64)
+        word = code.encode(data)
+        for position in rng.sample(range(127), errors):
+            word ^= 1 << position
+        assert code.decode(word) == (data, errors)
+    random_words = [rng.getrandbits(127) for _ in range(2000)]
+    assert sum(code.decode(w) is not None for w in random_words) <= 2  # ≈ 2.5e-5 each in theory
+
+
+def test_codeword_is_systematic():
+    bits = mark_codeword(MARK_ID)
+    assert bits.shape == (127,) and set(np.unique(bits)) <= {0, 1}
+    assert sum(int(b) << i for i, b in enumerate(bits[63:])) == MARK_ID
+
+
+def test_mark_format_is_frozen():
+    """Deliveries already out there must stay traceable: layout, code and pattern never change under v1."""
+    assert M.CODE_CELLS[:8].tolist() == [213, 127, 66, 164, 2, 229, 73, 61]
+    assert M._BCH_CODE.encode(MARK_ID) == 0x2F76F806E57F00214BA13535031CB3A3
+    pattern = M.mark_pattern(MARK_ID, 1920, 1080)
+    assert pattern.shape == (1080, 1920) and pattern.dtype == np.float32
+    assert hashlib.sha256(pattern.tobytes()).hexdigest() == \
+        "08900a078046034ebffbb2ba54b58aff32a831154e7f2c325705b3357d57d00f"
+
+
+def test_new_mark_id_is_random_64_bit():
+    ids = {new_mark_id() for _ in range(64)}
+    assert len(ids) == 64 and all(0 <= i < 1 << 64 for i in ids)
+
+
+def test_soft_binding_assertion():
+    assertion = soft_binding_assertion(MARK_ID)
+    assert assertion["label"] == "c2pa.soft-binding"
+    assert assertion["data"]["alg"] == SOFT_BINDING_ALG == "org.reelforge.mark.v1"
+    block = assertion["data"]["blocks"][0]
+    assert block["scope"] == {}
+    assert base64.b64decode(block["value"]) == MARK_ID.to_bytes(8, "big")
+    assert mark_id_from_soft_binding(assertion) == MARK_ID
+    with pytest.raises(ValueError):
+        mark_id_from_soft_binding({"data": {"alg": "other", "blocks": [{"scope": {}, "value": block["value"]}]}})
