@@ -153,3 +153,38 @@ def test_trace_finds_no_mark_in_an_unmarked_delivery(small_production):
     run_cli("render", str(small_production))
     result = run_cli("trace", str(small_production.parent / "renders" / "s01e01.mp4"), check=False)
     assert result.returncode == 1 and "no mark found" in result.stdout
+
+
+def test_each_episode_of_one_marked_render_gets_its_own_mark(tmp_path):
+    spec = small_spec()
+    second = json.loads(json.dumps(spec["episodes"][0]))
+    second["id"] = "s01e02"
+    second["scenes"] = second["scenes"][1:]
+    spec["episodes"].append(second)
+    path = write_spec(tmp_path / "show", spec)
+    run_cli("render", str(path), "--mark", "--actor", "alice")
+    marks = [d["mark_id"] for d in deliveries(path)]
+    assert len(marks) == 2 and len(set(marks)) == 2
+    result = run_cli("trace", str(path.parent / "renders" / "s01e02.mp4"), "--production", str(path))
+    assert marks[1] in result.stdout and "s01e02" in result.stdout and "alice" in result.stdout
+
+
+def test_a_studio_signing_chain_signs_and_verifies(tmp_path):
+    from reelforge.trust.identity import create_identity
+
+    create_identity(tmp_path / "studio-keys", "Studio North")
+    spec = small_spec()
+    keys = tmp_path / "studio-keys"
+    spec["signing"] = {"chain": str(keys / "chain.pem"), "key": str(keys / "leaf.key"),
+                       "trust_anchor": str(keys / "root.pem")}
+    path = write_spec(tmp_path / "show", spec)
+    run_cli("render", str(path))
+    mp4 = path.parent / "renders" / "s01e01.mp4"
+    assert "Content Credentials: Trusted" in run_cli("verify", str(mp4)).stdout
+    assert run_cli("credentials", "verify", str(mp4), "--trust", str(keys / "root.pem")).returncode == 0
+
+
+def test_partial_verify_does_not_claim_the_whole_delivery(small_production):
+    run_cli("render", str(small_production), "--mark")
+    result = run_cli("verify", str(small_production.parent / "renders" / "s01e01.mp4"), "--frames", "0:2")
+    assert "not re-created" in result.stdout and "re-embedded" not in result.stdout

@@ -97,7 +97,13 @@ def init(directory: Annotated[Path, typer.Argument(help="folder to create for th
 
     identity = default_identity_folder(directory)
     if not (identity / "chain.pem").exists():
-        create_identity(identity, directory.resolve().name or "production")
+        from reelforge.trust.identity import CredentialsError
+
+        try:
+            create_identity(identity, directory.resolve().name or "production")
+        except CredentialsError as exc:
+            raise fail(f"{identity}: {exc} (an incomplete identity, e.g. from an interrupted init: remove the "
+                       "folder and run init again)") from None
         console.print(f"Created the production's signing identity in {identity} (keys readable by you only).")
     console.print(f"Created [bold]{spec}[/]. Next:\n  reelforge validate {spec}\n  reelforge render {spec}")
 
@@ -374,18 +380,28 @@ def watermark(
     """Burn a visible watermark in by the documented ffmpeg recipe (same input → same bytes); optionally sign it."""
     from reelforge.media.watermark import watermark_command
 
-    watermark_command(src, dst, text=text, logo=logo, position=position, opacity=opacity)
-    if production is not None:
-        from reelforge.deliver import DeliveryError, signing_identity
-        from reelforge.trust.credentials import sign_file
+    if production is None:
+        watermark_command(src, dst, text=text, logo=logo, position=position, opacity=opacity)
+        return
+    from reelforge.deliver import DeliveryError, signing_identity
+    from reelforge.trust.credentials import sign_file
 
-        try:
-            identity = signing_identity(load_or_exit(production), ProductionPaths.for_spec(production).root)
-            sign_file(dst, dst, identity, assertion={"generator": "reelforge watermark", "source": src.name,
-                                                     "watermark_text": text}, title=dst.name)
-        except (DeliveryError, *RENDER_INPUT_ERRORS) as exc:
-            raise fail(str(exc)) from None
-        console.print(f"signed {dst}", highlight=False)
+    if dst.suffix.lower() not in (".mp4", ".m4v", ".mov"):
+        raise fail(f"{dst}: a signed output must be .mp4, .m4v or .mov")
+    try:  # resolve the identity first: a signing problem must not leave an unsigned file at DST
+        identity = signing_identity(load_or_exit(production), ProductionPaths.for_spec(production).root)
+    except DeliveryError as exc:
+        raise fail(str(exc)) from None
+    unsigned = dst.with_name(f".{dst.name}.tmp-unsigned{dst.suffix}")
+    try:
+        watermark_command(src, unsigned, text=text, logo=logo, position=position, opacity=opacity)
+        sign_file(unsigned, dst, identity, assertion={"generator": "reelforge watermark", "source": src.name,
+                                                      "watermark_text": text}, title=dst.name)
+    except RENDER_INPUT_ERRORS as exc:
+        raise fail(str(exc)) from None
+    finally:
+        unsigned.unlink(missing_ok=True)
+    console.print(f"signed {dst}", highlight=False)
 
 
 @app.command()
@@ -401,8 +417,10 @@ def trace(
     if not file.is_file():
         raise fail(f"{file}: no such file")
     paths = ProductionPaths.for_spec(production) if production else ProductionPaths.find_for_file(file)
-    if paths is None or not paths.catalog.exists():
+    if paths is None:
         raise fail("cannot tell which production to search; pass --production path/to/production.json")
+    if not paths.catalog.exists():
+        raise fail(f"{paths.root} has no renders recorded yet")
     try:
         result = detect_mark_in_file(file)
     except Exception as exc:  # noqa: BLE001 - an undecodable file is bad input, not a crash
@@ -430,8 +448,8 @@ def verify(
     from reelforge.verify import verify_render
 
     file = Path(target) if target.lower().endswith((".mp4", ".mov")) else None
-    if file is not None and not file.exists():
-        raise fail(f"{file}: no such file")
+    if file is not None and not file.is_file():
+        raise fail(f"{file}: no such file" if not file.exists() else f"{file} is not a file")
     if production is not None:
         if not production.is_file():
             raise fail(f"--production {production}: no such file")
@@ -499,12 +517,15 @@ def _print_report(report) -> None:
     if report.file_matches is not None:
         console.print("  file bytes: " + ("[green]identical to the recorded render[/]" if report.file_matches
                                           else "[red]differ from the recorded render[/]"))
-    if not report.rebuilt_matches_record:
+    if report.rebuilt_matches_record is False:
         console.print("  [red]re-encoded output differs from the recorded output[/]")
+    elif report.rebuilt_matches_record is None:
+        console.print("  unsigned stream: not re-created (only part of the render was verified, or the store is "
+                      "damaged)")
     else:
         console.print("  unsigned stream: [green]re-created byte for byte[/]")
-    if report.mark_id:
-        console.print(f"  invisible mark {report.mark_id} re-embedded", highlight=False)
+        if report.mark_id:
+            console.print(f"  invisible mark {report.mark_id} re-embedded", highlight=False)
     if report.credentials is not None:
         c = report.credentials
         console.print(f"  Content Credentials: {'[green]' if c.ok else '[red]'}{c.state}[/]", highlight=False)

@@ -33,7 +33,8 @@ class DeliveryError(Exception):
 class DeliveryOptions:
     """How one render's files are delivered; recorded with the render so verify can redo it."""
 
-    mark_id: int | None = None  # invisible 64-bit mark of this delivery
+    mark: bool = False  # give each delivery its own invisible mark
+    mark_id: int | None = None  # the mark of the delivery in hand (set per delivery by the engine)
     watermark: object | None = None  # media.watermark.WatermarkSpec
     identity: object | None = None  # trust.identity.Identity; None: deliver unsigned (library use)
     tsa_url: str | None = None
@@ -109,14 +110,9 @@ def delivery_options(production, root: Path, mark: bool, actor: str | None = Non
             watermark = WatermarkSpec.from_delivery(production.delivery.watermark, root)
         except WatermarkError as exc:
             raise DeliveryError(f"$.delivery.watermark: {exc}") from None
-    mark_id = None
-    if mark or production.delivery.mark:
-        from reelforge.trust.mark import new_mark_id
-
-        mark_id = new_mark_id()
     identity = signing_identity(production, root, announce) if sign else None
     tsa = production.signing.tsa_url if production.signing is not None else None
-    return DeliveryOptions(mark_id=mark_id, watermark=watermark, identity=identity, tsa_url=tsa,
+    return DeliveryOptions(mark=mark or production.delivery.mark, watermark=watermark, identity=identity, tsa_url=tsa,
                            actor=actor or current_actor())
 
 
@@ -136,6 +132,9 @@ def encode_marked(target: Path, frames: Iterable[tuple[str, object]], store: Fra
     try:
         for index, (digest, frame) in enumerate(frames):
             if frame is None:
+                if not store.check(digest):  # non-destructive: verify must leave the store as it found it
+                    raise DeliveryError(f"stored frame {digest[:16]}… is missing or damaged; render again to "
+                                        "repair the store")
                 frame = store.get(digest)
             if frame_hash(frame) != digest:  # never mark (and sign) a frame that is not the one recorded
                 raise DeliveryError(f"stored frame {digest[:16]}… is damaged; render again to repair the store")

@@ -10,6 +10,7 @@ frame order, so parallelism never changes a byte.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -305,6 +306,10 @@ class Engine:
                  started_at: str, meter: EnergyMeter) -> RenderResult:
         """Assemble, watermark and sign the file (deliver.py); record it before it appears at `output`."""
         options = self.delivery
+        if options.mark:  # each delivery its own id: a leaked copy names exactly one render
+            from reelforge.trust.mark import new_mark_id
+
+            options = dataclasses.replace(options, mark_id=new_mark_id())
         output.parent.mkdir(parents=True, exist_ok=True)
         frame_hashes = [digest for shot in shots for digest in shot.frame_hashes]
         with atomic_path(output) as tmp:
@@ -315,17 +320,17 @@ class Engine:
                 result = RenderResult(kind, episode_id, output, "", time.perf_counter() - started, shots,
                                       energy=meter.stop(), unsigned_sha256=file_sha256(unsigned),
                                       environment=environment_fingerprint(self.settings.threads))
-                result.credentials = sign(unsigned, tmp, options, self._assertion(result, started_at), output.name)
+                result.credentials = sign(unsigned, tmp, options, self._assertion(result, options, started_at),
+                                          output.name)
             finally:
                 unsigned.unlink(missing_ok=True)
             result.sha256 = file_sha256(tmp)
             result.seconds = time.perf_counter() - started
-            self._record(result, started_at)  # recorded before the file appears: no unrecorded delivery
+            self._record(result, options, started_at)  # recorded before the file appears: no unrecorded delivery
         return result
 
-    def _assertion(self, result: RenderResult, started_at: str) -> dict:
+    def _assertion(self, result: RenderResult, options: DeliveryOptions, started_at: str) -> dict:
         """The `org.reelforge.render` assertion: what made this file, enough to render it again."""
-        options = self.delivery
         return {
             "generator": f"reelforge {ENGINE_VERSION}",
             "kind": result.kind, "episode": result.episode_id, "rendered_at": started_at,
@@ -344,8 +349,7 @@ class Engine:
             "environment": result.environment,
         }
 
-    def _record(self, result: RenderResult, started_at: str) -> None:
-        options = self.delivery
+    def _record(self, result: RenderResult, options: DeliveryOptions, started_at: str) -> None:
         with self.catalog.session() as session:
             for shot in result.shots:
                 self.catalog.record_job(session, shot.job.key, shot.job.model_dump(mode="json"))
@@ -369,11 +373,13 @@ class Engine:
             if result.energy is not None:
                 self.catalog.record_energy(session, record.id, result.energy)
             watermark = options.watermark_record(self.settings)
+            anchor_path = getattr(options.identity, "trust_anchor_path", None)
+            anchor = str(Path(anchor_path).resolve()) if anchor_path else None  # verify checks against it
             self.catalog.record_delivery(session, DeliveryRecord(
                 render_id=record.id, unsigned_sha256=result.unsigned_sha256, signed=options.identity is not None,
                 mark_id=f"{options.mark_id:016x}" if options.mark_id is not None else None,
                 rendered_by=options.actor, watermark_json=json.dumps(watermark, sort_keys=True) if watermark else None,
-                credentials_json=json.dumps(result.credentials, sort_keys=True, default=str)
-                if result.credentials else None))
+                credentials_json=json.dumps({"summary": result.credentials, "trust_anchor": anchor}, sort_keys=True,
+                                            default=str) if result.credentials else None))
             session.commit()
             result.render_id = record.id

@@ -55,7 +55,7 @@ class VerifyReport:
     environment_differences: list[tuple[str, object, object]]
     engine_changed: bool
     file_matches: bool | None  # None when verifying a shot rather than a file
-    rebuilt_matches_record: bool
+    rebuilt_matches_record: bool | None  # None: the delivery was not re-created (partial verify)
     credentials: object | None = None  # trust.credentials.VerifyResult for a signed file
     mark_id: str | None = None
 
@@ -63,8 +63,8 @@ class VerifyReport:
     def ok(self) -> bool:
         """Every frame, segment and the file re-rendered to the recorded bytes."""
         signature_ok = self.credentials is None or self.credentials.ok
-        return (all(s.ok for s in self.shots) and self.file_matches is not False and self.rebuilt_matches_record
-                and signature_ok)
+        return (all(s.ok for s in self.shots) and self.file_matches is not False
+                and self.rebuilt_matches_record is not False and signature_ok)
 
     @property
     def store_ok(self) -> bool:
@@ -145,17 +145,19 @@ def verify_render(engine: Engine, record: RenderRecord, target: str, file: Path 
             checks.append(check)
             segments.append(segment)
         whole = shot_paths is None and frame_range is None and None not in segments
-        rebuilt_matches = True
+        rebuilt_matches: bool | None = None  # None: not re-created (a partial verify, or damaged store)
         delivery = engine.catalog.delivery(record.id)
-        if whole and all(c.ok for c in checks):
+        store_intact = not any(c.damaged_in_store for c in checks)
+        if whole and all(c.ok for c in checks) and (store_intact or delivery is None or not delivery.mark_id):
             rebuilt_matches = _rebuild_matches(engine, record, delivery, segments, Path(tmp))
-        elif whole:
+        elif whole and not all(c.ok for c in checks):
             rebuilt_matches = False
     recorded_env = json.loads(record.environment_json)
     current_env = environment_fingerprint(engine.settings.threads)
     credentials = None
     if file is not None and delivery is not None and delivery.signed:
-        credentials = _check_credentials(engine, file)
+        recorded = json.loads(delivery.credentials_json or "{}")
+        credentials = _check_credentials(engine, file, recorded.get("trust_anchor"))
     return VerifyReport(
         target=target, render_id=record.id, shots=checks,
         environment_differences=differences(recorded_env, current_env), engine_changed=engine_changed,
@@ -185,8 +187,8 @@ def _rebuild_matches(engine: Engine, record: RenderRecord, delivery, segments: l
     return file_sha256(rebuilt) == delivery.unsigned_sha256
 
 
-def _check_credentials(engine: Engine, file: Path):
-    """The delivered file's C2PA status against the production's trust anchor (or the studio's own)."""
+def _check_credentials(engine: Engine, file: Path, recorded_anchor: str | None):
+    """The delivered file's C2PA status against the anchor it was signed for (the production's, or a studio's)."""
     from reelforge.trust.credentials import verify_credentials
     from reelforge.trust.identity import (
         CredentialsError,
@@ -194,7 +196,7 @@ def _check_credentials(engine: Engine, file: Path):
         load_anchor,
     )
 
-    anchor = default_identity_folder(engine.paths.root) / "root.pem"
+    anchor = Path(recorded_anchor) if recorded_anchor else default_identity_folder(engine.paths.root) / "root.pem"
     try:
         return verify_credentials(file, load_anchor(anchor))
     except CredentialsError as exc:

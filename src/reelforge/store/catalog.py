@@ -184,7 +184,7 @@ class Catalog:
     def render_for_mark(self, mark_id: int) -> tuple[RenderRecord, DeliveryRecord] | None:
         """The render whose delivery carries this invisible mark."""
         query = (select(RenderRecord, DeliveryRecord).join(DeliveryRecord, DeliveryRecord.render_id == RenderRecord.id)
-                 .where(DeliveryRecord.mark_id == f"{mark_id:016x}"))
+                 .where(DeliveryRecord.mark_id == f"{mark_id:016x}").order_by(RenderRecord.id.desc()))
         with self.session() as session:
             row = session.execute(query).first()
             return (row[0], row[1]) if row else None
