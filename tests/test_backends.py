@@ -252,6 +252,15 @@ def test_job_key_changes_with_every_input_that_changes_pixels(backend, tiny, tmp
         change(spec)
         assert first_job(spec).key != base, name
     assert first_job(base_spec, threads=1).key != base, "threads"
+    more = {"dtype": {"dtype": "bfloat16"}}
+    if backend != "animatediff-sdxl":  # the others condition on previz: strength and conditioning count
+        more.update(strength={"strength": 0.3}, conditioning={"conditioning": "text"})
+    if backend != "sdxl":
+        more["clip_frames"] = {"clip_frames": 3}
+    for name, fields in more.items():
+        spec = copy.deepcopy(base_spec)
+        spec["model"].update(fields)
+        assert first_job(spec).key != base, name
     other = tmp_path / "other"
     from reelforge.backends.tiny import make_tiny
 

@@ -188,3 +188,20 @@ def test_partial_verify_does_not_claim_the_whole_delivery(small_production):
     run_cli("render", str(small_production), "--mark")
     result = run_cli("verify", str(small_production.parent / "renders" / "s01e01.mp4"), "--frames", "0:2")
     assert "not re-created" in result.stdout and "re-embedded" not in result.stdout
+
+
+def test_watermark_logo_is_kept_with_the_production_so_verify_survives_a_moved_logo(tmp_path):
+    from PIL import Image
+
+    logo = tmp_path / "incoming" / "studio-logo.png"
+    logo.parent.mkdir()
+    Image.new("RGBA", (64, 32), (255, 200, 0, 255)).save(logo)
+    spec = small_spec()
+    spec["delivery"]["watermark"] = {"text": "DRAFT", "logo": str(logo)}
+    path = write_spec(tmp_path / "show", spec)
+    run_cli("render", str(path))
+    logo.unlink()  # the studio tidies its downloads folder
+    mp4 = path.parent / "renders" / "s01e01.mp4"
+    assert "VERIFIED" in run_cli("verify", str(mp4)).stdout
+    recorded = json.loads(deliveries(path)[0]["watermark_json"])["spec"]["logo"]
+    assert recorded.startswith(".reelforge/assets/") and "incoming" not in run_cli("credentials", "show", str(mp4)).stdout

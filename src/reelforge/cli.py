@@ -234,9 +234,12 @@ def render(
     from reelforge.deliver import DeliveryError, delivery_options
 
     try:
-        delivery = delivery_options(production, paths.root, mark, actor, announce=console.print)
+        with paths.lock():  # the identity a first render creates is made under the production's lock
+            delivery = delivery_options(production, paths.root, mark, actor, announce=console.print)
     except DeliveryError as exc:
         raise fail(f"{spec}: {exc}") from None
+    except ProductionBusy as exc:
+        raise fail(str(exc), code=1) from None
     try:
         with paths.lock(), progress_bar() as bar:
             paths.remove_stale_temp_files(out_dir)  # left by a render that was killed

@@ -13,6 +13,7 @@ delivery, never to the shot.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import hashlib
 import json
@@ -40,26 +41,32 @@ class DeliveryOptions:
     tsa_url: str | None = None
     actor: str = ""
 
-    def watermark_record(self, settings: EncodeSettings) -> dict | None:
-        """The watermark as given (to apply it again) and the recipe its bytes depend on."""
+    def watermark_record(self, settings: EncodeSettings, root: Path | None = None) -> dict | None:
+        """The watermark as given (to apply it again) and the recipe its bytes depend on.
+
+        The logo is named relative to the production (it is kept in `.reelforge/assets/`).
+        """
         if self.watermark is None:
             return None
         from reelforge.media.watermark import recipe_record
 
         w = self.watermark
-        return {"spec": {"text": w.text, "logo": str(w.logo) if w.logo else None, "position": w.position,
-                         "opacity": w.opacity},
+        logo = None
+        if w.logo is not None:
+            kept = Path(w.logo).resolve()
+            logo = str(kept.relative_to(root)) if root and kept.is_relative_to(root) else str(kept)
+        return {"spec": {"text": w.text, "logo": logo, "position": w.position, "opacity": w.opacity},
                 "recipe": recipe_record(w, crf=settings.crf, preset=settings.preset, threads=settings.threads)}
 
 
-def watermark_from_record(record: dict | None):
-    """The WatermarkSpec a delivery recorded (for verify), or None."""
+def watermark_from_record(record: dict | None, root: Path):
+    """The WatermarkSpec a delivery recorded (for verify), or None; a relative logo is under `root`."""
     if not record:
         return None
     from reelforge.media.watermark import WatermarkSpec
 
     spec = record["spec"]
-    return WatermarkSpec(text=spec["text"], logo=Path(spec["logo"]) if spec["logo"] else None,
+    return WatermarkSpec(text=spec["text"], logo=root / spec["logo"] if spec["logo"] else None,
                          position=spec["position"], opacity=spec["opacity"])
 
 
@@ -108,12 +115,34 @@ def delivery_options(production, root: Path, mark: bool, actor: str | None = Non
 
         try:
             watermark = WatermarkSpec.from_delivery(production.delivery.watermark, root)
+            if watermark.logo is not None:
+                watermark = dataclasses.replace(watermark, logo=keep_asset(watermark.logo, root))
         except WatermarkError as exc:
             raise DeliveryError(f"$.delivery.watermark: {exc}") from None
+        except OSError as exc:
+            raise DeliveryError(f"$.delivery.watermark.logo: {production.delivery.watermark.logo}: "
+                                f"{exc.strerror or exc}") from None
     identity = signing_identity(production, root, announce) if sign else None
     tsa = production.signing.tsa_url if production.signing is not None else None
     return DeliveryOptions(mark=mark or production.delivery.mark, watermark=watermark, identity=identity, tsa_url=tsa,
                            actor=actor or current_actor())
+
+
+def keep_asset(path: Path, root: Path) -> Path:
+    """Copy a file the delivery depends on (a logo) into `.reelforge/assets/` under its content hash.
+
+    The recorded watermark then names a file that cannot move or change under it, so `verify`
+    can apply exactly the same logo months later; the record holds the path relative to the
+    production, never a user's home folder.
+    """
+    from reelforge.store.atomic import write_bytes
+
+    data = Path(path).read_bytes()
+    kept = root / ".reelforge" / "assets" / f"{hashlib.sha256(data).hexdigest()}{Path(path).suffix.lower()}"
+    if not kept.exists():
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes(kept, data)
+    return kept
 
 
 def frame_manifest_sha256(shots: Sequence[tuple[str, int, list[str]]]) -> str:

@@ -345,7 +345,7 @@ class Engine:
                        "checkpoint_sha256": s.job.model.checkpoint_sha256 if s.job.model else None,
                        "first_frame": s.first_frame, "frames": len(s.frame_hashes)} for s in result.shots],
             "invisible_mark": options.mark_id is not None,
-            "visible_watermark": options.watermark_record(self.settings),
+            "visible_watermark": options.watermark_record(self.settings, self.paths.root.resolve()),
             "environment": result.environment,
         }
 
@@ -372,7 +372,7 @@ class Engine:
             session.flush()  # assigns record.id
             if result.energy is not None:
                 self.catalog.record_energy(session, record.id, result.energy)
-            watermark = options.watermark_record(self.settings)
+            watermark = options.watermark_record(self.settings, self.paths.root.resolve())
             anchor_path = getattr(options.identity, "trust_anchor_path", None)
             anchor = str(Path(anchor_path).resolve()) if anchor_path else None  # verify checks against it
             self.catalog.record_delivery(session, DeliveryRecord(

@@ -180,7 +180,8 @@ def _rebuild_matches(engine: Engine, record: RenderRecord, delivery, segments: l
             rebuilt = segments[0]
         return file_sha256(rebuilt) == record.output_sha256
     options = DeliveryOptions(mark_id=int(delivery.mark_id, 16) if delivery.mark_id else None,
-                              watermark=watermark_from_record(json.loads(delivery.watermark_json or "null")))
+                              watermark=watermark_from_record(json.loads(delivery.watermark_json or "null"),
+                                                              engine.paths.root.resolve()))
     frame_hashes = [digest for shot in record.shots for digest in shot.frame_hashes]
     rebuilt = assemble(workdir / "rebuilt.mp4", segments, frame_hashes, engine.store, engine.settings, options,
                        workdir)
