@@ -182,6 +182,7 @@ def test_a_studio_signing_chain_signs_and_verifies(tmp_path):
     mp4 = path.parent / "renders" / "s01e01.mp4"
     assert "Content Credentials: Trusted" in run_cli("verify", str(mp4)).stdout
     assert run_cli("credentials", "verify", str(mp4), "--trust", str(keys / "root.pem")).returncode == 0
+    assert run_cli("credentials", "verify", str(mp4)).returncode == 0  # the recorded anchor is found
 
 
 def test_partial_verify_does_not_claim_the_whole_delivery(small_production):

@@ -492,6 +492,9 @@ def credentials_verify_command(file: Path, trust: Path | None = None, production
 
     out, err = Console(highlight=False, soft_wrap=True), Console(stderr=True, highlight=False, soft_wrap=True)
     try:
+        if Path(file).is_file() and read_credentials(Path(file)) is None:  # unsigned: no anchor needed to say so
+            out.print(f"[bold red]failed[/] {_escape(str(file))}: no Content Credentials (unsigned)")
+            raise typer.Exit(1)
         anchor_path = _find_anchor(Path(file), trust, production_identity)
         result = verify_credentials(file, load_anchor(anchor_path))
     except CredentialsError as exc:
@@ -529,10 +532,31 @@ def _find_anchor(file: Path, trust: Path | None, production_identity: Path | Non
         raise CredentialsError(f"{folder}: no {ROOT_CERT} here (give an identity folder, a production folder "
                                "or a certificate file)")
     paths = ProductionPaths.find_for_file(file)
+    recorded = _recorded_anchor(paths, file) if paths is not None else None
+    if recorded is not None:  # the anchor this delivery was signed for (a studio's own chain, say)
+        return recorded
     if paths is not None and (default_identity_folder(paths.root) / ROOT_CERT).is_file():
         return default_identity_folder(paths.root) / ROOT_CERT
     raise CredentialsError(f"{file}: no trust anchor: give --trust ROOT.pem or --production-identity FOLDER "
                            "(the file is not inside a production with an identity)")
+
+
+def _recorded_anchor(paths, file: Path) -> Path | None:
+    """The trust anchor the production's catalog recorded when it signed exactly this file, if any."""
+    import hashlib
+
+    from reelforge.store.catalog import Catalog
+
+    if not paths.catalog.exists():
+        return None
+    digest = hashlib.sha256(Path(file).read_bytes()).hexdigest()
+    catalog = Catalog(paths.catalog)
+    record = catalog.render_for_file(digest)
+    delivery = catalog.delivery(record.id) if record is not None else None
+    if delivery is None or not delivery.credentials_json:
+        return None
+    anchor = json.loads(delivery.credentials_json).get("trust_anchor")
+    return Path(anchor) if anchor and Path(anchor).is_file() else None
 
 
 def _escape(text: str) -> str:
