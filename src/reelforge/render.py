@@ -47,6 +47,7 @@ from reelforge.store.catalog import (
     utc_now,
 )
 from reelforge.store.frames import CorruptFrame, FrameStore, frame_hash
+from reelforge.store.hashing import file_sha256  # noqa: F401 (also imported from here by cli and verify)
 from reelforge.store.journal import JobFiles
 
 WORKERS = 2  # frame workers; results never depend on this (each frame is computed alone)
@@ -68,14 +69,6 @@ def render_device(jobs) -> str:
         if job.model is not None:
             return job.model.device
     return "cpu"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def segment_key(frame_hashes: list[str], settings: EncodeSettings) -> str:

@@ -74,7 +74,6 @@ when re-encoded: watermark first, then sign.
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 from dataclasses import dataclass
 from importlib import resources
@@ -84,6 +83,7 @@ from typing import Annotated, Literal
 import typer
 
 from reelforge.store.atomic import atomic_path
+from reelforge.store.hashing import file_sha256
 
 Position = Literal["top-left", "top-right", "bottom-left", "bottom-right", "center"]
 POSITIONS: tuple[str, ...] = ("top-left", "top-right", "bottom-left", "bottom-right", "center")
@@ -334,14 +334,6 @@ def apply_watermark(src: Path, dst: Path, spec: WatermarkSpec, *, crf: int = 18,
             detail = "\n  ".join(lines) or "(no message)"
             raise WatermarkError(f"{src}: ffmpeg failed (exit {result.returncode}) watermarking into {dst}:\n  {detail}")
     return dst
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def recipe_record(spec: WatermarkSpec, *, crf: int = 18, preset: str = "faster", threads: int = 2,
