@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -24,11 +25,12 @@ def _num(value: float | None) -> str:
 
 def _pue_range(values: dict[str, float | None]) -> str:
     low, high = values[f"{PUES[0]:g}"], values[f"{PUES[-1]:g}"]
-    return "–" if low is None else f"{_num(low)}–{_num(high)}"
+    return "–" if low is None else f"{low:.2g}–{high:.2g}"
 
 
-def _parts(names: list[str]) -> str:
-    return ", ".join(names) or "–"
+def _sources(render: dict) -> str:
+    """'gpu✓ cpu~': which parts were measured (✓) and which estimated (~); the footer says how."""
+    return " ".join([f"{name}✓" for name in render["measured"]] + [f"{name}~" for name in render["estimated"]]) or "–"
 
 
 def energy_command(spec: Path, as_json: bool = False) -> None:
@@ -49,18 +51,18 @@ def energy_command(spec: Path, as_json: bool = False) -> None:
         return
 
     pue_label = f"{PUES[0]:g}–{PUES[-1]:g}"
-    table = Table(title="energy per render", title_justify="left")
-    for column in ("render", "episode", "kind", "device", "finished min", "kWh", "kWh/min",
-                   f"kWh/min at PUE {pue_label}", "measured", "estimated"):
-        table.add_column(column, no_wrap=True)
+    table = Table(title="energy per render", title_justify="left", box=box.SIMPLE)  # no side rules: fits 80 columns
+    # Few, short columns: the table must stay readable in an 80-column terminal.
+    for column in ("#", "episode", "device", "min", "kWh", "kWh/min", f"PUE {pue_label}", "source"):
+        table.add_column(column, no_wrap=column != "episode", overflow="fold", min_width=7 if column == "episode" else None)
     for r in report["renders"]:
-        table.add_row(str(r["render_id"]), r["episode_id"], r["kind"], r["device"], f"{r['finished_minutes']:.2f}",
-                      _num(r["kwh"]), _num(r["kwh_per_minute"]), _pue_range(r["kwh_per_minute_at_pue"]),
-                      _parts(r["measured"]), _parts(r["estimated"]))
+        episode = r["episode_id"] if r["kind"] == "episode" else f"{r['episode_id']} (clip)"
+        table.add_row(str(r["render_id"]), episode, r["device"], f"{r['finished_minutes']:.2f}", _num(r["kwh"]),
+                      _num(r["kwh_per_minute"]), _pue_range(r["kwh_per_minute_at_pue"]), _sources(r))
     t = report["totals"]
     table.add_section()
-    table.add_row("all", "", f"{t['renders']} renders", "", f"{t['finished_minutes']:.2f}", _num(t["kwh"]),
-                  _num(t["kwh_per_minute"]), _pue_range(t["kwh_per_minute_at_pue"]), "", "")
+    table.add_row("all", "", "", f"{t['finished_minutes']:.2f}", _num(t["kwh"]),
+                  _num(t["kwh_per_minute"]), _pue_range(t["kwh_per_minute_at_pue"]), "")
     console.print(table)
 
     say = lambda text: console.print(text, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
@@ -69,6 +71,7 @@ def energy_command(spec: Path, as_json: bool = False) -> None:
     for m in report["methods"]:
         ids = ", ".join(str(i) for i in m["render_ids"])
         say(f"  {m['component']} ({'measured' if m['measured'] else 'ESTIMATED'}, renders {ids}): {m['method']}")
+    say("source: ✓ measured, ~ estimated (methods above).")
     say(f"kWh is at the machine (PUE 1.0: no building overhead counted); the PUE {pue_label} column is the same "
         f"energy with a datacentre's cooling and power losses added (×{PUES[0]:g} to ×{PUES[-1]:g}), for comparison. "
         "Finished minutes = frames ÷ fps ÷ 60; the total kWh per minute counts only minutes that were rendered "
