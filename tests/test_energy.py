@@ -307,8 +307,9 @@ def test_energy_command_table_and_json(production: Path, capsys):
     energy_command(production)
     out = capsys.readouterr().out
     line = next(li for li in out.splitlines() if li.strip("│ ").startswith(str(render_id)))
-    for cell in ("s01e01", "episode", "cuda:0", "1.00", "0.011", "0.0143–0.0165", "gpu", "cpu"):
+    for cell in ("s01e01", "cuda:0", "1.00", "0.011", "0.014–0.017", "gpu✓", "cpu~"):  # ✓ measured, ~ estimated
         assert cell in line
+    assert "✓ measured, ~ estimated" in out
     assert "Measured: 0.01 kWh of 0.011 kWh in total; estimated: 0.001 kWh" in out
     assert "gpu (measured, renders 1): measured: NVML total energy counter of H100 (GPU 0)" in out
     assert "cpu (ESTIMATED, renders 1): estimated: CPU time × 4 W per busy hardware thread" in out
