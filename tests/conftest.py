@@ -70,6 +70,20 @@ def stream_sha(path: Path) -> str:
     return digest.hexdigest()
 
 
+@pytest.fixture(scope="module")
+def jobs():
+    """Every shot job of the bundled example, planned once per test module."""
+    from reelforge.plan.jobs import plan
+    from reelforge.spec.model import Production
+
+    return [job for episode in plan(Production.model_validate(example_spec())) for job in episode.jobs]
+
+
+def shot(jobs, move: str):
+    """The first job with cast filmed with camera `move`."""
+    return next(job for job in jobs if job.camera.move == move and job.figures)
+
+
 @pytest.fixture
 def small_production(tmp_path: Path) -> Path:
     return write_spec(tmp_path / "show", small_spec())

@@ -9,33 +9,20 @@ wardrobe, lighting).
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from conftest import shot
 
 from reelforge.backends.previz import PrevizBackend
-from reelforge.plan.jobs import ShotJob, plan, resolve_lighting
+from reelforge.plan.jobs import resolve_lighting
 from reelforge.previz.camera import EASINGS, camera_path, ease
 from reelforge.previz.raster import render_frame, render_frames
-from reelforge.spec.model import Lighting, Production
-
-EXAMPLE = Path(__file__).parents[1] / "examples/harbor-lights/production.json"
-
-
-@pytest.fixture(scope="module")
-def jobs() -> list[ShotJob]:
-    production = Production.model_validate(json.loads(EXAMPLE.read_text(encoding="utf-8")))
-    return [job for episode in plan(production) for job in episode.jobs]
-
-
-def shot(jobs: list[ShotJob], move: str) -> ShotJob:
-    return next(job for job in jobs if job.camera.move == move and job.figures)
+from reelforge.spec.model import Lighting
 
 
 def distance_to_target(pose) -> float:

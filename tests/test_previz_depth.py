@@ -7,14 +7,12 @@ sky is black, and the scale does not change from frame to frame.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
+from conftest import shot
 
-from reelforge.plan.jobs import ShotJob, plan
+from reelforge.plan.jobs import ShotJob
 from reelforge.previz.camera import camera_path
 from reelforge.previz.raster import (
     DEPTH_NEAR_M,
@@ -24,19 +22,6 @@ from reelforge.previz.raster import (
     render_depth,
     render_frame,
 )
-from reelforge.spec.model import Production
-
-EXAMPLE = Path(__file__).parents[1] / "examples/harbor-lights/production.json"
-
-
-@pytest.fixture(scope="module")
-def jobs() -> list[ShotJob]:
-    production = Production.model_validate(json.loads(EXAMPLE.read_text(encoding="utf-8")))
-    return [job for episode in plan(production) for job in episode.jobs]
-
-
-def shot(jobs: list[ShotJob], move: str) -> ShotJob:
-    return next(job for job in jobs if job.camera.move == move and job.figures)
 
 
 def gray(image: np.ndarray) -> np.ndarray:
