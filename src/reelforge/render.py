@@ -36,6 +36,7 @@ from reelforge.media.encode import EncodeSettings, SegmentEncoder
 from reelforge.media.yuv import rgb_to_yuv420
 from reelforge.plan.engine import ENGINE_VERSION, encode_code_hash
 from reelforge.plan.jobs import EpisodePlan, ShotJob
+from reelforge.post.pipeline import finish_frame
 from reelforge.project import ProductionPaths
 from reelforge.spec.model import Delivery
 from reelforge.store.atomic import atomic_path, write_text
@@ -159,8 +160,8 @@ class Engine:
                 frame = self._frame_from_store(known[index])
                 if frame is not None:
                     return index, known[index], rgb_to_yuv420(frame), False
-            (_, frame), = backend.render(job, [index])
-            return finish(index, frame)
+            (_, picture), = backend.render(job, [index])
+            return finish(index, finish_frame(job, index, picture))
 
         if backend.frame_independent:
             workers = WORKERS if backend.parallel_frames else 1
@@ -186,7 +187,8 @@ class Engine:
                     rendered_index, frame = next(stream, (None, None))
                     if rendered_index != index:  # a backend bug, never a user error: say exactly what broke
                         raise RuntimeError(f"{job.backend} yielded frame {rendered_index} where {index} was due")
-                    _, digest, yuv, _ = finish(index, frame)  # stored and journaled as each window lands
+                    # stored and journaled as each window lands
+                    _, digest, yuv, _ = finish(index, finish_frame(job, index, frame))
                 else:
                     _, digest, yuv, _ = one(index)
                 yield index, digest, yuv

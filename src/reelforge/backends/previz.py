@@ -20,6 +20,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from reelforge.plan.jobs import ShotJob
+from reelforge.post.optics import depth_of_field
+from reelforge.post.styles import apply_recipe
 from reelforge.previz.camera import CameraPose, camera_path
 from reelforge.previz.raster import ShotScene, check_index, draw
 
@@ -60,4 +62,11 @@ class PrevizBackend:
             return
         scene, path = self._prepare(job)
         for index in indices:
-            yield index, draw(scene, path[index])
+            yield index, previz_picture(job, scene, path[index], index)
+
+
+def previz_picture(job: ShotJob, scene: ShotScene, pose: CameraPose, index: int) -> np.ndarray:
+    """One previz picture: the gray-box frame, then the look's depth of field, then the style recipe."""
+    picture = draw(scene, pose)
+    picture = depth_of_field(job, scene, pose, picture)
+    return apply_recipe(job, index, picture)

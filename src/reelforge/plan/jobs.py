@@ -10,73 +10,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-import warnings
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import BaseModel, ConfigDict
-
+from reelforge.plan.base import Frozen, LoraJob  # noqa: F401 (re-exported)
+from reelforge.plan.camera import CameraPath, camera_phrase, resolve_camera
+from reelforge.plan.cast import CastMember, Figure, place_figures, resolve_cast  # noqa: F401 (re-exported)
 from reelforge.plan.engine import render_code_hash
+from reelforge.plan.lighting import Light, kelvin_to_linear_rgb, lighting_phrase, resolve_lighting  # noqa: F401
+from reelforge.plan.look import LookJob, merge_looks, picture_size, resolve_look
 from reelforge.plan.seeds import shot_seed
-from reelforge.spec import presets
+from reelforge.plan.style import StyleJob, resolve_style
 from reelforge.spec.model import (
-    Camera,
     Episode,
-    Lighting,
     Production,
     Scene,
     Shot,
-    Style,
     text_in,
 )
 
 if TYPE_CHECKING:
     from reelforge.backends.runtime import Runtime
-
-FIGURE_SPACING_M = 1.1
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class CameraPath(Frozen):
-    """A camera move with every parameter resolved from its preset."""
-
-    move: str
-    distance_m: float
-    travel_m: float
-    height_m: float
-    focal_length_mm: float
-    easing: str
-
-
-class Light(Frozen):
-    preset: str
-    azimuth_deg: float
-    elevation_deg: float
-    kelvin: float
-    key_rgb: tuple[float, float, float]  # linear RGB of the key light, max channel 1
-    key: float
-    ambient: float
-    sky_top: str
-    sky_horizon: str
-
-
-class Figure(Frozen):
-    """A cast character's gray-box stand-in: where it stands and what it wears."""
-
-    character_id: str
-    x_m: float
-    z_m: float
-    height_m: float
-    top: str
-    bottom: str
-    shoes: str
-    skin: str
-    hair: str
-
 
 class Set(Frozen):
     location_id: str
@@ -93,6 +47,8 @@ class ModelJob(Frozen):
     motion_adapter_sha256: str | None = None
     controlnet_sha256: str | None = None
     controlnet_scale: float | None = None
+    ip_adapter_sha256: str | None = None
+    ip_adapter_scale: float | None = None
     conditioning: str
     steps: int
     guidance_scale: float
@@ -113,6 +69,7 @@ class ModelFiles(Frozen):
     config: str | None = None
     motion_adapter: str | None = None
     controlnet: str | None = None
+    ip_adapter: str | None = None
 
 
 class ShotJob(Frozen):
@@ -128,19 +85,27 @@ class ShotJob(Frozen):
     language: str
     prompt: str
     negative_prompt: str
-    width: int
+    width: int  # the picture the backend renders (the look's aspect ratio inside the canvas)
     height: int
+    canvas_width: int  # the delivered frame; the picture is centred in it, with black bars around
+    canvas_height: int
     fps: int
     frames: int
     camera: CameraPath
     lighting: Light
-    style: str
+    look: LookJob
+    style: StyleJob
     set: Set
-    figures: tuple[Figure, ...]
+    cast: tuple[CastMember, ...]  # identity conditioning, in spec order
+    figures: tuple[Figure, ...]  # the cast's gray-box stand-ins
     model: ModelJob | None = None  # None for previz
     files: ModelFiles | None = None  # not in the key: moving a checkpoint folder re-renders nothing
+    # Asset files the job reads (LUTs, reference images, LoRAs), by content hash: the hashes are
+    # in the keyed fields above, the paths are not (a moved file re-renders nothing).
+    assets: dict[str, str] = {}
 
-    IDENTITY_FIELDS: ClassVar[tuple[str, ...]] = ("shot_path", "episode_id", "scene_id", "shot_id", "files")
+    IDENTITY_FIELDS: ClassVar[tuple[str, ...]] = ("shot_path", "episode_id", "scene_id", "shot_id", "files",
+                                                  "assets")
 
     @property
     def key(self) -> str:
@@ -160,97 +125,20 @@ class EpisodePlan(Frozen):
         return sum(job.frames for job in self.jobs)
 
 
-def _import_colour():
-    """Import colour-science without leaving its matplotlib stand-ins behind.
-
-    Without matplotlib, colour-science puts `unittest.mock.MagicMock` objects into
-    `sys.modules` under matplotlib's module names; `importlib.util.find_spec` then
-    raises on them, which breaks any later import that probes for matplotlib
-    (diffusers does, at import). The stand-ins are removed once colour is loaded.
-    """
-    import sys
-    from unittest.mock import MagicMock
-
-    import colour
-
-    for name in [n for n, m in sys.modules.items() if isinstance(m, MagicMock)]:
-        del sys.modules[name]
-    return colour
-
-
-@cache
-def kelvin_to_linear_rgb(kelvin: float) -> tuple[float, float, float]:
-    """Colour of a light at a colour temperature, as linear sRGB normalised to max 1.
-
-    Uses colour-science (Kang 2002 CCT → xy, then xy → XYZ → linear sRGB);
-    rounded so the job key does not depend on the last float bits of the library.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        colour = _import_colour()
-
-        xy = colour.temperature.CCT_to_xy(kelvin, method="Kang 2002")
-        rgb = colour.XYZ_to_sRGB(colour.xy_to_XYZ(xy), apply_cctf_encoding=False)
-    rgb = [max(float(c), 0.0) for c in rgb]
-    peak = max(rgb)
-    return tuple(round(c / peak, 4) for c in rgb)  # type: ignore[return-value]
-
-
-def resolve_camera(camera: Camera) -> CameraPath:
-    base = presets.CAMERA_MOVES[camera.move]
-    given = camera.model_dump(exclude_none=True)
-    return CameraPath(
-        move=camera.move,
-        easing=camera.easing,
-        **{name: float(given.get(name, base[name])) for name in ("distance_m", "travel_m", "height_m", "focal_length_mm")},
-    )
-
-
-def resolve_lighting(lighting: Lighting) -> Light:
-    base = presets.LIGHTING[lighting.preset]
-    given = lighting.model_dump(exclude_none=True)
-    kelvin = float(given.get("kelvin", base["kelvin"]))
-    return Light(
-        preset=lighting.preset,
-        azimuth_deg=float(given.get("azimuth_deg", base["azimuth_deg"])),
-        elevation_deg=float(given.get("elevation_deg", base["elevation_deg"])),
-        kelvin=kelvin,
-        key_rgb=kelvin_to_linear_rgb(kelvin),
-        key=base["key"],
-        ambient=base["ambient"],
-        sky_top=base["sky_top"],
-        sky_horizon=base["sky_horizon"],
-    )
-
-
-def compose_prompt(production: Production, scene: Scene, shot: Shot, style: Style,
+def compose_prompt(production: Production, scene: Scene, shot: Shot, style: StyleJob, cast: tuple[CastMember, ...],
                    camera: CameraPath, light: Light) -> tuple[str, str]:
-    """The prompt a generative backend sees, in a fixed order; previz records it for the key."""
+    """The prompt a generative backend sees, in a fixed order; previz records it for the key.
+
+    Style, action, each cast member's identity tokens (in cast order), location, lighting, camera.
+    """
     lang = production.language
     location = production.location(scene.location)
-    parts = [presets.STYLES[style.preset]["prompt"], text_in(shot.prompt, lang, lang)]
-    for character_id in shot.cast:
-        character = production.character(character_id)
-        looks = [text_in(character.description, lang, lang), text_in(character.hair, lang, lang),
-                 text_in(character.wardrobe.description, lang, lang)]
-        parts.append(", ".join([text_in(character.name, lang, lang)] + [x for x in looks if x]))
+    parts = [style.prompt, text_in(shot.prompt, lang, lang)]
+    parts += [member.tokens for member in cast]
     parts += [text_in(location.description, lang, lang) or text_in(location.name, lang, lang),
-              presets.LIGHTING[light.preset]["phrase"], presets.CAMERA_MOVES[camera.move]["phrase"]]
+              lighting_phrase(light), camera_phrase(camera)]
     prompt = ". ".join(p.strip() for p in parts if p and p.strip())
-    return prompt, presets.STYLES[style.preset]["negative"]
-
-
-def place_figures(production: Production, cast: list[str]) -> tuple[Figure, ...]:
-    """Cast stands left to right in spec order, centred on the subject."""
-    figures = []
-    for i, character_id in enumerate(cast):
-        c = production.character(character_id)
-        figures.append(Figure(
-            character_id=c.id, x_m=round((i - (len(cast) - 1) / 2) * FIGURE_SPACING_M, 6), z_m=0.0,
-            height_m=c.height_m, top=c.wardrobe.top, bottom=c.wardrobe.bottom, shoes=c.wardrobe.shoes,
-            skin=c.skin_color, hair=c.hair_color,
-        ))
-    return tuple(figures)
+    return prompt, style.negative_prompt
 
 
 def _resolve_path(value: str | None, base_dir: Path) -> Path | None:
@@ -300,7 +188,7 @@ def resolve_model(production: Production, runtime: Runtime | None, base_dir: Pat
         raise CheckpointError(f"$.backend: backend '{production.backend}' needs \"model\": {{\"checkpoint\": ...}}")
     defaults = DEFAULTS[production.backend]
     files = {name: _resolve_path(getattr(model, name), base_dir)
-             for name in ("checkpoint", "config", "motion_adapter", "controlnet")}
+             for name in ("checkpoint", "config", "motion_adapter", "controlnet", "ip_adapter")}
     hashes = {}
     for name, path in files.items():
         if path is None:
@@ -338,6 +226,8 @@ def resolve_model(production: Production, runtime: Runtime | None, base_dir: Pat
         checkpoint_sha256=hashes["checkpoint"], config_sha256=hashes["config"],
         motion_adapter_sha256=hashes["motion_adapter"], controlnet_sha256=hashes["controlnet"],
         controlnet_scale=model.controlnet_scale if model.controlnet is not None else None,
+        ip_adapter_sha256=hashes["ip_adapter"],
+        ip_adapter_scale=model.ip_adapter_scale if model.ip_adapter is not None else None,
         conditioning=conditioning, steps=pick("steps"), guidance_scale=float(pick("guidance_scale")),
         strength=float(pick("strength")) if uses_strength else None, scheduler=model.scheduler,
         width=pick("width"), height=pick("height"), clip_frames=pick("clip_frames"),
@@ -346,25 +236,47 @@ def resolve_model(production: Production, runtime: Runtime | None, base_dir: Pat
 
 
 def plan_shot(production: Production, episode: Episode, scene: Scene, shot: Shot,
-              model: tuple[ModelJob, ModelFiles] | None = None) -> ShotJob:
+              model: tuple[ModelJob, ModelFiles] | None = None, base_dir: Path | None = None) -> ShotJob:
+    """One shot's job: inheritance applied (series → episode → scene → shot), every preset resolved."""
+    base_dir = base_dir or Path.cwd()
     path = f"{episode.id}/{scene.id}/{shot.id}"
-    style = shot.style or scene.style or episode.style or production.style
-    camera = resolve_camera(shot.camera or production.camera)
+    fps = production.delivery.fps
+    frames = shot.frame_count(fps)
+    canvas = production.delivery.size
+    style, style_assets = resolve_style(shot.style or scene.style or episode.style or production.style, base_dir)
+    camera = resolve_camera(shot.camera or scene.camera or episode.camera or production.camera)
     light = resolve_lighting(shot.lighting or scene.lighting or episode.lighting or production.lighting)
-    prompt, negative = compose_prompt(production, scene, shot, style, camera, light)
+    look, look_assets = resolve_look(merge_looks(production.look, episode.look, scene.look, shot.look),
+                                     base_dir, canvas)
+    cast, figures, cast_assets = resolve_cast(production, episode, scene, shot.cast, base_dir)
+    prompt, negative = compose_prompt(production, scene, shot, style, cast, camera, light)
     location = production.location(scene.location)
-    width, height = production.delivery.size
+    width, height = picture_size(look.aspect_ratio, canvas)
+    model_job, files = model if model else (None, None)
+    if model_job is not None:
+        model_job = style_model_hints(production, model_job, style)
     return ShotJob(
         shot_path=path, episode_id=episode.id, scene_id=scene.id, shot_id=shot.id,
         backend=production.backend, engine=render_code_hash(production.backend), seed=shot_seed(production.seed, path),
         language=production.language, prompt=prompt, negative_prompt=negative,
-        width=width, height=height, fps=production.delivery.fps, frames=shot.frame_count(production.delivery.fps),
-        camera=camera, lighting=light, style=style.preset,
+        width=width, height=height, canvas_width=canvas[0], canvas_height=canvas[1], fps=fps, frames=frames,
+        camera=camera, lighting=light, look=look, style=style,
         set=Set(location_id=location.id, ground_color=location.ground_color, backdrop_color=location.backdrop_color,
                 props=tuple(p.model_dump(mode="json") for p in location.props)),
-        figures=place_figures(production, shot.cast),
-        model=model[0] if model else None, files=model[1] if model else None,
+        cast=cast, figures=figures, model=model_job, files=files,
+        assets={**style_assets, **look_assets, **cast_assets},
     )
+
+
+def style_model_hints(production: Production, model_job: ModelJob, style: StyleJob) -> ModelJob:
+    """A style family's steps/guidance hints apply where the spec's model leaves them unset."""
+    spec_model = production.model
+    update = {}
+    for name in ("steps", "guidance_scale"):
+        hint = getattr(style, name, None)
+        if hint is not None and spec_model is not None and getattr(spec_model, name) is None:
+            update[name] = hint
+    return model_job.model_copy(update=update) if update else model_job
 
 
 def plan(production: Production, runtime: Runtime | None = None, base_dir: Path | None = None) -> list[EpisodePlan]:
@@ -376,7 +288,7 @@ def plan(production: Production, runtime: Runtime | None = None, base_dir: Path 
     model = resolve_model(production, runtime, base_dir or Path.cwd())
     episodes = []
     for episode in production.episodes:
-        jobs = tuple(plan_shot(production, episode, scene, shot, model)
+        jobs = tuple(plan_shot(production, episode, scene, shot, model, base_dir)
                      for scene in episode.scenes for shot in scene.shots)
         episodes.append(EpisodePlan(episode_id=episode.id, title=text_in(episode.title, production.language, production.language),
                                     jobs=jobs))

@@ -10,57 +10,23 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from reelforge.spec import presets
+from reelforge.spec.base import ID_PATTERN, Color, Id, LocalizedText, Strict, text_in  # noqa: F401 (re-exported)
+from reelforge.spec.camera import Camera
+from reelforge.spec.character import Character, Wardrobe  # noqa: F401 (re-exported)
+from reelforge.spec.lighting import Lighting
+from reelforge.spec.look import Look
+from reelforge.spec.styles import Style
 
 SPEC_FORMAT = "reelforge/1"
 
-ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-Id = Annotated[str, Field(pattern=ID_PATTERN, description="lower-case id: letters, digits, '-' and '_'")]
-Color = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", description="sRGB colour as #rrggbb")]
 # A shot longer than an hour is a mistake in a spec, not a shot.
 MAX_SHOT_SECONDS = 3600
 MAX_SHOT_FRAMES = MAX_SHOT_SECONDS * 30
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
-
-# Text a user may give once (in the production's source language) or per language,
-# keyed by BCP 47 tag: "A dark harbor" or {"en": "A dark harbor", "fr": "Un port sombre"}.
-LocalizedText = str | dict[str, str]
-
-
-class Strict(BaseModel):
-    """Base for every spec object: unknown fields are errors (they are usually typos)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-def text_in(text: LocalizedText, language: str, fallback: str) -> str:
-    """Resolve a LocalizedText in one language, falling back to the source language."""
-    if isinstance(text, str):
-        return text
-    return text.get(language) or text.get(fallback) or ""
-
-
-class Wardrobe(Strict):
-    top: Color = "#7a7a7a"
-    bottom: Color = "#4a4a4a"
-    shoes: Color = "#2a2a2a"
-    description: LocalizedText = ""
-
-
-class Character(Strict):
-    id: Id
-    name: LocalizedText
-    description: LocalizedText = ""
-    hair: LocalizedText = ""
-    hair_color: Color = "#3a2a1a"
-    skin_color: Color = "#c89f7e"
-    face: LocalizedText = ""
-    wardrobe: Wardrobe = Wardrobe()
-    height_m: float = Field(1.75, gt=0.3, le=3.0)
 
 
 class Prop(Strict):
@@ -88,45 +54,6 @@ class Location(Strict):
     props: list[Prop] = []
 
 
-class Camera(Strict):
-    """A camera move by preset name; the preset gives defaults for every parameter."""
-
-    move: str = "lock-off"
-    distance_m: float | None = Field(None, gt=0, description="camera distance from the subject at the start")
-    travel_m: float | None = Field(None, ge=0, description="how far the camera travels over the shot")
-    height_m: float | None = Field(None, gt=0, le=200)
-    focal_length_mm: float | None = Field(None, ge=8, le=300)
-    easing: Literal["linear", "ease-in", "ease-out", "ease-in-out"] = "ease-in-out"
-
-    @field_validator("move")
-    @classmethod
-    def _known_move(cls, v: str) -> str:
-        return presets.check_name("camera move", v, presets.CAMERA_MOVES)
-
-
-class Lighting(Strict):
-    """A lighting preset with optional key-light direction and colour temperature."""
-
-    preset: str
-    azimuth_deg: float | None = Field(None, ge=-360, le=360)
-    elevation_deg: float | None = Field(None, ge=-10, le=90)
-    kelvin: float | None = Field(None, ge=1000, le=20000)
-
-    @field_validator("preset")
-    @classmethod
-    def _known_preset(cls, v: str) -> str:
-        return presets.check_name("lighting preset", v, presets.LIGHTING)
-
-
-class Style(Strict):
-    preset: str
-
-    @field_validator("preset")
-    @classmethod
-    def _known_preset(cls, v: str) -> str:
-        return presets.check_name("style preset", v, presets.STYLES)
-
-
 class Shot(Strict):
     id: Id
     prompt: LocalizedText = Field(description="what happens in the shot")
@@ -136,6 +63,7 @@ class Shot(Strict):
     camera: Camera | None = None
     lighting: Lighting | None = None
     style: Style | None = None
+    look: Look | None = None
 
     @model_validator(mode="after")
     def _one_length(self) -> Shot:
@@ -158,16 +86,20 @@ class Scene(Strict):
     id: Id
     title: LocalizedText = ""
     location: str
+    camera: Camera | None = None
     lighting: Lighting | None = None
     style: Style | None = None
+    look: Look | None = None
     shots: list[Shot] = Field(min_length=1)
 
 
 class Episode(Strict):
     id: Id
     title: LocalizedText = ""
+    camera: Camera | None = None
     lighting: Lighting | None = None
     style: Style | None = None
+    look: Look | None = None
     scenes: list[Scene] = Field(min_length=1)
 
 
@@ -199,8 +131,9 @@ class Delivery(Strict):
     (except `mark` and `watermark`, which act after the episode is assembled)."""
 
     fps: int = 24
-    aspect_ratio: Literal["16:9"] = "16:9"
-    resolution: Literal["1080p"] = "1080p"
+    aspect_ratio: Literal["16:9"] = Field("16:9", description="the delivered frame; a look's aspect_ratio "
+                                                               "letterboxes the picture inside it")
+    resolution: Literal["1080p", "4k"] = Field("1080p", description="1080p: 1920×1080; 4k: 3840×2160")
     crf: int = Field(18, ge=0, le=51)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "faster"
     encoder_threads: int = Field(2, ge=1, le=16, description="x264 threads; the bitstream depends on it")
@@ -216,8 +149,8 @@ class Delivery(Strict):
 
     @property
     def size(self) -> tuple[int, int]:
-        """(width, height) of the delivered picture."""
-        return (1920, 1080)
+        """(width, height) of the delivered frame."""
+        return (3840, 2160) if self.resolution == "4k" else (1920, 1080)
 
 
 BACKENDS = ("previz", "sdxl", "animatediff", "animatediff-sdxl", "wan")
@@ -240,6 +173,10 @@ class Model(Strict):
                                                          "checkpoint is a plain Stable Diffusion folder")
     controlnet: str | None = Field(None, description="SDXL: a local depth ControlNet folder, conditioned on previz depth")
     controlnet_scale: float = Field(0.5, ge=0, le=2)
+    ip_adapter: str | None = Field(None, description="SDXL / AnimateDiff: a local IP-Adapter folder (weights and "
+                                                     "image encoder) that conditions cast characters on their "
+                                                     "ip_adapter_image")
+    ip_adapter_scale: float = Field(0.6, ge=0, le=2)
     conditioning: Literal["previz", "text"] = Field(
         "previz", description="previz: img2img / video-to-video from the previz render; text: from the prompt alone")
     steps: int | None = Field(None, ge=1, le=200, description="denoising steps")
@@ -264,9 +201,11 @@ class Production(Strict):
     delivery: Delivery = Delivery()
     signing: Signing | None = Field(None, description="sign with the studio's own chain instead of the "
                                                      "production's identity (made by `reelforge init`)")
-    style: Style = Style(preset="gray-box")
+    style: Style = Field(Style(preset="gray-box"), description="the series' style family, inherited by every "
+                                                                "episode, scene and shot that sets none")
     lighting: Lighting = Lighting(preset="overcast")
     camera: Camera = Camera()
+    look: Look = Look()
     characters: list[Character] = []
     locations: list[Location] = Field(min_length=1)
     episodes: list[Episode] = Field(min_length=1)

@@ -1,0 +1,80 @@
+"""A shot's lighting, resolved from its preset: key direction, colour, and the grade it implies."""
+
+from __future__ import annotations
+
+import warnings
+from functools import cache
+
+from reelforge.plan.base import Frozen
+from reelforge.spec import presets
+from reelforge.spec.lighting import Lighting
+
+
+class Light(Frozen):
+    preset: str
+    azimuth_deg: float
+    elevation_deg: float
+    kelvin: float
+    key_rgb: tuple[float, float, float]  # linear RGB of the key light, max channel 1
+    key: float
+    ambient: float
+    sky_top: str
+    sky_horizon: str
+
+
+def _import_colour():
+    """Import colour-science without leaving its matplotlib stand-ins behind.
+
+    Without matplotlib, colour-science puts `unittest.mock.MagicMock` objects into
+    `sys.modules` under matplotlib's module names; `importlib.util.find_spec` then
+    raises on them, which breaks any later import that probes for matplotlib
+    (diffusers does, at import). The stand-ins are removed once colour is loaded.
+    """
+    import sys
+    from unittest.mock import MagicMock
+
+    import colour
+
+    for name in [n for n, m in sys.modules.items() if isinstance(m, MagicMock)]:
+        del sys.modules[name]
+    return colour
+
+
+@cache
+def kelvin_to_linear_rgb(kelvin: float) -> tuple[float, float, float]:
+    """Colour of a light at a colour temperature, as linear sRGB normalised to max 1.
+
+    Uses colour-science (Kang 2002 CCT → xy, then xy → XYZ → linear sRGB);
+    rounded so the job key does not depend on the last float bits of the library.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        colour = _import_colour()
+
+        xy = colour.temperature.CCT_to_xy(kelvin, method="Kang 2002")
+        rgb = colour.XYZ_to_sRGB(colour.xy_to_XYZ(xy), apply_cctf_encoding=False)
+    rgb = [max(float(c), 0.0) for c in rgb]
+    peak = max(rgb)
+    return tuple(round(c / peak, 4) for c in rgb)  # type: ignore[return-value]
+
+
+def resolve_lighting(lighting: Lighting) -> Light:
+    base = presets.LIGHTING[lighting.preset]
+    given = lighting.model_dump(exclude_none=True)
+    kelvin = float(given.get("kelvin", base["kelvin"]))
+    return Light(
+        preset=lighting.preset,
+        azimuth_deg=float(given.get("azimuth_deg", base["azimuth_deg"])),
+        elevation_deg=float(given.get("elevation_deg", base["elevation_deg"])),
+        kelvin=kelvin,
+        key_rgb=kelvin_to_linear_rgb(kelvin),
+        key=base["key"],
+        ambient=base["ambient"],
+        sky_top=base["sky_top"],
+        sky_horizon=base["sky_horizon"],
+    )
+
+
+def lighting_phrase(light: Light) -> str:
+    """The words a generative backend's prompt gets for this lighting."""
+    return presets.LIGHTING[light.preset]["phrase"]

@@ -1,0 +1,36 @@
+"""The finishing chain every backend's picture goes through, in one fixed order.
+
+    picture (job.width × job.height, from the backend)
+      → lighting grade (white balance from the colour temperature, contrast, saturation)
+      → camera look (3D LUT, vignette, seeded film grain)
+      → frame (centred in canvas_width × canvas_height, black bars around)
+
+Each step is a pure function of (job, frame index, picture), so a finished frame is
+too and any frame range re-renders alone. Previz-only steps (depth of field, style
+recipes) run inside the previz backend, where the depth image is at hand.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reelforge.plan.jobs import ShotJob
+
+
+def place_in_canvas(job: ShotJob, picture: np.ndarray) -> np.ndarray:
+    """The picture centred in the delivered frame, with black bars (letterbox or pillarbox)."""
+    if (job.width, job.height) == (job.canvas_width, job.canvas_height):
+        return picture
+    frame = np.zeros((job.canvas_height, job.canvas_width, 3), dtype=np.uint8)
+    top = (job.canvas_height - job.height) // 2
+    left = (job.canvas_width - job.width) // 2
+    frame[top:top + job.height, left:left + job.width] = picture
+    return frame
+
+
+def finish_frame(job: ShotJob, index: int, picture: np.ndarray) -> np.ndarray:
+    """A backend's picture for frame `index` as the delivered frame (C-contiguous uint8 RGB)."""
+    if picture.shape != (job.height, job.width, 3):
+        raise RuntimeError(f"{job.backend} drew a {picture.shape[1]}×{picture.shape[0]} picture for "
+                           f"{job.shot_path} frame {index}; the job asks for {job.width}×{job.height}")
+    return np.ascontiguousarray(place_in_canvas(job, picture))

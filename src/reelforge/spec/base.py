@@ -1,0 +1,28 @@
+"""Building blocks shared by every part of the spec: strict objects, ids, colours, localized text."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+Id = Annotated[str, Field(pattern=ID_PATTERN, description="lower-case id: letters, digits, '-' and '_'")]
+Color = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", description="sRGB colour as #rrggbb")]
+
+# Text a user may give once (in the production's source language) or per language,
+# keyed by BCP 47 tag: "A dark harbor" or {"en": "A dark harbor", "fr": "Un port sombre"}.
+LocalizedText = str | dict[str, str]
+
+
+class Strict(BaseModel):
+    """Base for every spec object: unknown fields are errors (they are usually typos)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def text_in(text: LocalizedText, language: str, fallback: str) -> str:
+    """Resolve a LocalizedText in one language, falling back to the source language."""
+    if isinstance(text, str):
+        return text
+    return text.get(language) or text.get(fallback) or ""
