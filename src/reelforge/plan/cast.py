@@ -8,7 +8,7 @@ that casts them gets the same inputs.
 
 from __future__ import annotations
 
-from reelforge.plan.base import Frozen
+from reelforge.plan.base import Frozen, LoraJob
 from reelforge.spec.model import Production
 
 FIGURE_SPACING_M = 1.1
@@ -47,6 +47,10 @@ class CastMember(Frozen):
 
     character_id: str
     tokens: str  # the character's prompt phrase: name, description, hair, face, wardrobe
+    identity_seed: int = 0  # TODO(characters): from the spec, or derived from the production seed and id
+    reference_sha256s: tuple[str, ...] = ()  # reference images, by content (paths in ShotJob.assets)
+    ip_adapter_image_sha256: str | None = None  # the image IP-Adapter encodes (path in ShotJob.assets)
+    lora: LoraJob | None = None
 
 
 def character_tokens(production: Production, character_id: str) -> str:

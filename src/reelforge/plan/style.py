@@ -11,7 +11,9 @@ class StyleJob(Frozen):
     id: str
     prompt: str
     negative_prompt: str
-    lora: LoraJob | None = None
+    lora: LoraJob | None = None  # path in ShotJob.assets
+    steps: int | None = None  # hints, used where the spec's model leaves steps / guidance unset
+    guidance_scale: float | None = None
 
 
 def resolve_style(style: Style, base_dir) -> tuple[StyleJob, dict[str, str]]:
