@@ -264,11 +264,14 @@ def render(
                 for e in episodes:
                     tasks[e.episode_id] = bar.add_task(e.episode_id, total=e.frames)
                 results = [engine.render_episode(e, out_dir / f"{e.episode_id}.mp4") for e in episodes]
+                sheet = engine.deliver_contact_sheet(results, out_dir / "contact-sheet.png")
     except ProductionBusy as exc:
         raise fail(str(exc), code=1) from None
     except RENDER_INPUT_ERRORS as exc:  # a checkpoint that hashes but will not load, say
         raise fail(f"{spec}: {exc}") from None
     _summary(results)
+    if job is None:
+        console.print(f"contact sheet: {sheet}", highlight=False)
     if delivery.mark_id is not None:
         console.print(f"invisible mark {delivery.mark_id:016x} recorded for {delivery.actor}", highlight=False)
     if job is not None and not range_matches:

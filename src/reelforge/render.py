@@ -296,6 +296,31 @@ class Engine:
         shots = [self.render_shot(job) for job in episode.jobs]
         return self._deliver("episode", episode.episode_id, shots, output, started, started_at, meter)
 
+    # -- contact sheet ---------------------------------------------------------------
+    def deliver_contact_sheet(self, results: list[RenderResult], output: Path) -> Path:
+        """One labelled still per rendered shot (its middle frame, from the store) on a signed PNG grid."""
+        from reelforge.media.contact_sheet import Still, contact_sheet, shot_lines, write_png
+
+        stills, picked = [], []
+        for result in results:
+            for shot in result.shots:
+                middle = len(shot.frame_hashes) // 2
+                digest = shot.frame_hashes[middle]
+                stills.append(Still(self.store.get(digest), shot_lines(shot.job)))
+                picked.append({"shot": shot.job.shot_path, "job_key": shot.job.key,
+                               "frame": shot.first_frame + middle, "frame_sha256": digest})
+        unsigned = self.paths.segments / f"incoming-contact-sheet-{picked[0]['job_key']}.png"
+        write_png(contact_sheet(stills), unsigned)
+        options = self.delivery
+        assertion = {"generator": f"reelforge {ENGINE_VERSION}", "kind": "contact-sheet",
+                     "rendered_by": options.actor, "unsigned_sha256": file_sha256(unsigned), "stills": picked}
+        with atomic_path(output) as tmp:
+            try:
+                sign(unsigned, tmp, dataclasses.replace(options, mark_id=None), assertion, output.name)
+            finally:
+                unsigned.unlink(missing_ok=True)
+        return output
+
     # -- delivery --------------------------------------------------------------------
     def _deliver(self, kind: str, episode_id: str, shots: list[ShotResult], output: Path, started: float,
                  started_at: str, meter: EnergyMeter) -> RenderResult:

@@ -1,0 +1,107 @@
+"""A contact sheet: one labelled still per shot on a PNG grid, so a person sees every control at once.
+
+Each still is the middle frame of its shot, taken from the frame store (the same
+bytes the episode was encoded from), scaled down, and labelled with the shot's path
+and the controls that made it: camera move, lighting, style family, look. The sheet
+is a pure function of those frames and labels (Pillow with the bundled font), so the
+unsigned PNG has the same bytes on every run; `render` signs it like every delivery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+THUMB_WIDTH = 480  # pixels per still; the height follows the frame's aspect ratio
+COLUMNS = 4
+MARGIN = 12
+LABEL_SIZE = 15  # font size in pixels
+LABEL_LINES = 3
+LINE_SPACING = 4
+BACKGROUND = (24, 24, 26)
+TEXT = (235, 235, 230)
+SUBTLE = (165, 165, 160)
+FONT_FILE = "DejaVuSans-Bold.ttf"
+
+
+@dataclass(frozen=True)
+class Still:
+    """One cell of the sheet: a frame and the lines under it (the first is the shot path)."""
+
+    frame: np.ndarray
+    lines: tuple[str, ...]
+
+
+def _font(size: int):
+    from PIL import ImageFont
+
+    path = Path(str(resources.files("reelforge") / "fonts" / FONT_FILE))
+    return ImageFont.truetype(str(path), size)
+
+
+def _fit(draw, text: str, font, width: int) -> str:
+    """The text, cut with an ellipsis so it fits `width` pixels."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "…", font=font) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def contact_sheet(stills: Sequence[Still], columns: int = COLUMNS, thumb_width: int = THUMB_WIDTH):
+    """The sheet as a PIL RGB image: stills left to right, top to bottom, each with its label below."""
+    from PIL import Image, ImageDraw
+
+    if not stills:
+        raise ValueError("a contact sheet needs at least one still")
+    height, width = stills[0].frame.shape[:2]
+    thumb_height = round(thumb_width * height / width)
+    columns = max(1, min(columns, len(stills)))
+    rows = -(-len(stills) // columns)
+    label_height = LABEL_LINES * (LABEL_SIZE + LINE_SPACING)
+    cell_w, cell_h = thumb_width + MARGIN, thumb_height + label_height + MARGIN
+    sheet = Image.new("RGB", (MARGIN + columns * cell_w, MARGIN + rows * cell_h), BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+    font = _font(LABEL_SIZE)
+    for i, still in enumerate(stills):
+        x = MARGIN + (i % columns) * cell_w
+        y = MARGIN + (i // columns) * cell_h
+        thumb = Image.fromarray(np.ascontiguousarray(still.frame)).resize((thumb_width, thumb_height),
+                                                                          Image.Resampling.LANCZOS)
+        sheet.paste(thumb, (x, y))
+        for n, line in enumerate(still.lines[:LABEL_LINES]):
+            draw.text((x, y + thumb_height + 3 + n * (LABEL_SIZE + LINE_SPACING)), _fit(draw, line, font, thumb_width),
+                      fill=TEXT if n == 0 else SUBTLE, font=font)
+    return sheet
+
+
+def write_png(image, path: Path) -> Path:
+    """Write a PIL image as PNG atomically, with no metadata chunks (fixed bytes)."""
+    from reelforge.store.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG", optimize=False, compress_level=6)
+    return path
+
+
+def shot_lines(job) -> tuple[str, ...]:
+    """The label of one shot: where it is, then the controls that made it."""
+    camera = job.camera
+    moves = [camera.move] + [getattr(k, "move", "") for k in getattr(camera, "keyframes", ()) or ()]
+    camera_text = " → ".join(m for m in moves if m)
+    if getattr(camera, "handheld", None):
+        camera_text += " + handheld"
+    light = job.lighting
+    look = job.look
+    look_bits = [look.aspect_ratio]
+    for name in ("depth_of_field", "grain", "vignette", "lut_sha256"):
+        if getattr(look, name, None):
+            look_bits.append({"depth_of_field": "DOF", "lut_sha256": "LUT"}.get(name, name))
+    cast = ", ".join(member.character_id for member in job.cast)
+    return (job.shot_path + (f" — {cast}" if cast else ""),
+            f"{camera_text} · {light.preset} {light.kelvin:.0f} K",
+            f"{job.style.id} · {' '.join(look_bits)}")
