@@ -56,3 +56,12 @@ def test_schema_is_json_schema_for_the_spec():
     schema = json.loads(run_cli("schema").stdout)
     assert "episodes" in schema["properties"]
     assert schema["$schema"].startswith("https://json-schema.org/")
+
+
+def test_render_names_a_missing_character_reference_with_exit_2(tmp_path: Path):
+    spec = small_spec()
+    spec["characters"][0]["references"] = ["refs/missing.png"]
+    path = write_spec(tmp_path / "show", spec)
+    result = run_cli("render", str(path), check=False)
+    assert result.returncode == 2
+    assert "$.characters[0].references[0]" in result.stderr and "Traceback" not in result.stderr

@@ -112,14 +112,51 @@ def init(directory: Annotated[Path, typer.Argument(help="folder to create for th
 def validate(spec: Annotated[Path, typer.Argument(help="production.json")]) -> None:
     """Check a spec; list every problem with its JSON path (exit 2 if any)."""
     production = load_or_exit(spec)
+    from reelforge.errors import Problem
+    from reelforge.plan.look import lut_problems
+
+    files = [Problem(where, message) for where, message in lut_problems(production, ProductionPaths.for_spec(spec).root)]
+    if files:  # the spec is well-formed but names a LUT file that cannot be read
+        errors.print(str(SpecError(spec, files)), highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(2)
     shots = sum(len(s.shots) for e in production.episodes for s in e.scenes)
     console.print(f"[green]OK[/] {spec}: {len(production.episodes)} episode(s), {shots} shot(s)")
 
 
 @app.command()
-def schema() -> None:
+def schema(style: Annotated[bool, typer.Option("--style", help="the schema of a style family file "
+                                                               "(styles/*.json) instead")] = False) -> None:
     """Print the spec's JSON Schema (point your editor at it)."""
+    if style:
+        from reelforge.spec.styles import family_schema
+
+        print(json.dumps(family_schema(), indent=2))
+        return
     print(json.dumps(production_schema(), indent=2))
+
+
+@app.command()
+def styles(spec: Annotated[Path | None, typer.Argument(help="production.json: include its styles/ folder")] = None
+           ) -> None:
+    """List the style families a production can use: built-in and its own (styles/*.json beside the spec)."""
+    from reelforge.spec.styles import load_families
+
+    if spec is not None and not spec.is_file():
+        raise fail(f"{spec}: no such spec file")
+    families = load_families(spec.absolute().parent if spec is not None else None)
+    table = Table(title="style families", title_justify="left")
+    for column in ("id", "from", "previz recipe", "name"):
+        table.add_column(column)
+    for name, loaded in sorted(families.families.items()):
+        source = "built-in" if loaded.builtin else _shown(loaded.file)
+        recipe = " → ".join(step.op for step in loaded.family.previz) or "—"
+        table.add_row(name, source, recipe, loaded.family.name)
+    console.print(table)
+    if families.problems:  # the spec's validation reports them too; say so here rather than hide a family
+        for problem in families.problems:
+            errors.print(f"{_shown(problem.file)}: {problem.path}: {problem.message}", highlight=False,
+                         markup=False, soft_wrap=True)
+        raise typer.Exit(2)
 
 
 def _shown(path: Path) -> str:
@@ -166,17 +203,36 @@ def with_model_override(production, spec: Path, backend: str | None, checkpoint:
 
 
 def plan_or_exit(production, spec: Path, device: str, threads: int | None):
-    """Plan every episode; a bad device or checkpoint is a user error (exit 2), never a traceback."""
-    if production.backend == "previz":
-        return plan(production)
-    from reelforge.backends.checkpoints import CheckpointError
-    from reelforge.backends.runtime import RuntimeUnavailable, resolve_runtime
+    """Plan every episode; a bad device, checkpoint or LUT file is a user error (exit 2), never a traceback."""
+    from reelforge.plan.cast import CastFileError
+    from reelforge.plan.look import LutError, lut_problems
 
+    root = ProductionPaths.for_spec(spec).root  # the spec's folder: its relative file paths start there
     try:
-        runtime = resolve_runtime(device, threads)
-        return plan(production, runtime, ProductionPaths.for_spec(spec).root)
-    except (CheckpointError, RuntimeUnavailable) as exc:
-        raise fail(f"{spec}: {exc}") from None
+        if production.backend == "previz":
+            try:
+                return plan(production, base_dir=root)
+            except CastFileError as exc:
+                raise fail(f"{spec}: {exc}") from None
+        from reelforge.backends.checkpoints import CheckpointError
+        from reelforge.backends.runtime import RuntimeUnavailable, resolve_runtime
+
+        try:
+            runtime = resolve_runtime(device, threads)
+            return plan(production, runtime, root)
+        except (CheckpointError, RuntimeUnavailable, CastFileError) as exc:
+            raise fail(f"{spec}: {exc}") from None
+    except SpecError as exc:  # a style family file that broke after the spec was validated: names that file
+        errors.print(str(exc), highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except LutError as exc:  # name every unreadable LUT by its place in the spec
+        from reelforge.errors import Problem
+
+        problems = [Problem(where, message) for where, message in lut_problems(production, root)]
+        if not problems:
+            raise fail(f"{spec}: {exc}") from None
+        errors.print(str(SpecError(spec, problems)), highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 def auto_device() -> str:
@@ -310,13 +366,16 @@ app.add_typer(models_app, name="models")
 
 @models_app.command("make-tiny")
 def make_tiny_command(
-    directory: Annotated[Path, typer.Argument(help="new folder for the checkpoint")],
-    kind: Annotated[str, typer.Option(help="sdxl, animatediff, animatediff-sdxl, wan or controlnet-sdxl")],
+    directory: Annotated[Path, typer.Argument(help="new folder for the checkpoint or IP-Adapter; for a LoRA, "
+                                                   "a new .safetensors file")],
+    kind: Annotated[str, typer.Option(help="sdxl, animatediff, animatediff-sdxl, wan, controlnet-sdxl; adapters: "
+                                           "lora-sdxl, lora-animatediff, lora-wan, ip-adapter-sdxl, "
+                                           "ip-adapter-animatediff")],
     seed: Annotated[int, typer.Option(help="seed of the random weights")] = 0,
     single_file: Annotated[bool, typer.Option("--single-file", help="sdxl only: also write DIRECTORY.safetensors "
                                                                       "in the original single-file layout")] = False,
 ) -> None:
-    """Write a tiny random-weight checkpoint that loads exactly like a real one (for tests and trying things out)."""
+    """Write a tiny random-weight checkpoint or adapter that loads like a real one (for tests and trying things out)."""
     from reelforge.backends.tiny import KINDS, build_tiny, make_tiny
 
     if kind not in KINDS:
@@ -325,9 +384,10 @@ def make_tiny_command(
         raise fail("--single-file is for --kind sdxl")
     try:
         make_tiny(directory, kind, seed)
-    except FileExistsError as exc:
+    except (FileExistsError, ValueError) as exc:
         raise fail(str(exc)) from None
-    console.print(f"wrote a tiny {kind} checkpoint to {directory}", highlight=False)
+    what = "LoRA" if kind.startswith("lora-") else "IP-Adapter" if kind.startswith("ip-adapter-") else "checkpoint"
+    console.print(f"wrote a tiny {kind} {what} to {directory}", highlight=False)
     if single_file:
         from reelforge.backends.single_file import write_sdxl_single_file
 

@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from reelforge.backends.adapters import Adapters, load_ip_adapter
 from reelforge.backends.defaults import PIPELINE_CLASSES
 from reelforge.backends.diffusion import (
     PipelineCache,
@@ -69,6 +70,7 @@ class ClipBackend:
     def __init__(self) -> None:
         self._pipelines = PipelineCache()
         self._lock = threading.Lock()
+        self.adapters = Adapters()  # LoRAs and IP-Adapter embeddings, set per shot
 
     def pipeline_class(self, job: ShotJob):
         import diffusers
@@ -77,8 +79,11 @@ class ClipBackend:
 
     def pipeline(self, job: ShotJob):
         cls = self.pipeline_class(job)
-        return self._pipelines.get(cache_key(job, cls.__name__),
-                                   lambda: load_pipeline(cls, job, self.accepted, f"the {self.name} backend"))
+        return self._pipelines.get(cache_key(job, cls.__name__), lambda: self.load(cls, job))
+
+    def load(self, cls, job: ShotJob):
+        pipeline = load_pipeline(cls, job, self.accepted, f"the {self.name} backend")
+        return load_ip_adapter(pipeline, job) if job.files.ip_adapter is not None else pipeline
 
     def frames_to_render(self, length: int) -> int:
         return length
@@ -108,7 +113,8 @@ class ClipBackend:
         with self._lock:
             pipeline = self.pipeline(job)
             with deterministic_torch(runtime):
-                frames = call_pipeline(pipeline, job, self.pipeline_inputs(job, start, stop)).frames[0]
+                inputs = {**self.pipeline_inputs(job, start, stop), **self.adapters.prepare(pipeline, job)}
+                frames = call_pipeline(pipeline, job, inputs).frames[0]
         return [pil_to_array(image) for image in frames[:stop - start]]
 
     def render(self, job: ShotJob, indices: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:

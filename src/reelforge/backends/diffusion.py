@@ -191,8 +191,8 @@ def cache_key(job: ShotJob, variant: str) -> tuple:
     """Everything that decides which weights and classes a loaded pipeline holds (hashes, not only paths)."""
     m, f = job.model, job.files
     return (job.backend, variant, m.conditioning, f.checkpoint, m.checkpoint_sha256, f.config, m.config_sha256,
-            f.motion_adapter, m.motion_adapter_sha256, f.controlnet, m.controlnet_sha256, m.scheduler, m.dtype,
-            m.device)
+            f.motion_adapter, m.motion_adapter_sha256, f.controlnet, m.controlnet_sha256, f.ip_adapter,
+            m.ip_adapter_sha256, m.scheduler, m.dtype, m.device)  # LoRAs are set per shot (backends/adapters.py)
 
 
 def native_job(job: ShotJob) -> ShotJob:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reelforge.backends.adapters import Adapters, load_ip_adapter
 from reelforge.backends.defaults import PIPELINE_CLASSES
 from reelforge.backends.diffusion import (
     PipelineCache,
@@ -84,8 +85,10 @@ def load_sdxl(job: ShotJob):
         from reelforge.backends.checkpoints import check_tokenizers
 
         check_tokenizers(pipeline, Path(config))
-        return finish_loading(pipeline, job)
-    return load_pipeline(cls, job, SDXL_PIPELINES, "the sdxl backend", **extra)
+        pipeline = finish_loading(pipeline, job)
+    else:
+        pipeline = load_pipeline(cls, job, SDXL_PIPELINES, "the sdxl backend", **extra)
+    return load_ip_adapter(pipeline, job) if job.files.ip_adapter is not None else pipeline
 
 
 def pipeline_inputs(job: ShotJob, index: int) -> dict:
@@ -119,6 +122,7 @@ class SdxlBackend:
     def __init__(self) -> None:
         self._pipelines = PipelineCache()
         self._lock = threading.Lock()
+        self.adapters = Adapters()  # LoRAs and IP-Adapter embeddings, set per shot
 
     def pipeline(self, job: ShotJob):
         return self._pipelines.get(cache_key(job, self.name), lambda: load_sdxl(job))
@@ -129,7 +133,8 @@ class SdxlBackend:
         with self._lock:
             pipeline = self.pipeline(job)
             with deterministic_torch(runtime):
-                image = call_pipeline(pipeline, job, pipeline_inputs(job, index)).images[0]
+                inputs = {**pipeline_inputs(job, index), **self.adapters.prepare(pipeline, job)}
+                image = call_pipeline(pipeline, job, inputs).images[0]
         return pil_to_array(image)
 
     def render(self, job: ShotJob, indices: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:

@@ -17,7 +17,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-KINDS = ("sdxl", "animatediff", "animatediff-sdxl", "wan", "controlnet-sdxl")
+CHECKPOINT_KINDS = ("sdxl", "animatediff", "animatediff-sdxl", "wan", "controlnet-sdxl")
+# Adapters, each shaped for the tiny checkpoint it names (the SDXL ones also fit the tiny
+# animatediff-sdxl, whose UNet is the tiny SDXL UNet): a LoRA is one .safetensors file,
+# an IP-Adapter a folder (see backends/adapters.py for its layout).
+LORA_KINDS = {"lora-sdxl": "sdxl", "lora-animatediff": "animatediff", "lora-wan": "wan"}
+IP_ADAPTER_KINDS = {"ip-adapter-sdxl": "sdxl", "ip-adapter-animatediff": "animatediff"}
+KINDS = CHECKPOINT_KINDS + tuple(LORA_KINDS) + tuple(IP_ADAPTER_KINDS)
 
 # Common words get their own merges so prompts tokenize to distinct, short id runs.
 WORDS = ("the", "and", "harbor", "light", "lamp", "sea", "night", "boat", "camera", "shot", "slow", "push",
@@ -92,6 +98,24 @@ def _sdxl_unet(cross_attention_dim: int = 64):
         cross_attention_dim=cross_attention_dim, norm_num_groups=8)
 
 
+def _sd15_unet():
+    """The SD 1.5-shaped UNet under the tiny AnimateDiff (the motion adapter is added to it)."""
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        block_out_channels=(8, 16), layers_per_block=2, sample_size=8, in_channels=4, out_channels=4,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=16, norm_num_groups=2)
+
+
+def _wan_transformer():
+    from diffusers import WanTransformer3DModel
+
+    return WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16,
+                                 out_channels=16, text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2,
+                                 cross_attn_norm=True, qk_norm="rms_norm_across_heads", rope_max_seq_len=32)
+
+
 def _vae(channels=(32, 64), groups: int = 8):
     from diffusers import AutoencoderKL
 
@@ -122,8 +146,8 @@ def build_tiny(kind: str, seed: int = 0):
     """The in-memory pipeline (or ControlNet model) of one tiny architecture, weights drawn from `seed`."""
     import torch
 
-    if kind not in KINDS:
-        raise ValueError(f"unknown kind '{kind}'; known: {', '.join(KINDS)}")
+    if kind not in CHECKPOINT_KINDS:
+        raise ValueError(f"unknown checkpoint kind '{kind}'; known: {', '.join(CHECKPOINT_KINDS)}")
     torch.manual_seed(seed)  # random init draws from the global generator: seed it so DIR is reproducible
     if kind == "sdxl":
         from diffusers import StableDiffusionXLPipeline
@@ -151,19 +175,11 @@ def build_tiny(kind: str, seed: int = 0):
                     param.normal_(0.0, 0.5)
         return controlnet.eval()
     elif kind == "animatediff":
-        from diffusers import (
-            AnimateDiffPipeline,
-            DDIMScheduler,
-            MotionAdapter,
-            UNet2DConditionModel,
-        )
+        from diffusers import AnimateDiffPipeline, DDIMScheduler, MotionAdapter
         from transformers import CLIPTextModel
 
         tokenizer = clip_tokenizer()
-        unet = UNet2DConditionModel(
-            block_out_channels=(8, 16), layers_per_block=2, sample_size=8, in_channels=4, out_channels=4,
-            down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-            cross_attention_dim=16, norm_num_groups=2)
+        unet = _sd15_unet()
         adapter = MotionAdapter(block_out_channels=(8, 16), motion_layers_per_block=2, motion_norm_num_groups=2,
                                 motion_num_attention_heads=4)
         scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="linear", clip_sample=False,
@@ -180,12 +196,7 @@ def build_tiny(kind: str, seed: int = 0):
                                        tokenizer=tokenizer, tokenizer_2=clip_tokenizer(), unet=_sdxl_unet(),
                                        motion_adapter=adapter, scheduler=_euler(), force_zeros_for_empty_prompt=True)
     else:  # wan
-        from diffusers import (
-            AutoencoderKLWan,
-            UniPCMultistepScheduler,
-            WanPipeline,
-            WanTransformer3DModel,
-        )
+        from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline
         from transformers import UMT5Config, UMT5EncoderModel
 
         tokenizer = t5_tokenizer()
@@ -194,10 +205,7 @@ def build_tiny(kind: str, seed: int = 0):
                                                    pad_token_id=0, eos_token_id=1, decoder_start_token_id=0))
         vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
                                temperal_downsample=[False, True, True])
-        transformer = WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12,
-                                            in_channels=16, out_channels=16, text_dim=32, freq_dim=256, ffn_dim=32,
-                                            num_layers=2, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
-                                            rope_max_seq_len=32)
+        transformer = _wan_transformer()
         scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0,
                                             num_train_timesteps=1000)
         pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, transformer=transformer,
@@ -208,22 +216,136 @@ def build_tiny(kind: str, seed: int = 0):
     return pipe
 
 
+LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]  # every attention projection, as most LoRAs train
+LORA_RANK = 4
+LORA_STD = 0.2  # both factors random: the product moves each weight about as much as its own init scale
+
+
+def _denoiser(base: str):
+    return {"sdxl": _sdxl_unet, "animatediff": _sd15_unet, "wan": _wan_transformer}[base]()
+
+
+def build_tiny_lora(kind: str, seed: int = 0) -> dict:
+    """A rank-4 LoRA on every attention projection of a tiny checkpoint's denoiser, in diffusers' layout.
+
+    Keys are what `save_lora_weights` writes ("unet.<module>.lora_A.weight", or "transformer." for
+    Wan). A trained LoRA starts with B = 0; here both factors are random so it visibly changes pictures.
+    """
+    import torch
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    if kind not in LORA_KINDS:
+        raise ValueError(f"unknown LoRA kind '{kind}'; known: {', '.join(LORA_KINDS)}")
+    torch.manual_seed(seed)
+    denoiser = _denoiser(LORA_KINDS[kind])
+    denoiser.add_adapter(LoraConfig(r=LORA_RANK, lora_alpha=LORA_RANK, target_modules=LORA_TARGETS))
+    draws = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in denoiser.named_parameters():
+            if ".lora_" in name:
+                param.normal_(0.0, LORA_STD, generator=draws)
+    prefix = "transformer" if LORA_KINDS[kind] == "wan" else "unet"
+    return {f"{prefix}.{name}": tensor.contiguous() for name, tensor in get_peft_model_state_dict(denoiser).items()}
+
+
+def build_tiny_ip_adapter(kind: str, seed: int = 0):
+    """A plain (4-token) IP-Adapter for a tiny checkpoint's UNet: (weights, image encoder, image processor).
+
+    The weights follow the original IP-Adapter layout diffusers' `load_ip_adapter` reads:
+    `image_proj.proj/norm.*` (image embedding → 4 tokens of the UNet's cross-attention width) and
+    `ip_adapter.<n>.to_k_ip/to_v_ip.weight` for the n-th cross-attention layer (n = 1, 3, 5 … in the
+    UNet's `attn_processors` order). The image encoder is a tiny CLIPVisionModelWithProjection.
+    """
+    import torch
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    if kind not in IP_ADAPTER_KINDS:
+        raise ValueError(f"unknown IP-Adapter kind '{kind}'; known: {', '.join(IP_ADAPTER_KINDS)}")
+    torch.manual_seed(seed)
+    unet = _denoiser(IP_ADAPTER_KINDS[kind])
+    encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(
+        hidden_size=32, projection_dim=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+        image_size=32, patch_size=4, num_channels=3)).eval()
+    processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    draws = torch.Generator().manual_seed(seed)
+    cross, tokens, embed = unet.config.cross_attention_dim, 4, encoder.config.projection_dim
+    weights = {"image_proj.proj.weight": torch.randn(cross * tokens, embed, generator=draws) * embed ** -0.5,
+               "image_proj.proj.bias": torch.zeros(cross * tokens),
+               "image_proj.norm.weight": torch.ones(cross), "image_proj.norm.bias": torch.zeros(cross)}
+    key_id = 1
+    for name in unet.attn_processors:
+        if name.endswith("attn1.processor"):
+            continue
+        attention = unet.get_submodule(name.removesuffix(".processor"))
+        for projection in ("to_k", "to_v"):
+            shape = getattr(attention, projection).weight.shape
+            weights[f"ip_adapter.{key_id}.{projection}_ip.weight"] = torch.randn(*shape, generator=draws) * shape[1] ** -0.5
+        key_id += 2
+    return weights, encoder, processor
+
+
+def _write_lora(target: Path, kind: str, seed: int) -> None:
+    import shutil
+    import tempfile
+
+    from diffusers import AnimateDiffPipeline, StableDiffusionXLPipeline, WanPipeline
+
+    state = build_tiny_lora(kind, seed)
+    saver = {"sdxl": StableDiffusionXLPipeline, "animatediff": AnimateDiffPipeline, "wan": WanPipeline}[LORA_KINDS[kind]]
+    layers = "transformer_lora_layers" if LORA_KINDS[kind] == "wan" else "unet_lora_layers"
+    prefix = layers.split("_")[0] + "."
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        saver.save_lora_weights(staging, **{layers: {k.removeprefix(prefix): v for k, v in state.items()}},
+                                weight_name="lora.safetensors", safe_serialization=True)
+        if target.exists():
+            raise FileExistsError(f"{target} exists; choose a new file name")
+        (staging / "lora.safetensors").rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_ip_adapter(folder: Path, kind: str, seed: int) -> None:
+    from safetensors.torch import save_file
+
+    weights, encoder, processor = build_tiny_ip_adapter(kind, seed)
+    save_file({k: v.contiguous() for k, v in weights.items()}, str(folder / "ip-adapter.safetensors"))
+    encoder.save_pretrained(folder / "image_encoder", safe_serialization=True)
+    processor.save_pretrained(folder / "image_encoder")
+
+
 def make_tiny(directory: str | Path, kind: str, seed: int = 0) -> Path:
-    """Write a tiny checkpoint of `kind` to `directory` in diffusers' folder layout (safetensors)."""
+    """Write a tiny checkpoint or adapter of `kind`: a folder in diffusers' layout (safetensors),
+    or for a LoRA kind the `.safetensors` file `directory` names."""
     import shutil
     import tempfile
 
     directory = Path(directory)
-    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind '{kind}'; known: {', '.join(KINDS)}")
+    if kind in LORA_KINDS:
+        if directory.suffix != ".safetensors":
+            raise ValueError(f"a LoRA is one file: give a name ending in .safetensors, not {directory}")
+        if directory.exists():
+            raise FileExistsError(f"{directory} exists; choose a new file name")
+    elif directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise FileExistsError(f"{directory} exists and is not an empty folder; choose a new folder")
     from reelforge.backends.diffusion import quiet_diffusers
 
     quiet_diffusers()
-    model = build_tiny(kind, seed)
+    if kind in LORA_KINDS:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        _write_lora(directory, kind, seed)  # written beside the target, then renamed
+        return directory
+    model = build_tiny(kind, seed) if kind in CHECKPOINT_KINDS else None
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
     try:  # written beside the target, then renamed: a killed run leaves no half checkpoint
-        model.save_pretrained(staging, safe_serialization=True)
+        if model is None:
+            _write_ip_adapter(staging, kind, seed)
+        else:
+            model.save_pretrained(staging, safe_serialization=True)
         if directory.exists():
             directory.rmdir()
         staging.rename(directory)

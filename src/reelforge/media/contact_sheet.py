@@ -93,7 +93,7 @@ def shot_lines(job) -> tuple[str, ...]:
     camera = job.camera
     moves = [camera.move] + [getattr(k, "move", "") for k in getattr(camera, "keyframes", ()) or ()]
     camera_text = " → ".join(m for m in moves if m)
-    if getattr(camera, "handheld", None):
+    if getattr(camera, "handheld", None) and "handheld" not in moves:
         camera_text += " + handheld"
     light = job.lighting
     look = job.look

@@ -16,9 +16,9 @@ ENGINE_VERSION = "0.1.0"
 # Planning is covered by the job's own fields; these are the code paths from a resolved
 # job to frame bytes. Generative backends are conditioned on previz, so include it.
 _DIFFUSERS_CODE = ("previz", "post", "backends/previz.py", "backends/runtime.py", "backends/checkpoints.py",
-                   "backends/diffusion.py", "plan/seeds.py")
+                   "backends/diffusion.py", "backends/adapters.py", "plan/seeds.py")
 RENDER_CODE: dict[str, tuple[str, ...]] = {
-    "previz": ("previz", "post", "backends/previz.py"),
+    "previz": ("previz", "post", "backends/previz.py", "plan/seeds.py"),
     "sdxl": _DIFFUSERS_CODE + ("backends/sdxl.py", "backends/single_file.py"),
     "animatediff": _DIFFUSERS_CODE + ("backends/clips.py",),
     "animatediff-sdxl": _DIFFUSERS_CODE + ("backends/clips.py",),

@@ -150,6 +150,7 @@ def _resolve_path(value: str | None, base_dir: Path) -> Path | None:
 
 def _check_files(backend: str, files: dict[str, Path | None]) -> None:
     """Every file the model needs is there, checked before any render starts (errors name the spec field)."""
+    from reelforge.backends.adapters import check_ip_adapter_folder
     from reelforge.backends.checkpoints import (
         CheckpointError,
         check_model_folder,
@@ -161,7 +162,8 @@ def _check_files(backend: str, files: dict[str, Path | None]) -> None:
                check_pipeline_folder(path, PIPELINE_CLASSES[backend], f"the {backend} backend")),
               ("config", lambda path: check_pipeline_folder(path, PIPELINE_CLASSES["sdxl"], "an SDXL config folder")),
               ("motion_adapter", lambda path: check_model_folder(path, "motion adapter")),
-              ("controlnet", lambda path: check_model_folder(path, "ControlNet"))]
+              ("controlnet", lambda path: check_model_folder(path, "ControlNet")),
+              ("ip_adapter", check_ip_adapter_folder)]
     for name, check in checks:
         if files[name] is not None:
             try:
@@ -210,6 +212,11 @@ def resolve_model(production: Production, runtime: Runtime | None, base_dir: Pat
         irrelevant.append(("motion_adapter", "only the animatediff backend takes a motion adapter"))
     if model.config is not None and not files["checkpoint"].is_file():
         irrelevant.append(("config", "only an SDXL single-file checkpoint takes a config folder"))
+    from reelforge.backends.adapters import IP_ADAPTER_BACKENDS
+
+    if model.ip_adapter is not None and production.backend not in IP_ADAPTER_BACKENDS:
+        irrelevant.append(("ip_adapter", ("only the sdxl, animatediff and animatediff-sdxl backends take an "
+                                          "IP-Adapter (diffusers' Wan pipelines have none)")))
     if model.clip_frames is not None and production.backend == "sdxl":
         irrelevant.append(("clip_frames", "sdxl renders each frame alone; clip_frames is for animatediff and wan"))
     for name, why in irrelevant:  # silently ignored inputs would still change the key

@@ -1,13 +1,14 @@
 """The finishing chain every backend's picture goes through, in one fixed order.
 
     picture (job.width × job.height, from the backend)
-      → lighting grade (white balance from the colour temperature, contrast, saturation)
-      → camera look (3D LUT, vignette, seeded film grain)
+      → lighting grade (white balance from the colour temperature, contrast, saturation)  post/grade.py
+      → camera look: 3D LUT, vignette, seeded film grain                                 post/look.py
       → frame (centred in canvas_width × canvas_height, black bars around)
 
 Each step is a pure function of (job, frame index, picture), so a finished frame is
-too and any frame range re-renders alone. Previz-only steps (depth of field, style
-recipes) run inside the previz backend, where the depth image is at hand.
+too and any frame range re-renders alone. Steps a job leaves neutral are skipped.
+Previz-only steps (depth of field, style recipes) run inside the previz backend, where
+the depth image is at hand.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 from reelforge.plan.jobs import ShotJob
+from reelforge.plan.look import LutError
+from reelforge.post.grade import grade
+from reelforge.post.look import apply_grain, apply_lut, apply_vignette
 
 
 def place_in_canvas(job: ShotJob, picture: np.ndarray) -> np.ndarray:
@@ -28,9 +32,26 @@ def place_in_canvas(job: ShotJob, picture: np.ndarray) -> np.ndarray:
     return frame
 
 
+def finish_picture(job: ShotJob, index: int, picture: np.ndarray) -> np.ndarray:
+    """Grade, then LUT, vignette and grain: the picture as it will sit in the frame."""
+    look = job.look
+    picture = grade(job.lighting, picture)
+    if look.lut is not None:
+        path = job.assets.get(look.lut.sha256)
+        if path is None:
+            raise LutError(f"look.lut: job {job.shot_path} names LUT {look.lut.sha256[:12]}… but not its file "
+                           "(its 'assets' lost the path); plan the production again")
+        picture = apply_lut(look.lut, path, picture)
+    if look.vignette > 0.0:
+        picture = apply_vignette(look.vignette, picture)
+    if look.grain > 0.0:
+        picture = apply_grain(look.grain, job.seed, index, job.canvas_height, picture)
+    return picture
+
+
 def finish_frame(job: ShotJob, index: int, picture: np.ndarray) -> np.ndarray:
     """A backend's picture for frame `index` as the delivered frame (C-contiguous uint8 RGB)."""
     if picture.shape != (job.height, job.width, 3):
         raise RuntimeError(f"{job.backend} drew a {picture.shape[1]}×{picture.shape[0]} picture for "
                            f"{job.shot_path} frame {index}; the job asks for {job.width}×{job.height}")
-    return np.ascontiguousarray(place_in_canvas(job, picture))
+    return np.ascontiguousarray(place_in_canvas(job, finish_picture(job, index, picture)))

@@ -1,43 +1,132 @@
 """Camera moves for previz: easing curves and one camera pose per frame.
 
 World coordinates are metres: x to the right, y up, z forward (away from the side
-the camera starts on). The camera always looks at the subject, the centre of the
-cast, and never rolls or yaws away from the +z axis, so a move is fully described
-by its horizontal distance to the subject over time.
+the camera starts on). A shot's camera starts distance_m behind the subject (the
+cast centre) on -z, at height_m, looking at it. Then it plays its moves in order:
+the shot's own move from 0 s, and each keyframe's move from its `at_s`. A move
+runs over its span (to the next keyframe, or to the shot's last frame), starts
+from wherever the previous one left the camera and finishes exactly at the end of
+its span, so position, height, orbit angle and focal length never jump.
 
-The path is a pure function of the job: frame i of a shot gets the same pose no
-matter which other frames are rendered, which is what lets a backend render any
-frame range on its own.
+The camera never rolls: a pose is a position and a look-at target, and the
+rasterizer levels the horizon from them. Moves change the two:
+
+* lock-off, handheld: hold.
+* push-in / pull-back / drone-aerial: move horizontally toward / away from the
+  target, which stays put (drone-aerial also climbs, so it looks down more and more);
+  never closer than MIN_DISTANCE_M, horizontally.
+* dolly: camera and target move together (the viewing direction is constant), so
+  the set slides past with real parallax.
+* orbit: the camera circles the target at a constant horizontal radius and height,
+  looking at it.
+* zoom_to_mm (any move): the focal length eases to that value over the move.
+
+The handheld shake (a layer on any move) is a sum of sinusoids at seeded
+frequencies below the cutoff with seeded phases: band-limited, bounded by its
+amplitude, and a pure function of time. Every pose is a pure function of
+(job, frame index): frame i is the same whether rendered alone or in a full pass.
 """
 
 from __future__ import annotations
 
+import difflib
+import itertools
+import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, overload
 
 import numpy as np
 
+from reelforge.plan.seeds import handheld_draws
+
 if TYPE_CHECKING:
+    from reelforge.plan.camera import CameraPath, HandheldJob, MoveJob
     from reelforge.plan.jobs import ShotJob
 
 # Easing curves as CSS cubic-bezier control points (x1, y1, x2, y2), the same
-# numbers as CSS `ease-in` etc., so that a spec can later name its own curve.
-# None means the identity (linear) curve, which needs no solving.
+# numbers as CSS `ease-in` etc. None means the identity (linear) curve.
 EASINGS: dict[str, tuple[float, float, float, float] | None] = {
     "linear": None,
     "ease-in": (0.42, 0.0, 1.0, 1.0),
     "ease-out": (0.0, 0.0, 0.58, 1.0),
     "ease-in-out": (0.42, 0.0, 0.58, 1.0),
 }
+# y control points may overshoot [0, 1] as in CSS (a move that goes past and settles
+# back), within this range; x must lie in [0, 1] so that time runs forward.
+BEZIER_Y_RANGE = (-1.0, 2.0)
 
-# Closest the camera may get to the subject, horizontally, on a push-in.
+# Closest the camera may get to its target, horizontally, moving toward it.
 MIN_DISTANCE_M = 0.5
 # Subject height as a fraction of the cast's mean height (about chest height:
 # ~1.1 m for an adult), and the height used when the shot has no cast.
 SUBJECT_HEIGHT_FRACTION = 0.62
 EMPTY_SUBJECT_HEIGHT_M = 1.1
 
+# Handheld shake: each of the five channels (x, y, z offsets; pan, tilt) is a sum of
+# HANDHELD_PARTIALS sinusoids with frequencies in [HANDHELD_LOWEST, 1] × the cutoff,
+# weighted 1/f (slow sway dominates, as with a real operator). A shake that starts at
+# a keyframe fades in over HANDHELD_FADE_S so the camera does not jump.
+HANDHELD_CHANNELS = ("x", "y", "z", "pan", "tilt")
+HANDHELD_PARTIALS = 6
+HANDHELD_LOWEST = 0.2
+HANDHELD_FADE_S = 0.5
+MAX_TILT_RAD = math.radians(89.0)
+
 _BISECTION_STEPS = 48  # fixed count: same work, same bits, for every input
+_NUMBER = r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*"
+_CUBIC_BEZIER = re.compile(rf"cubic-bezier\({_NUMBER},{_NUMBER},{_NUMBER},{_NUMBER}\)")
+
+
+# ----------------------------------------------------------------------------- easing
+
+
+def easing_points(easing: str) -> tuple[float, float, float, float] | None:
+    """Control points of a named easing or a "cubic-bezier(x1, y1, x2, y2)" string (None: linear)."""
+    if easing in EASINGS:
+        return EASINGS[easing]
+    match = _CUBIC_BEZIER.fullmatch(easing.strip())
+    if match is None:
+        names = ", ".join(f"'{name}'" for name in EASINGS)
+        message = (f"unknown easing: must be one of {names} or CSS control points written "
+                   f"\"cubic-bezier(x1, y1, x2, y2)\" or [x1, y1, x2, y2], got '{easing}'")
+        close = difflib.get_close_matches(easing, list(EASINGS), n=1, cutoff=0.6)
+        raise ValueError(message + (f"; did you mean '{close[0]}'?" if close else ""))
+    return check_bezier([float(g) for g in match.groups()])
+
+
+def check_bezier(points: Sequence[float]) -> tuple[float, float, float, float]:
+    """Validate CSS cubic-bezier control points; ValueError says what is wrong in a sentence."""
+    if len(points) != 4:
+        raise ValueError(f"cubic-bezier control points are 4 numbers (x1, y1, x2, y2), got {len(points)}")
+    x1, y1, x2, y2 = (float(p) for p in points)
+    if not all(math.isfinite(p) for p in (x1, y1, x2, y2)):
+        raise ValueError("cubic-bezier control points must be finite numbers")
+    for name, x in (("x1", x1), ("x2", x2)):
+        if not 0.0 <= x <= 1.0:
+            raise ValueError(f"cubic-bezier {name} (a time) must lie between 0 and 1, got {x:g}; "
+                             "only y1 and y2 may overshoot")
+    low, high = BEZIER_Y_RANGE
+    for name, y in (("y1", y1), ("y2", y2)):
+        if not low <= y <= high:
+            raise ValueError(f"cubic-bezier {name} must lie between {low:g} and {high:g}, got {y:g}")
+    return (x1, y1, x2, y2)
+
+
+def canonical_easing(value: str | Sequence[float]) -> str:
+    """The one spelling of an easing that goes into a job: a name, or "cubic-bezier(x1, y1, x2, y2)".
+
+    Accepts a name, a CSS cubic-bezier string or a list of four numbers; raises
+    ValueError with a readable message for anything else.
+    """
+    if isinstance(value, str):
+        if value in EASINGS:
+            return value
+        points = easing_points(value)
+    else:
+        points = check_bezier(list(value))
+    return "cubic-bezier(" + ", ".join(repr(float(p)) for p in points) + ")"
 
 
 def cubic_bezier(x1: float, y1: float, x2: float, y2: float, t: np.ndarray) -> np.ndarray:
@@ -45,7 +134,8 @@ def cubic_bezier(x1: float, y1: float, x2: float, y2: float, t: np.ndarray) -> n
 
     Solves x(s) = t for the curve parameter s by bisection with a fixed number of
     steps (x(s) is monotonic when 0 <= x1, x2 <= 1, as CSS requires), then
-    returns y(s). Fixed steps rather than a tolerance keep the result bit-stable.
+    returns y(s). Fixed steps rather than a tolerance keep the result bit-stable;
+    the arithmetic is elementwise, so a scalar gives the same bits as an array.
     """
     if not (0.0 <= x1 <= 1.0 and 0.0 <= x2 <= 1.0):
         raise ValueError(f"cubic-bezier x control points must lie in [0, 1], got {x1}, {x2}")
@@ -71,19 +161,19 @@ def ease(name: str, t: float) -> float: ...
 @overload
 def ease(name: str, t: np.ndarray) -> np.ndarray: ...
 def ease(name: str, t: np.ndarray | float) -> np.ndarray | float:
-    """Map linear progress t in [0, 1] through the named easing curve.
+    """Map linear progress t in [0, 1] through an easing (a name or "cubic-bezier(...)").
 
-    Monotonic, with ease(0) == 0 and ease(1) == 1; t outside [0, 1] is clamped.
-    Returns a float for a float and an array for an array.
+    ease(0) == 0 and ease(1) == 1; monotonic when the y control points lie in
+    [0, 1]; t outside [0, 1] is clamped. Returns a float for a float, an array for an array.
     """
-    if name not in EASINGS:
-        known = ", ".join(sorted(EASINGS))
-        raise ValueError(f"unknown easing '{name}'; known: {known}")
+    points = easing_points(name)
     scalar = np.ndim(t) == 0
     values = np.clip(np.asarray(t, dtype=np.float64), 0.0, 1.0)
-    points = EASINGS[name]
     out = values if points is None else cubic_bezier(*points, values)
     return float(out) if scalar else out
+
+
+# ----------------------------------------------------------------------------- poses
 
 
 @dataclass(frozen=True)
@@ -96,7 +186,7 @@ class CameraPose:
 
 
 def subject(job: ShotJob) -> tuple[float, float, float]:
-    """The point the camera looks at: the cast centre at about chest height."""
+    """The point the camera starts looking at: the cast centre at about chest height."""
     if not job.figures:
         return (0.0, EMPTY_SUBJECT_HEIGHT_M, 0.0)
     n = len(job.figures)
@@ -106,34 +196,201 @@ def subject(job: ShotJob) -> tuple[float, float, float]:
     return (x, SUBJECT_HEIGHT_FRACTION * height, z)
 
 
-def move_distances(job: ShotJob) -> np.ndarray:
-    """Horizontal camera-to-subject distance for every frame of the shot.
+def _move_toward(pose: CameraPose, amount: float, rise: float = 0.0) -> CameraPose:
+    """Move horizontally toward the target by `amount` (away if negative), never closer than
+    MIN_DISTANCE_M (a camera that starts closer holds its distance), and climb by `rise`."""
+    (px, py, pz), (tx, _, tz) = pose.position, pose.target
+    ox, oz = px - tx, pz - tz
+    distance = math.hypot(ox, oz)
+    new = max(distance - amount, min(distance, MIN_DISTANCE_M))
+    scale = new / distance if distance > 0.0 else 1.0
+    return CameraPose((tx + ox * scale, py + rise, tz + oz * scale), pose.target, pose.focal_length_mm)
 
-    lock-off holds distance_m; push-in eases from distance_m to distance_m - travel_m
-    (never closer than MIN_DISTANCE_M); pull-back eases out to distance_m + travel_m.
-    """
-    cam = job.camera
-    frames = max(int(job.frames), 1)
-    t = np.arange(frames, dtype=np.float64) / (frames - 1) if frames > 1 else np.zeros(1)
-    progress = ease(cam.easing, t)
-    if cam.move == "lock-off":
-        return np.full(frames, cam.distance_m)
-    if cam.move == "push-in":
-        return np.maximum(cam.distance_m - cam.travel_m * progress, MIN_DISTANCE_M)
-    if cam.move == "pull-back":
-        return cam.distance_m + cam.travel_m * progress
-    raise ValueError(f"previz does not know the camera move '{cam.move}'; known: lock-off, pull-back, push-in")
+
+def _heading(pose: CameraPose) -> tuple[float, float]:
+    """Unit horizontal viewing direction (x, z); +z when the camera looks straight down."""
+    dx, dz = pose.target[0] - pose.position[0], pose.target[2] - pose.position[2]
+    length = math.hypot(dx, dz)
+    return (dx / length, dz / length) if length > 0.0 else (0.0, 1.0)
+
+
+def _dolly(pose: CameraPose, direction: str, amount: float) -> CameraPose:
+    """Translate camera and target together along the camera's own left/right/forward/backward."""
+    fx, fz = _heading(pose)
+    rx, rz = fz, -fx  # the camera's right: up × forward, horizontal
+    dx, dz = {"forward": (fx, fz), "backward": (-fx, -fz), "right": (rx, rz), "left": (-rx, -rz)}[direction]
+    (px, py, pz), (tx, ty, tz) = pose.position, pose.target
+    return CameraPose((px + dx * amount, py, pz + dz * amount), (tx + dx * amount, ty, tz + dz * amount),
+                      pose.focal_length_mm)
+
+
+def _orbit(pose: CameraPose, direction: str, degrees: float) -> CameraPose:
+    """Circle the target at constant horizontal radius and height; 'right' sets off to the camera's right."""
+    angle = math.radians(degrees) * (1.0 if direction == "right" else -1.0)
+    (px, py, pz), (tx, _, tz) = pose.position, pose.target
+    ox, oz = px - tx, pz - tz
+    cos_a, sin_a = math.cos(angle), math.sin(angle)
+    # Rotating the offset (ox, oz) toward the camera's right, (-oz, ox)/|o|, keeps its length.
+    return CameraPose((tx + ox * cos_a - oz * sin_a, py, tz + oz * cos_a + ox * sin_a), pose.target,
+                      pose.focal_length_mm)
+
+
+@dataclass(frozen=True)
+class _Span:
+    """One move of the shot with its time span, the pose it starts from and its resolved amounts."""
+
+    move: MoveJob
+    start_s: float
+    end_s: float
+    start: CameraPose
+    amount: float  # metres (travel) or degrees (orbit) over the whole span
+
+    def progress(self, seconds: float) -> float:
+        """Eased progress of the move at `seconds` into the shot (0 before, 1 after the span)."""
+        if self.end_s <= self.start_s:
+            return 0.0
+        return ease(self.move.easing, (seconds - self.start_s) / (self.end_s - self.start_s))
+
+    def pose(self, progress: float) -> CameraPose:
+        """The camera `progress` of the way through this move (progress already eased)."""
+        move, pose = self.move, self.start
+        if move.zoom_to_mm is not None:
+            focal = pose.focal_length_mm + (move.zoom_to_mm - pose.focal_length_mm) * progress
+            pose = CameraPose(pose.position, pose.target, focal)
+        if move.move in ("lock-off", "handheld"):
+            return pose
+        if move.move == "push-in":
+            return _move_toward(pose, self.amount * progress)
+        if move.move == "pull-back":
+            return _move_toward(pose, -self.amount * progress)
+        if move.move == "drone-aerial":
+            return _move_toward(pose, self.amount * progress, (move.rise_m or 0.0) * progress)
+        if move.move == "dolly":
+            return _dolly(pose, move.direction or "right", self.amount * progress)
+        if move.move == "orbit":
+            return _orbit(pose, move.direction or "right", self.amount * progress)
+        raise ValueError(f"previz does not know the camera move '{move.move}'; known: "
+                         "dolly, drone-aerial, handheld, lock-off, orbit, pull-back, push-in")
+
+
+def _amount(move: MoveJob, span_s: float) -> float:
+    """The move's travel (metres) or sweep (degrees) over its span: given, or speed × span."""
+    if move.move == "orbit":
+        return move.angle_deg if move.angle_deg is not None else (move.speed_deg_s or 0.0) * span_s
+    return move.travel_m if move.travel_m is not None else (move.speed_mps or 0.0) * span_s
+
+
+def last_frame_s(job: ShotJob) -> float:
+    """Time of the shot's last frame: moves finish on it."""
+    return (max(int(job.frames), 1) - 1) / job.fps
+
+
+def _spans(job: ShotJob) -> list[_Span]:
+    """The shot's moves in order, each starting from where the previous one finished."""
+    camera: CameraPath = job.camera
+    end_s = last_frame_s(job)
+    starts = [0.0] + [k.at_s for k in camera.keyframes]
+    for before, after in itertools.pairwise(starts):
+        if not before < after < end_s:
+            raise ValueError(f"camera keyframe at {after} s must come after {before} s and before the "
+                             f"shot's last frame at {end_s:.3f} s")
+    tx, ty, tz = subject(job)
+    pose = CameraPose((tx, float(camera.height_m), tz - float(camera.distance_m)), (tx, ty, tz),
+                      float(camera.focal_length_mm))
+    spans = []
+    for move, start_s, stop_s in zip([camera, *camera.keyframes], starts, starts[1:] + [end_s]):
+        span = _Span(move, start_s, stop_s, pose, _amount(move, stop_s - start_s))
+        spans.append(span)
+        pose = span.pose(1.0)
+    return spans
+
+
+# ----------------------------------------------------------------------------- handheld shake
+
+
+@dataclass(frozen=True)
+class Shake:
+    """A handheld shake: per channel, (amplitude, frequency Hz, phase rad) of each partial."""
+
+    partials: dict[str, tuple[tuple[float, float, float], ...]]
+    from_s: float
+
+    @classmethod
+    def seeded(cls, handheld: HandheldJob, seed_of_shot: int) -> Shake:
+        """Frequencies and phases from the shot's documented handheld draws (plan/seeds.py).
+
+        Draws are used in order: for each channel in HANDHELD_CHANNELS, for each partial,
+        one for the frequency then one for the phase.
+        """
+        u = handheld_draws(seed_of_shot, 2 * HANDHELD_PARTIALS * len(HANDHELD_CHANNELS))
+        partials = {}
+        for c, channel in enumerate(HANDHELD_CHANNELS):
+            bound = handheld.amplitude_m if channel in ("x", "y", "z") else math.radians(handheld.rotation_deg)
+            pairs = [(u[2 * (c * HANDHELD_PARTIALS + k)], u[2 * (c * HANDHELD_PARTIALS + k) + 1])
+                     for k in range(HANDHELD_PARTIALS)]
+            freqs = [handheld.frequency_hz * (HANDHELD_LOWEST + (1.0 - HANDHELD_LOWEST) * uf) for uf, _ in pairs]
+            weights = [1.0 / f for f in freqs]
+            total = sum(weights)
+            # Amplitudes sum to the bound, so the channel never exceeds it.
+            partials[channel] = tuple((bound * w / total, f, 2.0 * math.pi * up)
+                                      for w, f, (_, up) in zip(weights, freqs, pairs))
+        return cls(partials, handheld.from_s)
+
+    def envelope(self, seconds: float) -> float:
+        """0 before the shake starts, a smoothstep fade-in, then 1 (1 throughout when it starts at 0)."""
+        if self.from_s <= 0.0:
+            return 1.0
+        x = (seconds - self.from_s) / HANDHELD_FADE_S
+        return 0.0 if x <= 0.0 else 1.0 if x >= 1.0 else x * x * (3.0 - 2.0 * x)
+
+    def channel(self, name: str, seconds: float) -> float:
+        return sum(a * math.sin(2.0 * math.pi * f * seconds + phase) for a, f, phase in self.partials[name])
+
+    def apply(self, pose: CameraPose, seconds: float) -> CameraPose:
+        """Offset the camera (and its aim, so the offset is a translation) and pan/tilt the aim. No roll."""
+        gain = self.envelope(seconds)
+        if gain == 0.0:
+            return pose
+        ox, oy, oz = (gain * self.channel(c, seconds) for c in ("x", "y", "z"))
+        pan, tilt = (gain * self.channel(c, seconds) for c in ("pan", "tilt"))
+        px, py, pz = pose.position[0] + ox, pose.position[1] + oy, pose.position[2] + oz
+        dx, dy, dz = (pose.target[i] - pose.position[i] for i in range(3))
+        reach = math.sqrt(dx * dx + dy * dy + dz * dz)
+        yaw = math.atan2(dx, dz) + pan
+        pitch = min(max(math.atan2(dy, math.hypot(dx, dz)) + tilt, -MAX_TILT_RAD), MAX_TILT_RAD)
+        target = (px + reach * math.cos(pitch) * math.sin(yaw), py + reach * math.sin(pitch),
+                  pz + reach * math.cos(pitch) * math.cos(yaw))
+        return CameraPose((px, py, pz), target, pose.focal_length_mm)
+
+
+# ----------------------------------------------------------------------------- the path
+
+
+class _Path:
+    """A shot's moves and shake, prepared once; pose(t) is a pure function of time."""
+
+    def __init__(self, job: ShotJob) -> None:
+        self.spans = _spans(job)
+        handheld = job.camera.handheld
+        self.shake = Shake.seeded(handheld, job.seed) if handheld is not None else None
+
+    def pose(self, seconds: float) -> CameraPose:
+        span = next(s for s in reversed(self.spans) if s.start_s <= seconds or s is self.spans[0])
+        pose = span.pose(span.progress(seconds))
+        return self.shake.apply(pose, seconds) if self.shake is not None else pose
+
+
+def pose_at(job: ShotJob, seconds: float) -> CameraPose:
+    """The camera at any time into the shot (frame i is at i / fps)."""
+    return _Path(job).pose(seconds)
+
+
+def camera_pose(job: ShotJob, index: int) -> CameraPose:
+    """The camera for one frame: the same bits as camera_path(job)[index]."""
+    return _Path(job).pose(index / job.fps)
 
 
 def camera_path(job: ShotJob) -> list[CameraPose]:
-    """One pose per frame: the camera at height_m, behind the subject on -z, looking at it.
-
-    The height stays constant (a dolly move), so only the distance changes.
-    """
-    tx, ty, tz = subject(job)
-    height = float(job.camera.height_m)
-    focal = float(job.camera.focal_length_mm)
-    return [
-        CameraPose(position=(tx, height, tz - float(d)), target=(tx, ty, tz), focal_length_mm=focal)
-        for d in move_distances(job)
-    ]
+    """One pose per frame of the shot."""
+    path = _Path(job)
+    return [path.pose(index / job.fps) for index in range(max(int(job.frames), 1))]

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from reelforge.plan.jobs import Figure, ShotJob
+from reelforge.plan.look import framing_width
 from reelforge.previz.camera import CameraPose, camera_path, subject
 
 SENSOR_WIDTH_MM = 36.0  # full-frame sensor: focal in pixels = focal_mm / 36 * width
@@ -156,22 +157,33 @@ def prop_solid(prop: dict) -> Solid:
 
 
 def figure_solids(figure: Figure) -> list[Solid]:
-    """A cast member as a mannequin facing the camera (-z), proportioned to their height."""
+    """A cast member as a mannequin facing the camera (-z), proportioned to their height.
+
+    The figure's identity proportions (from its identity seed, `plan.cast.figure_proportions`)
+    widen the shoulders, scale the head and thicken the build, so a character has the same
+    silhouette in every shot and two characters of one height read apart. At 1.0 each, this is
+    the neutral mannequin; the height stays the character's height whatever the head size.
+    """
     h, x, z = figure.height_m, figure.x_m, figure.z_m
+    s, k, b = figure.shoulders, figure.head, figure.build
+    leg_x = 0.06 * b * h
+    arm_x = (0.125 * s + 0.03 * b + 0.005) * h  # the arm hangs just outside the torso
     solids = []
     for side in (-1.0, 1.0):
         solids += [
-            box(x + side * 0.06 * h, z - 0.025 * h, 0.065 * h, 0.045 * h, 0.15 * h, figure.shoes),
-            box(x + side * 0.06 * h, z, 0.075 * h, 0.44 * h, 0.085 * h, figure.bottom, y0=0.045 * h),
-            box(x + side * 0.16 * h, z, 0.06 * h, 0.34 * h, 0.07 * h, figure.top, y0=0.465 * h),
-            box(x + side * 0.16 * h, z, 0.05 * h, 0.06 * h, 0.055 * h, figure.skin, y0=0.405 * h),
+            box(x + side * leg_x, z - 0.025 * h, 0.065 * b * h, 0.045 * h, 0.15 * h, figure.shoes),
+            box(x + side * leg_x, z, 0.075 * b * h, 0.44 * h, 0.085 * b * h, figure.bottom, y0=0.045 * h),
+            box(x + side * arm_x, z, 0.06 * b * h, 0.34 * h, 0.07 * b * h, figure.top, y0=0.465 * h),
+            box(x + side * arm_x, z, 0.05 * b * h, 0.06 * h, 0.055 * b * h, figure.skin, y0=0.405 * h),
         ]
+    head_top = (1.0 - 0.02 * k) * h  # the head hangs from the top of the hair, which is the height
+    head_bottom = head_top - 0.13 * k * h
     solids += [
-        box(x, z, 0.25 * h, 0.36 * h, 0.13 * h, figure.top, y0=0.46 * h),
-        prism(x, z, 0.028 * h, 0.028 * h, 0.815 * h, 0.855 * h, figure.skin, sides=8),
-        prism(x, z, 0.047 * h, 0.055 * h, 0.85 * h, 0.98 * h, figure.skin, sides=12),
+        box(x, z, 0.25 * s * h, 0.36 * h, 0.13 * b * h, figure.top, y0=0.46 * h),
+        prism(x, z, 0.028 * b * h, 0.028 * b * h, 0.815 * h, head_bottom + 0.005 * h, figure.skin, sides=8),
+        prism(x, z, 0.047 * k * h, 0.055 * k * h, head_bottom, head_top, figure.skin, sides=12),
         # The hair cap sits a little behind the head so the face shows below the fringe.
-        prism(x, z + 0.006 * h, 0.051 * h, 0.059 * h, 0.935 * h, 1.0 * h, figure.hair, sides=12),
+        prism(x, z + 0.006 * k * h, 0.051 * k * h, 0.059 * k * h, (1.0 - 0.065 * k) * h, h, figure.hair, sides=12),
     ]
     return solids
 
@@ -235,10 +247,18 @@ class ShotScene:
 
     def __init__(self, job: ShotJob) -> None:
         self.width, self.height = int(job.width), int(job.height)
+        self.framing_width = framing_width(job)  # the lens frames the whole canvas; the picture is its middle
         light = job.lighting
         self.toward_light = light_direction(light.azimuth_deg, light.elevation_deg)
-        key_rgb = np.asarray(light.key_rgb, dtype=np.float64) * float(light.key)
-        ambient = float(light.ambient)
+        # The key's colour temperature is applied by the grade every backend shares
+        # (post/grade.py), so previz lights with a white key: the kelvin tints a frame once,
+        # not twice. The ambient is skylight, tinted a third of the way toward the sky's hue
+        # (cool under a blue sky, magenta under neon) at the preset's luminance.
+        key_rgb = np.ones(3) * float(light.key)
+        sky = hex_to_linear(light.sky_top)
+        sky_luma = max(dot3(sky, (0.2126, 0.7152, 0.0722)), 1e-6)
+        tinted = 2.0 / 3.0 + (1.0 / 3.0) * sky / sky_luma
+        ambient = float(light.ambient) * tinted / dot3(tinted, (0.2126, 0.7152, 0.0722))
 
         def shade(albedo: np.ndarray, normal: np.ndarray) -> np.ndarray:
             """Lambert key plus ambient; the ambient is biased toward the sky (up-facing
@@ -327,7 +347,7 @@ def grid_colors(ground_lit: np.ndarray, grid_lit: np.ndarray, fog_color: np.ndar
 class View:
     """A pinhole camera for one frame: world → camera space → pixels (cv2 pixel-centre coordinates)."""
 
-    def __init__(self, pose: CameraPose, width: int, height: int) -> None:
+    def __init__(self, pose: CameraPose, width: int, height: int, framing_width: float | None = None) -> None:
         self.position = np.asarray(pose.position, dtype=np.float64)
         forward = np.asarray(pose.target, dtype=np.float64) - self.position
         forward = unit3(forward) if dot3(forward, forward) > 1e-18 else np.array([0.0, 0.0, 1.0])
@@ -335,7 +355,7 @@ class View:
         # Looking straight up or down leaves no horizon to level on: keep +x to the right.
         right = unit3(right) if dot3(right, right) > 1e-18 else np.array([1.0, 0.0, 0.0])
         self.right, self.up, self.forward = right, cross3(forward, right), forward
-        self.focal_px = pose.focal_length_mm / SENSOR_WIDTH_MM * width
+        self.focal_px = pose.focal_length_mm / SENSOR_WIDTH_MM * (framing_width or width)
         self.cx, self.cy = (width - 1) / 2.0, (height - 1) / 2.0
         self.width, self.height = width, height
 
@@ -685,7 +705,7 @@ def draw_depth_plane(depth: np.ndarray, view: View, poly: np.ndarray, cam_vertex
 def draw(scene: ShotScene, pose: CameraPose) -> np.ndarray:
     """One frame of a prepared scene from one camera pose."""
     image = np.empty((scene.height, scene.width, 3), dtype=np.uint8)
-    view = View(pose, scene.width, scene.height)
+    view = View(pose, scene.width, scene.height, scene.framing_width)
     draw_background(image, scene, view)
     draw_grid(image, scene, view)
     draw_shadows(image, scene, view)
@@ -713,7 +733,7 @@ def draw_depth(scene: ShotScene, pose: CameraPose, *, near_m: float = DEPTH_NEAR
         raise ValueError(f"near_m must be positive, got {near_m}")
     scale = 255.0 * float(near_m)
     depth = np.empty((scene.height, scene.width), dtype=np.uint8)
-    view = View(pose, scene.width, scene.height)
+    view = View(pose, scene.width, scene.height, scene.framing_width)
     draw_depth_background(depth, view, scale)
     draw_depth_faces(depth, scene, view, scale)
     return cv2.cvtColor(depth, cv2.COLOR_GRAY2RGB)

@@ -1,26 +1,179 @@
-"""Camera moves as a director names them: a move preset plus the parameters it overrides."""
+"""Camera moves as a director names them: a move preset, the parameters it overrides, keyframes.
+
+    "camera": {"move": "lock-off", "handheld": true,
+               "keyframes": [{"at_s": 1.0, "move": "push-in", "travel_m": 1.5, "easing": "ease-in"},
+                             {"at_s": 2.0, "move": "orbit", "angle_deg": 30, "direction": "left"}]}
+
+The camera's own move starts the shot; each keyframe starts a new move at its time,
+from wherever the camera is then. A parameter a move does not take is an error, not
+something silently ignored (it would still change the job key).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterable
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from reelforge.previz.camera import canonical_easing
 from reelforge.spec import presets
 from reelforge.spec.base import Strict
 
+# A move's speed stands in for its amount over the move (amount = speed × the move's span).
+SPEED_OF = {"travel_m": "speed_mps", "angle_deg": "speed_deg_s"}
+MOVE_PARAMETERS = ("travel_m", "speed_mps", "angle_deg", "speed_deg_s", "rise_m", "direction")
+SIDEWAYS = ("left", "right")
 
-class Camera(Strict):
-    """A camera move by preset name; the preset gives defaults for every parameter."""
+Easing = str | list[float]
+
+
+def takes(move: str) -> set[str]:
+    """The move-specific parameters a move accepts: its preset's keys, plus their speed forms."""
+    base = presets.CAMERA_MOVES[move]
+    names = {name for name in MOVE_PARAMETERS if name in base}
+    return names | {SPEED_OF[name] for name in names if name in SPEED_OF}
+
+
+class Handheld(Strict):
+    """Seeded, band-limited shake layered on the move; unset values come from the handheld preset."""
+
+    amplitude_m: float | None = Field(None, ge=0, le=0.5, description="largest camera offset on each axis")
+    rotation_deg: float | None = Field(None, ge=0, le=10, description="largest pan and tilt of the aim")
+    frequency_hz: float | None = Field(None, gt=0, le=10, description="cutoff: no shake faster than this")
+
+
+class MoveParameters(Strict):
+    """What a move does; shared by the camera's first move and its keyframes."""
 
     move: str = "lock-off"
-    distance_m: float | None = Field(None, gt=0, description="camera distance from the subject at the start")
-    travel_m: float | None = Field(None, ge=0, description="how far the camera travels over the shot")
-    height_m: float | None = Field(None, gt=0, le=200)
-    focal_length_mm: float | None = Field(None, ge=8, le=300)
-    easing: Literal["linear", "ease-in", "ease-out", "ease-in-out"] = "ease-in-out"
+    easing: Easing = Field("ease-in-out", description="linear, ease-in, ease-out, ease-in-out, or CSS control "
+                                                      "points: \"cubic-bezier(x1, y1, x2, y2)\" or [x1, y1, x2, y2]")
+    travel_m: float | None = Field(None, ge=0, le=1000, description="metres covered over the move "
+                                                                    "(push-in, pull-back, dolly, drone-aerial)")
+    speed_mps: float | None = Field(None, gt=0, le=100, description="instead of travel_m: metres per second")
+    angle_deg: float | None = Field(None, ge=0, le=3600, description="degrees an orbit sweeps over the move")
+    speed_deg_s: float | None = Field(None, gt=0, le=360, description="instead of angle_deg: degrees per second")
+    rise_m: float | None = Field(None, ge=0, le=500, description="metres a drone-aerial climbs over the move")
+    direction: Literal["left", "right", "forward", "backward"] | None = Field(
+        None, description="dolly: left/right/forward/backward; orbit: left/right (the way the camera moves)")
+    zoom_to_mm: float | None = Field(None, ge=8, le=300, description="focal length the lens zooms to over the move")
 
     @field_validator("move")
     @classmethod
     def _known_move(cls, v: str) -> str:
         return presets.check_name("camera move", v, presets.CAMERA_MOVES)
+
+    @field_validator("easing")
+    @classmethod
+    def _easing(cls, v: Easing) -> str:
+        return canonical_easing(v)
+
+    @field_validator(*MOVE_PARAMETERS)
+    @classmethod
+    def _taken_by_move(cls, v: Any, info: ValidationInfo) -> Any:
+        move, name = info.data.get("move"), info.field_name
+        if move is None or v is None:  # an unknown move is reported on its own
+            return v
+        if name not in takes(move):
+            movers = sorted(m for m in presets.CAMERA_MOVES if name in takes(m))
+            raise ValueError(f"'{name}' does not apply to a {move} move; it applies to: {', '.join(movers)}")
+        if name == "direction" and move == "orbit" and v not in SIDEWAYS:
+            raise ValueError(f"an orbit goes 'left' or 'right', not '{v}'")
+        amount = next((a for a, s in SPEED_OF.items() if s == name), None)
+        if amount is not None and info.data.get(amount) is not None:
+            raise ValueError(f"give either '{amount}' (over the move) or '{name}' (per second), not both")
+        return v
+
+
+class CameraKeyframe(MoveParameters):
+    """A new move starting at_s seconds into the shot, from wherever the camera is then."""
+
+    move: str = Field(description="the move that starts here")
+    at_s: float = Field(gt=0, le=3600, description="seconds from the start of the shot")
+
+
+class Camera(MoveParameters):
+    """A camera move by preset name; the preset gives defaults for every parameter."""
+
+    distance_m: float | None = Field(None, gt=0, le=1000, description="camera distance from the subject at the start")
+    height_m: float | None = Field(None, gt=0, le=200, description="camera height at the start")
+    focal_length_mm: float | None = Field(None, ge=8, le=300, description="focal length at the start")
+    handheld: bool | Handheld | None = Field(None, description="shake on top of every move: true, or "
+                                                               "{amplitude_m, rotation_deg, frequency_hz}")
+    keyframes: list[CameraKeyframe] = Field([], description="moves that start later in the shot, in time order")
+
+    @model_validator(mode="after")
+    def _keyframes_in_order(self) -> Camera:
+        problems = []
+        for index in range(1, len(self.keyframes)):
+            before, after = self.keyframes[index - 1].at_s, self.keyframes[index].at_s
+            if after <= before:
+                problems.append((("keyframes", index, "at_s"), after,
+                                 (f"keyframes must be in time order: {_seconds(after)} s is not after the "
+                                 f"keyframe before it ({_seconds(before)} s)")))
+        if self.handheld is False:
+            shaking = [self.move] + [k.move for k in self.keyframes]
+            if "handheld" in shaking:
+                problems.append((("handheld",), False, ("handheld is false, but the move 'handheld' shakes the "
+                                                       "camera; remove one of the two")))
+        raise_at(problems, "Camera")
+        return self
+
+
+def raise_at(problems: Iterable[tuple[tuple, Any, str]], title: str) -> None:
+    """Raise one ValidationError for (location, value, message) problems, each at its own location.
+
+    A validator's own ValueError is reported at the object it validates; these locations
+    reach inside it (like a keyframe's at_s), so `reelforge validate` names the exact field.
+    """
+    details = [InitErrorDetails(type=PydanticCustomError("value_error", message), loc=loc, input=value)
+               for loc, value, message in problems]
+    if details:
+        raise ValidationError.from_exception_data(title, details)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def check_keyframe_times(production: Any) -> None:
+    """Every keyframe of every shot's camera (its own or inherited) starts before the shot's last frame.
+
+    Only the whole production knows a shot's length in frames (fps is in its delivery)
+    and which camera a shot inherits, so the Production model calls this. Errors name
+    the keyframe where it is written; a camera shared by several shots names the first
+    shot it does not fit and counts the others.
+    """
+    fps = production.delivery.fps
+    misfits: dict[tuple, list[tuple[str, str, float, int]]] = {}
+    for e, episode in enumerate(production.episodes):
+        for s, scene in enumerate(episode.scenes):
+            for t, shot in enumerate(scene.shots):
+                levels = [(shot.camera, ("episodes", e, "scenes", s, "shots", t, "camera"), "shot"),
+                          (scene.camera, ("episodes", e, "scenes", s, "camera"), "scene"),
+                          (episode.camera, ("episodes", e, "camera"), "episode"),
+                          (production.camera, ("camera",), "production")]
+                camera, where, level = next(item for item in levels if item[0] is not None)
+                frames = shot.frame_count(fps)
+                last = (frames - 1) / fps
+                for k, keyframe in enumerate(camera.keyframes):
+                    if keyframe.at_s >= last:
+                        path = f"{episode.id}/{scene.id}/{shot.id}"
+                        misfits.setdefault(where + ("keyframes", k, "at_s"), []).append(
+                            (path, level, keyframe.at_s, frames))
+    problems = []
+    for loc, shots in misfits.items():
+        path, level, at_s, frames = shots[0]
+        message = (f"keyframe at {_seconds(at_s)} s does not start inside shot {path}, whose last frame is at "
+                   f"{_seconds((frames - 1) / fps)} s ({frames} frames at {fps} fps)")
+        if level != "shot":
+            message += f"; the shot inherits this camera from the {level}"
+        if len(shots) > 1:
+            others = len(shots) - 1
+            many = others > 1
+            message += (f"; {others} more shot{'s' if many else ''} using this camera "
+                        f"{'are' if many else 'is'} too short for it as well")
+        problems.append((loc, at_s, message))
+    raise_at(problems, "Production")

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ValidationError
 from reelforge.errors import Problem, SpecError
 from reelforge.spec import presets
 from reelforge.spec.model import ID_PATTERN, Production
+from reelforge.spec.styles import FAMILIES_CONTEXT, Families, builtin_names, load_families
 
 # A location inside the spec: object keys and list indexes, root first.
 Loc = tuple[str | int, ...]
@@ -66,8 +67,10 @@ def production_schema() -> dict[str, Any]:
     schema = Production.model_json_schema()
     defs = schema.get("$defs", {})
     _add_enum(defs, "Camera", "move", sorted(presets.CAMERA_MOVES))
+    _add_enum(defs, "CameraKeyframe", "move", sorted(presets.CAMERA_MOVES))
     _add_enum(defs, "Lighting", "preset", sorted(presets.LIGHTING))
-    _add_enum(defs, "Style", "preset", sorted(presets.STYLES))
+    # Style families: the built-ins as suggestions, not an enum (a production adds its own in styles/).
+    defs.get("Style", {}).get("properties", {}).get("preset", {})["examples"] = list(builtin_names())
     _add_enum(defs, "Delivery", "fps", [24, 25, 30])
     schema.pop("title", None)
     return {"$schema": SCHEMA_DIALECT, "title": SCHEMA_TITLE, **schema}
@@ -124,7 +127,10 @@ def _check_file(path: Path) -> tuple[Production | None, list[Problem]]:
     if not isinstance(raw, dict):
         return None, [Problem("$", f"a spec must be a JSON object ({{...}}) at the top level, got {_describe(raw)}")]
 
-    production, found = _model_problems(text, raw)
+    # The production's style families (built-ins + styles/*.json beside the spec): the Style
+    # validator checks names against them; a bad family file is reported with its own path.
+    families = load_families(path.parent)
+    production, found = _model_problems(text, raw, {FAMILIES_CONTEXT: families.names})
     json_found = _json_problems(raw)
     # "NaN is not a JSON number" says it all; drop the model's comment on the same value.
     bad_numbers = {loc for loc, message in json_found if "JSON number" in message}
@@ -133,7 +139,21 @@ def _check_file(path: Path) -> tuple[Production | None, list[Problem]]:
     found += _translation_problems(raw)
     found = list(dict.fromkeys(found))  # union branches can repeat a message
     found.sort(key=lambda item: _document_order(raw, item[0]))  # stable: ties keep check order
-    return (None if found else production), [Problem(json_path(loc), message) for loc, message in found]
+    problems = _style_file_problems(families, path.parent)
+    problems += [Problem(json_path(loc), message) for loc, message in found]
+    return (None if problems else production), problems
+
+
+def _style_file_problems(families: Families, spec_dir: Path) -> list[Problem]:
+    """Problems inside the production's style files, each path prefixed with its file: 'styles/x.json: $.id'."""
+    problems = []
+    for problem in families.problems:
+        try:
+            shown = problem.file.relative_to(spec_dir).as_posix()
+        except ValueError:
+            shown = str(problem.file)
+        problems.append(Problem(f"{shown}: {problem.path}", problem.message))
+    return problems
 
 
 class _FileProblem(Exception):
@@ -193,10 +213,11 @@ def _json_problems(node: Any, loc: Loc = ()) -> list[tuple[Loc, str]]:
 # --------------------------------------------------------------------------- model validation
 
 
-def _model_problems(text: str, raw: dict) -> tuple[Production | None, list[tuple[Loc, str]]]:
+def _model_problems(text: str, raw: dict,
+                    context: dict | None = None) -> tuple[Production | None, list[tuple[Loc, str]]]:
     """Validate with pydantic (strict JSON mode) and turn its errors into plain sentences."""
     try:
-        return Production.model_validate_json(text, strict=True), []
+        return Production.model_validate_json(text, strict=True, context=context), []
     except ValidationError as exc:
         return None, _convert_errors(exc.errors(), raw)
 
@@ -484,6 +505,7 @@ def _reference_problems(raw: dict) -> list[tuple[Loc, str]]:
             for t, shot in _dicts(scene.get("shots")):
                 shot_name = f"{scene_name}/{_label(shot, t)}"
                 found += _cast_problems(shot, shots_loc + (t,), shot_name, characters, character_ids)
+    found += _wardrobe_change_problems(raw)
     return found
 
 
@@ -532,6 +554,47 @@ def _cast_problems(shot: dict, shot_loc: Loc, shot_name: str, characters: Any,
         first_seen[who] = n
         if isinstance(characters, list) and who not in character_ids:
             found.append((loc, _unknown_reference(f"shot {shot_name} casts", "character", who, character_ids)))
+    return found
+
+
+def _wardrobe_change_problems(raw: dict) -> list[tuple[Loc, str]]:
+    """Each character's wardrobe change names an episode (and a scene of it) that exists, at most once."""
+    found: list[tuple[Loc, str]] = []
+    episodes = raw.get("episodes")
+    if not isinstance(episodes, list):
+        return found
+    episode_ids: dict[str, Loc] = {}
+    scene_ids: dict[str, dict[str, Loc]] = {}  # episode id → its scenes' ids (the first episode of an id)
+    for e, episode in _dicts(episodes):
+        episode_id = episode.get("id")
+        if isinstance(episode_id, str) and episode_id not in episode_ids:
+            episode_ids[episode_id] = ("episodes", e, "id")
+            scene_ids[episode_id] = {scene["id"]: ("episodes", e, "scenes", s, "id")
+                                     for s, scene in reversed(_dicts(episode.get("scenes")))
+                                     if isinstance(scene.get("id"), str)}
+    for c, character in _dicts(raw.get("characters")):
+        name = _label(character, c)
+        changes_loc = ("characters", c, "wardrobe_changes")
+        first: dict[tuple[str, str | None], Loc] = {}
+        for j, change in _dicts(character.get("wardrobe_changes")):
+            episode_id, scene_id = change.get("episode"), change.get("scene")
+            if not isinstance(episode_id, str) or not (scene_id is None or isinstance(scene_id, str)):
+                continue  # the model check reports the wrong types
+            if episode_id not in episode_ids:
+                found.append((changes_loc + (j, "episode"), _unknown_reference(
+                    f"character {name}'s wardrobe change names", "episode", episode_id, episode_ids)))
+                continue
+            if scene_id is not None and scene_id not in scene_ids[episode_id]:
+                found.append((changes_loc + (j, "scene"), _unknown_reference(
+                    f"character {name}'s wardrobe change for episode {episode_id} names", "scene", scene_id,
+                    scene_ids[episode_id])))
+                continue
+            where = f"episode {episode_id}" + (f" scene {scene_id}" if scene_id is not None else "")
+            if (episode_id, scene_id) in first:
+                found.append((changes_loc + (j,), f"character {name} changes wardrobe for {where} more than once "
+                                                  f"(first at {json_path(first[(episode_id, scene_id)])})"))
+            else:
+                first[(episode_id, scene_id)] = changes_loc + (j,)
     return found
 
 

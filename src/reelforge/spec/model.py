@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from reelforge.spec.base import ID_PATTERN, Color, Id, LocalizedText, Strict, text_in  # noqa: F401 (re-exported)
-from reelforge.spec.camera import Camera
+from reelforge.spec.camera import Camera, check_keyframe_times
 from reelforge.spec.character import Character, Wardrobe  # noqa: F401 (re-exported)
 from reelforge.spec.lighting import Lighting
 from reelforge.spec.look import Look
@@ -216,6 +216,11 @@ class Production(Strict):
         if not LANGUAGE_TAG.match(v):
             raise ValueError(f"'{v}' is not a BCP 47 language tag (e.g. 'en', 'fr-CA')")
         return v
+
+    @model_validator(mode="after")
+    def _camera_keyframes_fit_shots(self) -> Production:
+        check_keyframe_times(self)  # needs fps and inheritance: errors name each keyframe's own path
+        return self
 
     def character(self, character_id: str) -> Character:
         return next(c for c in self.characters if c.id == character_id)

@@ -1,17 +1,482 @@
-"""Style families: which one a series, episode, scene or shot uses."""
+"""Style families: the JSON format of a family, where families come from, and which one a shot uses.
+
+A style family is a JSON file (format "reelforge-style/1", documented in docs/styles.md):
+prompt fragments, an optional LoRA, steps/guidance hints, a palette and a `previz` recipe
+of post-process steps. The built-in families are files in `reelforge/styles/`; a
+production adds its own (or replaces a built-in of the same id) by dropping a file into
+the `styles/` folder beside its spec. The file name is the family's id, so a spec's
+`"style": {"preset": "my-family"}` names a file a person can find.
+"""
 
 from __future__ import annotations
 
-from pydantic import field_validator
+import functools
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from reelforge.spec import presets
-from reelforge.spec.base import Strict
+from pydantic import (
+    AfterValidator,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from reelforge.spec.base import Color, Id, Strict
+
+STYLE_FORMAT = "reelforge-style/1"
+STYLES_FOLDER = "styles"  # beside the spec
+BUILTIN_FOLDER = Path(__file__).resolve().parent.parent / "styles"
+# Key of the pydantic validation context that lists the style ids a spec may name (see Style).
+FAMILIES_CONTEXT = "style_families"
+
+# Colours are compared and keyed as written in lower case: "#FFAA00" and "#ffaa00" are one colour.
+Colour = Annotated[Color, AfterValidator(str.lower)]
+
+# Sizes in a recipe are in pixels of a 1080p picture; a renderer scales them with the picture.
+Px = Annotated[float, Field(description="pixels at 1080p (scaled with the picture)")]
+
+
+# --------------------------------------------------------------------------- recipe steps
+
+
+class Smooth(Strict):
+    """Edge-preserving smoothing: flat washes of colour that keep the edges between them."""
+
+    op: Literal["smooth"]
+    method: Literal["bilateral", "recursive"] = Field(
+        "bilateral", description="bilateral: OpenCV's bilateral filter; recursive: its edge-preserving "
+                                 "recursive filter")
+    radius_px: Px = Field(6.0, ge=1, le=32, description="how far colours blend")
+    strength: float = Field(0.2, gt=0, le=1, description="colour tolerance: colours closer than this (0–1 of the "
+                                                         "full range) blend, edges between more different ones stay")
+    work_scale: float = Field(0.5, ge=0.25, le=1, description="filter at this fraction of the picture size "
+                                                              "(faster and softer), then scale back")
+
+
+class Bleed(Strict):
+    """Pigment bleeding: edges wander by a seeded, smooth displacement, fixed for the whole shot."""
+
+    op: Literal["bleed"]
+    amount_px: Px = Field(3.0, ge=0, le=32, description="largest displacement")
+    scale_px: Px = Field(48.0, ge=4, le=512, description="size of the wobbles")
+
+
+class DarkenEdges(Strict):
+    """Pigment pooling: darker rims where tones change, as where a watercolour wash dries."""
+
+    op: Literal["darken-edges"]
+    strength: float = Field(0.35, ge=0, le=1, description="darkening at a full black-to-white edge")
+    width_px: Px = Field(3.0, ge=0.5, le=32, description="width of the rim")
+
+
+class Texture(Strict):
+    """A paper or canvas texture multiplied into the picture, seeded per shot and fixed in screen space."""
+
+    op: Literal["texture"]
+    kind: Literal["paper", "canvas"] = Field("paper", description="paper: grainy fibres; canvas: a woven grid")
+    strength: float = Field(0.1, ge=0, le=1, description="brightness variation (0.1 = ±10 %)")
+    scale_px: Px = Field(6.0, ge=1, le=128, description="grain size (paper) or thread spacing (canvas)")
+
+
+class Voronoi(Strict):
+    """Stained glass: Voronoi cells, each filled with one colour, with dark leading between them.
+
+    The cells are seeded per shot and fixed in screen space, so they never boil.
+    """
+
+    op: Literal["voronoi"]
+    cell_px: Px = Field(36.0, ge=6, le=400, description="average cell width")
+    jitter: float = Field(0.9, ge=0, le=1, description="0: a regular grid of square cells; 1: irregular cells")
+    palette_mix: float = Field(0.0, ge=0, le=1, description="0: each cell's mean colour; 1: the nearest palette "
+                                                            "colour (needs a palette)")
+    shade: float = Field(0.1, ge=0, le=0.5, description="seeded brightness variation between panes (±)")
+    leading_px: Px = Field(3.0, ge=0, le=24, description="width of the dark lines between cells")
+    leading_color: Colour = "#151310"
+
+
+class PaperLayers(Strict):
+    """Paper cut-outs: the picture's tones as stacked layers of paper (palette colours), darker ones on top,
+    each casting a soft drop shadow on the layers below."""
+
+    op: Literal["paper-layers"]
+    split: Literal["tone", "colour"] = Field("tone", description="tone: `layers` bands of brightness; colour: one "
+                                                                 "sheet per palette colour, by nearest colour")
+    layers: int = Field(5, ge=2, le=12, description="number of sheets when split by tone")
+    smooth_px: Px = Field(4.0, ge=0, le=32, description="rounds the cut edges")
+    shadow_px: Px = Field(6.0, ge=0, le=48, description="drop-shadow offset")
+    shadow_angle_deg: float = Field(45.0, ge=-360, le=360, description="direction the shadow falls "
+                                                                      "(0 = right, 90 = down)")
+    shadow_blur_px: Px = Field(4.0, ge=0, le=48, description="softness of the shadow")
+    shadow_opacity: float = Field(0.45, ge=0, le=1)
+
+
+class Kuwahara(Strict):
+    """Oil-paint strokes: a Kuwahara filter (each pixel takes the mean of its calmest neighbouring square)."""
+
+    op: Literal["kuwahara"]
+    radius_px: Px = Field(6.0, ge=1, le=32, description="stroke size")
+
+
+class InkEdges(Strict):
+    """Inked outlines where the picture has edges (OpenCV's Canny detector)."""
+
+    op: Literal["ink-edges"]
+    low: float = Field(0.08, gt=0, le=1, description="weakest edge that continues a line (1 = a black-to-white step)")
+    high: float = Field(0.2, gt=0, le=1, description="weakest edge that starts a line")
+    blur_px: Px = Field(1.5, ge=0, le=16, description="smoothing before edges are found (ignores fine noise)")
+    width_px: Px = Field(2.0, ge=0.5, le=16, description="line width")
+    color: Colour = "#15120e"
+    opacity: float = Field(1.0, ge=0, le=1)
+
+    @field_validator("high")
+    @classmethod
+    def _high_above_low(cls, v: float, info: ValidationInfo) -> float:
+        low = info.data.get("low")
+        if low is not None and v < low:
+            raise ValueError(f"must be at least 'low' ({low:g}), got {v:g}")
+        return v
+
+
+class Hatching(Strict):
+    """Pen hatching by tone on paper: darker tones get more line directions; the darkest is solid ink.
+
+    The tones between `solid_below` and `lightest` are split into one band per angle.
+    The lines are fixed in screen space (with a per-shot seeded wobble), so they never boil.
+    """
+
+    op: Literal["hatching"]
+    angles_deg: tuple[float, ...] = Field((45.0, -45.0, 0.0), min_length=1, max_length=4,
+                                          description="one line direction per tone band, lightest band first")
+    spacing_px: Px = Field(7.0, ge=2, le=64, description="distance between lines")
+    line_px: Px = Field(1.2, ge=0.5, le=16, description="line width")
+    lightest: float = Field(0.6, ge=0, le=1, description="tones lighter than this stay bare paper")
+    solid_below: float = Field(0.08, ge=0, le=1, description="tones darker than this are solid ink")
+    wobble_px: Px = Field(0.8, ge=0, le=8, description="hand-drawn waviness of the lines")
+    ink: Colour = "#15120e"
+    paper: Colour = "#f4eee0"
+
+
+class PaletteMap(Strict):
+    """Pull every colour toward the nearest palette colour (nearest in CIELAB)."""
+
+    op: Literal["palette-map"]
+    mix: float = Field(0.5, ge=0, le=1, description="0: unchanged; 1: palette colours only")
+
+
+class Adjust(Strict):
+    """Saturation, contrast and brightness."""
+
+    op: Literal["adjust"]
+    saturation: float = Field(1.0, ge=0, le=4, description="1: unchanged; 0: grey")
+    contrast: float = Field(1.0, ge=0, le=4, description="1: unchanged; around mid-grey")
+    brightness: float = Field(0.0, ge=-1, le=1, description="added, as a fraction of white")
+
+
+Step = Annotated[Smooth | Bleed | DarkenEdges | Texture | Voronoi | PaperLayers | Kuwahara | InkEdges | Hatching
+                 | PaletteMap | Adjust, Field(discriminator="op")]
+OPS: dict[str, type[Strict]] = {model.model_fields["op"].annotation.__args__[0]: model for model in
+                                (Smooth, Bleed, DarkenEdges, Texture, Voronoi, PaperLayers, Kuwahara, InkEdges,
+                                 Hatching, PaletteMap, Adjust)}
+
+
+# --------------------------------------------------------------------------- the family file
+
+
+class LoraFile(Strict):
+    path: str = Field(min_length=1, description="LoRA weights (.safetensors), relative to this style file's folder")
+    weight: float = Field(1.0, ge=0, le=2, description="adapter weight")
+
+
+class StyleFamily(Strict):
+    """One style family file."""
+
+    format: Literal["reelforge-style/1"] = Field(description="style file format version")
+    id: Id = Field(description="must equal the file name without .json")
+    name: str = Field(min_length=1, max_length=80, description="shown to people; not part of any job key")
+    description: str = Field("", max_length=2000, description="shown to people; not part of any job key")
+    prompt: str = Field("", max_length=2000, description="prompt fragment, put first in every shot's prompt")
+    negative_prompt: str = Field("", max_length=2000, description="negative prompt of every shot")
+    lora: LoraFile | None = None
+    steps: int | None = Field(None, ge=1, le=200, description="denoising steps where the spec's model sets none")
+    guidance_scale: float | None = Field(None, ge=0, le=30, description="guidance where the spec's model sets none")
+    palette: tuple[Colour, ...] = Field((), max_length=32, description="the family's colours, #rrggbb")
+    previz: tuple[Step, ...] = Field((), max_length=16, description="post-process steps for the previz picture, "
+                                                                    "in order")
+
+
+def recipe_problems(family: StyleFamily) -> list[tuple[tuple, str]]:
+    """Checks across fields that one step's model cannot see: steps that need the family's palette."""
+    found = []
+    if family.palette:
+        return found
+    for i, step in enumerate(family.previz):
+        if isinstance(step, PaletteMap):
+            found.append((("previz", i, "op"), "'palette-map' needs colours: give the family a 'palette'"))
+        elif isinstance(step, PaperLayers) and step.split == "colour":
+            why = "split by 'colour' needs colours: give the family a 'palette' (or split by 'tone')"
+            found.append((("previz", i, "split"), why))
+        elif isinstance(step, Voronoi) and step.palette_mix > 0:
+            why = "a palette_mix above 0 needs colours: give the family a 'palette' (or set palette_mix to 0)"
+            found.append((("previz", i, "palette_mix"), why))
+    return found
+
+
+# --------------------------------------------------------------------------- loading families
+
+
+@dataclass(frozen=True)
+class StyleFileProblem:
+    """A problem inside one style file: the file, the JSON path in it and a sentence."""
+
+    file: Path
+    path: str
+    message: str
+
+
+@dataclass(frozen=True)
+class LoadedFamily:
+    family: StyleFamily
+    file: Path
+    builtin: bool
+
+
+@dataclass(frozen=True)
+class Families:
+    """The families a production can use: built-ins, then its own `styles/*.json` (which win on the same id)."""
+
+    families: dict[str, LoadedFamily] = field(default_factory=dict)
+    broken: dict[str, Path] = field(default_factory=dict)  # id (file name) → a user file with problems
+    problems: tuple[StyleFileProblem, ...] = ()
+
+    @property
+    def names(self) -> list[str]:
+        """Every id a spec may name (a broken file's id too: its own problems are reported instead)."""
+        return sorted(set(self.families) | set(self.broken))
+
+
+_cache: dict[tuple[str, str], tuple[StyleFamily | None, tuple[StyleFileProblem, ...]]] = {}
+_cache_lock = threading.Lock()
+_CACHE_SIZE = 256
+
+
+def load_families(spec_dir: str | Path | None = None) -> Families:
+    """Built-in families plus those in `<spec_dir>/styles/` (read each call; parsed once per file content).
+
+    Files are re-read every time (they are small), so an edited family is never served stale; the
+    parse is cached by path and content hash.
+    """
+    families: dict[str, LoadedFamily] = {}
+    broken: dict[str, Path] = {}
+    problems: list[StyleFileProblem] = []
+    for file in sorted(BUILTIN_FOLDER.glob("*.json")):
+        family, found = _load_file(file)
+        if found:  # a packaging error, not the user's: fail loudly
+            listed = "; ".join(f"{p.path}: {p.message}" for p in found)
+            raise RuntimeError(f"built-in style family {file.name} is invalid: {listed}")
+        families[family.id] = LoadedFamily(family, file, builtin=True)
+    folder = Path(spec_dir) / STYLES_FOLDER if spec_dir is not None else None
+    if folder is not None and folder.is_dir():
+        for file in sorted(folder.glob("*.json")):
+            if not file.is_file():
+                continue
+            family, found = _load_file(file)
+            if found:
+                broken[file.stem] = file
+                families.pop(file.stem, None)  # a broken override must not fall back to the built-in silently
+                problems += found
+            else:
+                families[family.id] = LoadedFamily(family, file, builtin=False)
+    return Families(families, broken, tuple(problems))
+
+
+def family_file_problems(path: str | Path) -> list[StyleFileProblem]:
+    """Every problem in one style file ([] when it is a valid family)."""
+    return list(_load_file(Path(path))[1])
+
+
+def _load_file(file: Path) -> tuple[StyleFamily | None, tuple[StyleFileProblem, ...]]:
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        return None, (StyleFileProblem(file, "$", f"cannot read the file: {exc.strerror or exc}"),)
+    key = (str(file.absolute()), hashlib.sha256(data).hexdigest())
+    with _cache_lock:
+        parsed = _cache.get(key)
+    if parsed is None:
+        parsed = _parse_family(file, data)
+        with _cache_lock:
+            if len(_cache) >= _CACHE_SIZE:
+                _cache.clear()
+            _cache[key] = parsed
+    family, problems = parsed
+    if family is not None and family.lora is not None:  # the file system is checked each time, not cached
+        missing = _lora_problems(file, family)
+        if missing:
+            return None, missing
+    return family, problems
+
+
+def lora_path(file: Path, lora: LoraFile) -> Path:
+    """A family's LoRA file: absolute, or relative to the folder of the style file that names it."""
+    path = Path(lora.path).expanduser()
+    return path if path.is_absolute() else file.parent / path
+
+
+def _lora_problems(file: Path, family: StyleFamily) -> tuple[StyleFileProblem, ...]:
+    path = lora_path(file, family.lora)
+    if not path.is_file():
+        return (StyleFileProblem(file, "$.lora.path", f"no LoRA file at {path} (paths are relative to the style "
+                                                      f"file's folder, {file.parent})"),)
+    return ()
+
+
+def _parse_family(file: Path, data: bytes) -> tuple[StyleFamily | None, tuple[StyleFileProblem, ...]]:
+    """Validate one file with the spec loader's sentences (JSON paths, plain words)."""
+    from reelforge.spec import load  # the loader imports this module: import it late
+
+    try:
+        text = _decode(data)
+        raw = load._parse_json(text)
+    except load._FileProblem as problem:
+        return None, (StyleFileProblem(file, "$", str(problem)),)
+    if not isinstance(raw, dict):
+        message = f"a style family must be a JSON object ({{...}}) at the top level, got {load._describe(raw)}"
+        return None, (StyleFileProblem(file, "$", message),)
+    family = None
+    try:
+        family = StyleFamily.model_validate_json(text, strict=True)
+        found = recipe_problems(family)
+    except ValidationError as exc:
+        found = _convert(exc.errors(), raw)
+    json_found = load._json_problems(raw)
+    bad_numbers = {loc for loc, message in json_found if "JSON number" in message}
+    found = [(loc, message) for loc, message in found if loc not in bad_numbers] + json_found
+    if isinstance(raw.get("id"), str) and raw["id"] != file.stem:
+        why = (f"the id '{raw['id']}' must be the file name without .json ('{file.stem}'): "
+               f"rename the file to {raw['id']}.json or set \"id\": \"{file.stem}\"")
+        found.append((("id",), why))
+    found = list(dict.fromkeys(found))
+    found.sort(key=lambda item: load._document_order(raw, item[0]))
+    problems = tuple(StyleFileProblem(file, load.json_path(loc), message) for loc, message in found)
+    return (None if problems else family), problems
+
+
+def _decode(data: bytes) -> str:
+    from reelforge.spec import load
+
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise load._FileProblem(f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line} cannot "
+                                "be decoded); save it as UTF-8") from None
+
+
+def _convert(errors: list[dict], raw: dict) -> list[tuple[tuple, str]]:
+    """pydantic errors as (location, sentence): unknown ops and fields here, the rest by the spec loader."""
+    from reelforge.spec import load
+
+    found, rest = [], []
+    for error in errors:
+        loc = _without_tags(tuple(error["loc"]), raw)
+        error = {**error, "loc": loc}
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            known = ", ".join(sorted(OPS))
+            if error["type"] == "union_tag_not_found":
+                found.append((loc + ("op",), f"required field 'op' is missing; ops: {known}"))
+            else:
+                found.append((loc + ("op",), _unknown_name("op", error["ctx"]["tag"], sorted(OPS))))
+        elif error["type"] == "extra_forbidden":
+            found.append((loc, _unknown_field(loc, raw)))
+        else:
+            rest.append(error)
+    return found + load._convert_errors(rest, raw)
+
+
+def _without_tags(loc: tuple, raw: dict) -> tuple:
+    """pydantic puts a step's op name in the error location ('previz', 0, 'smooth', 'radius_px'): drop it."""
+    if len(loc) >= 3 and loc[0] == "previz" and isinstance(loc[1], int):
+        step = raw.get("previz")[loc[1]] if isinstance(raw.get("previz"), list) else None
+        if isinstance(step, dict) and step.get("op") == loc[2] and loc[2] not in step:
+            return loc[:2] + loc[3:]
+    return loc
+
+
+def _unknown_name(kind: str, name: Any, known: list[str]) -> str:
+    import difflib
+
+    message = f"unknown {kind} '{name}'"
+    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+    if close:
+        message += f"; did you mean '{close[0]}'?"
+    return f"{message}; known {kind}s: {', '.join(known)}"
+
+
+def _unknown_field(loc: tuple, raw: dict) -> str:
+    """Name the fields the object at `loc` may have (a family, a LoRA, or one step's op)."""
+    import difflib
+
+    from reelforge.spec import load
+
+    parent, name = loc[:-1], str(loc[-1])
+    model: type[Strict] | None = StyleFamily
+    if parent == ("lora",):
+        model = LoraFile
+    elif parent[:1] == ("previz",) and len(parent) == 2:
+        node = load._value_at(raw, parent)
+        model = OPS.get(node.get("op")) if isinstance(node, dict) else None
+    elif parent:
+        model = None
+    if model is None:
+        return f"unknown field '{name}'"
+    known = list(model.model_fields)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+    if close:
+        return f"unknown field '{name}'; did you mean '{close[0]}'?"
+    return f"unknown field '{name}'; known fields: {', '.join(known)}"
+
+
+def family_schema() -> dict[str, Any]:
+    """JSON Schema of a style family file, for `reelforge schema --style` and editors."""
+    from reelforge.spec.load import SCHEMA_DIALECT
+
+    schema = StyleFamily.model_json_schema()
+    schema.pop("title", None)
+    return {"$schema": SCHEMA_DIALECT, "title": "reelforge style family", **schema}
+
+
+# --------------------------------------------------------------------------- the spec's choice
+
+
+@functools.cache
+def builtin_names() -> tuple[str, ...]:
+    """Ids of the families shipped in the package (its files do not change while running)."""
+    return tuple(sorted(path.stem for path in BUILTIN_FOLDER.glob("*.json")))
 
 
 class Style(Strict):
-    preset: str
+    """Which style family a series, episode, scene or shot uses (inherited downward unless overridden)."""
+
+    preset: str = Field(description="a built-in family or a file in the production's styles/ folder (its name "
+                                    "without .json)")
 
     @field_validator("preset")
     @classmethod
-    def _known_preset(cls, v: str) -> str:
-        return presets.check_name("style preset", v, presets.STYLES)
+    def _known_family(cls, v: str, info: ValidationInfo) -> str:
+        # While a spec file is validated, the loader passes the production's families in the context;
+        # a Production built in code without a context knows the built-ins.
+        names = (info.context or {}).get(FAMILIES_CONTEXT)
+        if names is None:
+            names = builtin_names()
+        if v not in names:
+            import difflib
+
+            close = difflib.get_close_matches(v, list(names), n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'? Known" if close else "; known"
+            raise ValueError(f"unknown style preset '{v}'{hint}: {', '.join(sorted(names))} "
+                             f"(or add the family as {STYLES_FOLDER}/{v}.json beside the spec)")
+        return v
