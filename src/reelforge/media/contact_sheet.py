@@ -98,9 +98,9 @@ def shot_lines(job) -> tuple[str, ...]:
     light = job.lighting
     look = job.look
     look_bits = [look.aspect_ratio]
-    for name in ("depth_of_field", "grain", "vignette", "lut_sha256"):
+    for name in ("depth_of_field", "grain", "vignette", "lut"):
         if getattr(look, name, None):
-            look_bits.append({"depth_of_field": "DOF", "lut_sha256": "LUT"}.get(name, name))
+            look_bits.append({"depth_of_field": "DOF", "lut": "LUT"}.get(name, name))
     cast = ", ".join(member.character_id for member in job.cast)
     return (job.shot_path + (f" — {cast}" if cast else ""),
             f"{camera_text} · {light.preset} {light.kelvin:.0f} K",
