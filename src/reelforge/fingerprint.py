@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 PACKAGES = ("reelforge", "numpy", "opencv-python-headless", "av", "pydantic", "colour-science",
-            "sqlalchemy", "torch", "diffusers", "transformers", "tokenizers", "safetensors", "accelerate", "ftfy",
+            "sqlalchemy", "torch", "diffusers", "transformers", "tokenizers", "safetensors", "accelerate", "ftfy", "peft",
             "Pillow")
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
