@@ -132,13 +132,15 @@ def test_engine_frames_are_the_bare_pipeline_output_scaled_to_delivery(tiny, tmp
     from reelforge.backends import sdxl
     from reelforge.backends.diffusion import fit_to_delivery
     from reelforge.backends.tiny import build_tiny
+    from reelforge.post.pipeline import finish_frame
     from reelforge.store.frames import frame_hash
 
     spec = write_spec(tmp_path / "show", model_spec("sdxl", tiny["sdxl"]))
     run_cli("render", str(spec), "--device", "cpu", "--threads", "2")
     job = first_job(json.loads(spec.read_text()), base=spec.parent)
     bare = bare_pipeline(sdxl.pipeline_class(job), build_tiny("sdxl"))
-    frame = fit_to_delivery(_bare_output("sdxl", bare, job), 1920, 1080)
+    # The engine's frame is the bare output scaled to the picture, then finished (graded: magic-hour).
+    frame = finish_frame(job, 1, fit_to_delivery(_bare_output("sdxl", bare, job), 1920, 1080))
     assert frame_hash(frame) == frame_hashes(spec)["s01e01/sc01/sh01"][1]
 
 

@@ -101,7 +101,7 @@ def test_contrast_spreads_levels_around_mid_grey_and_keeps_black_and_white():
 
 def test_saturation_scales_chroma_and_keeps_grey_grey():
     colour = np.tile(np.array([200, 120, 60], dtype=np.uint8), (4, 4, 1))
-    spread = lambda p: int(p[0, 0].max()) - int(p[0, 0].min())  # noqa: E731
+    spread = lambda p: int(p[0, 0].max()) - int(p[0, 0].min())
     more = grade(light(saturation=1.5, contrast=1), colour)
     less = grade(light(saturation=0.5, contrast=1), colour)
     none = grade(light(saturation=0.0, contrast=1), colour)

@@ -8,7 +8,6 @@ byte equality, and where a result is only close the test says how close and why.
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +20,15 @@ from conftest import run_cli, shot, small_spec, write_spec
 from reelforge.backends.diffusion import fit_to_delivery
 from reelforge.plan.jobs import plan
 from reelforge.plan.lighting import resolve_lighting
-from reelforge.plan.look import LookJob, LutError, LutJob, framing_width, merge_looks, picture_size, resolve_look
+from reelforge.plan.look import (
+    LookJob,
+    LutError,
+    LutJob,
+    framing_width,
+    merge_looks,
+    picture_size,
+    resolve_look,
+)
 from reelforge.post.look import apply_grain, apply_lut, apply_vignette
 from reelforge.post.optics import depth_of_field, frame_circles
 from reelforge.post.pipeline import finish_frame, finish_picture
@@ -170,15 +177,16 @@ def test_bad_cube_file_is_an_error_naming_the_field_and_the_file(tmp_path, text,
     assert str(cube) in str(raised.value) and words in str(raised.value)
 
 
-def test_render_with_a_bad_lut_exits_2_naming_the_json_path_and_file(tmp_path):
+def test_validate_and_render_with_a_bad_lut_exit_2_naming_the_json_path_and_file(tmp_path):
     spec = small_spec()
     spec["episodes"][0]["scenes"][1]["shots"][0]["look"] = {"lut": "luts/missing.cube"}
     path = write_spec(tmp_path / "show", spec)
-    result = run_cli("render", str(path), check=False)
-    assert result.returncode == 2
-    assert "$.episodes[0].scenes[1].shots[0].look.lut" in result.stderr
-    assert str(tmp_path / "show" / "luts" / "missing.cube") in result.stderr
-    assert "Traceback" not in result.stderr
+    for command in ("validate", "render"):
+        result = run_cli(command, str(path), check=False)
+        assert result.returncode == 2, command
+        assert "$.episodes[0].scenes[1].shots[0].look.lut" in result.stderr
+        assert str(tmp_path / "show" / "luts" / "missing.cube") in result.stderr
+        assert "Traceback" not in result.stderr
 
 
 def test_lut_is_keyed_by_content_and_kept_in_the_production(tmp_path, picture):
@@ -289,7 +297,14 @@ def test_focusing_near_blurs_the_subject_and_no_depth_of_field_changes_nothing(d
     near = dof_shot.model_copy(update={"look": LookJob(aspect_ratio="16:9",
                                                        depth_of_field=DepthOfFieldJob(f_stop=2.0, focus_m=1.0))})
     middle = (slice(90, 200), slice(200, 280))  # the cast, in the middle of the frame
-    assert sharpness(depth_of_field(near, scene, pose, sharp)[middle]) < 0.5 * sharpness(sharp[middle])
+    soft = depth_of_field(near, scene, pose, sharp)
+    assert sharpness(soft[middle]) < 0.5 * sharpness(sharp[middle])
+    threads = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(1)
+        assert depth_of_field(near, scene, pose, sharp).tobytes() == soft.tobytes()
+    finally:
+        cv2.setNumThreads(threads)
 
 
 # ----------------------------------------------------------------------------- keys and delivery

@@ -246,3 +246,22 @@ def test_segments_join_seamlessly_at_25_and_30_fps(tmp_path: Path):
             assert stream.average_rate == fps
         assert len(times) == 20
         assert all(b - a == Fraction(1, fps) for a, b in zip(times, times[1:]))
+
+
+def test_a_moved_production_with_kept_assets_still_verifies(tmp_path: Path):
+    """LUTs and reference images are kept by content hash in .reelforge/assets: moving the folder breaks nothing."""
+    import shutil
+
+    showcase = Path(__file__).resolve().parents[1] / "examples" / "lantern-street"
+    spec = small_spec()
+    spec["look"] = {"lut": "warm.cube"}
+    spec["characters"][0]["references"] = ["ines.png"]
+    path = write_spec(tmp_path / "before", spec)
+    shutil.copy(showcase / "luts" / "warm-fade.cube", path.parent / "warm.cube")
+    shutil.copy(showcase / "refs" / "ines-front.png", path.parent / "ines.png")
+    run_cli("render", str(path))
+    moved = tmp_path / "after"
+    path.parent.rename(moved)
+    result = run_cli("verify", str(moved / "renders" / "s01e01.mp4"), check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "VERIFIED" in result.stdout and "Trusted" in result.stdout

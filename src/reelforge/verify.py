@@ -103,15 +103,34 @@ def checkpoint_problem(job: ShotJob) -> str | None:
     return None
 
 
+def relocate_assets(job: ShotJob, root: Path) -> tuple[ShotJob, str | None]:
+    """The job with each asset file (LUT, reference image, LoRA) found on this machine, or why one is not.
+
+    A job records asset paths as they were at render time; the content hashes are what is keyed.
+    A copy kept in the production's `.reelforge/assets/<sha256>.*` stands in for a moved file, so a
+    production folder that moved still verifies.
+    """
+    assets = dict(job.assets)
+    for sha, path in job.assets.items():
+        if Path(path).is_file():
+            continue
+        kept = sorted((root / ".reelforge" / "assets").glob(f"{sha}*"))
+        if not kept:
+            return job, f"asset file {path} (sha256 {sha[:12]}…) is gone and no copy is kept in .reelforge/assets"
+        assets[sha] = str(kept[0])
+    return job.model_copy(update={"assets": assets}), None
+
+
 def _check_shot(engine: Engine, shot: RenderShot, frame_range: tuple[int, int] | None,
                 workdir: Path) -> tuple[ShotCheck, Path]:
     job = ShotJob.model_validate(engine.catalog.job(shot.job_key))
+    job, missing_asset = relocate_assets(job, engine.paths.root)
     recorded = shot.frame_hashes
     start, stop = shot.first_frame, shot.first_frame + shot.frame_count
     if frame_range is not None:
         start, stop = max(start, frame_range[0]), min(stop, frame_range[1])
     check = ShotCheck(shot.shot_path, start, max(0, stop - start))
-    check.checkpoint_problem = checkpoint_problem(job)
+    check.checkpoint_problem = missing_asset or checkpoint_problem(job)
     if check.checkpoint_problem is not None:
         return check, None  # re-rendering with other weights would prove nothing
     segment = workdir / f"{shot.position:04d}.mp4"
@@ -197,7 +216,10 @@ def _check_credentials(engine: Engine, file: Path, recorded_anchor: str | None):
         load_anchor,
     )
 
-    anchor = Path(recorded_anchor) if recorded_anchor else default_identity_folder(engine.paths.root) / "root.pem"
+    own = default_identity_folder(engine.paths.root) / "root.pem"
+    anchor = Path(recorded_anchor) if recorded_anchor else own
+    if not anchor.is_file() and own.is_file() and anchor.name == own.name and anchor.parent.name == own.parent.name:
+        anchor = own  # the production's own identity, recorded where the production folder used to be
     try:
         return verify_credentials(file, load_anchor(anchor))
     except CredentialsError as exc:

@@ -15,10 +15,13 @@ ENGINE_VERSION = "0.1.0"
 # Per backend, the source (packages or files under reelforge/) that can change its pixels.
 # Planning is covered by the job's own fields; these are the code paths from a resolved
 # job to frame bytes. Generative backends are conditioned on previz, so include it.
-_DIFFUSERS_CODE = ("previz", "post", "backends/previz.py", "backends/runtime.py", "backends/checkpoints.py",
-                   "backends/diffusion.py", "backends/adapters.py", "plan/seeds.py")
+# The previz and everything after a backend's picture (finishing, looks, grade, seeds, recipes).
+_PREVIZ_CODE = ("previz", "post", "backends/previz.py", "plan/seeds.py", "plan/look.py", "plan/lighting.py",
+                "spec/styles.py")
+_DIFFUSERS_CODE = _PREVIZ_CODE + ("backends/runtime.py", "backends/checkpoints.py", "backends/diffusion.py",
+                                  "backends/adapters.py")
 RENDER_CODE: dict[str, tuple[str, ...]] = {
-    "previz": ("previz", "post", "backends/previz.py", "plan/seeds.py"),
+    "previz": _PREVIZ_CODE,
     "sdxl": _DIFFUSERS_CODE + ("backends/sdxl.py", "backends/single_file.py"),
     "animatediff": _DIFFUSERS_CODE + ("backends/clips.py",),
     "animatediff-sdxl": _DIFFUSERS_CODE + ("backends/clips.py",),

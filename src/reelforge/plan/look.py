@@ -58,9 +58,9 @@ def picture_size(aspect_ratio: str, canvas: tuple[int, int]) -> tuple[int, int]:
     width, height = canvas
     ratio = ASPECT_VALUES[aspect_ratio]
     if ratio >= width / height:
-        pic_w, pic_h = width, int(round(width / ratio / 2)) * 2
+        pic_w, pic_h = width, round(width / ratio / 2) * 2
     else:
-        pic_w, pic_h = int(round(height * ratio / 2)) * 2, height
+        pic_w, pic_h = round(height * ratio / 2) * 2, height
     return pic_w, pic_h
 
 
@@ -141,9 +141,7 @@ def read_lut(path: Path) -> tuple[np.ndarray, np.ndarray]:
             lut = _import_colour().io.read_LUT_IridasCube(str(path))
         table = np.asarray(lut.table, dtype=np.float64)
         domain = np.asarray(lut.domain, dtype=np.float64).reshape(2, 3)
-    except LutError:
-        raise
-    except Exception as exc:  # the reader raises whatever numpy raises on a bad line
+    except (ValueError, TypeError, IndexError, KeyError, OSError) as exc:  # what numpy raises on a bad table
         raise LutError(f"cannot read LUT file {path}: not a valid .cube file "
                        f"({type(exc).__name__}: {str(exc)[:120]})") from None
     size = table.shape[0]
@@ -195,6 +193,12 @@ def kept_lut(path: Path, base_dir: Path) -> tuple[str, str]:
     return result
 
 
+def spec_path(value: str, base_dir: Path) -> Path:
+    """A file named in the spec: relative paths start at the spec's folder."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else Path(base_dir) / path
+
+
 def resolve_look(look: Look, base_dir, canvas: tuple[int, int]) -> tuple[LookJob, dict[str, str]]:
     """The resolved look and the asset files it needs (sha256 → path).
 
@@ -204,9 +208,7 @@ def resolve_look(look: Look, base_dir, canvas: tuple[int, int]) -> tuple[LookJob
     lut, assets = None, {}
     if look.lut:
         base_dir = Path(base_dir or Path.cwd())
-        path = Path(look.lut).expanduser()
-        if not path.is_absolute():
-            path = base_dir / path
+        path = spec_path(look.lut, base_dir)
         try:
             digest, kept = kept_lut(path, base_dir)
         except LutError as exc:
@@ -243,7 +245,9 @@ def lut_problems(production, base_dir) -> list[tuple[str, str]]:
         if look is None or not look.lut:
             continue
         try:
-            resolve_look(look, base_dir, (1920, 1080))
+            read_lut(spec_path(look.lut, Path(base_dir)))  # read only: checking a spec keeps no copies
         except LutError as exc:
-            found.append((f"{where}.look.lut", str(exc).removeprefix("look.lut: ")))
+            found.append((f"{where}.look.lut", str(exc)))
+        except OSError as exc:
+            found.append((f"{where}.look.lut", f"cannot read LUT file: {exc.strerror or exc}"))
     return found

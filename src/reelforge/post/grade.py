@@ -41,7 +41,9 @@ def contrast_table(contrast: float) -> np.ndarray | None:
     """The (256,) uint8 table of the contrast curve; None at contrast 1."""
     if contrast == 1.0:
         return None
-    return np.round(contrast_curve(np.arange(256, dtype=np.float64) / 255.0, contrast) * 255.0).astype(np.uint8)
+    table = np.round(contrast_curve(np.arange(256, dtype=np.float64) / 255.0, contrast) * 255.0).astype(np.uint8)
+    table.flags.writeable = False  # cached: shared by every frame of every thread
+    return table
 
 
 @lru_cache(maxsize=32)
@@ -55,11 +57,9 @@ def colour_matrix(gains: tuple[float, float, float], saturation: float) -> np.nd
         return None
     luma = np.tile(np.asarray(LUMA, dtype=np.float64), (3, 1))
     saturate = saturation * np.eye(3) + (1.0 - saturation) * luma
-    return (saturate @ np.diag(gains)).astype(np.float32)
-
-
-def is_neutral(light: Light) -> bool:
-    return colour_matrix(tuple(light.wb_gains), float(light.saturation)) is None and light.contrast == 1.0
+    matrix = (saturate * np.asarray(gains, dtype=np.float64)[None, :]).astype(np.float32)  # · diag(gains), no BLAS
+    matrix.flags.writeable = False
+    return matrix
 
 
 def grade(light: Light, picture: np.ndarray) -> np.ndarray:

@@ -7,11 +7,11 @@ makes a circle of confusion of diameter
 
 which is c · framing_width / 36 pixels in the picture (framing_width: the canvas framing
 the focal length is based on, `plan.look.framing_width`). The picture is blurred at a few
-levels (Gaussians for circles of 2, 4, 8, … px) and each pixel mixes the two levels either
-side of its own circle (linear in log2 of the diameter). A circle of one pixel or less is
-in focus: the pixel is the picture's own, byte for byte. Everything is elementwise or an
-OpenCV 8-bit Gaussian (fixed-point, the same bytes whatever the thread count), so a frame
-stays a pure function of (job, index).
+levels (Gaussians for circles of 3, 9, 27, … px) and each pixel mixes the two levels either
+side of its own circle (linear in the log of the diameter). A circle of one pixel or less is
+in focus: the pixel is the picture's own, byte for byte. Everything is elementwise, an
+OpenCV 8-bit Gaussian or resize (fixed-point, the same bytes whatever the thread count), so
+a frame stays a pure function of (job, index).
 
 Previz only: the generative backends draw their own picture without a depth at hand.
 """
@@ -25,9 +25,11 @@ import numpy as np
 
 from reelforge.plan.look import framing_width
 from reelforge.previz.camera import subject
-from reelforge.previz.raster import SENSOR_WIDTH_MM, draw_depth
+from reelforge.previz.raster import SENSOR_WIDTH_MM, dot3, draw_depth
 
 IN_FOCUS_PX = 1.0  # a circle of confusion this small is sharp (the acceptable circle: one pixel)
+BLUR_STEP = 3.0  # each blur level's circle is three times the last: 1 (sharp), 3, 9, 27, … px
+BLUR_SIGMA_SMALL = 2.0  # wider Gaussians run on a copy scaled down until their sigma is about this
 MAX_BLUR_FRACTION = 1 / 30  # the largest circle drawn, as a fraction of the framing width (64 px at 1080p)
 DEPTH_RESOLUTION = 4.0  # the depth image is scaled so the focus plane reads 255 / 4 ≈ 64 grey levels
 
@@ -39,8 +41,8 @@ def focus_distance(job, pose) -> float:
         return float(dof.focus_m)
     position = np.asarray(pose.position, dtype=np.float64)
     forward = np.asarray(pose.target, dtype=np.float64) - position
-    forward /= math.sqrt(float(forward @ forward)) or 1.0
-    return max(float((np.asarray(subject(job), dtype=np.float64) - position) @ forward), 0.1)
+    forward /= math.sqrt(dot3(forward, forward)) or 1.0
+    return max(dot3(np.asarray(subject(job), dtype=np.float64) - position, forward), 0.1)
 
 
 def inverse_depth(scene, pose, near_m: float) -> np.ndarray:
@@ -70,24 +72,41 @@ def frame_circles(job, scene, pose) -> np.ndarray:
     return circle_of_confusion(job, pose, inverse_depth(scene, pose, near_m), framing_width(job))
 
 
+def blurred(picture: np.ndarray, sigma: float) -> np.ndarray:
+    """A Gaussian blur of the picture; wide ones are done on a smaller copy (area-averaged down,
+    bilinear back up) where a sigma of a few pixels is enough, so every level costs about the same."""
+    factor = 1
+    while sigma / (factor * 2) >= BLUR_SIGMA_SMALL:
+        factor *= 2
+    if factor == 1:
+        return cv2.GaussianBlur(picture, (0, 0), sigmaX=sigma)
+    height, width = picture.shape[:2]
+    small = cv2.resize(picture, (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigmaX=sigma / factor)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
 def depth_of_field(job, scene, pose, picture: np.ndarray) -> np.ndarray:
-    """The picture with the look's depth of field (unchanged when the look has none)."""
+    """The picture with the look's depth of field (unchanged when the look has none).
+
+    Blur level k shows circles of BLUR_STEP^k pixels (level 0 is the sharp picture, for
+    circles of IN_FOCUS_PX or less). A pixel at position p = log(circle) / log(BLUR_STEP)
+    between levels k and k + 1 mixes them linearly; this is built from the widest level
+    down, R_k = blend(level k, R_k+1, weight clip(p − k, 0, 1)), so a pixel at p = 0 is
+    level 0 exactly.
+    """
     if job.look.depth_of_field is None:
         return picture
     framing_px = framing_width(job)
     coc = frame_circles(job, scene, pose)
     largest = min(float(coc.max()), MAX_BLUR_FRACTION * framing_px)
-    if largest <= IN_FOCUS_PX:
+    if largest <= IN_FOCUS_PX * 1.01:
         return picture
-    # Blur level k has circles of 2^k px (level 0: the sharp picture); a pixel's position on
-    # that scale is log2 of its circle, clipped to the levels drawn.
-    top = math.ceil(math.log2(largest))
-    position = np.log2(np.clip(coc, IN_FOCUS_PX, 2.0 ** top))
-    out = np.zeros(picture.shape, dtype=np.float32)
-    for k in range(top + 1):
-        weight = np.maximum(np.float32(1.0) - np.abs(position - np.float32(k)), np.float32(0.0))
-        if not weight.any():
-            continue
-        level = picture if k == 0 else cv2.GaussianBlur(picture, (0, 0), sigmaX=2.0 ** k / 4.0)
-        out += level.astype(np.float32) * weight[:, :, None]
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    top = math.ceil(math.log(largest / IN_FOCUS_PX) / math.log(BLUR_STEP) - 1e-9)
+    position = np.log(np.clip(coc, IN_FOCUS_PX, largest) / np.float32(IN_FOCUS_PX)) * np.float32(1 / math.log(BLUR_STEP))
+    result = blurred(picture, IN_FOCUS_PX * BLUR_STEP ** top / 4.0)  # a disc of diameter D has sigma D/4
+    for k in range(top - 1, -1, -1):
+        level = picture if k == 0 else blurred(picture, IN_FOCUS_PX * BLUR_STEP ** k / 4.0)
+        outer = np.clip(position - np.float32(k), np.float32(0.0), np.float32(1.0))
+        result = cv2.blendLinear(level, result, np.float32(1.0) - outer, outer)
+    return result
