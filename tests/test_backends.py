@@ -410,3 +410,14 @@ def test_checkpoint_error_for_a_file_where_a_folder_is_needed(tmp_path):
     file.write_bytes(b"x")
     with pytest.raises(CheckpointError, match="is a file"):
         check_pipeline_folder(file, ("WanPipeline",), "the wan backend")
+
+
+def test_a_style_familys_guidance_hint_applies_only_where_the_model_leaves_it_unset(tiny):
+    spec = model_spec("sdxl", tiny["sdxl"])
+    spec["style"] = {"preset": "pen-and-ink"}  # its family hints guidance_scale 7.5; the sdxl default is 5.0
+    assert first_job(spec).model.guidance_scale == 7.5
+    spec["model"]["guidance_scale"] = 3.0  # the spec's own value always wins
+    assert first_job(spec).model.guidance_scale == 3.0
+    spec["style"] = {"preset": "gray-box"}  # no hint: the backend's default
+    del spec["model"]["guidance_scale"]
+    assert first_job(spec).model.guidance_scale == 5.0
