@@ -1,0 +1,1 @@
+"""Production records: versions of every entity and asset, and the tamper-evident change log."""
