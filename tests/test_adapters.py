@@ -373,3 +373,8 @@ def test_make_tiny_writes_adapters_and_refuses_a_lora_without_a_file_name(tmp_pa
     assert check_ip_adapter_folder(folder) == folder / "ip-adapter.safetensors"
     assert (folder / "image_encoder" / "preprocessor_config.json").is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
+    import os
+
+    umask = os.umask(0o022)
+    os.umask(umask)  # others on a shared production folder can read them, as the umask allows
+    assert (folder.stat().st_mode & 0o777, lora.stat().st_mode & 0o777) == (0o777 & ~umask, 0o666 & ~umask)

@@ -191,6 +191,26 @@ def test_orbit_keeps_its_radius_and_sweeps_its_angle(direction, sign):
     assert sign * (path[1].position[0] - path[0].position[0]) > 0
 
 
+def test_orbit_around_a_named_point_keeps_its_radius_there_and_turns_the_aim_with_it():
+    pivot = (2.0, 3.0)
+    job = camera_job({"move": "orbit", "angle_deg": 90, "direction": "left", "around_m": list(pivot)})
+    path = camera_path(job)
+    radius = [math.hypot(p.position[0] - pivot[0], p.position[2] - pivot[1]) for p in path]
+    assert radius == pytest.approx([radius[0]] * len(path), rel=1e-12)
+    aim = [math.hypot(p.target[0] - pivot[0], p.target[2] - pivot[1]) for p in path]
+    assert aim == pytest.approx([aim[0]] * len(path), rel=1e-12) and aim[0] > 1.0  # the aim circles too
+    assert path[-1].target != path[0].target
+    plain = camera_path(camera_job({"move": "orbit", "angle_deg": 90, "direction": "left"}))
+    assert path[0] == plain[0]  # nothing jumps when the move starts
+    assert camera_job({"move": "orbit", "around_m": [2.0, 3.0]}).key != camera_job({"move": "orbit"}).key
+
+
+def test_around_m_is_only_for_orbits(tmp_path):
+    problems = validate_file(write_spec(tmp_path, spec_with({"move": "dolly", "around_m": [1.0, 2.0]})))
+    assert [p.path for p in problems] == ["$.episodes[0].scenes[0].shots[0].camera.around_m"]
+    assert "applies to: orbit" in problems[0].message
+
+
 def test_orbit_speed_is_degrees_per_second():
     job = camera_job({"move": "orbit", "speed_deg_s": 20, "easing": "linear"}, frames=49)
     path = camera_path(job)

@@ -219,6 +219,27 @@ def test_a_missing_or_unusable_character_file_names_its_spec_field_and_the_file(
     assert fragment in message
 
 
+def test_validate_names_every_unusable_character_file_at_once_and_keeps_no_copies(show):
+    """`reelforge validate` passes only specs that plan: a missing reference must not wait for the render."""
+    from conftest import run_cli
+
+    (show / "notes.png").write_text("not a picture")
+    spec = spec_with_files()
+    spec["characters"][0]["references"][1] = "refs/missing.png"
+    spec["characters"][0]["ip_adapter_image"] = "notes.png"
+    spec["characters"][0]["lora"]["path"] = "loras/missing.safetensors"
+    path = write_spec(show, spec)
+    result = run_cli("validate", str(path), check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    for where, words in [("references[1]", "no such file"), ("ip_adapter_image", "not an image"),
+                         ("lora.path", "no such file")]:
+        assert f"$.characters[0].{where}: {show}" in result.stderr and words in result.stderr, result.stderr
+    assert "references[0]" not in result.stderr
+    assert not (show / ".reelforge").exists()  # checking a spec keeps nothing
+
+    run_cli("validate", str(write_spec(show, spec_with_files())))  # the intact files pass
+
+
 def test_each_reference_version_is_kept_so_an_old_job_still_finds_its_image(show):
     spec = spec_with_files()
     old = jobs_of(spec, show)["s01e01/sc01/sh01"]
@@ -332,3 +353,45 @@ def test_identity_proportions_tell_two_characters_of_one_height_apart_in_previz(
     before, after = render_frame(small, 0), render_frame(swapped, 0)
     assert np.any(before != after)  # same colours, same height: only their builds differ
     assert render_frame(small, 0).tobytes() == before.tobytes()
+
+
+# ----------------------------------------------------------------------------- a production that moves
+
+
+def test_loras_used_in_place_are_found_after_the_production_folder_moves(show, tmp_path):
+    """LoRAs are not copied into .reelforge/assets; verify must still find them when the whole folder moves."""
+    import shutil
+
+    from reelforge.spec.styles import FAMILIES_CONTEXT, load_families
+    from reelforge.verify import relocate_assets
+
+    lora(show / "styles" / "loras" / "ink.safetensors", 0.25)
+    (show / "styles" / "ink.json").write_text(
+        '{"format": "reelforge-style/1", "id": "ink", "name": "Ink", "lora": {"path": "loras/ink.safetensors"}}')
+    spec = spec_with_files()
+    spec["style"] = {"preset": "ink"}
+    production = Production.model_validate(spec, context={FAMILIES_CONTEXT: load_families(show).names})
+    old = plan(production, base_dir=show)[0].jobs[0]
+    moved = tmp_path / "elsewhere" / "show"
+    shutil.move(show, moved)
+
+    job, problem = relocate_assets(old, moved)
+    assert problem is None
+    for lora_job in (old.style.lora, old.cast[0].lora):
+        assert Path(job.assets[lora_job.sha256]).resolve().is_relative_to(moved.resolve())
+        assert file_sha256(Path(job.assets[lora_job.sha256])) == lora_job.sha256
+    assert job.key == old.key
+
+    lora(moved / "loras" / "mara.safetensors", 0.75)  # the same path now holds other bytes: not that file
+    job, problem = relocate_assets(old, moved)
+    assert problem is not None and "mara.safetensors" in problem
+
+
+def test_a_colour_written_in_capitals_is_the_same_colour_and_re_renders_nothing(show):
+    spec = spec_with_files()
+    before = keys(spec, show)
+    shouting = copy.deepcopy(spec)
+    mara = shouting["characters"][0]
+    mara["wardrobe"] = {k: v.upper() if k != "description" else v for k, v in mara["wardrobe"].items()}
+    mara["hair_color"] = mara.get("hair_color", "#3a2a1a").upper()
+    assert changed(before, keys(shouting, show)) == set()

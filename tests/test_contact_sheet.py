@@ -59,3 +59,11 @@ def test_a_long_label_is_cut_to_its_cell():
 
     # A label far wider than the cell is cut with an ellipsis: nothing spills into the next cell.
     assert np.array_equal(second_cell("W" * 300), second_cell("W"))
+
+
+def test_a_partial_render_gets_its_own_sheet_and_verify_points_a_sheet_to_credentials(small_production):
+    run_cli("render", str(small_production), "--episode", "s01e01")
+    renders = small_production.parent / "renders"
+    assert (renders / "contact-sheet.s01e01.png").is_file() and not (renders / "contact-sheet.png").exists()
+    result = run_cli("verify", str(renders / "contact-sheet.s01e01.png"), check=False)
+    assert result.returncode == 2 and "credentials verify" in result.stderr

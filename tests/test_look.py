@@ -133,6 +133,16 @@ def test_aspect_ratio_is_inherited_field_by_field():
     assert job.depth_of_field is None and job.vignette == 0.0 and job.grain == 0.5
 
 
+def test_depth_of_field_is_inherited_field_by_field():
+    """A shot that pulls focus keeps the scene's aperture; false still switches it off."""
+    scene = Look(depth_of_field={"f_stop": 1.4})
+    merged = merge_looks(scene, Look(depth_of_field={"focus_m": 2.0}))
+    job, _ = resolve_look(merged, Path("."), (1920, 1080))
+    assert (job.depth_of_field.f_stop, job.depth_of_field.focus_m) == (1.4, 2.0)
+    off_then_on = merge_looks(scene, Look(depth_of_field=False), Look(depth_of_field={"focus_m": 3.0}))
+    assert (off_then_on.depth_of_field.f_stop, off_then_on.depth_of_field.focus_m) == (2.8, 3.0)
+
+
 # ----------------------------------------------------------------------------- LUT
 
 

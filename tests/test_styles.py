@@ -239,14 +239,39 @@ def test_lora_is_keyed_by_content_and_its_path_is_an_asset(tmp_path: Path, monke
     path = write_spec(tmp_path / "show", spec)
     lora = path.parent / "styles" / "loras" / "house.safetensors"
     lora.parent.mkdir(parents=True)
-    lora.write_bytes(b"weights v1")
+    write_lora(lora, 1.0)
     write_family(path.parent, {**USER_FAMILY, "lora": {"path": "loras/house.safetensors", "weight": 0.7}})
     job = jobs_of(path)[0]
-    sha = hashlib.sha256(b"weights v1").hexdigest()
+    sha = hashlib.sha256(lora.read_bytes()).hexdigest()
     assert (job.style.lora.sha256, job.style.lora.weight, job.style.lora.source) == (sha, 0.7, "style:house")
     assert Path(job.assets[sha]) == lora.absolute()
-    lora.write_bytes(b"weights version 2")
+    write_lora(lora, 2.0)
     assert jobs_of(path)[0].key != job.key
+
+
+def write_lora(path: Path, value: float) -> None:
+    from safetensors.numpy import save_file
+
+    save_file({"unet.down.lora_A.weight": np.full((2, 2), value, dtype=np.float32)}, str(path))
+
+
+@pytest.mark.parametrize("content,words", [(b"not weights", "not a readable safetensors file"),
+                                           (None, "holds no tensors")])
+def test_a_family_lora_that_is_not_a_safetensors_file_is_named_by_validate(tmp_path: Path, content, words) -> None:
+    """Caught when the spec is checked, as a character's LoRA is, not at the first shot sdxl renders."""
+    from safetensors.numpy import save_file
+
+    path = write_spec(tmp_path / "show", small_spec())
+    lora = path.parent / "styles" / "loras" / "house.safetensors"
+    lora.parent.mkdir(parents=True)
+    if content is None:
+        save_file({}, str(lora))
+    else:
+        lora.write_bytes(content)
+    write_family(path.parent, {**USER_FAMILY, "lora": {"path": "loras/house.safetensors"}})
+    result = run_cli("validate", str(path), check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "styles/house.json: $.lora.path:" in result.stderr and words in result.stderr, result.stderr
 
 
 def test_a_family_broken_after_validation_stops_planning_with_its_file(tmp_path: Path) -> None:
@@ -371,5 +396,23 @@ def test_the_documented_example_family_is_valid(tmp_path: Path) -> None:
     (example,) = [json.loads(block) for block in blocks if '"format": "reelforge-style/1"' in block]
     family = write_family(tmp_path, example)
     (tmp_path / "styles" / example["lora"]["path"]).parent.mkdir(parents=True)
-    (tmp_path / "styles" / example["lora"]["path"]).write_bytes(b"weights")
+    write_lora(tmp_path / "styles" / example["lora"]["path"], 1.0)
     assert family_file_problems(family) == []
+
+
+@pytest.mark.parametrize("damage", ["styles is a file", "dangling link"])
+def test_a_styles_entry_that_cannot_be_read_is_named_not_ignored(tmp_path: Path, damage) -> None:
+    spec = small_spec()
+    spec["style"] = {"preset": "house"}
+    path = write_spec(tmp_path / "show", spec)
+    if damage == "styles is a file":
+        (path.parent / "styles").write_text("house.json")
+        where = "styles: $"
+    else:
+        (path.parent / "styles").mkdir()
+        (path.parent / "styles" / "house.json").symlink_to(tmp_path / "shared" / "house.json")
+        where = "styles/house.json: $"
+    problems = validate_file(path)
+    assert where in [p.path for p in problems], problems
+    message = next(p.message for p in problems if p.path == where)
+    assert ("not a folder" if damage == "styles is a file" else "broken link") in message

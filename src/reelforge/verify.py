@@ -114,11 +114,30 @@ def relocate_assets(job: ShotJob, root: Path) -> tuple[ShotJob, str | None]:
     for sha, path in job.assets.items():
         if Path(path).is_file():
             continue
-        kept = sorted((root / ".reelforge" / "assets").glob(f"{sha}*"))
+        kept = sorted((root / ".reelforge" / "assets").glob(f"{sha}*")) or _moved_with_production(path, sha, root)
         if not kept:
             return job, f"asset file {path} (sha256 {sha[:12]}…) is gone and no copy is kept in .reelforge/assets"
         assets[sha] = str(kept[0])
     return job.model_copy(update={"assets": assets}), None
+
+
+def _moved_with_production(path: str, sha: str, root: Path) -> list[Path]:
+    """A file used in place (a LoRA under styles/loras/ or loras/) that moved with the production folder.
+
+    The record holds its old absolute path; the same trailing folders under the new root, holding
+    the same bytes, are that file. The longest match wins, and the content hash decides.
+    """
+    from reelforge.backends.checkpoints import cached_file_sha256
+
+    parts = Path(path).parts
+    for i in range(1, len(parts)):
+        candidate = root.joinpath(*parts[i:])
+        try:
+            if candidate.is_file() and cached_file_sha256(candidate) == sha:
+                return [candidate]
+        except OSError:
+            continue
+    return []
 
 
 def _check_shot(engine: Engine, shot: RenderShot, frame_range: tuple[int, int] | None,
@@ -198,6 +217,11 @@ def _rebuild_matches(engine: Engine, record: RenderRecord, delivery, segments: l
         else:
             rebuilt = segments[0]
         return file_sha256(rebuilt) == record.output_sha256
+    from reelforge.localize import rebuild_localized
+
+    localized = rebuild_localized(engine, record, segments, workdir)  # a language delivery: picture + its text
+    if localized is not None:
+        return file_sha256(localized) == delivery.unsigned_sha256
     options = DeliveryOptions(mark_id=int(delivery.mark_id, 16) if delivery.mark_id else None,
                               watermark=watermark_from_record(json.loads(delivery.watermark_json or "null"),
                                                               engine.paths.root.resolve()))

@@ -301,9 +301,20 @@ def _write_lora(target: Path, kind: str, seed: int) -> None:
                                 weight_name="lora.safetensors", safe_serialization=True)
         if target.exists():
             raise FileExistsError(f"{target} exists; choose a new file name")
+        _as_umask_allows(staging / "lora.safetensors", 0o666)
         (staging / "lora.safetensors").rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _as_umask_allows(path: Path, mode: int) -> None:
+    """The permissions a plain file or folder would get: the staging place tempfile makes is private (0600/0700),
+    and a checkpoint others on a shared production folder cannot read would fail their renders."""
+    import os
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    os.chmod(path, mode & ~umask)
 
 
 def _write_ip_adapter(folder: Path, kind: str, seed: int) -> None:
@@ -348,6 +359,7 @@ def make_tiny(directory: str | Path, kind: str, seed: int = 0) -> Path:
             model.save_pretrained(staging, safe_serialization=True)
         if directory.exists():
             directory.rmdir()
+        _as_umask_allows(staging, 0o777)
         staging.rename(directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -25,6 +25,7 @@ class MoveJob(Frozen):
     rise_m: float | None = None
     direction: str | None = None
     zoom_to_mm: float | None = None  # None: the focal length holds
+    around_m: tuple[float, float] | None = None  # orbit pivot (x, z); None: the point the camera looks at
 
 
 class KeyframeJob(MoveJob):
@@ -67,6 +68,8 @@ def _resolve_move(spec: MoveParameters) -> dict:
         out["rise_m"] = float(spec.rise_m if spec.rise_m is not None else base["rise_m"])
     if "direction" in base:
         out["direction"] = spec.direction or base["direction"]
+    if spec.move == "orbit" and spec.around_m is not None:
+        out["around_m"] = (float(spec.around_m[0]), float(spec.around_m[1]))
     if spec.zoom_to_mm is not None:
         out["zoom_to_mm"] = float(spec.zoom_to_mm)
     return out

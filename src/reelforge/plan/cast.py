@@ -140,10 +140,22 @@ def _stamp(stat) -> tuple[int, int, int, int]:
     return stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns
 
 
-def kept_image(value: str, where: str, base_dir: Path) -> tuple[str, str]:
-    """Check that a spec's image file decodes, keep this version in the production; (sha256, kept path)."""
+def _check_image(path: Path, where: str) -> None:
+    """Pillow decodes the whole file (a truncated file fails here, not halfway through a render)."""
     from PIL import Image, UnidentifiedImageError
 
+    _stat_or_fail(path, where, "an image file")
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except (UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, ValueError) as exc:
+        raise CastFileError(f"{where}: {path}: not an image Pillow can read ({exc})") from None
+    except OSError as exc:
+        raise CastFileError(f"{where}: {path}: cannot read it as an image ({exc.strerror or exc})") from None
+
+
+def kept_image(value: str, where: str, base_dir: Path) -> tuple[str, str]:
+    """Check that a spec's image file decodes, keep this version in the production; (sha256, kept path)."""
     from reelforge.deliver import keep_asset
 
     path = _spec_path(value, base_dir)
@@ -151,13 +163,7 @@ def kept_image(value: str, where: str, base_dir: Path) -> tuple[str, str]:
     with _checked_lock:
         if memo in _checked and Path(_checked[memo][1]).is_file():
             return _checked[memo]
-    try:
-        with Image.open(path) as image:
-            image.load()  # decode it all: a truncated file fails here, not halfway through a render
-    except (UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, ValueError) as exc:
-        raise CastFileError(f"{where}: {path}: not an image Pillow can read ({exc})") from None
-    except OSError as exc:
-        raise CastFileError(f"{where}: {path}: cannot read it as an image ({exc.strerror or exc})") from None
+    _check_image(path, where)
     try:
         kept = keep_asset(path, base_dir.resolve())
     except OSError as exc:
@@ -222,6 +228,31 @@ def character_files(production: Production, character_id: str,
         lora = LoraJob(sha256=sha, weight=float(character.lora.weight), source=f"character:{character.id}")
         assets[sha] = path
     return tuple(references), ip_image, lora, assets
+
+
+def cast_file_problems(production: Production, base_dir) -> list[tuple[str, str]]:
+    """(JSON path, message) for every character file that cannot be used, in spec order.
+
+    For `reelforge validate`: the same checks planning makes (images decode, LoRAs are readable
+    .safetensors), but all of them at once, and read only (checking a spec keeps no copies).
+    """
+    base_dir = Path(base_dir)
+    found = []
+    for i, character in enumerate(production.characters):
+        at = f"$.characters[{i}]"
+        images = [(f"{at}.references[{j}]", value) for j, value in enumerate(character.references)]
+        if character.ip_adapter_image is not None:
+            images.append((f"{at}.ip_adapter_image", character.ip_adapter_image))
+        loras = [(f"{at}.lora.path", character.lora.path)] if character.lora is not None else []
+        for where, value in images + loras:
+            try:
+                if where.endswith(".lora.path"):
+                    hashed_lora(value, where, base_dir)
+                else:
+                    _check_image(_spec_path(value, base_dir), where)
+            except CastFileError as exc:
+                found.append((where, str(exc).removeprefix(f"{where}: ")))
+    return found
 
 
 # ----------------------------------------------------------------------------- casting

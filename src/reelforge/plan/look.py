@@ -45,11 +45,20 @@ class LookJob(Frozen):
 
 
 def merge_looks(*looks: Look | None) -> Look:
-    """Outermost first: each later look overrides the fields it sets."""
+    """Outermost first: each later look overrides the fields it sets.
+
+    A depth of field merges field by field as well: a shot's {"focus_m": 2} keeps the
+    scene's f-stop, as a director pulling focus on one shot expects.
+    """
     merged: dict = {}
     for look in looks:
-        if look is not None:
-            merged.update(look.model_dump(exclude_none=True, exclude_unset=True))
+        if look is None:
+            continue
+        given = look.model_dump(exclude_none=True, exclude_unset=True)
+        outer, inner = merged.get("depth_of_field"), given.get("depth_of_field")
+        if isinstance(outer, dict) and isinstance(inner, dict):
+            given["depth_of_field"] = {**outer, **inner}
+        merged.update(given)
     return Look(**merged)
 
 

@@ -224,15 +224,25 @@ def _dolly(pose: CameraPose, direction: str, amount: float) -> CameraPose:
                       pose.focal_length_mm)
 
 
-def _orbit(pose: CameraPose, direction: str, degrees: float) -> CameraPose:
-    """Circle the target at constant horizontal radius and height; 'right' sets off to the camera's right."""
+def _orbit(pose: CameraPose, direction: str, degrees: float,
+           around: tuple[float, float] | None = None) -> CameraPose:
+    """Circle a pivot at constant horizontal radius and height; 'right' sets off to the camera's right.
+
+    The pivot is the point the camera looks at unless `around` (x, z) names another; the whole
+    rig turns about it, so the aim turns with the camera and nothing jumps when the move starts.
+    """
     angle = math.radians(degrees) * (1.0 if direction == "right" else -1.0)
-    (px, py, pz), (tx, _, tz) = pose.position, pose.target
-    ox, oz = px - tx, pz - tz
+    (px, py, pz), (tx, ty, tz) = pose.position, pose.target
+    cx, cz = around if around is not None else (tx, tz)
     cos_a, sin_a = math.cos(angle), math.sin(angle)
-    # Rotating the offset (ox, oz) toward the camera's right, (-oz, ox)/|o|, keeps its length.
-    return CameraPose((tx + ox * cos_a - oz * sin_a, py, tz + oz * cos_a + ox * sin_a), pose.target,
-                      pose.focal_length_mm)
+
+    def turn(x: float, z: float) -> tuple[float, float]:
+        # Rotating the offset (ox, oz) from the pivot toward the camera's right, (-oz, ox)/|o|, keeps its length.
+        ox, oz = x - cx, z - cz
+        return cx + ox * cos_a - oz * sin_a, cz + oz * cos_a + ox * sin_a
+
+    (nx, nz), (ax, az) = turn(px, pz), turn(tx, tz)
+    return CameraPose((nx, py, nz), (ax, ty, az), pose.focal_length_mm)
 
 
 @dataclass(frozen=True)
@@ -268,7 +278,7 @@ class _Span:
         if move.move == "dolly":
             return _dolly(pose, move.direction or "right", self.amount * progress)
         if move.move == "orbit":
-            return _orbit(pose, move.direction or "right", self.amount * progress)
+            return _orbit(pose, move.direction or "right", self.amount * progress, move.around_m)
         raise ValueError(f"previz does not know the camera move '{move.move}'; known: "
                          "dolly, drone-aerial, handheld, lock-off, orbit, pull-back, push-in")
 

@@ -12,7 +12,7 @@ something silently ignored (it would still change the job key).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -23,7 +23,7 @@ from reelforge.spec.base import Strict
 
 # A move's speed stands in for its amount over the move (amount = speed × the move's span).
 SPEED_OF = {"travel_m": "speed_mps", "angle_deg": "speed_deg_s"}
-MOVE_PARAMETERS = ("travel_m", "speed_mps", "angle_deg", "speed_deg_s", "rise_m", "direction")
+MOVE_PARAMETERS = ("travel_m", "speed_mps", "angle_deg", "speed_deg_s", "rise_m", "direction", "around_m")
 SIDEWAYS = ("left", "right")
 
 Easing = str | list[float]
@@ -59,6 +59,9 @@ class MoveParameters(Strict):
     direction: Literal["left", "right", "forward", "backward"] | None = Field(
         None, description="dolly: left/right/forward/backward; orbit: left/right (the way the camera moves)")
     zoom_to_mm: float | None = Field(None, ge=8, le=300, description="focal length the lens zooms to over the move")
+    around_m: tuple[Annotated[float, Field(ge=-10000, le=10000)], Annotated[float, Field(ge=-10000, le=10000)]] | None = (
+        Field(None, description="orbit: the point on the ground (x, z in metres) the camera circles, carrying its "
+                                "aim around with it; default: the point it looks at (the subject)"))
 
     @field_validator("move")
     @classmethod

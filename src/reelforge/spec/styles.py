@@ -279,9 +279,19 @@ def load_families(spec_dir: str | Path | None = None) -> Families:
             raise RuntimeError(f"built-in style family {file.name} is invalid: {listed}")
         families[family.id] = LoadedFamily(family, file, builtin=True)
     folder = Path(spec_dir) / STYLES_FOLDER if spec_dir is not None else None
+    if folder is not None and folder.exists() and not folder.is_dir():
+        why = (f"this is a file, not a folder: a production's own style families are *.json files in a folder "
+               f"named {STYLES_FOLDER}/ beside the spec; rename or remove it")
+        problems.append(StyleFileProblem(folder, "$", why))
     if folder is not None and folder.is_dir():
         for file in sorted(folder.glob("*.json")):
-            if not file.is_file():
+            if file.is_dir():
+                continue  # a folder named like a family is not one (docs: subfolders are ignored)
+            if not file.is_file():  # a broken link, a socket: the user meant a family and it cannot be read
+                broken[file.stem] = file
+                families.pop(file.stem, None)
+                problems.append(StyleFileProblem(file, "$", "cannot read the file: it is a broken link or not a "
+                                                            "regular file"))
                 continue
             family, found = _load_file(file)
             if found:
@@ -331,7 +341,23 @@ def _lora_problems(file: Path, family: StyleFamily) -> tuple[StyleFileProblem, .
     if not path.is_file():
         return (StyleFileProblem(file, "$.lora.path", f"no LoRA file at {path} (paths are relative to the style "
                                                       f"file's folder, {file.parent})"),)
-    return ()
+    # The same checks a character's LoRA gets (plan.cast.hashed_lora): a broken file fails here,
+    # not at the first shot a generative backend renders. Reads the header only.
+    from safetensors import SafetensorError, safe_open
+
+    why = None
+    if path.suffix.lower() != ".safetensors":
+        why = "a LoRA is loaded from a .safetensors file"
+    else:
+        try:
+            with safe_open(str(path), framework="numpy") as weights:
+                if not list(weights.keys()):
+                    why = "this safetensors file holds no tensors"
+        except (SafetensorError, ValueError) as exc:
+            why = f"not a readable safetensors file ({exc})"
+        except OSError as exc:
+            why = f"cannot read it ({exc.strerror or exc})"
+    return (StyleFileProblem(file, "$.lora.path", f"{path}: {why}"),) if why else ()
 
 
 def _parse_family(file: Path, data: bytes) -> tuple[StyleFamily | None, tuple[StyleFileProblem, ...]]:
