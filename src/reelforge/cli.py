@@ -109,18 +109,40 @@ def init(directory: Annotated[Path, typer.Argument(help="folder to create for th
 
 
 @app.command()
-def validate(spec: Annotated[Path, typer.Argument(help="production.json")]) -> None:
-    """Check a spec; list every problem with its JSON path (exit 2 if any)."""
+def validate(spec: Annotated[Path, typer.Argument(help="production.json")],
+             strict: Annotated[bool, typer.Option("--strict", help="treat warnings (missing translations) as "
+                                                                   "errors")] = False) -> None:
+    """Check a spec; list every problem with its JSON path (exit 2 if any); warn about missing translations."""
     production = load_or_exit(spec)
     from reelforge.errors import Problem
+    from reelforge.plan.cast import cast_file_problems
     from reelforge.plan.look import lut_problems
 
-    files = [Problem(where, message) for where, message in lut_problems(production, ProductionPaths.for_spec(spec).root)]
-    if files:  # the spec is well-formed but names a LUT file that cannot be read
+    root = ProductionPaths.for_spec(spec).root
+    found = lut_problems(production, root) + cast_file_problems(production, root)
+    files = [Problem(where, message) for where, message in found]
+    if files:  # the spec is well-formed but names a LUT or character file that cannot be read
         errors.print(str(SpecError(spec, files)), highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(2)
+    from reelforge.spec.load import translation_warnings
+
+    warnings = translation_warnings(production)
+    if warnings and strict:
+        errors.print(str(SpecError(spec, warnings)), highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(2)
     shots = sum(len(s.shots) for e in production.episodes for s in e.scenes)
     console.print(f"[green]OK[/] {spec}: {len(production.episodes)} episode(s), {shots} shot(s)")
+    print_warnings(spec, warnings)
+
+
+def print_warnings(spec: Path, warnings: list) -> None:
+    """Missing translations, on stderr: the delivery shows the source text in their place."""
+    if warnings:
+        count = len(warnings)
+        errors.print(f"{spec}: {count} warning{'' if count == 1 else 's'} (--strict makes them errors)",
+                     highlight=False, markup=False, soft_wrap=True)
+        for warning in warnings:
+            errors.print(f"  warning: {warning}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -177,6 +199,38 @@ def _summary(results: list[RenderResult]) -> None:
     console.print(table)
     for r in results:
         console.print(f"wrote {_shown(r.output)}", highlight=False, soft_wrap=True)
+        for language in r.languages:
+            extra = "" if language.output.stem.endswith(".burned") else " (and .vtt, .srt)"
+            console.print(f"wrote {_shown(language.output)}{extra}", highlight=False, soft_wrap=True)
+
+
+def chosen_languages(production, spec: Path, languages: str | None, shot: str | None) -> list[str]:
+    """--languages as a list of declared tags (warning about missing translations); [] when not given."""
+    if languages is None:
+        return []
+    chosen = list(dict.fromkeys(tag.strip() for tag in languages.split(",") if tag.strip()))
+    if not chosen:
+        raise fail("--languages needs at least one language tag, e.g. --languages en,fr")
+    if shot:
+        raise fail("--languages delivers whole episodes; leave out --shot")
+    declared = production.delivery_languages()
+    undeclared = [tag for tag in chosen if tag not in declared]
+    if undeclared:
+        raise fail(f"--languages {', '.join(undeclared)}: not declared in {spec} ($.languages: "
+                   f"{', '.join(declared)}); add {'it' if len(undeclared) == 1 else 'them'} to \"languages\"")
+    from reelforge.spec.load import translation_warnings
+
+    print_warnings(spec, translation_warnings(production))
+    return chosen
+
+
+def localization(production, episode, languages: list[str], burn_titles: bool = False):
+    """The language deliveries of one episode (localize.py), or None for the picture alone."""
+    if not languages:
+        return None
+    from reelforge.localize import Localization, episode_text
+
+    return Localization([episode_text(production, episode, language) for language in languages], burn_titles)
 
 
 def with_model_override(production, spec: Path, backend: str | None, checkpoint: Path | None):
@@ -260,9 +314,16 @@ def render(
                                                       "`reelforge trace` reads back from a leaked copy")] = False,
     actor: Annotated[str | None, typer.Option(help="who is rendering, for the records (default: "
                                                    "$REELFORGE_ACTOR or your login)")] = None,
+    languages: Annotated[str | None, typer.Option(help="also deliver these languages, e.g. en,fr,ja: per language "
+                                                       "EPISODE.LANG.mp4 (the same picture with subtitles, titles "
+                                                       "and chapters as text) and .vtt/.srt files")] = None,
+    burn_titles: Annotated[bool, typer.Option("--burn-titles", help="with --languages: also EPISODE.LANG.burned.mp4, "
+                                                                    "the titles drawn into the picture (re-encoded)")]
+    = False,
 ) -> None:
     """Render episodes to 1080p H.264 MP4s (or a frame range of one shot), signed with Content Credentials."""
-    production = with_model_override(load_or_exit(spec), spec, backend, checkpoint)
+    as_written = load_or_exit(spec)  # what the auto-commit records (the command line's overrides are in the jobs)
+    production = with_model_override(as_written, spec, backend, checkpoint)
     paths = ProductionPaths.for_spec(spec)
     out_dir = out or paths.renders
     if out_dir.exists() and not out_dir.is_dir():
@@ -277,6 +338,9 @@ def render(
         episodes = [e for e in episodes if e.episode_id in episode]
     if frames and not shot:
         raise fail("--frames needs --shot")
+    chosen = chosen_languages(production, spec, languages, shot)
+    if burn_titles and not chosen:
+        raise fail("--burn-titles needs --languages (the titles are drawn in each language)")
     job = None
     if shot:
         try:
@@ -296,6 +360,7 @@ def render(
         raise fail(f"{spec}: {exc}") from None
     except ProductionBusy as exc:
         raise fail(str(exc), code=1) from None
+    commit_id = auto_commit(as_written, spec, delivery.actor, delivery.identity)  # no render of an unrecorded state
     try:
         with paths.lock(), progress_bar() as bar:
             paths.remove_stale_temp_files(out_dir)  # left by a render that was killed
@@ -306,6 +371,7 @@ def render(
                 bar.update(task, advance=n, description=f"{shot_job.episode_id} {shot_job.shot_path}")
 
             engine = Engine(paths, settings, progress=advance, delivery=delivery)
+            engine.commit_id = commit_id
             if job is not None:
                 start, stop = parse_range(frames) if frames else (0, job.frames)
                 if stop > job.frames:
@@ -319,8 +385,11 @@ def render(
             else:
                 for e in episodes:
                     tasks[e.episode_id] = bar.add_task(e.episode_id, total=e.frames)
-                results = [engine.render_episode(e, out_dir / f"{e.episode_id}.mp4") for e in episodes]
-                sheet = engine.deliver_contact_sheet(results, out_dir / "contact-sheet.png")
+                results = [engine.render_episode(e, out_dir / f"{e.episode_id}.mp4",
+                                                 localization(production, e, chosen, burn_titles)) for e in episodes]
+                # A partial render (--episode) gets its own sheet rather than replacing the whole series'.
+                sheet_name = "contact-sheet.png" if not episode else f"contact-sheet.{'+'.join(episode)}.png"
+                sheet = engine.deliver_contact_sheet(results, out_dir / sheet_name)
     except ProductionBusy as exc:
         raise fail(str(exc), code=1) from None
     except RENDER_INPUT_ERRORS as exc:  # a checkpoint that hashes but will not load, say
@@ -349,6 +418,225 @@ def _report_range(engine: Engine, job: ShotJob, result: RenderResult, start: int
     else:
         console.print(f"[green]frames {start}–{start + len(hashes) - 1} match the full render byte for byte[/]")
     return not differ
+
+
+# -- records: commits, versions, history (records/versions.py) ---------------------------------------
+
+
+def _records_error(exc: Exception) -> typer.Exit:
+    """A records problem (unknown entity, a removal that is still referenced): said plainly, exit 2."""
+    errors.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _catalog_or_exit(production: Path | None):
+    """The catalog of --production, or of the production the current folder is in."""
+    from reelforge.store.catalog import Catalog
+
+    if production is not None:
+        if not production.is_file():
+            raise fail(f"--production {production}: no such file")
+        paths = ProductionPaths.for_spec(production)
+    else:
+        paths = ProductionPaths.find_for_file(Path.cwd() / "production.json")
+        if paths is None:
+            raise fail("cannot tell which production to read; pass --production path/to/production.json")
+    if not paths.catalog.exists():
+        raise fail(f"{paths.root} has no commits recorded yet: run `reelforge commit {_shown(paths.spec)} -m REASON`")
+    return Catalog(paths.catalog)
+
+
+def auto_commit(production, spec: Path, actor: str, identity=None) -> int:
+    """Commit the spec before it renders (unless its state is the latest commit's); the commit's id."""
+    from reelforge.records.versions import AUTO_REASON, RecordsError, commit_spec
+    from reelforge.store.catalog import Catalog
+
+    try:
+        result = commit_spec(Catalog(ProductionPaths.for_spec(spec).catalog), production, spec, actor=actor,
+                             reason=AUTO_REASON, auto=True, identity=identity)
+    except RecordsError as exc:
+        raise _records_error(exc) from None
+    if result.created:
+        console.print(f"recorded the spec as commit #{result.commit_id} ({AUTO_REASON}, by {actor}): "
+                      f"{len(result.versions)} new version(s)", highlight=False)
+    return result.commit_id
+
+
+@app.command("commit")
+def commit_command(
+    spec: Annotated[Path, typer.Argument(help="production.json")],
+    message: Annotated[str, typer.Option("-m", "--message", help="why: the reason recorded with the commit")],
+    actor: Annotated[str | None, typer.Option(help="who is committing (default: $REELFORGE_ACTOR or your login)")]
+    = None,
+) -> None:
+    """Record the spec's current state: a new version of every entity that changed; named files kept by hash."""
+    from reelforge.deliver import DeliveryError, current_actor, signing_identity
+    from reelforge.records.versions import RecordsError, check_removals, commit_spec
+    from reelforge.store.catalog import Catalog
+
+    paths = ProductionPaths.for_spec(spec)
+    if not message.strip():
+        raise fail("-m needs a reason: say what changed and why")
+    try:
+        if paths.catalog.exists():  # a committed character/location/style removed while still used
+            check_removals(Catalog(paths.catalog), spec)
+        production = load_or_exit(spec)
+        try:  # the key that signs the change log's checkpoint (made under the lock if this is its first use)
+            with paths.lock():
+                identity = signing_identity(production, paths.root, announce=console.print)
+        except ProductionBusy:  # a render holds the lock: it has made the identity already; commit beside it
+            identity = signing_identity(production, paths.root)
+        result = commit_spec(Catalog(paths.catalog), production, spec, actor=actor or current_actor(), reason=message,
+                             identity=identity)
+    except DeliveryError as exc:
+        raise fail(f"{spec}: {exc}") from None
+    except RecordsError as exc:
+        raise _records_error(exc) from None
+    if not result.created:
+        console.print(f"nothing changed since commit #{result.commit_id}: no new versions", highlight=False)
+        return
+    console.print(f"commit #{result.commit_id}: {len(result.versions)} new version(s)", highlight=False)
+    for entity, number in result.versions.items():
+        if entity in result.removed:
+            note = "removed"
+        elif entity in result.new_assets:
+            note = f"kept from {result.names[entity]}"
+        else:
+            note = "new" if number == 1 else "changed"
+        console.print(f"  {entity}@{number}  {note}", highlight=False, markup=False)
+
+
+@app.command("history")
+def history_command(
+    entity: Annotated[str, typer.Argument(help="e.g. shot:s01e01/sc01/sh01, character:mara, style:noir-ink")],
+    production: Annotated[Path | None, typer.Option(help="production.json (default: the one this folder is in)")]
+    = None,
+) -> None:
+    """List an entity's versions: when, by whom and why each was committed."""
+    from reelforge.records.versions import RecordsError, history
+
+    catalog = _catalog_or_exit(production)
+    try:
+        name, rows = history(catalog, entity)
+    except RecordsError as exc:
+        raise _records_error(exc) from None
+    table = Table(title=name, title_justify="left")
+    for column in ("version", "committed (UTC)", "actor", "change", "commit", "reason"):
+        table.add_column(column, no_wrap=column != "reason")
+    for row in rows:
+        table.add_row(str(row.version), row.at, row.actor, row.change, f"#{row.commit_id}",
+                      row.reason + (" (auto)" if row.auto and "auto" not in row.reason else ""))
+    console.print(table)
+
+
+def _parse_versioned(target: str) -> tuple[str, int | None]:
+    """'character:mara@2' → ('character:mara', 2); no '@': the latest version."""
+    name, at, number = target.rpartition("@") if "@" in target else (target, "", "")
+    if not at:
+        return target, None
+    if not number.isdigit() or int(number) < 1:
+        raise fail(f"'{target}': the version after '@' must be a number from 1 (e.g. {name}@2)")
+    return name, int(number)
+
+
+@app.command("show")
+def show_command(
+    target: Annotated[str, typer.Argument(help="ENTITY@VERSION (ENTITY alone: its latest), commit:N, or render:N "
+                                               "(the versions a render used)")],
+    production: Annotated[Path | None, typer.Option(help="production.json (default: the one this folder is in)")]
+    = None,
+    frames: Annotated[bool, typer.Option("--frames", help="render:N only: every delivered frame's hash")] = False,
+) -> None:
+    """Print one version's content as JSON (commit:N: what it changed; render:N: every version it used)."""
+    from reelforge.records.versions import (
+        RecordsError,
+        commit_details,
+        get_version,
+        render_versions,
+    )
+
+    catalog = _catalog_or_exit(production)
+    kind, _, number = target.partition(":")
+    try:
+        if kind in ("render", "commit"):
+            if not number.isdigit():
+                raise fail(f"'{target}': give the {kind}'s number, e.g. {kind}:1")
+            data = render_versions(catalog, int(number), frames) if kind == "render" else \
+                commit_details(catalog, int(number))
+            if kind == "render" and data["commit"] is None:
+                errors.print(f"render #{number} is linked to no commit (made before commits were recorded, or "
+                             "by library code that does not commit)", highlight=False, markup=False)
+            print(json.dumps(data, indent=2, ensure_ascii=False))
+            return
+        name, version_number = _parse_versioned(target)
+        name, row, commit = get_version(catalog, name, version_number)
+    except RecordsError as exc:
+        raise _records_error(exc) from None
+    what = "removed" if row.deleted else "committed"
+    errors.print(f"{name}@{row.version}: {what} in commit #{commit.id} by {commit.actor} at {commit.at}: "
+                 f"{commit.reason}", highlight=False, markup=False, soft_wrap=True)
+    print(json.dumps(row.content, indent=2, ensure_ascii=False, sort_keys=True))
+
+
+@app.command("diff")
+def diff_command(
+    entity: Annotated[str, typer.Argument(help="e.g. shot:s01e01/sc01/sh01")],
+    v1: Annotated[int, typer.Argument(help="the older version")],
+    v2: Annotated[int, typer.Argument(help="the newer version")],
+    production: Annotated[Path | None, typer.Option(help="production.json (default: the one this folder is in)")]
+    = None,
+) -> None:
+    """Show what changed between two versions of an entity: field paths, old → new."""
+    from reelforge.records.versions import ABSENT, RecordsError, diff_versions
+
+    catalog = _catalog_or_exit(production)
+    try:
+        name, first, second, changes = diff_versions(catalog, entity, v1, v2)
+    except RecordsError as exc:
+        raise _records_error(exc) from None
+
+    def shown(value: object) -> str:
+        return "(absent)" if value is ABSENT else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    print(f"{name}: version {first.version} (commit #{first.commit_id}) → version {second.version} "
+          f"(commit #{second.commit_id})")
+    if not changes:
+        print("  no differences")
+    for change in changes:
+        if change.path == "$" and (change.old is ABSENT or change.new is ABSENT):
+            print("  removed" if change.new is ABSENT else "  restored")
+            continue
+        print(f"  {change.path}: {shown(change.old)} → {shown(change.new)}")
+
+
+@app.command("refs")
+def refs_command(
+    entity: Annotated[str, typer.Argument(help="e.g. character:mara, location:harbor, style:noir-ink, asset:SHA")],
+    production: Annotated[Path | None, typer.Option(help="production.json (default: the one this folder is in)")]
+    = None,
+) -> None:
+    """Who uses an entity at the latest commit: where a character is cast, which shots use a style or location."""
+    from reelforge.records.versions import RecordsError, casting, referrers, shots_using
+
+    catalog = _catalog_or_exit(production)
+    try:
+        name, found = referrers(catalog, entity)
+        if name.startswith("character:"):
+            cast = casting(catalog).get(name)
+            shots = list(cast.shots) if cast else []
+            print(f"{name} is cast in {len(shots)} shot(s), {sum(f for _, f in shots)} frames")
+        elif name.startswith(("style:", "location:")):
+            shots = shots_using(catalog, name)
+            print(f"{name} is used by {len(shots)} shot(s), {sum(f for _, f in shots)} frames")
+        else:
+            shots = []
+    except RecordsError as exc:
+        raise _records_error(exc) from None
+    for shot_name, count in shots:
+        print(f"  {shot_name}  {count} frames")
+    print(f"referenced by {len(found)}:" if found else f"{name} is referenced by nothing at the latest commit")
+    for ref in found:
+        print(f"  {ref.entity}@{ref.version}  {ref.field}")
 
 
 @app.command()
@@ -405,6 +693,53 @@ def hash_command(path: Annotated[Path, typer.Argument(help="checkpoint folder or
         print(checkpoint_sha256(path))
     except CheckpointError as exc:
         raise fail(str(exc)) from None
+
+
+export_app = typer.Typer(help="Export renders for other tools.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("otio")
+def export_otio_command(
+    episode: Annotated[str, typer.Argument(help="episode id, e.g. s01e01")],
+    production: Annotated[Path | None, typer.Option(help="production.json (default: the one this folder is in)")]
+    = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="the .otio file to write (default: beside "
+                                                                       "the delivered file, EPISODE[.LANG].otio)")]
+    = None,
+    language: Annotated[str | None, typer.Option(help="point at this language's delivery (EPISODE.LANG.mp4) and "
+                                                      "name the scenes in it")] = None,
+) -> None:
+    """Write an OpenTimelineIO timeline of the episode's latest render: a clip per shot, scene markers, job keys."""
+    from reelforge.export_otio import ExportError, build_timeline
+    from reelforge.store.atomic import write_text
+    from reelforge.store.catalog import Catalog
+
+    if production is not None:
+        if not production.is_file():
+            raise fail(f"--production {production}: no such file")
+        paths = ProductionPaths.for_spec(production)
+    else:
+        paths = ProductionPaths.find_for_file(Path.cwd() / "production.json")
+        if paths is None:
+            raise fail("cannot tell which production to export from; pass --production path/to/production.json")
+    if not paths.catalog.exists():
+        raise fail(f"{paths.root} has no renders recorded yet")
+    try:  # the spec only names scenes of renders made before commits recorded them
+        spec = load_production(paths.spec) if paths.spec.is_file() else None
+    except SpecError:
+        spec = None
+    import opentimelineio as otio
+
+    try:
+        timeline = build_timeline(Catalog(paths.catalog), episode, spec, language)
+    except ExportError as exc:
+        raise fail(str(exc)) from None
+    target = output or Path(timeline.metadata["reelforge"]["output"]).with_suffix(".otio")
+    write_text(target, otio.adapters.write_to_string(timeline, "otio_json") + "\n")
+    clips = len(timeline.tracks[0])
+    console.print(f"wrote {_shown(target)}: {clips} clip(s), {len(timeline.tracks[0].markers)} scene marker(s), "
+                  f"render #{timeline.metadata['reelforge']['render_id']}", highlight=False, soft_wrap=True)
 
 
 credentials_app = typer.Typer(help="Content Credentials (C2PA) of delivered files.", no_args_is_help=True)
@@ -504,6 +839,100 @@ def trace(
                   f"by {delivery.rendered_by}, delivered as {render_record.output_path}", highlight=False)
 
 
+# --- the change log (records/log_cli.py does the work) ---------------------------------------------
+
+class _LogGroup(typer.core.TyperGroup):
+    """`reelforge log [SPEC] [filters]` lists; `reelforge log verify|proof|check-proof|checkpoint …` act."""
+
+    def parse_args(self, ctx, args):
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+            args = ["list", *args]
+        return super().parse_args(ctx, args)
+
+
+log_app = typer.Typer(cls=_LogGroup, help="The production's tamper-evident change log: list, verify, prove. "
+                                          "`reelforge log [SPEC]` lists entries (same as `log list`).")
+app.add_typer(log_app, name="log")
+SpecArgument = Annotated[Path | None, typer.Argument(help="production.json (default: the one here, or the "
+                                                          "production this folder is in)")]
+
+
+@log_app.command("list")
+def log_list(
+    spec: SpecArgument = None,
+    entity: Annotated[str | None, typer.Option(help="only this entity, e.g. shot:s01e01/sc01/sh03")] = None,
+    actor: Annotated[str | None, typer.Option(help="only changes by this person")] = None,
+    since: Annotated[str | None, typer.Option(help="from this date or ISO 8601 time (UTC unless it says)")] = None,
+    until: Annotated[str | None, typer.Option(help="up to this date (the whole day) or time, inclusive")] = None,
+    kind: Annotated[str | None, typer.Option(help="commit, asset, render, approval or key-change")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="entries with their before/after states, as JSON")] = False,
+) -> None:
+    """List change-log entries, oldest first."""
+    from reelforge.records.log_cli import list_command
+
+    list_command(spec, entity, actor, since, until, kind, as_json)
+
+
+@log_app.command("verify")
+def log_verify(
+    spec: SpecArgument = None,
+    trust: Annotated[Path | None, typer.Option(help="trust anchor PEM (default: the production's root)")] = None,
+    witness: Annotated[list[Path] | None, typer.Option(help="a checkpoint exported earlier (`log checkpoint`) that "
+                                                           "the log must still contain (repeatable)")] = None,
+) -> None:
+    """Recompute every leaf and root, check every signed checkpoint; name the first bad entry (exit 1)."""
+    from reelforge.records.log_cli import verify_command
+
+    verify_command(spec, trust, witness or [])
+
+
+@log_app.command("proof")
+def log_proof(
+    seq: Annotated[int, typer.Argument(help="the entry's number (first column of `reelforge log`)")],
+    spec: SpecArgument = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="write here (default: print)")] = None,
+) -> None:
+    """Export an inclusion proof of one entry that `reelforge log check-proof` checks on its own."""
+    from reelforge.records.log_cli import proof_command
+
+    proof_command(seq, spec, output)
+
+
+@log_app.command("check-proof")
+def log_check_proof(
+    proof: Annotated[Path, typer.Argument(help="a proof from `reelforge log proof`")],
+    trust: Annotated[Path | None, typer.Option(help="trust anchor PEM the checkpoint's signer must chain to")] = None,
+) -> None:
+    """Check an inclusion proof with nothing but the file (exit 1 if it does not prove the entry)."""
+    from reelforge.records.log_cli import check_proof_command
+
+    check_proof_command(proof, trust)
+
+
+@log_app.command("checkpoint")
+def log_checkpoint(
+    spec: SpecArgument = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="write here (default: print)")] = None,
+) -> None:
+    """Export the newest signed checkpoint: keep it elsewhere, and `log verify --witness` it later."""
+    from reelforge.records.log_cli import checkpoint_command
+
+    checkpoint_command(spec, output)
+
+
+@app.command()
+def approve(
+    entity: Annotated[str, typer.Argument(help="what is approved, e.g. shot:s01e01/sc01/sh03 or episode:s01e01")],
+    spec: SpecArgument = None,
+    message: Annotated[str, typer.Option("-m", "--message", help="why (recorded in the change log)")] = ...,
+    actor: Annotated[str | None, typer.Option(help="who approves (default: $REELFORGE_ACTOR or your login)")] = None,
+) -> None:
+    """Record an approval (of a shot's or episode's latest render, say) in the change log."""
+    from reelforge.records.log_cli import approve_command
+
+    approve_command(entity, spec, message, actor)
+
+
 @app.command()
 def verify(
     target: Annotated[str, typer.Argument(help="a rendered MP4, or a shot path like s01e01/sc01/sh03")],
@@ -513,6 +942,9 @@ def verify(
     """Re-render from the recorded jobs and prove the bytes match (exit 1 if not)."""
     from reelforge.verify import verify_render
 
+    if target.lower().endswith(".png"):
+        raise fail(f"{target} is a still (a contact sheet): check it with `reelforge credentials verify {target}`; "
+                   "its stills are frames of the episodes, which `reelforge verify EPISODE.mp4` proves")
     file = Path(target) if target.lower().endswith((".mp4", ".mov")) else None
     if file is not None and not file.is_file():
         raise fail(f"{file}: no such file" if not file.exists() else f"{file} is not a file")

@@ -20,7 +20,7 @@ import numpy as np
 
 PACKAGES = ("reelforge", "numpy", "opencv-python-headless", "av", "pydantic", "colour-science",
             "sqlalchemy", "torch", "diffusers", "transformers", "tokenizers", "safetensors", "accelerate", "ftfy", "peft",
-            "Pillow")
+            "Pillow", "langcodes")
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 

@@ -102,6 +102,7 @@ class RenderResult:
     unsigned_sha256: str = ""  # the delivery before signing: what re-renders byte for byte
     environment: dict | None = None
     credentials: dict | None = None  # summary of the C2PA manifest, when signed
+    languages: list[RenderResult] = field(default_factory=list)  # language deliveries of this picture (localize.py)
 
     @property
     def frames(self) -> int:
@@ -124,6 +125,9 @@ class Engine:
         self.catalog = Catalog(paths.catalog)
         self.progress = progress or (lambda job, n: None)
         self._backends: dict[str, Backend] = {}
+        # The commit the spec was recorded as (records.versions; the CLI commits before rendering):
+        # each render record then points at the exact entity versions it was made from.
+        self.commit_id: int | None = None
 
     def backend(self, name: str) -> Backend:
         if name not in self._backends:
@@ -288,13 +292,14 @@ class Engine:
             clip.unlink(missing_ok=True)
 
     # -- episodes --------------------------------------------------------------------
-    def render_episode(self, episode: EpisodePlan, output: Path) -> RenderResult:
+    def render_episode(self, episode: EpisodePlan, output: Path, localization=None) -> RenderResult:
+        """The episode's picture delivery, and with a localize.Localization one delivery per language."""
         started = time.perf_counter()
         started_at = utc_now()
         meter = EnergyMeter(render_device(episode.jobs))
         meter.start()
         shots = [self.render_shot(job) for job in episode.jobs]
-        return self._deliver("episode", episode.episode_id, shots, output, started, started_at, meter)
+        return self._deliver("episode", episode.episode_id, shots, output, started, started_at, meter, localization)
 
     # -- contact sheet ---------------------------------------------------------------
     def deliver_contact_sheet(self, results: list[RenderResult], output: Path) -> Path:
@@ -323,8 +328,11 @@ class Engine:
 
     # -- delivery --------------------------------------------------------------------
     def _deliver(self, kind: str, episode_id: str, shots: list[ShotResult], output: Path, started: float,
-                 started_at: str, meter: EnergyMeter) -> RenderResult:
-        """Assemble, watermark and sign the file (deliver.py); record it before it appears at `output`."""
+                 started_at: str, meter: EnergyMeter, localization=None) -> RenderResult:
+        """Assemble, watermark and sign the file (deliver.py); record it before it appears at `output`.
+
+        Language deliveries copy the unsigned picture's packets, so they are muxed before it is signed.
+        """
         options = self.delivery
         if options.mark:  # each delivery its own id: a leaked copy names exactly one render
             from reelforge.trust.mark import new_mark_id
@@ -340,6 +348,8 @@ class Engine:
                 result = RenderResult(kind, episode_id, output, "", time.perf_counter() - started, shots,
                                       energy=meter.stop(), unsigned_sha256=file_sha256(unsigned),
                                       environment=environment_fingerprint(self.settings.threads))
+                if localization is not None:
+                    localization.prepare(self, unsigned)
                 result.credentials = sign(unsigned, tmp, options, self._assertion(result, options, started_at),
                                           output.name)
             finally:
@@ -347,6 +357,8 @@ class Engine:
             result.sha256 = file_sha256(tmp)
             result.seconds = time.perf_counter() - started
             self._record(result, options, started_at)  # recorded before the file appears: no unrecorded delivery
+        if localization is not None:
+            result.languages = localization.deliver(self, result, options, started_at)
         return result
 
     def _assertion(self, result: RenderResult, options: DeliveryOptions, started_at: str) -> dict:
@@ -369,8 +381,12 @@ class Engine:
             "environment": result.environment,
         }
 
-    def _record(self, result: RenderResult, options: DeliveryOptions, started_at: str) -> None:
+    def _record(self, result: RenderResult, options: DeliveryOptions, started_at: str, also=None) -> None:
+        """Record a delivery in one transaction; `also(session, render_id)` adds rows of its own to it."""
+        from reelforge.records.render_log import last_job_keys, log_render
+
         with self.catalog.session() as session:
+            previous_keys = last_job_keys(session, [s.job.shot_path for s in result.shots])  # as before this render
             for shot in result.shots:
                 self.catalog.record_job(session, shot.job.key, shot.job.model_dump(mode="json"))
             record = RenderRecord(
@@ -390,6 +406,10 @@ class Engine:
             ]
             session.add(record)
             session.flush()  # assigns record.id
+            if self.commit_id is not None:
+                from reelforge.records.versions import link_render
+
+                link_render(session, record.id, self.commit_id)
             if result.energy is not None:
                 self.catalog.record_energy(session, record.id, result.energy)
             watermark = options.watermark_record(self.settings, self.paths.root.resolve())
@@ -401,5 +421,8 @@ class Engine:
                 rendered_by=options.actor, watermark_json=json.dumps(watermark, sort_keys=True) if watermark else None,
                 credentials_json=json.dumps({"summary": result.credentials, "trust_anchor": anchor}, sort_keys=True,
                                             default=str) if result.credentials else None))
+            if also is not None:
+                also(session, record.id)
+            log_render(session, result, record.id, options.actor, options.identity, previous_keys)  # change log
             session.commit()
             result.render_id = record.id

@@ -30,7 +30,9 @@ RENDER_CODE: dict[str, tuple[str, ...]] = {
 
 
 # The code from frames to video bytes (RGB→YUV, encoder settings, muxing): part of the segment key.
-ENCODE_PACKAGES = ("media",)
+# Only the code a segment's bytes depend on: subtitles, watermarks and contact sheets (also in
+# media/) act on deliveries, which verify re-creates, and must not re-encode every segment.
+ENCODE_PACKAGES = ("media/encode.py", "media/yuv.py")
 
 
 def _code_hash(packages: tuple[str, ...]) -> str:

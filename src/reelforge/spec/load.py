@@ -58,6 +58,47 @@ def validate_file(path: str | Path) -> list[Problem]:
     return _check_file(Path(path))[1]
 
 
+def translation_warnings(production: Production) -> list[Problem]:
+    """Delivered text without a translation into a declared language (or in a language not declared).
+
+    Titles, scene briefs and dialogue lines are what a language delivery shows; a missing
+    translation falls back to the source text, so it is a warning (`validate --strict`: an
+    error). A production that declares no `languages` delivers only its source: no warnings.
+    """
+    declared = list(production.languages)
+    if not declared:
+        return []
+    source = production.language
+    texts: list[tuple[Loc, Any]] = [(("series", "title"), production.series.title)]
+    for e, episode in enumerate(production.episodes):
+        texts.append((("episodes", e, "title"), episode.title))
+        for s, scene in enumerate(episode.scenes):
+            scene_loc: Loc = ("episodes", e, "scenes", s)
+            texts += [(scene_loc + ("title",), scene.title), (scene_loc + ("brief",), scene.brief)]
+            for t, shot in enumerate(scene.shots):
+                texts += [(scene_loc + ("shots", t, "dialogue", d, "text"), line.text)
+                          for d, line in enumerate(shot.dialogue)]
+    warnings = []
+    for loc, text in texts:
+        given = {source: text} if isinstance(text, str) else text
+        if not given.get(source):
+            continue  # nothing to translate (or no source text: validation reports that)
+        missing = [tag for tag in declared if not given.get(tag)]
+        if missing:
+            warnings.append(Problem(json_path(loc), f"no {_tags(missing)} translation; the "
+                                                    f"{source} text is delivered in its place"))
+        unknown = [tag for tag in given if tag not in declared]
+        if unknown:
+            warnings.append(Problem(json_path(loc), f"text in {_tags(unknown, 'and')}, which $.languages does not "
+                                                    f"declare (declared: {', '.join(declared)})"))
+    return warnings
+
+
+def _tags(tags: list[str], conjunction: str = "or") -> str:
+    quoted = [f"'{tag}'" for tag in tags]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} {conjunction} {quoted[-1]}"
+
+
 def production_schema() -> dict[str, Any]:
     """JSON Schema for spec files, for `reelforge schema` and editors.
 
@@ -505,11 +546,12 @@ def _reference_problems(raw: dict) -> list[tuple[Loc, str]]:
             for t, shot in _dicts(scene.get("shots")):
                 shot_name = f"{scene_name}/{_label(shot, t)}"
                 found += _cast_problems(shot, shots_loc + (t,), shot_name, characters, character_ids)
+                found += _speaker_problems(shot, shots_loc + (t,), shot_name, characters, character_ids)
     found += _wardrobe_change_problems(raw)
     return found
 
 
-TEXT_FIELDS = ("title", "name", "prompt", "description", "hair", "face")
+TEXT_FIELDS = ("title", "name", "prompt", "description", "hair", "face", "brief", "text")
 
 
 def _translation_problems(raw: dict) -> list[tuple[Loc, str]]:
@@ -532,6 +574,20 @@ def _translation_problems(raw: dict) -> list[tuple[Loc, str]]:
                 walk(item, loc + (index,))
 
     walk(raw, ())
+    return found
+
+
+def _speaker_problems(shot: dict, shot_loc: Loc, shot_name: str, characters: Any,
+                      character_ids: dict[str, Loc]) -> list[tuple[Loc, str]]:
+    """Each dialogue line's speaker names a defined character (it need not be cast: a voice off-screen)."""
+    found: list[tuple[Loc, str]] = []
+    if not isinstance(characters, list):
+        return found
+    for d, line in _dicts(shot.get("dialogue")):
+        speaker = line.get("speaker")
+        if isinstance(speaker, str) and speaker not in character_ids:
+            found.append((shot_loc + ("dialogue", d, "speaker"), _unknown_reference(
+                f"a line in shot {shot_name} is spoken by", "character", speaker, character_ids)))
     return found
 
 

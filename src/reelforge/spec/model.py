@@ -15,8 +15,9 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from reelforge.spec.base import ID_PATTERN, Color, Id, LocalizedText, Strict, text_in  # noqa: F401 (re-exported)
-from reelforge.spec.camera import Camera, check_keyframe_times
+from reelforge.spec.camera import Camera, check_keyframe_times, raise_at
 from reelforge.spec.character import Character, Wardrobe  # noqa: F401 (re-exported)
+from reelforge.spec.dialogue import DialogueLine, dialogue_time_problems
 from reelforge.spec.lighting import Lighting
 from reelforge.spec.look import Look
 from reelforge.spec.styles import Style
@@ -64,6 +65,8 @@ class Shot(Strict):
     lighting: Lighting | None = None
     style: Style | None = None
     look: Look | None = None
+    dialogue: list[DialogueLine] = Field([], description="lines spoken in the shot, delivered as subtitles "
+                                                         "(never part of the picture or the job key)")
 
     @model_validator(mode="after")
     def _one_length(self) -> Shot:
@@ -85,6 +88,7 @@ class Shot(Strict):
 class Scene(Strict):
     id: Id
     title: LocalizedText = ""
+    brief: LocalizedText = Field("", description="what the scene is for, for the crew (never part of a prompt)")
     location: str
     camera: Camera | None = None
     lighting: Lighting | None = None
@@ -195,6 +199,8 @@ class Production(Strict):
     series: Series
     seed: int = Field(ge=0, le=2**63 - 1, description="master seed; every other seed derives from it")
     language: str = Field("en", description="source language (BCP 47); prompts are resolved in it")
+    languages: list[str] = Field([], description="languages delivered (BCP 47 tags), the source language among "
+                                                 "them; default: the source language only")
     backend: Literal[BACKENDS] = Field("previz", description="previz (built in) or a diffusers model: "  # type: ignore[valid-type]
                                                             "give its checkpoint in 'model'")
     model: Model | None = None
@@ -221,6 +227,31 @@ class Production(Strict):
     def _camera_keyframes_fit_shots(self) -> Production:
         check_keyframe_times(self)  # needs fps and inheritance: errors name each keyframe's own path
         return self
+
+    @field_validator("languages")
+    @classmethod
+    def _language_tags(cls, v: list[str]) -> list[str]:
+        for tag in v:
+            if not LANGUAGE_TAG.match(tag):
+                raise ValueError(f"'{tag}' is not a BCP 47 language tag (e.g. 'en', 'fr-CA')")
+        repeated = sorted({tag for tag in v if v.count(tag) > 1})
+        if repeated:
+            raise ValueError(f"{', '.join(repeated)} given more than once")
+        return v
+
+    @model_validator(mode="after")
+    def _languages_and_dialogue_times(self) -> Production:
+        problems = []
+        if self.languages and self.language not in self.languages:
+            problems.append((("languages",), self.languages, f"the source language '{self.language}' (from "
+                             f"$.language) must be among the languages delivered: {', '.join(self.languages)}"))
+        problems += dialogue_time_problems(self)  # needs fps: each names the line's own start_s / end_s
+        raise_at(problems, "Production")
+        return self
+
+    def delivery_languages(self) -> list[str]:
+        """The languages this production delivers, source first when none are declared."""
+        return list(self.languages) or [self.language]
 
     def character(self, character_id: str) -> Character:
         return next(c for c in self.characters if c.id == character_id)

@@ -131,6 +131,10 @@ class Catalog:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
+        import reelforge.records.changelog  # noqa: F401 - the change log's tables (they import Base from here)
+        import reelforge.records.localized  # noqa: F401 - language deliveries (their table imports Base too)
+        import reelforge.records.versions  # noqa: F401 - commits, entity versions, cross-references, render → commit
+
         Base.metadata.create_all(self.engine)
 
     def session(self) -> Session:

@@ -1,0 +1,242 @@
+"""Localization without re-rendering: one picture, a delivery per language with its text beside it.
+
+Prompts are resolved in the production's source language only (plan/jobs.py), so titles, briefs
+and dialogue in other languages never reach a job key. A language delivery is the episode's
+*unsigned* picture delivery, its packets copied as they are, plus (media/subtitles.py):
+
+* a mov_text subtitle track: the shots' dialogue lines in that language,
+* a mov_text title track, styled (bold, larger, top centre) and marked forced: the episode title
+  and each scene's title as the scene begins,
+* chapters at scene starts named with the localized scene titles,
+
+muxed before signing, then signed and recorded like any delivery, with WebVTT and SRT files
+beside it. Text missing in a language falls back to the source language (`reelforge validate`
+warns about it). Delivering a language later needs no re-encode: the picture is re-joined from
+the stored segments by stream copy, and a new text track costs a mux.
+
+    renders/s01e01.mp4      the picture (as without --languages)
+    renders/s01e01.fr.mp4   the same video packets + French subtitles, titles, chapters
+    renders/s01e01.fr.vtt   renders/s01e01.fr.srt
+    renders/s01e01.fr.burned.mp4   with --burn-titles: the titles drawn into the picture (re-encoded by
+                                   the watermark's ffmpeg recipe), subtitles and chapters as text
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reelforge.media.subtitles import (
+    Chapter,
+    Cue,
+    TextTrack,
+    TitleBurnError,
+    burn_titles,
+    mux_text,
+    srt,
+    webvtt,
+)
+from reelforge.spec.base import text_in
+
+TITLE_SECONDS = 4  # a scene's title shows this long (or for the whole scene, if shorter)
+
+
+@dataclass(frozen=True)
+class EpisodeText:
+    """Every piece of text one language delivery of an episode carries, timed on the episode."""
+
+    language: str
+    fps: int
+    frames: int
+    title: str  # the container's title: series and episode, localized
+    subtitles: tuple[Cue, ...]
+    titles: tuple[Cue, ...]
+    chapters: tuple[Chapter, ...]
+
+    def tracks(self, burned_titles: bool = False) -> list[TextTrack]:
+        """The text tracks to mux: subtitles, and titles unless they are drawn into the picture."""
+        tracks = [TextTrack("subtitles", self.language, self.subtitles)]
+        return tracks if burned_titles else tracks + [TextTrack("titles", self.language, self.titles)]
+
+    def record(self) -> dict:
+        """JSON for the catalog: enough to mux this text again (verify does)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_record(cls, data: dict) -> EpisodeText:
+        return cls(language=data["language"], fps=data["fps"], frames=data["frames"], title=data["title"],
+                   subtitles=tuple(Cue(**c) for c in data["subtitles"]),
+                   titles=tuple(Cue(**c) for c in data["titles"]),
+                   chapters=tuple(Chapter(**c) for c in data["chapters"]))
+
+
+def _ms(seconds: float) -> int:
+    """Seconds to whole milliseconds, halves up (as shot lengths round to frames)."""
+    return math.floor(seconds * 1000 + 0.5)
+
+
+def episode_text(production, episode_plan, language: str) -> EpisodeText:
+    """The text of one episode in `language`, timed on the frames the plan delivers.
+
+    Each shot starts where the previous one ended (its frame count from the plan); a dialogue
+    line's times are seconds from its shot's start, and a line without an end lasts to the
+    shot's end.
+    """
+    source = production.language
+    fps = production.delivery.fps
+    episode = production.episode(episode_plan.episode_id)
+    frames_of = {job.shot_path: job.frames for job in episode_plan.jobs}
+
+    def say(text) -> str:
+        return text_in(text, language, source).strip()
+
+    def frame_ms(frame: int) -> int:
+        return _ms(frame / fps)
+
+    subtitles, titles, chapters = [], [], []
+    position = 0
+    for scene in episode.scenes:
+        scene_start = position
+        for shot in scene.shots:
+            frames = frames_of[f"{episode.id}/{scene.id}/{shot.id}"]
+            start_s = position / fps
+            for line in shot.dialogue:
+                end_s = line.end_s if line.end_s is not None else frames / fps
+                voice = say(production.character(line.speaker).name) if line.speaker else ""
+                subtitles.append(Cue(_ms(start_s + line.start_s), _ms(start_s + end_s), say(line.text), voice))
+            position += frames
+        scene_title = say(scene.title)
+        chapters.append(Chapter(scene_start, position, scene_title or scene.id))
+        shown = [say(episode.title)] if scene_start == 0 else []
+        text = "\n".join(part for part in shown + [scene_title] if part)
+        if text:
+            titles.append(Cue(frame_ms(scene_start), frame_ms(min(position, scene_start + TITLE_SECONDS * fps)), text))
+    heading = " — ".join(part for part in (say(production.series.title), say(episode.title)) if part)
+    subtitles.sort(key=lambda cue: (cue.start_ms, cue.end_ms))  # stable: lines of one shot keep spec order
+    return EpisodeText(language, fps, position, heading, tuple(subtitles), tuple(titles), tuple(chapters))
+
+
+def language_output(picture: Path, language: str, suffix: str = ".mp4", burned_titles: bool = False) -> Path:
+    """renders/s01e01.mp4 → renders/s01e01.fr.mp4 (a '.' cannot occur in an id, so names never clash)."""
+    return picture.with_name(f"{picture.stem}.{language}{'.burned' if burned_titles else ''}{suffix}")
+
+
+def localized_file(picture: Path, target: Path, text: EpisodeText, burned_titles: bool, settings,
+                   workdir: Path) -> None:
+    """One unsigned language delivery from an unsigned picture: how render makes it and verify re-makes it."""
+    if not burned_titles:
+        mux_text(picture, target, text.tracks(), text.chapters, text.fps, text.title)
+        return
+    from reelforge.deliver import DeliveryError
+
+    drawn = workdir / f"incoming-burned-{text.language}-{target.name}"
+    try:
+        burn_titles(picture, drawn, text.titles, crf=settings.crf, preset=settings.preset, threads=settings.threads)
+        mux_text(drawn, target, text.tracks(burned_titles=True), text.chapters, text.fps, text.title)
+    except TitleBurnError as exc:
+        raise DeliveryError(f"--burn-titles: {exc}") from None
+    finally:
+        drawn.unlink(missing_ok=True)
+
+
+@dataclass
+class Localization:
+    """The language deliveries to make of one episode render, and (after) what was made."""
+
+    texts: Sequence[EpisodeText]
+    burn_titles: bool = False  # also a delivery per language with the titles drawn into the picture
+    prepared: list[tuple[EpisodeText, bool, Path]] = field(default_factory=list)
+
+    def prepare(self, engine, picture_unsigned: Path) -> None:
+        """Mux each language's text onto the unsigned picture (before the picture is signed)."""
+        for text in self.texts:
+            for burned in (False, True) if self.burn_titles else (False,):
+                muxed = engine.paths.segments / f"incoming-{text.language}{'-burned' * burned}-{picture_unsigned.name}"
+                localized_file(picture_unsigned, muxed, text, burned, engine.settings, engine.paths.segments)
+                self.prepared.append((text, burned, muxed))
+
+    def deliver(self, engine, picture, options, started_at: str) -> list:
+        """Sign, write and record each prepared language delivery beside the picture delivery."""
+        from reelforge.deliver import sign
+        from reelforge.records.localized import LocalizedDelivery
+        from reelforge.render import RenderResult
+        from reelforge.store.atomic import atomic_path, write_text
+        from reelforge.store.hashing import file_sha256
+
+        delivered = []
+        try:
+            for text, burned, muxed in self.prepared:
+                started = time.perf_counter()
+                output = language_output(picture.output, text.language, burned_titles=burned)
+                # the same shots and frames as the picture, none rendered for this delivery
+                shots = [dataclasses.replace(shot, reused=True, rendered_frames=0) for shot in picture.shots]
+                result = RenderResult(picture.kind, picture.episode_id, output, "", 0.0, shots,
+                                      unsigned_sha256=file_sha256(muxed), environment=picture.environment)
+                assertion = engine._assertion(result, options, started_at)
+                assertion["localization"] = {"language": text.language, "picture_render_id": picture.render_id,
+                                             "picture_unsigned_sha256": picture.unsigned_sha256,
+                                             "subtitle_cues": len(text.subtitles), "chapters": len(text.chapters),
+                                             "burned_titles": burned}
+                vtt, srt_text = webvtt(text.subtitles, text.language), srt(text.subtitles)
+                with atomic_path(output) as tmp:
+                    result.credentials = sign(muxed, tmp, options, assertion, output.name)
+                    result.sha256 = file_sha256(tmp)
+                    if not burned:  # one pair of side files per language
+                        write_text(language_output(picture.output, text.language, ".vtt"), vtt)
+                        write_text(language_output(picture.output, text.language, ".srt"), srt_text)
+                    result.seconds = time.perf_counter() - started
+
+                    def link(session, render_id, text=text, burned=burned, vtt=vtt, srt_text=srt_text):
+                        session.add(LocalizedDelivery(
+                            render_id=render_id, picture_render_id=picture.render_id, language=text.language,
+                            burned_titles=burned,
+                            text_json=json.dumps(text.record(), sort_keys=True, ensure_ascii=False),
+                            webvtt_sha256=_sha(vtt), srt_sha256=_sha(srt_text)))
+
+                    # the picture's mark is in these packets, but `trace` names the picture's render
+                    engine._record(result, dataclasses.replace(options, mark_id=None), started_at, also=link)
+                delivered.append(result)
+        finally:
+            for _, _, muxed in self.prepared:
+                muxed.unlink(missing_ok=True)
+        return delivered
+
+
+def _sha(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def rebuild_localized(engine, record, segments: list[Path], workdir: Path) -> Path | None:
+    """For `verify`: the unsigned language delivery re-created from the recorded picture and text.
+
+    None when `record` is not a language delivery. The picture is re-created exactly as its own
+    delivery was (joined, or marked, then watermarked), then the recorded text is muxed again.
+    """
+    from reelforge.deliver import DeliveryOptions, assemble, watermark_from_record
+    from reelforge.records.localized import LocalizedDelivery
+
+    with engine.catalog.session() as session:
+        row = session.get(LocalizedDelivery, record.id)
+        if row is None:
+            return None
+        picture_id, burned = row.picture_render_id, row.burned_titles
+        text = EpisodeText.from_record(json.loads(row.text_json))
+    delivery = engine.catalog.delivery(picture_id)
+    options = DeliveryOptions()
+    if delivery is not None:
+        options = DeliveryOptions(mark_id=int(delivery.mark_id, 16) if delivery.mark_id else None,
+                                  watermark=watermark_from_record(json.loads(delivery.watermark_json or "null"),
+                                                                  engine.paths.root.resolve()))
+    frame_hashes = [digest for shot in record.shots for digest in shot.frame_hashes]
+    picture = assemble(workdir / "picture.mp4", segments, frame_hashes, engine.store, engine.settings, options,
+                       workdir)
+    rebuilt = workdir / f"rebuilt.{text.language}.mp4"
+    localized_file(picture, rebuilt, text, burned, engine.settings, workdir)
+    return rebuilt

@@ -1,0 +1,66 @@
+"""What the change log records for a render: a "render" entry, and a "key-change" entry per shot whose job key moved.
+
+Called by Engine._record in the render's own transaction, so a delivery, its log entries and the
+checkpoint that signs them are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from reelforge.records.changelog import append_entry, write_checkpoint
+from reelforge.store.catalog import JobRecord, RenderShot
+
+
+def last_job_keys(session: Session, shot_paths: list[str]) -> dict[str, str]:
+    """The job key each shot was last rendered with (call before this render's rows are added)."""
+    keys: dict[str, str] = {}
+    for path in dict.fromkeys(shot_paths):
+        key = session.scalars(select(RenderShot.job_key).where(RenderShot.shot_path == path)
+                              .order_by(RenderShot.render_id.desc())).first()
+        if key is not None:
+            keys[path] = key
+    return keys
+
+
+def current_version(session: Session, entity: str) -> int | None:
+    """The entity's latest committed version (what a render or an approval is of), None if never committed."""
+    from reelforge.records.versions import EntityVersion
+
+    return session.scalar(select(func.max(EntityVersion.version)).where(EntityVersion.entity == entity))
+
+
+def changed_fields(session: Session, old_key: str, new_job: dict) -> list[str]:
+    """The job's top-level fields that differ from the job recorded under `old_key` (what moved the key)."""
+    old = session.get(JobRecord, old_key)
+    if old is None:
+        return []
+    before = json.loads(old.job_json)
+    return sorted(name for name in set(before) | set(new_job)
+                  if name != "files" and before.get(name) != new_job.get(name))
+
+
+def log_render(session: Session, result, render_id: int, actor: str, identity, previous_keys: dict[str, str]) -> None:
+    """Append the key-change entries, then the render entry; sign a checkpoint when the render is signed."""
+    for shot in result.shots:
+        old = previous_keys.get(shot.job.shot_path)
+        if old is None or old == shot.job.key:
+            continue
+        fields = changed_fields(session, old, shot.job.model_dump(mode="json"))
+        entity = f"shot:{shot.job.shot_path}"
+        append_entry(session, actor=actor, kind="key-change", entity=entity, version=current_version(session, entity),
+                     before={"job_key": old}, after={"job_key": shot.job.key, "changed": fields},
+                     reason=f"job key changed ({', '.join(fields) or 'engine or environment'}): the shot renders anew")
+    entity = f"episode:{result.episode_id}" if result.kind == "episode" else f"shot:{result.shots[0].job.shot_path}"
+    after = {"render_id": render_id, "kind": result.kind, "output": result.output.name,
+             "output_sha256": result.sha256, "unsigned_sha256": result.unsigned_sha256, "frames": result.frames,
+             "shots": [{"shot": s.job.shot_path, "job_key": s.job.key, "first_frame": s.first_frame,
+                        "frames": len(s.frame_hashes), "reused": s.reused} for s in result.shots]}
+    append_entry(session, actor=actor, kind="render", entity=entity, version=current_version(session, entity),
+                 before=None, after=after,
+                 reason=f"rendered {result.output.name} (render #{render_id})")
+    if identity is not None:  # an unsigned library render leaves its entries to the next signed checkpoint
+        write_checkpoint(session, identity)
