@@ -218,6 +218,12 @@ def test_approving_something_the_spec_does_not_have_is_bad_input(show):
     assert code == 2 and "no shot 's01e01/sc09/sh01'" in out
     code, out = cli("approve", "sh01", str(show["spec"]), "-m", "ok")
     assert code == 2 and "not an entity id" in out
+    before = len(entries(show["spec"]))
+    code, out = cli("approve", "style:noir-inc", str(show["spec"]), "-m", "ok")  # an approval is permanent
+    assert code == 2 and "no style family 'noir-inc'" in out and "gray-box" in out, out
+    code, out = cli("approve", "asset:" + "0" * 64, str(show["spec"]), "-m", "ok")
+    assert code == 2 and "is committed" in out, out
+    assert len(entries(show["spec"])) == before  # nothing was appended
 
 
 def test_log_filters_by_entity_actor_kind_and_date(show):

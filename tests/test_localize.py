@@ -328,3 +328,19 @@ def test_burned_titles_are_an_extra_delivery_that_verifies(tmp_path):
     assert difference[:200].mean() > 5 * max(difference[-500:].mean(), 0.1)  # drawn at the top, nowhere else
     out = run_cli("verify", str(burned)).stdout
     assert "unsigned stream: re-created byte for byte" in out and "VERIFIED" in out
+
+
+def test_blank_lines_in_text_are_dropped_in_every_track_alike():
+    """A blank line ends a cue in WebVTT/SRT, and in the WebVTT/SRT a player or ffmpeg makes from mov_text:
+    the muxed cue must hold the same lines as the side files."""
+    from reelforge.localize import episode_text
+    from reelforge.plan.jobs import plan
+    from reelforge.spec.model import Production
+
+    spec = localized_spec()
+    spec["episodes"][0]["scenes"][0]["shots"][0]["dialogue"] = [{"text": "Line one\n\n  \r\nLine three\n"}]
+    spec["episodes"][0]["scenes"][1]["title"] = "The\n\nalley"
+    production = Production.model_validate(spec)
+    text = episode_text(production, plan(production)[0], "en")
+    assert text.subtitles[0].text == "Line one\nLine three"
+    assert text.titles[-1].text == "The\nalley" and text.chapters[-1].title == "The alley"

@@ -117,3 +117,28 @@ def test_unknown_episode_or_language_is_a_clear_error(production):
     undelivered = run_cli("export", "otio", "s01e01", "--language", "ja", "--production", str(production), check=False)
     assert undelivered.returncode == 2 and "has no 'ja' delivery" in undelivered.stderr
     assert "Traceback" not in missing.stderr + undelivered.stderr
+
+
+def test_language_delivery_made_with_an_earlier_render_of_the_same_picture_is_exported(production, tmp_path):
+    """Languages are delivered one at a time: a later render (same picture) must not hide the earlier 'fr'."""
+    import shutil
+
+    show = tmp_path / "show"
+    shutil.copytree(production.parent, show)
+    spec = show / "production.json"
+    run_cli("render", str(spec), "--languages", "en")  # a newer picture render, same frames, no 'fr'
+    timeline = export(spec, "--language", "fr")
+    (track,) = timeline.video_tracks()
+    fr = catalog(spec, "SELECT render_id, picture_render_id FROM localized_deliveries WHERE language = 'fr'")
+    assert len(fr) == 1
+    assert {c.media_reference.target_url for c in track.find_clips()} == {(show / "renders" / "s01e01.fr.mp4").as_uri()}
+    assert {c.metadata["reelforge"]["render_id"] for c in track.find_clips()} == {fr[0]["render_id"]}
+    assert timeline.metadata["reelforge"]["picture_render_id"] == fr[0]["picture_render_id"]
+    assert [m.name for m in track.markers] == ["Crépuscule sur le quai", "La ruelle"]
+    # once the picture changes, the old 'fr' file no longer carries the latest cut: refused
+    data = json.loads(spec.read_text(encoding="utf-8"))
+    data["episodes"][0]["scenes"][1]["shots"][0]["prompt"] = "Theo waits in the alley"
+    spec.write_text(json.dumps(data), encoding="utf-8")
+    run_cli("render", str(spec))
+    stale = run_cli("export", "otio", "s01e01", "--language", "fr", "--production", str(spec), check=False)
+    assert stale.returncode == 2 and "has no 'fr' delivery" in stale.stderr

@@ -258,6 +258,34 @@ def test_render_commits_an_uncommitted_spec_and_points_at_that_commit(tmp_path: 
     shown = json.loads(run_cli("show", "render:3", "--production", str(spec)).stdout)
     assert shown["commit"]["commit"] == 2 and "frame_sha256" not in shown["shots"][0]
 
+    # The version tables are what `history`, `show` and `show render:N` print: `log verify` checks them
+    # against the change log, so a record edited behind its back does not pass as verified.
+    assert run_cli("log", "verify", str(spec)).returncode == 0
+    for statement, named in (
+            ((f"UPDATE entity_versions SET content_json = replace(content_json, 'argue', 'embrace') "
+              f"WHERE entity = '{SC02_SH01}' AND version = 2"), f"{SC02_SH01}@2 was altered"),
+            ("UPDATE commits SET actor = 'mallory' WHERE id = 2", "commit #2 was altered"),
+            ("UPDATE render_commits SET commit_id = 1 WHERE render_id = 3", "render #3 was relinked"),
+            ("DELETE FROM render_commits WHERE render_id = 3", "render #3's link to commit #2 was removed"),
+            (("INSERT INTO commits (actor, at, reason, spec_sha256, auto) "
+              "VALUES ('mallory', '2026-01-01', 'x', '0', 0)"), "commit #3 has no entry in the change log")):
+        copy = tampered_records(spec, tmp_path / "tampered", statement)
+        result = run_cli("log", "verify", str(copy), check=False)
+        assert result.returncode == 1 and named in result.stdout.replace("\n", ""), (statement, result.stdout)
+
+
+def tampered_records(spec: Path, folder: Path, statement: str) -> Path:
+    """A copy of the production with one SQL statement run on its catalog directly."""
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(spec.parent / ".reelforge" / "identity", folder / ".reelforge" / "identity")  # the trust anchor
+    shutil.copy(spec, folder / "production.json")
+    with sqlite3.connect(spec.parent / ".reelforge" / "catalog.sqlite") as original, \
+            sqlite3.connect(folder / ".reelforge" / "catalog.sqlite") as copy:
+        original.backup(copy)
+    with sqlite3.connect(folder / ".reelforge" / "catalog.sqlite") as db:
+        db.execute(statement)
+    return folder / "production.json"
+
 
 def test_removing_a_referenced_style_file_asset_or_character_is_refused_with_its_referrers(tmp_path: Path):
     spec = production_with_files(tmp_path / "show")

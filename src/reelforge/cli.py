@@ -732,7 +732,7 @@ def export_otio_command(
     import opentimelineio as otio
 
     try:
-        timeline = build_timeline(Catalog(paths.catalog), episode, spec, language)
+        timeline = build_timeline(Catalog(paths.catalog), episode, spec, language, paths.renders)
     except ExportError as exc:
         raise fail(str(exc)) from None
     target = output or Path(timeline.metadata["reelforge"]["output"]).with_suffix(".otio")

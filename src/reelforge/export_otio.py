@@ -53,15 +53,39 @@ def latest_picture_render(catalog: Catalog, episode_id: str) -> RenderRecord | N
 
 
 def language_delivery(catalog: Catalog, picture_id: int, language: str) -> RenderRecord | None:
-    """The language delivery made with picture render `picture_id` (its text-track one, not burned titles)."""
+    """The newest `language` delivery (its text-track one, not burned titles) that carries render `picture_id`'s cut.
+
+    Languages are delivered one at a time (`render --languages de` after `fr`), and each such render records a
+    new picture render of the same cut: a language delivery made with an earlier render counts when that
+    render's unsigned picture is byte for byte this one's and made from the same jobs (shot by shot).
+    """
+    from reelforge.records.localized import LocalizedDelivery
+    from reelforge.store.catalog import DeliveryRecord
+
+    def cut(session, render_id: int) -> tuple:
+        delivery = session.get(DeliveryRecord, render_id)
+        render = session.get(RenderRecord, render_id)
+        return (delivery.unsigned_sha256 if delivery else None,
+                [(shot.shot_path, shot.job_key, shot.frame_count) for shot in render.shots])
+
+    query = (select(LocalizedDelivery)
+             .where(LocalizedDelivery.language == language, LocalizedDelivery.burned_titles.is_(False))
+             .order_by(LocalizedDelivery.render_id.desc()))
+    with catalog.session() as session:
+        wanted = cut(session, picture_id)
+        for row in session.scalars(query):
+            if row.picture_render_id == picture_id or (wanted[0] is not None
+                                                       and cut(session, row.picture_render_id) == wanted):
+                return session.get(RenderRecord, row.render_id)
+    return None
+
+
+def _picture_of(catalog: Catalog, render_id: int) -> int:
+    """The picture render a language delivery carries."""
     from reelforge.records.localized import LocalizedDelivery
 
-    query = (select(RenderRecord).join(LocalizedDelivery, LocalizedDelivery.render_id == RenderRecord.id)
-             .where(LocalizedDelivery.picture_render_id == picture_id, LocalizedDelivery.language == language,
-                    LocalizedDelivery.burned_titles.is_(False))
-             .order_by(RenderRecord.id.desc()))
     with catalog.session() as session:
-        return session.scalars(query).first()
+        return session.get(LocalizedDelivery, render_id).picture_render_id
 
 
 def _text(value, language: str | None, source: str | None) -> str:
@@ -110,8 +134,13 @@ def _scene_info(catalog: Catalog, record: RenderRecord, versions: dict, producti
     return found
 
 
-def build_timeline(catalog: Catalog, episode_id: str, production=None, language: str | None = None):
-    """The OTIO timeline of the latest render of an episode (or of its `language` delivery)."""
+def build_timeline(catalog: Catalog, episode_id: str, production=None, language: str | None = None,
+                   renders: Path | None = None):
+    """The OTIO timeline of the latest render of an episode (or of its `language` delivery).
+
+    `renders` is the production's renders folder: the catalog records absolute paths, so a production
+    that was copied or moved (to a farm, from a backup) points its clips at its own file of that name.
+    """
     import opentimelineio as otio
 
     from reelforge.records.versions import render_versions
@@ -142,10 +171,12 @@ def build_timeline(catalog: Catalog, episode_id: str, production=None, language:
         return otio.opentime.TimeRange(start_time=at(start), duration=at(frames))
 
     media = Path(record.output_path)
+    if renders is not None and (renders / media.name).is_file():
+        media = (renders / media.name).absolute()
     episode_name = f"{episode_id}" + (f".{language}" if language else "")
     timeline = otio.schema.Timeline(name=episode_name, global_start_time=at(0))
     timeline.metadata[NAMESPACE] = {
-        "render_id": record.id, "picture_render_id": picture.id, "episode": episode_id, "language": language,
+        "render_id": record.id, "picture_render_id": _picture_of(catalog, record.id) if language else picture.id, "episode": episode_id, "language": language,
         "output": str(media), "output_sha256": record.output_sha256,
         "unsigned_sha256": delivery.unsigned_sha256 if delivery else None,
         "rendered_at": record.started_at, "rendered_by": delivery.rendered_by if delivery else None,

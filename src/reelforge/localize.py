@@ -93,7 +93,8 @@ def episode_text(production, episode_plan, language: str) -> EpisodeText:
     frames_of = {job.shot_path: job.frames for job in episode_plan.jobs}
 
     def say(text) -> str:
-        return text_in(text, language, source).strip()
+        # blank lines dropped: a blank line ends a WebVTT/SRT cue (also one converted from the mov_text track)
+        return "\n".join(line.strip() for line in text_in(text, language, source).splitlines() if line.strip())
 
     def frame_ms(frame: int) -> int:
         return _ms(frame / fps)
@@ -111,7 +112,7 @@ def episode_text(production, episode_plan, language: str) -> EpisodeText:
                 subtitles.append(Cue(_ms(start_s + line.start_s), _ms(start_s + end_s), say(line.text), voice))
             position += frames
         scene_title = say(scene.title)
-        chapters.append(Chapter(scene_start, position, scene_title or scene.id))
+        chapters.append(Chapter(scene_start, position, scene_title.replace("\n", " ") or scene.id))
         shown = [say(episode.title)] if scene_start == 0 else []
         text = "\n".join(part for part in shown + [scene_title] if part)
         if text:

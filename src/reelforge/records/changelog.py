@@ -388,6 +388,10 @@ def verify_log(session: Session, anchor_pem: bytes | None, witnesses: list[dict]
             report._bad(good_size, reason)
     for witness in witnesses or []:
         _check_witness(witness, rows, roots, anchor_pem, report)
+    # The version tables (what history, show and show render:N print) must say what the log says.
+    from reelforge.records.versions import check_records
+
+    report.problems += check_records(session)
     report.covered = good_size
     return report
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
@@ -152,9 +153,9 @@ def verify_command(spec: Path | None, trust: Path | None, witnesses: list[Path])
         console.print(f"[bold red]TAMPERED[/]: first bad entry: {report.first_bad}: {report.first_bad_reason}",
                       highlight=False, markup=True)
     else:
-        console.print("[bold red]TAMPERED[/]: the signed checkpoints do not check out", highlight=False)
+        console.print(f"[bold red]TAMPERED[/]: {escape(report.problems[0])}", highlight=False, markup=True)
     for problem in report.problems:
-        if problem != report.first_bad_reason:
+        if problem not in (report.first_bad_reason, report.problems[0] if report.first_bad is None else None):
             console.print(f"  {problem}", highlight=False, markup=False)
     raise typer.Exit(1)
 
@@ -231,11 +232,29 @@ def check_proof_command(proof_file: Path, trust: Path | None) -> None:
                       highlight=False)
 
 
-def _known_entity(production, entity: str) -> str | None:
-    """None when `entity` names something in the spec; else why not."""
+def _known_entity(production, entity: str, paths: ProductionPaths | None = None) -> str | None:
+    """None when `entity` names something in the spec (a style family it can use, an asset it committed); else why not.
+
+    An approval is permanent (the log is append-only), so one of a misspelt name must be refused, not kept.
+    """
     prefix, _, name = entity.partition(":")
     if prefix not in ENTITY_KINDS or not name:
         return f"{entity!r} is not an entity id: use {', '.join(f'{k}:…' for k in ENTITY_KINDS)}"
+    if prefix == "style" and paths is not None:
+        from reelforge.spec.styles import load_families
+
+        names = load_families(paths.root).names
+        if name not in names:
+            return f"no style family {name!r}: the production has {', '.join(names)}"
+    if prefix == "asset" and paths is not None:
+        from reelforge.records.versions import EntityVersion
+
+        known = False
+        if paths.catalog.exists():
+            with Catalog(paths.catalog).session() as session:
+                known = session.get(EntityVersion, (entity, 1)) is not None
+        if not known:
+            return f"no asset {name!r} is committed (an asset is named by its full SHA-256: see `reelforge commit`)"
     ids = {"series": {production.series.id}, "character": {c.id for c in production.characters},
            "location": {loc.id for loc in production.locations},
            "episode": {e.id for e in production.episodes},
@@ -274,7 +293,7 @@ def approve_command(entity: str, spec: Path | None, reason: str, actor: str | No
         raise fail("-m/--message: say why (the reason is part of the record)")
     paths = production_paths(spec)
     production = load_or_exit(paths.spec)
-    problem = _known_entity(production, entity)
+    problem = _known_entity(production, entity, paths)
     if problem is not None:
         raise fail(problem)
     actor = actor or current_actor()

@@ -55,7 +55,10 @@ def log_render(session: Session, result, render_id: int, actor: str, identity, p
                      before={"job_key": old}, after={"job_key": shot.job.key, "changed": fields},
                      reason=f"job key changed ({', '.join(fields) or 'engine or environment'}): the shot renders anew")
     entity = f"episode:{result.episode_id}" if result.kind == "episode" else f"shot:{result.shots[0].job.shot_path}"
-    after = {"render_id": render_id, "kind": result.kind, "output": result.output.name,
+    from reelforge.records.versions import RenderCommit
+
+    link = session.get(RenderCommit, render_id)  # the commit it was made from: its versions, in the log
+    after = {"render_id": render_id, "commit": link.commit_id if link is not None else None, "kind": result.kind, "output": result.output.name,
              "output_sha256": result.sha256, "unsigned_sha256": result.unsigned_sha256, "frames": result.frames,
              "shots": [{"shot": s.job.shot_path, "job_key": s.job.key, "first_frame": s.first_frame,
                         "frames": len(s.frame_hashes), "reused": s.reused} for s in result.shots]}
