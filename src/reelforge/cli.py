@@ -506,11 +506,14 @@ def commit_command(
         console.print(f"  {entity}@{number}  {note}", highlight=False, markup=False)
 
 
+# `--production` for the records commands: they find the production this folder is in by default.
+ProductionOption = Annotated[Path | None, typer.Option(help="production.json (default: the one this folder is in)")]
+
+
 @app.command("history")
 def history_command(
     entity: Annotated[str, typer.Argument(help="e.g. shot:s01e01/sc01/sh01, character:mara, style:noir-ink")],
-    production: Annotated[Path | None, typer.Option(help="production.json (default: the one this folder is in)")]
-    = None,
+    production: ProductionOption = None,
 ) -> None:
     """List an entity's versions: when, by whom and why each was committed."""
     from reelforge.records.versions import RecordsError, history
@@ -543,8 +546,7 @@ def _parse_versioned(target: str) -> tuple[str, int | None]:
 def show_command(
     target: Annotated[str, typer.Argument(help="ENTITY@VERSION (ENTITY alone: its latest), commit:N, or render:N "
                                                "(the versions a render used)")],
-    production: Annotated[Path | None, typer.Option(help="production.json (default: the one this folder is in)")]
-    = None,
+    production: ProductionOption = None,
     frames: Annotated[bool, typer.Option("--frames", help="render:N only: every delivered frame's hash")] = False,
 ) -> None:
     """Print one version's content as JSON (commit:N: what it changed; render:N: every version it used)."""
@@ -583,8 +585,7 @@ def diff_command(
     entity: Annotated[str, typer.Argument(help="e.g. shot:s01e01/sc01/sh01")],
     v1: Annotated[int, typer.Argument(help="the older version")],
     v2: Annotated[int, typer.Argument(help="the newer version")],
-    production: Annotated[Path | None, typer.Option(help="production.json (default: the one this folder is in)")]
-    = None,
+    production: ProductionOption = None,
 ) -> None:
     """Show what changed between two versions of an entity: field paths, old → new."""
     from reelforge.records.versions import ABSENT, RecordsError, diff_versions
@@ -612,8 +613,7 @@ def diff_command(
 @app.command("refs")
 def refs_command(
     entity: Annotated[str, typer.Argument(help="e.g. character:mara, location:harbor, style:noir-ink, asset:SHA")],
-    production: Annotated[Path | None, typer.Option(help="production.json (default: the one this folder is in)")]
-    = None,
+    production: ProductionOption = None,
 ) -> None:
     """Who uses an entity at the latest commit: where a character is cast, which shots use a style or location."""
     from reelforge.records.versions import RecordsError, casting, referrers, shots_using
@@ -702,8 +702,7 @@ app.add_typer(export_app, name="export")
 @export_app.command("otio")
 def export_otio_command(
     episode: Annotated[str, typer.Argument(help="episode id, e.g. s01e01")],
-    production: Annotated[Path | None, typer.Option(help="production.json (default: the one this folder is in)")]
-    = None,
+    production: ProductionOption = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="the .otio file to write (default: beside "
                                                                        "the delivered file, EPISODE[.LANG].otio)")]
     = None,

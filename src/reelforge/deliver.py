@@ -70,6 +70,15 @@ def watermark_from_record(record: dict | None, root: Path):
                          position=spec["position"], opacity=spec["opacity"])
 
 
+def recorded_options(delivery, root: Path) -> DeliveryOptions:
+    """The options a recorded delivery (catalog DeliveryRecord) was assembled with: its mark and watermark,
+    to re-create its unsigned bytes; plain options when there is no record."""
+    if delivery is None:
+        return DeliveryOptions()
+    return DeliveryOptions(mark_id=int(delivery.mark_id, 16) if delivery.mark_id else None,
+                           watermark=watermark_from_record(json.loads(delivery.watermark_json or "null"), root))
+
+
 def current_actor() -> str:
     """Who is rendering: REELFORGE_ACTOR, else the login name."""
     try:

@@ -220,7 +220,7 @@ def rebuild_localized(engine, record, segments: list[Path], workdir: Path) -> Pa
     None when `record` is not a language delivery. The picture is re-created exactly as its own
     delivery was (joined, or marked, then watermarked), then the recorded text is muxed again.
     """
-    from reelforge.deliver import DeliveryOptions, assemble, watermark_from_record
+    from reelforge.deliver import assemble, recorded_options
     from reelforge.records.localized import LocalizedDelivery
 
     with engine.catalog.session() as session:
@@ -230,11 +230,7 @@ def rebuild_localized(engine, record, segments: list[Path], workdir: Path) -> Pa
         picture_id, burned = row.picture_render_id, row.burned_titles
         text = EpisodeText.from_record(json.loads(row.text_json))
     delivery = engine.catalog.delivery(picture_id)
-    options = DeliveryOptions()
-    if delivery is not None:
-        options = DeliveryOptions(mark_id=int(delivery.mark_id, 16) if delivery.mark_id else None,
-                                  watermark=watermark_from_record(json.loads(delivery.watermark_json or "null"),
-                                                                  engine.paths.root.resolve()))
+    options = recorded_options(delivery, engine.paths.root.resolve())
     frame_hashes = [digest for shot in record.shots for digest in shot.frame_hashes]
     picture = assemble(workdir / "picture.mp4", segments, frame_hashes, engine.store, engine.settings, options,
                        workdir)

@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reelforge.deliver import DeliveryOptions, assemble, watermark_from_record
+from reelforge.deliver import assemble, recorded_options
 from reelforge.fingerprint import differences, environment_fingerprint
 from reelforge.media.encode import SegmentEncoder, concat_segments
 from reelforge.plan.engine import render_code_hash
@@ -222,9 +222,7 @@ def _rebuild_matches(engine: Engine, record: RenderRecord, delivery, segments: l
     localized = rebuild_localized(engine, record, segments, workdir)  # a language delivery: picture + its text
     if localized is not None:
         return file_sha256(localized) == delivery.unsigned_sha256
-    options = DeliveryOptions(mark_id=int(delivery.mark_id, 16) if delivery.mark_id else None,
-                              watermark=watermark_from_record(json.loads(delivery.watermark_json or "null"),
-                                                              engine.paths.root.resolve()))
+    options = recorded_options(delivery, engine.paths.root.resolve())
     frame_hashes = [digest for shot in record.shots for digest in shot.frame_hashes]
     rebuilt = assemble(workdir / "rebuilt.mp4", segments, frame_hashes, engine.store, engine.settings, options,
                        workdir)

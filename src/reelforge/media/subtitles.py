@@ -295,17 +295,16 @@ def burn_titles(picture: Path, target: Path, cues: Sequence[Cue], *, crf: int, p
     glyphs for (CJK, say) is drawn with a system font that fontconfig picks: the bytes then depend
     on the machine's fonts.
     """
-    import subprocess
     import tempfile
 
     from reelforge.media.watermark import (
         SETPARAMS,
-        STDERR_LINES,
         WatermarkError,
         encoder_args,
         escape_value,
         ffmpeg_exe,
         font_path,
+        run_ffmpeg,
     )
 
     with av.open(str(picture)) as source:
@@ -323,11 +322,4 @@ def burn_titles(picture: Path, target: Path, cues: Sequence[Cue], *, crf: int, p
                    "-filter_complex_threads", str(threads), "-map", "[v]",
                    *encoder_args(crf=crf, preset=preset, threads=threads), "-movflags", "+faststart", "-f", "mp4",
                    str(tmp)]
-        try:
-            result = subprocess.run(command, check=False, stdin=subprocess.DEVNULL, capture_output=True)
-        except OSError as exc:
-            raise TitleBurnError(f"{exe}: could not run ffmpeg ({exc})") from None
-        if result.returncode != 0:
-            lines = result.stderr.decode("utf-8", "replace").strip().splitlines()[-STDERR_LINES:]
-            raise TitleBurnError(f"ffmpeg failed (exit {result.returncode}) burning titles into {target}:\n  "
-                                 + "\n  ".join(lines or ["(no message)"]))
+        run_ffmpeg(command, TitleBurnError, "ffmpeg failed", f"burning titles into {target}")

@@ -325,15 +325,20 @@ def apply_watermark(src: Path, dst: Path, spec: WatermarkSpec, *, crf: int = 18,
     with atomic_path(dst) as tmp:
         command = ffmpeg_command(src, tmp, spec, crf=crf, preset=preset, threads=threads, container=container,
                                  label_bt709=label)
-        try:
-            result = subprocess.run(command, check=False, stdin=subprocess.DEVNULL, capture_output=True)
-        except OSError as exc:
-            raise WatermarkError(f"{command[0]}: could not run ffmpeg ({exc})") from None
-        if result.returncode != 0:
-            lines = result.stderr.decode("utf-8", "replace").strip().splitlines()[-STDERR_LINES:]
-            detail = "\n  ".join(lines) or "(no message)"
-            raise WatermarkError(f"{src}: ffmpeg failed (exit {result.returncode}) watermarking into {dst}:\n  {detail}")
+        run_ffmpeg(command, WatermarkError, f"{src}: ffmpeg failed", f"watermarking into {dst}")
     return dst
+
+
+def run_ffmpeg(command: list[str], error: type[Exception], failed: str, doing: str) -> None:
+    """Run the pinned ffmpeg; on failure raise `error` with `failed (exit N) doing:` and its last stderr lines."""
+    try:
+        result = subprocess.run(command, check=False, stdin=subprocess.DEVNULL, capture_output=True)
+    except OSError as exc:
+        raise error(f"{command[0]}: could not run ffmpeg ({exc})") from None
+    if result.returncode != 0:
+        lines = result.stderr.decode("utf-8", "replace").strip().splitlines()[-STDERR_LINES:]
+        detail = "\n  ".join(lines) or "(no message)"
+        raise error(f"{failed} (exit {result.returncode}) {doing}:\n  {detail}")
 
 
 def recipe_record(spec: WatermarkSpec, *, crf: int = 18, preset: str = "faster", threads: int = 2,
