@@ -27,25 +27,13 @@ from rich.table import Table
 
 from reelforge.errors import SpecError
 from reelforge.media.encode import EncodeSettings
-from reelforge.plan.jobs import ShotJob, find_job, plan
+from reelforge.plan.jobs import ShotJob
 from reelforge.project import ProductionBusy, ProductionPaths
-from reelforge.render import Engine, RenderResult, encode_settings, file_sha256
+from reelforge.rendering import RENDER_INPUT_ERRORS
+from reelforge.render import Engine, RenderResult, file_sha256
 from reelforge.spec.load import load_production, production_schema
 
 
-def _render_input_errors() -> tuple[type[Exception], ...]:
-    """Errors in what the user gave (checkpoints, devices) that surface only when a model loads."""
-    from reelforge.backends.checkpoints import CheckpointError
-    from reelforge.backends.errors import ModelRenderError
-    from reelforge.backends.runtime import RuntimeUnavailable
-    from reelforge.deliver import DeliveryError
-    from reelforge.media.watermark import WatermarkError
-    from reelforge.trust.identity import CredentialsError
-
-    return (CheckpointError, RuntimeUnavailable, ModelRenderError, DeliveryError, WatermarkError, CredentialsError)
-
-
-RENDER_INPUT_ERRORS = _render_input_errors()
 
 app = typer.Typer(help="Deterministic rendering of AI video series on your own hardware.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -204,96 +192,12 @@ def _summary(results: list[RenderResult]) -> None:
             console.print(f"wrote {_shown(language.output)}{extra}", highlight=False, soft_wrap=True)
 
 
-def chosen_languages(production, spec: Path, languages: str | None, shot: str | None) -> list[str]:
-    """--languages as a list of declared tags (warning about missing translations); [] when not given."""
-    if languages is None:
-        return []
-    chosen = list(dict.fromkeys(tag.strip() for tag in languages.split(",") if tag.strip()))
-    if not chosen:
-        raise fail("--languages needs at least one language tag, e.g. --languages en,fr")
-    if shot:
-        raise fail("--languages delivers whole episodes; leave out --shot")
-    declared = production.delivery_languages()
-    undeclared = [tag for tag in chosen if tag not in declared]
-    if undeclared:
-        raise fail(f"--languages {', '.join(undeclared)}: not declared in {spec} ($.languages: "
-                   f"{', '.join(declared)}); add {'it' if len(undeclared) == 1 else 'them'} to \"languages\"")
-    from reelforge.spec.load import translation_warnings
-
-    print_warnings(spec, translation_warnings(production))
-    return chosen
-
-
-def localization(production, episode, languages: list[str], burn_titles: bool = False):
-    """The language deliveries of one episode (localize.py), or None for the picture alone."""
-    if not languages:
-        return None
-    from reelforge.localize import Localization, episode_text
-
-    return Localization([episode_text(production, episode, language) for language in languages], burn_titles)
-
-
-def with_model_override(production, spec: Path, backend: str | None, checkpoint: Path | None):
-    """The production with --backend / --checkpoint applied (the command line wins over the spec)."""
-    from reelforge.spec.model import BACKENDS, Model
-
-    if backend is None and checkpoint is None:
-        return production
-    if backend is None and checkpoint is not None and production.backend == "previz":
-        raise fail("--checkpoint needs --backend (sdxl, animatediff, animatediff-sdxl or wan): this spec renders previz")
-    if backend is not None and backend not in BACKENDS:
-        raise fail(f"--backend must be one of {', '.join(BACKENDS)}, got '{backend}'")
-    update: dict = {}
-    if backend is not None:
-        update["backend"] = backend
-    if checkpoint is not None:
-        model = production.model or Model(checkpoint=str(checkpoint.absolute()))
-        update["model"] = model.model_copy(update={"checkpoint": str(checkpoint.absolute())})
-    production = production.model_copy(update=update)
-    if production.backend != "previz" and production.model is None:
-        raise fail(f"backend '{production.backend}' needs a checkpoint: give --checkpoint PATH "
-                   f"or \"model\": {{\"checkpoint\": ...}} in {spec}")
-    return production
-
-
-def plan_or_exit(production, spec: Path, device: str, threads: int | None):
-    """Plan every episode; a bad device, checkpoint or LUT file is a user error (exit 2), never a traceback."""
-    from reelforge.plan.cast import CastFileError
-    from reelforge.plan.look import LutError, lut_problems
-
-    root = ProductionPaths.for_spec(spec).root  # the spec's folder: its relative file paths start there
-    try:
-        if production.backend == "previz":
-            try:
-                return plan(production, base_dir=root)
-            except CastFileError as exc:
-                raise fail(f"{spec}: {exc}") from None
-        from reelforge.backends.checkpoints import CheckpointError
-        from reelforge.backends.runtime import RuntimeUnavailable, resolve_runtime
-
-        try:
-            runtime = resolve_runtime(device, threads)
-            return plan(production, runtime, root)
-        except (CheckpointError, RuntimeUnavailable, CastFileError) as exc:
-            raise fail(f"{spec}: {exc}") from None
-    except SpecError as exc:  # a style family file that broke after the spec was validated: names that file
+def _refused(exc) -> typer.Exit:
+    """A RenderRefused as the CLI says it: a spec report as is, anything else as one error line."""
+    if exc.plain:
         errors.print(str(exc), highlight=False, markup=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    except LutError as exc:  # name every unreadable LUT by its place in the spec
-        from reelforge.errors import Problem
-
-        problems = [Problem(where, message) for where, message in lut_problems(production, root)]
-        if not problems:
-            raise fail(f"{spec}: {exc}") from None
-        errors.print(str(SpecError(spec, problems)), highlight=False, markup=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-
-
-def auto_device() -> str:
-    """cuda when this torch sees a GPU, else cpu (torch is imported only for generative backends)."""
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
+        return typer.Exit(exc.code)
+    return fail(str(exc), code=exc.code)
 
 
 @app.command()
@@ -322,102 +226,39 @@ def render(
     = False,
 ) -> None:
     """Render episodes to 1080p H.264 MP4s (or a frame range of one shot), signed with Content Credentials."""
-    as_written = load_or_exit(spec)  # what the auto-commit records (the command line's overrides are in the jobs)
-    production = with_model_override(as_written, spec, backend, checkpoint)
-    paths = ProductionPaths.for_spec(spec)
-    out_dir = out or paths.renders
-    if out_dir.exists() and not out_dir.is_dir():
-        raise fail(f"--out {out_dir} is a file; give a folder")
-    if production.backend != "previz" and device == "auto":
-        device = auto_device()
-    episodes = plan_or_exit(production, spec, device, threads)
-    if episode:
-        unknown = sorted(set(episode) - {e.episode_id for e in episodes})
-        if unknown:
-            raise fail(f"unknown episode {', '.join(unknown)}; episodes: {', '.join(e.episode_id for e in episodes)}")
-        episodes = [e for e in episodes if e.episode_id in episode]
-    if frames and not shot:
-        raise fail("--frames needs --shot")
-    chosen = chosen_languages(production, spec, languages, shot)
-    if burn_titles and not chosen:
-        raise fail("--burn-titles needs --languages (the titles are drawn in each language)")
-    job = None
-    if shot:
-        try:
-            job = find_job(episodes, shot)
-        except KeyError as exc:
-            if episode and any(j.shot_path == shot for e in plan_or_exit(production, spec, device, threads)
-                               for j in e.jobs):
-                raise fail(f"shot '{shot}' is not in the episodes chosen with --episode") from None
-            raise fail(exc.args[0]) from None
-    settings = encode_settings(production.delivery)
-    from reelforge.deliver import DeliveryError, delivery_options
+    from reelforge.rendering import RenderRefused, RenderRequest, render_production
 
     try:
-        with paths.lock():  # the identity a first render creates is made under the production's lock
-            delivery = delivery_options(production, paths.root, mark, actor, announce=console.print)
-    except DeliveryError as exc:
-        raise fail(f"{spec}: {exc}") from None
-    except ProductionBusy as exc:
-        raise fail(str(exc), code=1) from None
-    commit_id = auto_commit(as_written, spec, delivery.actor, delivery.identity)  # no render of an unrecorded state
-    try:
-        with paths.lock(), progress_bar() as bar:
-            paths.remove_stale_temp_files(out_dir)  # left by a render that was killed
+        if frames and not shot:
+            raise RenderRefused("--frames needs --shot")
+        request = RenderRequest(spec=spec, episodes=list(episode or []), shot=shot,
+                                frames=parse_range(frames) if frames else None, out=out, backend=backend,
+                                checkpoint=checkpoint, device=device, threads=threads, mark=mark, actor=actor,
+                                languages=languages, burn_titles=burn_titles)
+        with progress_bar() as bar:
             tasks: dict[str, int] = {}
 
+            def begin(task: str, label: str, total: int) -> None:
+                tasks[task] = bar.add_task(label, total=total)
+
             def advance(shot_job: ShotJob, n: int) -> None:
-                task = tasks[shot_job.episode_id]
-                bar.update(task, advance=n, description=f"{shot_job.episode_id} {shot_job.shot_path}")
+                bar.update(tasks[shot_job.episode_id], advance=n,
+                           description=f"{shot_job.episode_id} {shot_job.shot_path}")
 
-            engine = Engine(paths, settings, progress=advance, delivery=delivery)
-            engine.commit_id = commit_id
-            if job is not None:
-                start, stop = parse_range(frames) if frames else (0, job.frames)
-                if stop > job.frames:
-                    raise fail(f"--frames {start}:{stop} is past the end of {shot} ({job.frames} frames)")
-                tasks[job.episode_id] = bar.add_task(job.shot_path, total=stop - start)
-                # '.' cannot occur in ids, so two shot paths never map to one file name
-                name = f"{job.shot_path.replace('/', '.')}.f{start:05d}-{stop:05d}.mp4"
-                result = engine.render_range(job, start, stop, out_dir / "shots" / name)
-                range_matches = _report_range(engine, job, result, start)
-                results = [result]
-            else:
-                for e in episodes:
-                    tasks[e.episode_id] = bar.add_task(e.episode_id, total=e.frames)
-                results = [engine.render_episode(e, out_dir / f"{e.episode_id}.mp4",
-                                                 localization(production, e, chosen, burn_titles)) for e in episodes]
-                # A partial render (--episode) gets its own sheet rather than replacing the whole series'.
-                sheet_name = "contact-sheet.png" if not episode else f"contact-sheet.{'+'.join(episode)}.png"
-                sheet = engine.deliver_contact_sheet(results, out_dir / sheet_name)
-    except ProductionBusy as exc:
-        raise fail(str(exc), code=1) from None
-    except RENDER_INPUT_ERRORS as exc:  # a checkpoint that hashes but will not load, say
-        raise fail(f"{spec}: {exc}") from None
-    _summary(results)
-    if job is None:
-        console.print(f"contact sheet: {sheet}", highlight=False)
-    if delivery.mark_id is not None:
-        console.print(f"invisible mark {delivery.mark_id:016x} recorded for {delivery.actor}", highlight=False)
-    if job is not None and not range_matches:
-        raise typer.Exit(1)
-
-
-def _report_range(engine: Engine, job: ShotJob, result: RenderResult, start: int) -> bool:
-    """Compare a re-rendered range with the shot's full render, when one exists; False if any frame differs."""
-    from reelforge.store.journal import JobFiles
-
-    full = JobFiles(engine.paths.jobs, job.key).read_manifest()
-    hashes = result.shots[0].frame_hashes
-    if full is None:
-        console.print(f"{len(hashes)} frames rendered; no full render of {job.shot_path} to compare with yet")
-        return True
-    differ = [start + i for i, h in enumerate(hashes) if full[start + i] != h]
-    if differ:
-        console.print(f"[red]{len(differ)} frame(s) differ from the full render:[/] {differ}")
+            outcome = render_production(request, start=begin, progress=advance,
+                                        announce=lambda text: console.print(text, highlight=False),
+                                        warn=lambda found: print_warnings(spec, found))
+    except RenderRefused as exc:
+        raise _refused(exc) from None
+    _summary(outcome.results)
+    if outcome.job is not None:
+        console.print(outcome.range_report)
     else:
-        console.print(f"[green]frames {start}–{start + len(hashes) - 1} match the full render byte for byte[/]")
-    return not differ
+        console.print(f"contact sheet: {outcome.contact_sheet}", highlight=False)
+    if outcome.mark_id is not None:
+        console.print(f"invisible mark {outcome.mark_id:016x} recorded for {outcome.actor}", highlight=False)
+    if not outcome.range_matches:
+        raise typer.Exit(1)
 
 
 # -- records: commits, versions, history (records/versions.py) ---------------------------------------
@@ -444,22 +285,6 @@ def _catalog_or_exit(production: Path | None):
     if not paths.catalog.exists():
         raise fail(f"{paths.root} has no commits recorded yet: run `reelforge commit {_shown(paths.spec)} -m REASON`")
     return Catalog(paths.catalog)
-
-
-def auto_commit(production, spec: Path, actor: str, identity=None) -> int:
-    """Commit the spec before it renders (unless its state is the latest commit's); the commit's id."""
-    from reelforge.records.versions import AUTO_REASON, RecordsError, commit_spec
-    from reelforge.store.catalog import Catalog
-
-    try:
-        result = commit_spec(Catalog(ProductionPaths.for_spec(spec).catalog), production, spec, actor=actor,
-                             reason=AUTO_REASON, auto=True, identity=identity)
-    except RecordsError as exc:
-        raise _records_error(exc) from None
-    if result.created:
-        console.print(f"recorded the spec as commit #{result.commit_id} ({AUTO_REASON}, by {actor}): "
-                      f"{len(result.versions)} new version(s)", highlight=False)
-    return result.commit_id
 
 
 @app.command("commit")
@@ -930,6 +755,34 @@ def approve(
     from reelforge.records.log_cli import approve_command
 
     approve_command(entity, spec, message, actor)
+
+
+@app.command()
+def studio(
+    spec: Annotated[Path, typer.Argument(help="production.json, or the production's folder")] = Path("."),
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8765,
+    host: Annotated[str, typer.Option(help="address to listen on (default: this machine only); another "
+                                           "address lets other machines in: a warning is printed")] = "127.0.0.1",
+    actor: Annotated[str | None, typer.Option(help="your name in the records (default: $REELFORGE_ACTOR or "
+                                                   "your login)")] = None,
+) -> None:
+    """Open Studio: browse, direct, render, review and trace this production in a browser."""
+    from reelforge.deliver import current_actor
+    from reelforge.studio.server import serve
+
+    if spec.is_dir():
+        spec = spec / "production.json"
+    if not spec.is_file():
+        raise fail(f"{spec}: no such spec file (give production.json or its folder)")
+    load_or_exit(spec)  # a spec that does not load is reported here, with its JSON paths, not in the browser
+    if not 0 < port < 65536:
+        raise fail(f"--port must be 1–65535, got {port}")
+    try:
+        serve(spec, host=host, port=port, owner=actor or current_actor(),
+              say=lambda text: console.print(text, highlight=False, markup=False, soft_wrap=True),
+              warn=lambda text: errors.print(f"[bold yellow]warning:[/] {text}", highlight=False, soft_wrap=True))
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 @app.command()

@@ -1,0 +1,42 @@
+"""The studio as a FastAPI app: the gate, the static files, and every route module."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from reelforge.studio.gate import Gate
+from reelforge.studio.pages import STATIC
+from reelforge.studio.queue import RenderQueue
+from reelforge.studio.routes import browse, render, review, session, trust
+from reelforge.studio.state import StudioState
+
+
+def create_app(spec: Path, *, owner: str, allowed_hosts: set[str] | None = None,
+               max_upload_bytes: int | None = None) -> tuple[FastAPI, StudioState]:
+    """The app serving one production, and its state (log in with `state.logins.issue_token(user)`)."""
+    state = StudioState(spec=Path(spec).absolute(), owner=owner,
+                        allowed_hosts=frozenset(allowed_hosts) if allowed_hosts is not None else None)
+    if max_upload_bytes is not None:
+        state.max_upload_bytes = max_upload_bytes
+    state.queue = RenderQueue(state.spec)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        state.queue.start()
+        try:
+            yield
+        finally:
+            state.queue.stop()
+
+    # No interactive API docs: they would load scripts from a CDN, and every page here is the UI.
+    app = FastAPI(title="reelforge Open Studio", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.studio = state
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (session, browse, render, review, trust):
+        app.include_router(module.router)
+    app.add_middleware(Gate, state=state)
+    return app, state

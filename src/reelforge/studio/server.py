@@ -1,0 +1,49 @@
+"""`reelforge studio`: serve one production on this machine and print a one-time login URL."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from pathlib import Path
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def allowed_hosts(host: str, port: int) -> set[str] | None:
+    """Host headers a loopback server accepts (a defence against DNS rebinding); None (any) otherwise."""
+    if not is_loopback(host):
+        return None
+    return {f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]")}
+
+
+def login_url(host: str, port: int, token: str) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/login?token={token}"
+
+
+def serve(spec: Path, *, host: str, port: int, owner: str, say: Callable[[str], None],
+          warn: Callable[[str], None]) -> None:
+    import uvicorn
+
+    from reelforge.studio.app import create_app
+
+    app, state = create_app(spec, owner=owner, allowed_hosts=allowed_hosts(host, port))
+    if not is_loopback(host):
+        warn(f"the studio listens on {host}, not only this machine: anyone who can reach {host}:{port} and "
+             "gets a login link can edit and render this production. Traffic is plain HTTP.")
+    token = state.logins.issue_token(owner)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    say(f"Open Studio for {spec} — logged in as {owner}.\nOpen this link (it works once):\n  "
+        f"{login_url(host, port, token)}\nPress Ctrl+C to stop.")
+    server.run()
