@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-
-from fastapi.testclient import TestClient
+from types import SimpleNamespace
 
 from conftest import small_spec, write_spec
+from fastapi.testclient import TestClient
+
+from reelforge.render import RenderResult
+from reelforge.rendering import RenderOutcome
 from reelforge.studio.app import create_app
 from reelforge.studio.state import SESSION_COOKIE, StudioState
+
+WAIT = 120  # seconds: a generous bound so a broken queue fails the test instead of hanging it
 
 
 @dataclass
@@ -45,3 +51,32 @@ def small_production(folder: Path, spec: dict | None = None) -> Path:
 
 def studio_app(spec: Path, **kw):
     return create_app(spec, owner=kw.pop("owner", "ana"), **kw)
+
+
+class FakeRender:
+    """Stands in for render_production where only the scheduling matters: records each request,
+    reports 8 frames through the same callbacks, and can hold a render until released."""
+
+    def __init__(self, hold: bool = False, tick=None) -> None:
+        self.requests = []
+        self.started = threading.Event()
+        self.release = threading.Event()
+        if not hold:
+            self.release.set()
+        self.tick = tick or (lambda: None)
+
+    def __call__(self, request, *, start, progress):
+        self.requests.append(request)
+        path = request.shot or request.episodes[0]
+        episode = path.split("/")[0]
+        start(episode, path, 8)
+        self.started.set()
+        assert self.release.wait(WAIT)
+        for _ in range(8):
+            self.tick()
+            progress(SimpleNamespace(shot_path=request.shot or f"{episode}/sc01/sh01", episode_id=episode), 1)
+        output = request.spec.parent / "renders" / f"{path.replace('/', '.')}.mp4"
+        result = RenderResult(kind="shot" if request.shot else "episode", episode_id=episode, output=output,
+                              sha256="0" * 64, seconds=0.5, render_id=len(self.requests))
+        return RenderOutcome(results=[result], contact_sheet=None, mark_id=None, actor=request.actor, commit_id=1,
+                             job=SimpleNamespace() if request.shot else None, range_report="8 frames rendered")

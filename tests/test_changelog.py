@@ -413,3 +413,21 @@ def test_an_inclusion_proof_for_a_render_checks_on_its_own(show, tmp_path):
 def test_proof_of_a_missing_entry_is_bad_input(show):
     code, out = cli("log", "proof", "9999", str(show["spec"]))
     assert code == 2 and "no entry 9999" in out
+
+
+def test_a_state_overwritten_with_text_is_caught_not_crashed_on(show, tmp_path):
+    # SQLite stores whatever type it is given: a state replaced by a TEXT value must read as altered.
+    spec, db = tampered_copy(show, tmp_path)
+    seq, digest = db.execute("SELECT seq, after_sha256 FROM log_entries WHERE kind = 'render' ORDER BY seq").fetchone()
+    db.execute("UPDATE log_states SET data = 'x' WHERE sha256 = ?", (digest,))
+    code, out = verify(spec)
+    assert code == 1 and f"its after-state {digest[:16]}… was altered" in out, out
+    assert "Traceback" not in out
+
+
+def test_a_time_filter_still_lists_a_log_with_an_altered_time(show, tmp_path):
+    spec, db = tampered_copy(show, tmp_path)
+    total = db.execute("SELECT COUNT(*) FROM log_entries").fetchone()[0]
+    db.execute("UPDATE log_entries SET at = 'yesterday-ish' WHERE seq = 1")
+    listed = entries(spec, "--since", "2000-01-01")
+    assert [e["seq"] for e in listed] == [seq for seq in range(total) if seq != 1]  # the altered one fits no range

@@ -29,11 +29,9 @@ from reelforge.errors import SpecError
 from reelforge.media.encode import EncodeSettings
 from reelforge.plan.jobs import ShotJob
 from reelforge.project import ProductionBusy, ProductionPaths
-from reelforge.rendering import RENDER_INPUT_ERRORS
 from reelforge.render import Engine, RenderResult, file_sha256
+from reelforge.rendering import RENDER_INPUT_ERRORS
 from reelforge.spec.load import load_production, production_schema
-
-
 
 app = typer.Typer(help="Deterministic rendering of AI video series on your own hardware.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -55,15 +53,14 @@ def load_or_exit(spec: Path):
 
 
 def parse_range(text: str) -> tuple[int, int]:
-    """'10:20' → (10, 20): 0-based, end exclusive, like a Python slice."""
+    """'10:20' → (10, 20): 0-based, end exclusive, like a Python slice (exit 2 when it is not one)."""
+    from reelforge.rendering import RenderRefused
+    from reelforge.rendering import parse_range as parse
+
     try:
-        start_text, stop_text = text.split(":")
-        start, stop = int(start_text), int(stop_text)
-    except ValueError:
-        raise fail(f"--frames must look like START:END (e.g. 10:20), got '{text}'") from None
-    if not 0 <= start < stop:
-        raise fail(f"--frames {text}: need 0 ≤ START < END")
-    return start, stop
+        return parse(text)
+    except RenderRefused as exc:
+        raise fail(str(exc)) from None
 
 
 def progress_bar() -> Progress:
@@ -252,7 +249,7 @@ def render(
         raise _refused(exc) from None
     _summary(outcome.results)
     if outcome.job is not None:
-        console.print(outcome.range_report)
+        console.print(outcome.range_report, style=None if outcome.range_matches else "red", highlight=False)
     else:
         console.print(f"contact sheet: {outcome.contact_sheet}", highlight=False)
     if outcome.mark_id is not None:
@@ -636,8 +633,7 @@ def trace(
                                                          "(found from the file's folder if omitted)")] = None,
 ) -> None:
     """Read a copy's invisible mark and name the render it came from (exit 1: no mark, or not one of ours)."""
-    from reelforge.store.catalog import Catalog
-    from reelforge.trust.mark import detect_mark_in_file
+    from reelforge.trust.trace import NotAVideo, trace_file
 
     if not file.is_file():
         raise fail(f"{file}: no such file")
@@ -647,17 +643,16 @@ def trace(
     if not paths.catalog.exists():
         raise fail(f"{paths.root} has no renders recorded yet")
     try:
-        result = detect_mark_in_file(file)
-    except Exception as exc:  # noqa: BLE001 - an undecodable file is bad input, not a crash
-        raise fail(f"{file}: cannot read it as video ({exc})") from None
-    if not result.found:
+        found = trace_file(file, paths)
+    except NotAVideo as exc:  # an undecodable file is bad input, not a crash
+        raise fail(f"{file}: cannot read it as video ({exc.detail})") from None
+    if not found.mark.found:
         console.print(f"no mark found in {file}", highlight=False)
         raise typer.Exit(1)
-    found = Catalog(paths.catalog).render_for_mark(result.mark_id)
-    if found is None:
-        console.print(f"mark {result.mark_id:016x} found, but no render of {paths.root} carries it", highlight=False)
+    if not found.traced:
+        console.print(f"mark {found.mark_hex} found, but no render of {paths.root} carries it", highlight=False)
         raise typer.Exit(1)
-    render_record, delivery = found
+    render_record, delivery, result = found.render, found.delivery, found.mark
     console.print(f"mark {result.mark_id:016x}: render #{render_record.id} of {paths.root.name}, "
                   f"{render_record.kind} {render_record.episode_id}, rendered {render_record.started_at} "
                   f"by {delivery.rendered_by}, delivered as {render_record.output_path}", highlight=False)
@@ -755,6 +750,30 @@ def approve(
     from reelforge.records.log_cli import approve_command
 
     approve_command(entity, spec, message, actor)
+
+
+@app.command("status")
+def status_command(spec: Annotated[Path, typer.Argument(help="production.json")]) -> None:
+    """Each shot's status: never rendered, up to date, or spec changed since its last render."""
+    from reelforge.rendering import RenderRefused
+    from reelforge.status import CHANGED, LABELS, UP_TO_DATE, production_status
+
+    try:
+        status = production_status(spec)
+    except RenderRefused as exc:
+        raise _refused(exc) from None
+    colours = {UP_TO_DATE: "green", CHANGED: "yellow"}
+    table = Table(title=status.title, title_justify="left")
+    for column in ("shot", "status", "cast", "frames", "seconds", "last render", "what changed"):
+        table.add_column(column, no_wrap=column in ("shot", "status"))
+    for shot in status.shots():
+        last = shot.last_render
+        colour = colours.get(shot.state, "dim")
+        table.add_row(shot.path, f"[{colour}]{shot.label}[/]", ", ".join(c.name for c in shot.cast) or "-",
+                      str(shot.frames), f"{shot.seconds:.2f}",
+                      f"#{last.render_id} {last.finished_at}" if last else "-", ", ".join(shot.changed_fields))
+    console.print(table)
+    console.print(", ".join(f"{count} {LABELS[state]}" for state, count in status.counts.items()), highlight=False)
 
 
 @app.command()

@@ -62,13 +62,25 @@ class ProductionPaths:
         return None
 
     def remove_stale_temp_files(self, out_dir: Path) -> int:
-        """Delete temporary files a killed render left behind (call only while holding the lock)."""
+        """Delete temporary files a killed render or upload left behind (call only while holding the lock)."""
+        from reelforge.trust.uploads import (
+            INCOMING_PREFIX,
+            INCOMING_SUFFIX,
+            uploads_folder,
+        )
+
         patterns = [(out_dir, ".*.tmp-*"), (out_dir / "shots", ".*.tmp-*"), (self.segments, ".*.tmp-*"),
                     (self.segments, "incoming-*"), (self.frames, "*/.*.tmp-*"), (self.jobs, "*/*/.*.tmp-*")]
         removed = 0
         for folder, pattern in patterns:
             if folder.is_dir():
                 for stale in folder.glob(pattern):
+                    stale.unlink(missing_ok=True)
+                    removed += 1
+        uploads = uploads_folder(self)  # an upload still arriving holds a lock on its file: it is left alone
+        if uploads.is_dir():
+            for stale in uploads.glob(f"{INCOMING_PREFIX}*{INCOMING_SUFFIX}"):
+                if _unlocked(stale):
                     stale.unlink(missing_ok=True)
                     removed += 1
         return removed
@@ -86,3 +98,18 @@ class ProductionPaths:
             yield
         finally:
             os.close(fd)
+
+
+def _unlocked(path: Path) -> bool:
+    """True if no process holds an flock on `path` (its writer is gone); False if one does or it is gone."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # releases the lock taken just now
+    return True

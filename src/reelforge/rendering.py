@@ -314,8 +314,10 @@ def compare_with_full_render(engine: Engine, job: ShotJob, result: RenderResult,
     full = JobFiles(engine.paths.jobs, job.key).read_manifest()
     hashes = result.shots[0].frame_hashes
     if full is None:
+        if start == 0 and len(hashes) == job.frames:
+            return True, f"all {len(hashes)} frames of {job.shot_path} rendered"
         return True, f"{len(hashes)} frames rendered; no full render of {job.shot_path} to compare with yet"
     differ = [start + i for i, h in enumerate(hashes) if full[start + i] != h]
     if differ:
-        return False, f"[red]{len(differ)} frame(s) differ from the full render:[/] {differ}"
-    return True, f"[green]frames {start}–{start + len(hashes) - 1} match the full render byte for byte[/]"
+        return False, f"{len(differ)} frame(s) differ from the full render: {differ}"
+    return True, f"frames {start}–{start + len(hashes) - 1} match the full render byte for byte"

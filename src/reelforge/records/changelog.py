@@ -181,9 +181,17 @@ def entries(session: Session, *, entity: str | None = None, actor: str | None = 
         query = query.where(LogEntry.kind == kind)
     rows = list(session.scalars(query))
     if since is not None or until is not None:  # compared as times, not strings: offsets may differ
-        rows = [e for e in rows if (since is None or parse_time(e.at) >= since)
-                and (until is None or parse_time(e.at) < until)]
+        rows = [e for e in rows if _in_range(e.at, since, until)]
     return rows
+
+
+def _in_range(at: str, since: dt.datetime | None, until: dt.datetime | None) -> bool:
+    """Whether a recorded time lies in [since, until); an unreadable (altered) time lies in no range."""
+    try:
+        when = parse_time(at)
+    except (ValueError, TypeError):
+        return False
+    return (since is None or when >= since) and (until is None or when < until)
 
 
 def parse_time(text: str) -> dt.datetime:
@@ -438,7 +446,7 @@ def _check_entries(session: Session, rows: list[LogEntry], report: LogReport) ->
             data = blobs.get(digest)
             if data is None:
                 report._bad(row.seq, f"entry {row.seq}: its {side}-state {digest[:16]}… was removed")
-            elif hashlib.sha256(data).hexdigest() != digest:
+            elif not isinstance(data, bytes) or hashlib.sha256(data).hexdigest() != digest:  # TEXT: altered
                 report._bad(row.seq, f"entry {row.seq}: its {side}-state {digest[:16]}… was altered")
     return leaves, gap or moved_any
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from reelforge.project import ProductionBusy, ProductionPaths
 from reelforge.records import changelog
+from reelforge.records.log_view import time_bound
 from reelforge.store.catalog import Catalog, RenderRecord, RenderShot
 
 console = Console()
@@ -48,21 +49,10 @@ def production_paths(spec: Path | None) -> ProductionPaths:
 
 def trust_anchor(paths: ProductionPaths, trust: Path | None) -> bytes | None:
     """--trust, else the anchor the production signs under (its config's, or its own root.pem); never creates one."""
-    from reelforge.errors import SpecError
-    from reelforge.spec.load import load_production
-    from reelforge.trust.identity import CredentialsError, default_identity_folder, load_anchor
+    from reelforge.trust.anchors import production_anchor
+    from reelforge.trust.identity import CredentialsError, load_anchor
 
-    candidate = trust
-    if candidate is None:
-        try:  # today's spec may be broken; the log must still verify
-            signing = load_production(paths.spec).signing if paths.spec.is_file() else None
-        except SpecError:
-            signing = None
-        if signing is not None:
-            candidate = Path(signing.trust_anchor)
-            candidate = candidate if candidate.is_absolute() else paths.root / candidate
-        elif (default_identity_folder(paths.root) / "root.pem").is_file():
-            candidate = default_identity_folder(paths.root) / "root.pem"
+    candidate = trust if trust is not None else production_anchor(paths)  # the spec may be broken: still found
     if candidate is None:
         return None
     try:
@@ -76,14 +66,9 @@ def _time_option(name: str, text: str | None, end: bool) -> dt.datetime | None:
     if text is None:
         return None
     try:
-        if len(text) == 10:
-            day = dt.date.fromisoformat(text)
-            start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-            return start + dt.timedelta(days=1) if end else start
-        value = changelog.parse_time(text)
+        return time_bound(text, end)
     except ValueError:
         raise fail(f"{name} {text!r}: give a date (2026-03-01) or an ISO 8601 time (2026-03-01T14:00:00Z)") from None
-    return value + dt.timedelta(microseconds=1) if end else value
 
 
 def list_command(spec: Path | None, entity: str | None, actor: str | None, since: str | None, until: str | None,

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from html import escape
+from http import HTTPStatus
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reelforge.studio.gate import Gate
 from reelforge.studio.pages import STATIC
@@ -38,5 +42,20 @@ def create_app(spec: Path, *, owner: str, allowed_hosts: set[str] | None = None,
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (session, browse, render, review, trust):
         app.include_router(module.router)
+    app.add_exception_handler(StarletteHTTPException, error_page)
     app.add_middleware(Gate, state=state)
     return app, state
+
+
+async def error_page(request: Request, exc: StarletteHTTPException):
+    """A refused request as a short page when a browser opens it; FastAPI's JSON {"detail": …} for scripts."""
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    headers = getattr(exc, "headers", None)
+    wants_page = "text/html" in request.headers.get("accept", "") and request.headers.get("hx-request") != "true"
+    if not wants_page:
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
+    body = (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{exc.status_code} · Open Studio"
+            f"</title><link rel=\"stylesheet\" href=\"/static/studio.css\"></head><body><main><h1>"
+            f"{HTTPStatus(exc.status_code).phrase}</h1><p class=\"error\">{escape(detail)}</p>"
+            f"<p><a href=\"/\">Back to the production</a></p></main></body></html>")
+    return HTMLResponse(body, status_code=exc.status_code, headers=headers)

@@ -89,6 +89,7 @@ class Gate:
             if request.headers.get("sec-fetch-site") not in (None, "same-origin", "none"):
                 return PlainTextResponse("cross-site request refused", status_code=403)
             token = request.headers.get(CSRF_HEADER, "")
-            if not token or not hmac.compare_digest(token, session.csrf):
+            # compared as bytes: compare_digest refuses (TypeError, a 500) a str with non-ASCII characters
+            if not token or not hmac.compare_digest(token.encode(), session.csrf.encode()):
                 return PlainTextResponse("missing or wrong CSRF token: reload the page", status_code=403)
         return None

@@ -57,7 +57,7 @@ def production_title(state: StudioState) -> str:
 
 def check_id(value: str, what: str = "id") -> str:
     """A spec id from a URL, or 404: ids are lower-case letters, digits, '-' and '_' (never '/' or '..')."""
-    if not _ID.match(value):
+    if not _ID.fullmatch(value):  # fullmatch: '$' alone would let a trailing newline through
         raise HTTPException(status_code=404, detail=f"no such {what}: {value!r}")
     return value
 

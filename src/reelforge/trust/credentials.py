@@ -546,6 +546,7 @@ def _recorded_anchor(paths, file: Path) -> Path | None:
     import hashlib
 
     from reelforge.store.catalog import Catalog
+    from reelforge.trust.anchors import recorded_anchor
 
     if not paths.catalog.exists():
         return None
@@ -553,10 +554,7 @@ def _recorded_anchor(paths, file: Path) -> Path | None:
     catalog = Catalog(paths.catalog)
     record = catalog.render_for_file(digest)
     delivery = catalog.delivery(record.id) if record is not None else None
-    if delivery is None or not delivery.credentials_json:
-        return None
-    anchor = json.loads(delivery.credentials_json).get("trust_anchor")
-    return Path(anchor) if anchor and Path(anchor).is_file() else None
+    return recorded_anchor(delivery.credentials_json) if delivery is not None else None
 
 
 def _escape(text: str) -> str:

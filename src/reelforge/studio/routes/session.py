@@ -27,6 +27,11 @@ def login(request: Request, token: str = "") -> HTMLResponse:
                             "already used. Each link works once: run <code>reelforge studio</code> again, or ask "
                             "someone logged in for an invite.</p>", status_code=401)
     session_id, new = found
+    # The session this browser had (another user's, or a cookie planted before the login) ends here:
+    # only the id made by this login opens anything from now on.
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous:
+        studio(request).logins.end(previous)
     from html import escape
 
     response = HTMLResponse(LOGGED_IN.format(user=escape(new.user)))
@@ -40,7 +45,7 @@ def logout(request: Request) -> HTMLResponse:
     studio(request).logins.end(request.cookies.get(SESSION_COOKIE, ""))
     response = HTMLResponse("<!doctype html><title>Open Studio</title><p>Logged out.</p>")
     response.delete_cookie(SESSION_COOKIE, path="/")
-    response.headers["HX-Redirect"] = "/login"
+    response.headers["HX-Redirect"] = "/"  # the not-logged-in page, which says how to get back in
     return response
 
 
