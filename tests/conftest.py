@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +39,26 @@ def write_spec(folder: Path, spec: dict) -> Path:
     path = folder / "production.json"
     path.write_text(json.dumps(spec, indent=2), encoding="utf-8")
     return path
+
+
+def copy_of_records(show: dict, target: Path, drop_triggers: bool = False) -> tuple[Path, sqlite3.Connection]:
+    """The spec, identity and a copy of the catalog in `target`, plus a raw sqlite3 connection to the copy.
+
+    Tamper tests edit the copy so the module's own log stays as it is; `drop_triggers` removes the
+    append-only triggers first, as anyone editing the file by hand would. Recorded deliveries stay
+    where they are.
+    """
+    source = show["spec"].parent
+    (target / ".reelforge").mkdir(parents=True)
+    shutil.copy(show["spec"], target / "production.json")
+    shutil.copytree(source / ".reelforge" / "identity", target / ".reelforge" / "identity")
+    with sqlite3.connect(source / ".reelforge" / "catalog.sqlite") as original, \
+            sqlite3.connect(target / ".reelforge" / "catalog.sqlite") as duplicate:
+        original.backup(duplicate)
+    db = sqlite3.connect(target / ".reelforge" / "catalog.sqlite", isolation_level=None)
+    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall() if drop_triggers else []:
+        db.execute(f"DROP TRIGGER {name}")
+    return target / "production.json", db
 
 
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:

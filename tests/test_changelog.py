@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import small_spec, write_spec
+from conftest import copy_of_records, small_spec, write_spec
 from typer.testing import CliRunner
 
 from reelforge.cli import app
@@ -150,22 +150,8 @@ def entries(spec: Path, *filters: str) -> list[dict]:
 
 
 def tampered_copy(show: dict, tmp_path: Path, drop_triggers: bool = True) -> tuple[Path, sqlite3.Connection]:
-    """The production's spec, identity and a copy of its catalog, plus a raw sqlite3 connection to the copy.
-
-    The append-only triggers are dropped first, as anyone editing the file would.
-    """
-    source = show["spec"].parent
-    target = tmp_path / "copy"
-    (target / ".reelforge").mkdir(parents=True)
-    shutil.copy(show["spec"], target / "production.json")
-    shutil.copytree(source / ".reelforge" / "identity", target / ".reelforge" / "identity")
-    with sqlite3.connect(source / ".reelforge" / "catalog.sqlite") as original, \
-            sqlite3.connect(target / ".reelforge" / "catalog.sqlite") as copy:
-        original.backup(copy)
-    db = sqlite3.connect(target / ".reelforge" / "catalog.sqlite", isolation_level=None)
-    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall() if drop_triggers else []:
-        db.execute(f"DROP TRIGGER {name}")
-    return target / "production.json", db
+    """A copy of the production's records to tamper with, its append-only triggers dropped unless told."""
+    return copy_of_records(show, tmp_path / "copy", drop_triggers)
 
 
 def verify(spec: Path) -> tuple[int, str]:

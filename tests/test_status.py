@@ -12,6 +12,7 @@ from conftest import small_spec, write_spec
 from PIL import Image
 from typer.testing import CliRunner
 
+from reelforge import cli
 from reelforge.cli import app
 from reelforge.project import ProductionPaths
 from reelforge.rendering import RenderRefused, RenderRequest, render_production
@@ -148,7 +149,9 @@ def test_a_spec_that_does_not_load_is_refused_with_its_problems(tmp_path):
     assert "$.series" in str(refused.value)
 
 
-def test_reelforge_status_prints_each_shot_and_exits_2_on_a_bad_spec(rendered, tmp_path):
+def test_reelforge_status_prints_each_shot_and_exits_2_on_a_bad_spec(rendered, tmp_path, monkeypatch):
+    # The CLI's console took its width when reelforge.cli was first imported (COLUMNS then, not the env below)
+    monkeypatch.setattr(cli.console, "width", 200)
     runner = CliRunner()
     result = runner.invoke(app, ["status", str(rendered)], env={"COLUMNS": "200", "NO_COLOR": "1"})
     assert result.exit_code == 0, result.output

@@ -11,12 +11,11 @@ import html
 import math
 import os
 import re
-import shutil
-import sqlite3
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import copy_of_records
 from fastapi.testclient import TestClient
 from studio_support import login, small_production, studio_app
 
@@ -165,21 +164,6 @@ def test_a_delivery_signed_under_another_root_is_valid_but_untrusted(show, tmp_p
     status = check_file(show["clip"], load_anchor(tmp_path / "other" / "root.pem"), "root.pem")
     assert status.state == "untrusted" and status.label == "valid but untrusted"
     assert other.trust_anchor_pem != load_anchor(show["spec"].parent / ".reelforge" / "identity" / "root.pem")
-
-
-def copy_of_records(show: dict, target: Path, drop_triggers: bool = False) -> tuple[Path, sqlite3.Connection]:
-    """The spec, identity and a copy of the catalog in `target` (its recorded deliveries stay where they are)."""
-    source = show["spec"].parent
-    (target / ".reelforge").mkdir(parents=True)
-    shutil.copy(show["spec"], target / "production.json")
-    shutil.copytree(source / ".reelforge" / "identity", target / ".reelforge" / "identity")
-    with sqlite3.connect(source / ".reelforge" / "catalog.sqlite") as original, \
-            sqlite3.connect(target / ".reelforge" / "catalog.sqlite") as copy:
-        original.backup(copy)
-    db = sqlite3.connect(target / ".reelforge" / "catalog.sqlite", isolation_level=None)
-    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall() if drop_triggers else []:
-        db.execute(f"DROP TRIGGER {name}")
-    return target / "production.json", db
 
 
 def test_a_delivery_recorded_outside_the_production_folder_is_not_read(show, tmp_path):

@@ -16,6 +16,16 @@ class ProductionBusy(Exception):
     """Another render holds this production's lock."""
 
 
+def inside_production(root: Path, recorded: str | Path) -> Path | None:
+    """The recorded path resolved (links followed), if it lies inside the production folder `root`; else None.
+
+    What the Open Studio serves or reads for a recorded file: a catalog edited to point elsewhere,
+    or a link leading out of the folder, never gets a file outside it read.
+    """
+    resolved = Path(recorded).resolve()
+    return resolved if resolved.is_relative_to(Path(root).resolve()) else None
+
+
 @dataclass(frozen=True)
 class ProductionPaths:
     spec: Path

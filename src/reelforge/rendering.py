@@ -232,16 +232,14 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
     out_dir = request.out or paths.renders
     if out_dir.exists() and not out_dir.is_dir():
         raise RenderRefused(f"--out {out_dir} is a file; give a folder")
-    device = request.device
-    if production.backend != "previz" and device == "auto":
-        device = auto_device()
-    episodes = plan_episodes(production, spec, device, request.threads)
+    planned_all = plan_episodes(production, spec, request.device, request.threads)
+    episodes = planned_all
     if request.episodes:
-        unknown = sorted(set(request.episodes) - {e.episode_id for e in episodes})
+        unknown = sorted(set(request.episodes) - {e.episode_id for e in planned_all})
         if unknown:
             raise RenderRefused(f"unknown episode {', '.join(unknown)}; episodes: "
-                                f"{', '.join(e.episode_id for e in episodes)}")
-        episodes = [e for e in episodes if e.episode_id in request.episodes]
+                                f"{', '.join(e.episode_id for e in planned_all)}")
+        episodes = [e for e in planned_all if e.episode_id in request.episodes]
     if request.frames and not request.shot:
         raise RenderRefused("--frames needs --shot")
     chosen = chosen_languages(production, spec, request.languages, request.shot, warn)
@@ -252,9 +250,7 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
         try:
             job = find_job(episodes, request.shot)
         except KeyError as exc:
-            if request.episodes and any(j.shot_path == request.shot
-                                        for e in plan_episodes(production, spec, device, request.threads)
-                                        for j in e.jobs):
+            if request.episodes and any(j.shot_path == request.shot for e in planned_all for j in e.jobs):
                 raise RenderRefused(f"shot '{request.shot}' is not in the episodes chosen with --episode") from None
             raise RenderRefused(exc.args[0]) from None
         stop_at = request.frames[1] if request.frames else job.frames

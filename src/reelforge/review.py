@@ -19,15 +19,13 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import func, select
 
-from reelforge.project import ProductionPaths
+from reelforge.project import inside_production
 from reelforge.records.localized import LocalizedDelivery
 from reelforge.records.versions import CommitRecord, RenderCommit
 from reelforge.store.catalog import (
@@ -77,30 +75,10 @@ class OutsideProduction(ReviewError):
 # --------------------------------------------------------------------------- the catalog
 
 
-@contextmanager
-def production_catalog(spec: Path) -> Iterator[Catalog | None]:
-    """The production's catalog, or None when nothing was ever rendered (and then nothing is created)."""
-    path = ProductionPaths.for_spec(spec).catalog
-    if not path.exists():
-        yield None
-        return
-    catalog = Catalog(path)
-    try:
-        yield catalog
-    finally:
-        catalog.engine.dispose()
-
-
 def _picture_renders():
     """Renders that are pictures of their own: language deliveries carry a picture's frames again."""
     localized = select(LocalizedDelivery.render_id)
     return RenderRecord.id.not_in(localized)
-
-
-def inside_production(root: Path, recorded: str | Path) -> Path | None:
-    """The recorded path resolved (symlinks followed), if it lies inside the production folder; else None."""
-    resolved = Path(recorded).resolve()
-    return resolved if resolved.is_relative_to(Path(root).resolve()) else None
 
 
 def _current_file(session, root: Path, record: RenderRecord) -> Path | None:

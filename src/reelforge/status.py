@@ -13,12 +13,12 @@ the Open Studio's production tree both read it from here.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from reelforge.project import ProductionPaths
+from reelforge.store.catalog import existing_catalog
 
 NEVER_RENDERED = "never-rendered"
 UP_TO_DATE = "up-to-date"
@@ -191,12 +191,9 @@ def latest_renders(spec: Path, shot_paths: list[str] | None = None,
 
     Reads nothing (and creates nothing) when the production has no catalog yet.
     """
-    paths = ProductionPaths.for_spec(spec)
-    if not paths.catalog.exists():
-        return {}
     from sqlalchemy import select
 
-    from reelforge.store.catalog import Catalog, RenderRecord, RenderShot
+    from reelforge.store.catalog import RenderRecord, RenderShot
 
     query = (select(RenderShot, RenderRecord.kind, RenderRecord.finished_at)
              .join(RenderRecord, RenderRecord.id == RenderShot.render_id)
@@ -204,8 +201,9 @@ def latest_renders(spec: Path, shot_paths: list[str] | None = None,
     if shot_paths is not None:
         query = query.where(RenderShot.shot_path.in_(shot_paths))
     found: dict[str, LastRender] = {}
-    catalog = Catalog(paths.catalog)
-    try:
+    with existing_catalog(ProductionPaths.for_spec(spec).catalog) as catalog:
+        if catalog is None:
+            return {}
         with catalog.session() as session:
             for row, kind, finished_at in session.execute(query):
                 if whole is not None and (row.first_frame != 0 or len(row.frame_hashes)
@@ -214,8 +212,6 @@ def latest_renders(spec: Path, shot_paths: list[str] | None = None,
                 if row.shot_path not in found:
                     found[row.shot_path] = LastRender(row.render_id, kind, finished_at, row.job_key, row.first_frame,
                                                       tuple(row.frame_hashes))
-    finally:
-        catalog.engine.dispose()
     return found
 
 
@@ -226,13 +222,9 @@ def _changed_fields(spec: Path, moved: dict[str, tuple[str, object]]) -> dict[st
     from reelforge.records.render_log import changed_fields
     from reelforge.store.catalog import Catalog
 
-    catalog = Catalog(ProductionPaths.for_spec(spec).catalog)
-    try:
-        with catalog.session() as session:
-            return {path: changed_fields(session, old_key, job.model_dump(mode="json"))
-                    for path, (old_key, job) in moved.items()}
-    finally:
-        catalog.engine.dispose()
+    with Catalog(ProductionPaths.for_spec(spec).catalog) as catalog, catalog.session() as session:
+        return {path: changed_fields(session, old_key, job.model_dump(mode="json"))
+                for path, (old_key, job) in moved.items()}
 
 
 def _frame_store(spec: Path):
@@ -255,18 +247,9 @@ def shot_thumbnail(spec: Path, shot_path: str) -> str | None:
 
 def thumbnail_png(spec: Path, digest: str, width: int = THUMBNAIL_WIDTH) -> bytes | None:
     """A stored frame scaled down to `width` pixels (never up), as PNG bytes; None when it is not stored intact."""
-    from PIL import Image
-
-    from reelforge.store.frames import CorruptFrame
+    from reelforge.review import ReviewError, frame_png
 
     try:
-        frame = _frame_store(spec).get(digest)
-    except (FileNotFoundError, CorruptFrame):
+        return frame_png(_frame_store(spec), digest, width)
+    except ReviewError:
         return None
-    image = Image.fromarray(frame)
-    if image.width > width:
-        height = max(1, round(image.height * width / image.width))
-        image = image.resize((width, height), Image.Resampling.LANCZOS)
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()

@@ -10,13 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from reelforge.energy.report import figure
+
 WIDTH, HEIGHT = 760, 260
 LEFT, RIGHT, TOP, BOTTOM = 72, 16, 16, 44  # margins: axis labels left, bar labels below
-
-
-def figure(value: float | None) -> str:
-    """3 significant digits (as `reelforge energy` prints them), '–' when unknown."""
-    return "–" if value is None else f"{value:.3g}"
 
 
 def nice_maximum(value: float) -> float:

@@ -13,19 +13,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from reelforge.energy.report import PUES, energy_report
+from reelforge.energy.report import PUES, energy_report, figure, pue_range
 from reelforge.project import ProductionPaths
 from reelforge.store.catalog import Catalog
-
-
-def _num(value: float | None) -> str:
-    """kWh figures span 1e-9 (a reused episode) to hundreds: 3 significant digits, '–' when unknown."""
-    return "–" if value is None else f"{value:.3g}"
-
-
-def _pue_range(values: dict[str, float | None]) -> str:
-    low, high = values[f"{PUES[0]:g}"], values[f"{PUES[-1]:g}"]
-    return "–" if low is None else f"{low:.2g}–{high:.2g}"
 
 
 def _sources(render: dict) -> str:
@@ -57,17 +47,17 @@ def energy_command(spec: Path, as_json: bool = False) -> None:
         table.add_column(column, no_wrap=column != "episode", overflow="fold", min_width=7 if column == "episode" else None)
     for r in report["renders"]:
         episode = r["episode_id"] if r["kind"] == "episode" else f"{r['episode_id']} (clip)"
-        table.add_row(str(r["render_id"]), episode, r["device"], f"{r['finished_minutes']:.2f}", _num(r["kwh"]),
-                      _num(r["kwh_per_minute"]), _pue_range(r["kwh_per_minute_at_pue"]), _sources(r))
+        table.add_row(str(r["render_id"]), episode, r["device"], f"{r['finished_minutes']:.2f}", figure(r["kwh"]),
+                      figure(r["kwh_per_minute"]), pue_range(r["kwh_per_minute_at_pue"]), _sources(r))
     t = report["totals"]
     table.add_section()
-    table.add_row("all", "", "", f"{t['finished_minutes']:.2f}", _num(t["kwh"]),
-                  _num(t["kwh_per_minute"]), _pue_range(t["kwh_per_minute_at_pue"]), "")
+    table.add_row("all", "", "", f"{t['finished_minutes']:.2f}", figure(t["kwh"]),
+                  figure(t["kwh_per_minute"]), pue_range(t["kwh_per_minute_at_pue"]), "")
     console.print(table)
 
     say = lambda text: console.print(text, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
-    say(f"Measured: {_num(t['kwh_measured'])} kWh of {_num(t['kwh'])} kWh in total; "
-        f"estimated: {_num(t['kwh_estimated'])} kWh. An estimate is not a reading: its method and assumption follow.")
+    say(f"Measured: {figure(t['kwh_measured'])} kWh of {figure(t['kwh'])} kWh in total; "
+        f"estimated: {figure(t['kwh_estimated'])} kWh. An estimate is not a reading: its method and assumption follow.")
     for m in report["methods"]:
         ids = ", ".join(str(i) for i in m["render_ids"])
         say(f"  {m['component']} ({'measured' if m['measured'] else 'ESTIMATED'}, renders {ids}): {m['method']}")

@@ -10,6 +10,17 @@ from __future__ import annotations
 PUES = (1.3, 1.5)
 
 
+def figure(value: float | None) -> str:
+    """kWh figures span 1e-9 (a reused episode) to hundreds: 3 significant digits, '–' when unknown."""
+    return "–" if value is None else f"{value:.3g}"
+
+
+def pue_range(values: dict[str, float | None]) -> str:
+    """A figure at the lowest and the highest PUE, as 'LOW–HIGH' ('–' when unknown)."""
+    low, high = values[f"{PUES[0]:g}"], values[f"{PUES[-1]:g}"]
+    return "–" if low is None else f"{low:.2g}–{high:.2g}"
+
+
 def _pue(value: float | None) -> dict[str, float | None]:
     return {f"{pue:g}": None if value is None else value * pue for pue in PUES}
 

@@ -40,7 +40,7 @@ from typing import Any
 
 from reelforge.errors import Problem, SpecError
 from reelforge.project import ProductionBusy, ProductionPaths
-from reelforge.spec.load import json_path, load_production
+from reelforge.spec.load import duplicate_keys, json_path, load_production
 from reelforge.store.atomic import atomic_path
 
 GENERAL = "form"  # problems that belong to no one field (another part of the file, a style file, the records)
@@ -97,12 +97,6 @@ class EditInvalid(EditError):
         self.problems = problems
         super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
 
-    def by_field(self) -> dict[str, list[FieldProblem]]:
-        grouped: dict[str, list[FieldProblem]] = {}
-        for problem in self.problems:
-            grouped.setdefault(problem.field, []).append(problem)
-        return grouped
-
 
 @dataclass(frozen=True)
 class EditResult:
@@ -155,7 +149,7 @@ def load_shot_form(spec: Path, shot_path: str) -> ShotForm:
     data = spec.read_bytes()
     raw = _parse(data)
     (e, s, _), shot = find_shot(raw, shot_path)
-    source = raw.get("language") if isinstance(raw.get("language"), str) else "en"
+    source = source_language(raw)
     languages = prompt_languages(raw, shot)
     values = {PROMPT + language: _prompt_text(shot.get("prompt"), language, source) for language in languages}
     for key, fields in OBJECT_FIELDS.items():
@@ -176,9 +170,14 @@ def load_shot_form(spec: Path, shot_path: str) -> ShotForm:
                     styles=list(styles), characters=characters, inherited=inherited)
 
 
+def source_language(raw: dict) -> str:
+    """The language the spec is written in ($.language; "en" when it does not say, as the model does)."""
+    return raw.get("language") if isinstance(raw.get("language"), str) else "en"
+
+
 def prompt_languages(raw: dict, shot: dict) -> list[str]:
     """The languages a shot's prompt is edited in: the source, those the production declares, any already given."""
-    source = raw.get("language") if isinstance(raw.get("language"), str) else "en"
+    source = source_language(raw)
     declared = [tag for tag in raw.get("languages", []) if isinstance(tag, str)] \
         if isinstance(raw.get("languages"), list) else []
     given = list(shot["prompt"]) if isinstance(shot.get("prompt"), dict) else []
@@ -215,8 +214,9 @@ def apply_shot_edit(spec: Path, shot_path: str, values: Mapping[str, str], *, ba
     with _edit_lock(paths):  # one save at a time: the base check and the write belong together
         data = spec.read_bytes()
         raw = _parse(data)
+        text = data.decode("utf-8-sig")  # it parsed, so it decodes
         (e, s, t), _ = find_shot(raw, shot_path)
-        duplicates = _duplicate_keys(data)
+        duplicates = duplicate_keys(text)
         if duplicates:  # the parsed file keeps only the last of each: writing it back would lose the others
             raise EditInvalid([FieldProblem(GENERAL, path, f"field '{key}' is given more than once in this object; "
                                                            f"keep only one (fix {spec.name} on disk, then reload)")
@@ -234,16 +234,16 @@ def apply_shot_edit(spec: Path, shot_path: str, values: Mapping[str, str], *, ba
         if not reason.strip():
             form_problems.append(FieldProblem("reason", "", "give a reason: say what changed and why "
                                                             "(it is recorded with the commit)"))
-        text = rewrite_shot(data.decode("utf-8-sig"), (e, s, t), shot, edited)
+        new_text = rewrite_shot(text, (e, s, t), shot, edited)
         with atomic_path(spec) as candidate:
-            candidate.write_text(text, encoding="utf-8")
+            candidate.write_text(new_text, encoding="utf-8")
             problems = form_problems + _spec_problems(candidate, (e, s, t), raw)
             if problems:
                 raise EditInvalid(problems)  # the candidate is removed; the spec is untouched
             if _sha(spec.read_bytes()) != base:  # edited on disk (not through a form) while we validated
                 raise StaleEdit(f"{spec.name} changed while saving: reload the page to see the change")
             result = _commit(paths, spec, candidate, actor=actor, reason=reason.strip())
-        return EditResult(changed=True, base=_sha(text.encode("utf-8")), shot_path=shot_path,
+        return EditResult(changed=True, base=_sha(new_text.encode("utf-8")), shot_path=shot_path,
                           commit_id=result.commit_id, created=result.created, versions=dict(result.versions))
 
 
@@ -286,7 +286,7 @@ def rewrite_shot(text: str, at: tuple[int, int, int], shot: dict, edited: dict) 
 def _apply(raw: dict, shot: dict, values: Mapping[str, str]) -> list[FieldProblem]:
     """Change `shot` (inside `raw`) by the submitted values; problems the form itself can see."""
     problems: list[FieldProblem] = []
-    source = raw.get("language") if isinstance(raw.get("language"), str) else "en"
+    source = source_language(raw)
     _apply_prompt(shot, values, source, prompt_languages(raw, shot))
     for key, fields in OBJECT_FIELDS.items():
         _apply_object(shot, key, fields, values)
@@ -406,7 +406,7 @@ def _spec_problems(candidate: Path, shot_at: tuple[int, int, int], raw: dict) ->
     from reelforge.plan.cast import cast_file_problems
     from reelforge.plan.look import lut_problems
 
-    source = raw.get("language") if isinstance(raw.get("language"), str) else "en"
+    source = source_language(raw)
     try:
         production = load_production(candidate)
     except SpecError as exc:
@@ -467,18 +467,15 @@ def _commit(paths: ProductionPaths, spec: Path, candidate: Path, *, actor: str, 
     from reelforge.store.catalog import Catalog
 
     try:
-        catalog = Catalog(paths.catalog)
-        check_removals(catalog, candidate)
-        production = load_production(candidate)
-        try:  # the key that signs the change log's checkpoint (made under the lock if this is its first use)
-            with paths.lock():
+        with Catalog(paths.catalog) as catalog:
+            check_removals(catalog, candidate)
+            production = load_production(candidate)
+            try:  # the key that signs the change log's checkpoint (made under the lock if this is its first use)
+                with paths.lock():
+                    identity = signing_identity(production, paths.root)
+            except ProductionBusy:  # a render holds the lock: it has made the identity already
                 identity = signing_identity(production, paths.root)
-        except ProductionBusy:  # a render holds the lock: it has made the identity already
-            identity = signing_identity(production, paths.root)
-        try:
             return commit_spec(catalog, production, candidate, actor=actor, reason=reason, identity=identity)
-        finally:
-            catalog.engine.dispose()
     except (RecordsError, DeliveryError) as exc:
         message = str(exc).replace(str(candidate), spec.name)
         raise EditInvalid([FieldProblem(GENERAL, "", f"cannot record the commit: {message}")]) from None
@@ -523,35 +520,6 @@ def _parse(data: bytes) -> dict:
                                                       "\\uD800–\\uDFFF escape); fix it (`reelforge validate` says "
                                                       "where) and reload")]) from None
     return raw
-
-
-def _duplicate_keys(data: bytes) -> list[tuple[str, str]]:
-    """(JSON path of the object, key) for every key given twice in one object of the file, in file order."""
-    class _Pairs(dict):
-        duplicates: list[str]
-
-    def pairs(items: list[tuple[str, Any]]) -> _Pairs:
-        obj, seen = _Pairs(items), set()
-        obj.duplicates = []
-        for key, _ in items:
-            if key in seen and key not in obj.duplicates:
-                obj.duplicates.append(key)
-            seen.add(key)
-        return obj
-
-    found: list[tuple[str, str]] = []
-
-    def walk(node: Any, loc: tuple) -> None:
-        if isinstance(node, _Pairs):
-            found.extend((json_path(loc + (key,)), key) for key in node.duplicates)
-            for key, value in node.items():
-                walk(value, loc + (key,))
-        elif isinstance(node, list):
-            for index, value in enumerate(node):
-                walk(value, loc + (index,))
-
-    walk(json.loads(data.decode("utf-8-sig"), object_pairs_hook=pairs), ())
-    return found
 
 
 def find_shot(raw: dict, shot_path: str) -> tuple[tuple[int, int, int], dict]:

@@ -251,6 +251,27 @@ def _json_problems(node: Any, loc: Loc = ()) -> list[tuple[Loc, str]]:
     return found
 
 
+def duplicate_keys(text: str) -> list[tuple[str, str]]:
+    """(JSON path, key) for every key given twice in one object of a JSON text, in file order.
+
+    `json` keeps only the last of each: a tool that parses a spec and writes it back (the Open
+    Studio's shot editor) must refuse such a file, or the other values would be lost silently.
+    """
+    found: list[tuple[str, str]] = []
+
+    def walk(node: Any, loc: Loc) -> None:
+        if isinstance(node, dict):
+            found.extend((json_path(loc + (key,)), key) for key in getattr(node, "duplicate_keys", []))
+            for key, value in node.items():
+                walk(value, loc + (key,))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, loc + (index,))
+
+    walk(json.loads(text, object_pairs_hook=_object_with_duplicates), ())
+    return found
+
+
 # --------------------------------------------------------------------------- model validation
 
 

@@ -8,8 +8,11 @@ needs to re-render a delivery without trusting today's spec. It lives in
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Self
 
 from sqlalchemy import (
     URL,
@@ -140,6 +143,16 @@ class Catalog:
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
 
+    def close(self) -> None:
+        """Close its pooled connections: a long-lived process (the Open Studio) opens one per request."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
     def record_job(self, session: Session, key: str, job_json: dict) -> None:
         """Record a job by key; a re-render updates where its model files are now (paths are not keyed)."""
         existing = session.get(JobRecord, key)
@@ -212,3 +225,13 @@ class Catalog:
                      "kwh_total": energy.kwh_total, "kwh_measured": energy.kwh_measured,
                      "kwh_estimated": energy.kwh_estimated, "reading": json.loads(energy.reading_json)}
                     for render, energy in session.execute(query)]
+
+
+@contextmanager
+def existing_catalog(path: Path) -> Iterator[Catalog | None]:
+    """The catalog at `path` while in use, closed after; None (and nothing created) when none was recorded yet."""
+    if not path.exists():
+        yield None
+        return
+    with Catalog(path) as catalog:
+        yield catalog

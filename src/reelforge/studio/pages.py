@@ -10,12 +10,15 @@ from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from reelforge.energy.report import figure, pue_range
 from reelforge.spec.base import ID_PATTERN
 from reelforge.studio.state import Session, StudioState
 
 TEMPLATES = Path(str(resources.files("reelforge.studio") / "templates"))
 STATIC = Path(str(resources.files("reelforge.studio") / "static"))
 templates = Jinja2Templates(directory=TEMPLATES)
+templates.env.filters["kwh"] = figure  # energy figures read as `reelforge energy` prints them
+templates.env.filters["pue_range"] = pue_range
 
 _ID = re.compile(ID_PATTERN)
 

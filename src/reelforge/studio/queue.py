@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 KEEP_FINISHED = 50  # finished items kept for the queue page (newest first)
 PROGRESS_INTERVAL = 0.2  # seconds: at most ~5 progress snapshots a second per item
 MAX_TARGET_LENGTH = 200
-ITEM_ID = re.compile(r"^[0-9a-f]{12}$")
+ITEM_ID = re.compile(r"[0-9a-f]{12}")
 _ID = re.compile(ID_PATTERN)
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
@@ -106,7 +106,7 @@ def parse_target(text: str) -> Target:
     expected = {"shot": 3, "episode": 1}.get(kind)
     if expected is None:
         raise InvalidTarget(f"target {text!r}: must start with 'shot:' or 'episode:'")
-    if len(parts) != expected or not all(_ID.match(part) for part in parts):
+    if len(parts) != expected or not all(_ID.fullmatch(part) for part in parts):
         shape = "shot:EPISODE/SCENE/SHOT" if kind == "shot" else "episode:EPISODE"
         raise InvalidTarget(f"target {text!r}: must look like {shape}, each id lower-case letters, digits, "
                             "'-' or '_'")
@@ -439,7 +439,7 @@ class RenderQueue:
                 return candidate
 
     def _find(self, item_id: str) -> QueueItem:  # lock held
-        if ITEM_ID.match(item_id or ""):
+        if ITEM_ID.fullmatch(item_id or ""):  # fullmatch: '$' lets a trailing newline through
             for item in (*self._active, *self._finished):
                 if item.id == item_id:
                     return item
@@ -534,14 +534,11 @@ class RenderQueue:
 
 def renders_of(outcome, spec: Path) -> list[dict]:
     """The catalog renders an outcome delivered, with outputs named relative to the production."""
-    root = ProductionPaths.for_spec(spec).root.resolve()
-    renders = []
-    for result in outcome.results:
-        output = Path(result.output).resolve()
-        shown = str(output.relative_to(root)) if output.is_relative_to(root) else output.name
-        renders.append({"render_id": result.render_id, "kind": result.kind, "episode_id": result.episode_id,
-                        "output": shown})
-    return renders
+    from reelforge.trust.deliveries import relative_name
+
+    paths = ProductionPaths.for_spec(spec)
+    return [{"render_id": result.render_id, "kind": result.kind, "episode_id": result.episode_id,
+             "output": relative_name(paths, result.output)} for result in outcome.results]
 
 
 def outcome_message(outcome) -> str:

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import uvicorn
 
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
-
 
 def is_loopback(host: str) -> bool:
     if host == "localhost":

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from reelforge.project import ProductionPaths
+from reelforge.project import ProductionPaths, inside_production
 from reelforge.store.catalog import Catalog, DeliveryRecord, RenderRecord
 from reelforge.trust.anchors import delivery_anchor
 from reelforge.trust.credentials import verify_credentials
@@ -64,13 +64,6 @@ class DeliveryCredentials:
     signed: bool  # recorded as signed when delivered
     mark_id: str | None
     status: CredentialsStatus
-
-
-def inside_production(paths: ProductionPaths, recorded: str | Path) -> Path | None:
-    """The recorded file as a path inside the production folder (links resolved), or None when it is not."""
-    root = paths.root.resolve()
-    resolved = Path(recorded).resolve()
-    return resolved if resolved.is_relative_to(root) else None
 
 
 def relative_name(paths: ProductionPaths, recorded: str | Path) -> str:
@@ -154,14 +147,14 @@ def delivery_credentials(paths: ProductionPaths, cache: VerifyCache | None = Non
              .outerjoin(DeliveryRecord, DeliveryRecord.render_id == RenderRecord.id)
              .outerjoin(LocalizedDelivery, LocalizedDelivery.render_id == RenderRecord.id)
              .order_by(RenderRecord.id.desc()))
-    with Catalog(paths.catalog).session() as session:
+    with Catalog(paths.catalog) as catalog, catalog.session() as session:
         rows = list(session.execute(query))
     found = []
     for render, delivery, language in rows:
         kind = render.kind
         if language is not None:
             kind = f"language {language.language}" + (" (burned titles)" if language.burned_titles else "")
-        path = inside_production(paths, render.output_path)
+        path = inside_production(paths.root, render.output_path)
         if path is None:
             status = CredentialsStatus("outside")
         else:

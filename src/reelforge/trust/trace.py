@@ -53,7 +53,8 @@ def trace_file(file: Path, paths: ProductionPaths) -> Trace:
     mark = read_mark(file)
     if not mark.found or not paths.catalog.exists():
         return Trace(mark)
-    found = Catalog(paths.catalog).render_for_mark(mark.mark_id)
+    with Catalog(paths.catalog) as catalog:
+        found = catalog.render_for_mark(mark.mark_id)
     if found is None:
         return Trace(mark)
     render, delivery = found

@@ -14,9 +14,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from reelforge import review
-from reelforge.project import ProductionPaths
 from reelforge.rendering import RenderRefused
 from reelforge.status import production_status
+from reelforge.store.catalog import existing_catalog
 from reelforge.store.frames import FrameStore
 from reelforge.studio.pages import check_id, page, shot_path, studio
 
@@ -34,7 +34,7 @@ def _spec(request: Request) -> Path:
 
 
 def _store(request: Request) -> FrameStore:
-    return FrameStore(ProductionPaths.for_spec(_spec(request)).frames)
+    return FrameStore(studio(request).paths.frames)
 
 
 def _refuse(exc: review.ReviewError) -> HTTPException:
@@ -81,7 +81,7 @@ def shot_review(request: Request, episode: str, scene: str, shot: str) -> HTMLRe
     spec = _spec(request)
     status = _status(spec)
     shot_status = status.shot(path) if status is not None else None
-    with review.production_catalog(spec) as catalog:
+    with existing_catalog(studio(request).paths.catalog) as catalog:
         versions = review.shot_versions(catalog, path) if catalog is not None else []
         video = review.shot_video(catalog, spec.parent, path) if catalog is not None else None
     if shot_status is None and not versions:
@@ -101,7 +101,7 @@ def episode_page(request: Request, episode: str) -> HTMLResponse:
     spec = _spec(request)
     status = _status(spec)
     spec_episode = next((e for e in status.episodes if e.id == episode), None) if status is not None else None
-    with review.production_catalog(spec) as catalog:
+    with existing_catalog(studio(request).paths.catalog) as catalog:
         videos = review.episode_videos(catalog, spec.parent, episode) if catalog is not None else None
     if spec_episode is None and (videos is None or videos.picture is None):
         raise HTTPException(status_code=404, detail=f"no such episode: {episode}")
@@ -117,7 +117,7 @@ def _recorded_file(request: Request, render_id: str, find) -> Path:
     """The file `find(catalog, root, number)` gives for a render id, or the refusal as an HTTP error."""
     number = _render_id(render_id)
     spec = _spec(request)
-    with review.production_catalog(spec) as catalog:
+    with existing_catalog(studio(request).paths.catalog) as catalog:
         if catalog is None:
             raise HTTPException(status_code=404, detail=f"no render #{number} is recorded")
         try:

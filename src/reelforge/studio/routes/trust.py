@@ -19,7 +19,7 @@ from reelforge.records.log_view import (
     parse_filter,
     parse_page,
 )
-from reelforge.store.catalog import Catalog
+from reelforge.store.catalog import existing_catalog
 from reelforge.studio.pages import is_htmx, page, studio
 from reelforge.trust.deliveries import (
     LABELS,
@@ -82,11 +82,16 @@ def _page_links(raw: dict[str, str], number: int, pages: int, per_page: str | No
     return links
 
 
+def _energy_rows(paths) -> list[dict]:
+    with existing_catalog(paths.catalog) as catalog:
+        return catalog.energy_rows() if catalog is not None else []
+
+
 @router.get("/energy")
 async def energy(request: Request) -> HTMLResponse:
     """kWh per render and per finished minute: a chart and a table, with how each figure was obtained."""
     paths = studio(request).paths
-    rows = await run_in_threadpool(lambda: Catalog(paths.catalog).energy_rows() if paths.catalog.exists() else [])
+    rows = await run_in_threadpool(_energy_rows, paths)
     report = energy_report(rows) if rows else None
     charts = energy_charts(report) if report else []
     for render in report["renders"] if report else []:
