@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmarks: build specs and render them through the engine's API."""
+"""Helpers shared by the benchmarks: build specs and render them through the render pipeline's API."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from reelforge.engine.pipeline import RenderPipeline, RenderResult  # noqa: E402
+from reelforge.media.encode import encode_settings  # noqa: E402
 from reelforge.plan.jobs import plan  # noqa: E402
-from reelforge.project import ProductionPaths  # noqa: E402
-from reelforge.render import Engine, RenderResult, encode_settings  # noqa: E402
 from reelforge.spec.load import load_production  # noqa: E402
+from reelforge.store.paths import ProductionPaths  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "harbor-lights" / "production.json"
 
@@ -42,6 +43,6 @@ def render_spec(folder: Path, spec: dict) -> tuple[RenderResult, float]:
     started = time.perf_counter()
     production = load_production(path)
     episode = plan(production)[0]
-    engine = Engine(ProductionPaths.for_spec(path), encode_settings(production.delivery))
-    result = engine.render_episode(episode, folder / "renders" / f"{episode.episode_id}.mp4")
+    pipeline = RenderPipeline(ProductionPaths.for_spec(path), encode_settings(production.delivery))
+    result = pipeline.render_episode(episode, folder / "renders" / f"{episode.episode_id}.mp4")
     return result, time.perf_counter() - started

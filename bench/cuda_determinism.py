@@ -44,13 +44,15 @@ def one_shot_spec(backend: str, checkpoint: Path, frames: int, dtype: str) -> di
 
 def render_hashes(spec: dict, device: str) -> dict:
     """In this process: plan the spec and render every frame of its shot; frame hashes and seconds."""
-    from reelforge.backends import get_backend
+    from reelforge.backends.models import resolve_model
+    from reelforge.backends.registry import get_backend
     from reelforge.backends.runtime import resolve_runtime
     from reelforge.plan.jobs import plan
     from reelforge.spec.model import Production
     from reelforge.store.frames import frame_hash
 
-    job = plan(Production.model_validate(spec), resolve_runtime(device, None), ROOT)[0].jobs[0]
+    production = Production.model_validate(spec)
+    job = plan(production, ROOT, resolve_model(production, resolve_runtime(device, None), ROOT))[0].jobs[0]
     backend = get_backend(job.backend)
     started = time.perf_counter()
     hashes = [frame_hash(frame) for _, frame in backend.render(job, list(range(job.frames)))]

@@ -42,6 +42,7 @@ def main() -> int:
 
     from reelforge.backends import sdxl
     from reelforge.backends.diffusion import pil_to_array
+    from reelforge.backends.models import resolve_model
     from reelforge.backends.runtime import Runtime
     from reelforge.backends.tiny import build_tiny, make_tiny
     from reelforge.plan.jobs import plan
@@ -55,7 +56,9 @@ def main() -> int:
         shot["frames"] = args.frames
         spec["backend"] = "sdxl"
         spec["model"] = {"checkpoint": str(checkpoint), "steps": args.steps, "width": args.size, "height": args.size}
-        job = plan(Production.model_validate(spec), Runtime("cpu", args.threads), Path(tmp))[0].jobs[0]
+        production = Production.model_validate(spec)
+        model = resolve_model(production, Runtime("cpu", args.threads), Path(tmp))
+        job = plan(production, Path(tmp), model)[0].jobs[0]
 
         backend = sdxl.SdxlBackend()
         in_memory = build_tiny("sdxl")

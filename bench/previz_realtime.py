@@ -15,9 +15,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-
 from _common import episode_of_shots, render_spec
-from reelforge.render import encode_settings
+
+from reelforge.media.encode import encode_settings
 from reelforge.spec.load import load_production
 from reelforge.store.frames import FrameStore
 

@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,23 @@ def copy_of_records(show: dict, target: Path, drop_triggers: bool = False) -> tu
     for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall() if drop_triggers else []:
         db.execute(f"DROP TRIGGER {name}")
     return target / "production.json", db
+
+
+@contextmanager
+def cli_width(columns: int):
+    """The CLI's consoles sized to `columns` while an in-process command runs, then as they were.
+
+    rich sizes a console from COLUMNS when it is made (when reelforge.cli is imported), so an
+    in-process command does not see a COLUMNS set for it later.
+    """
+    from reelforge.cli.console import console, errors
+
+    saved = console._width, errors._width
+    console._width = errors._width = columns
+    try:
+        yield
+    finally:
+        console._width, errors._width = saved
 
 
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:

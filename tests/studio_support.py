@@ -10,8 +10,8 @@ from types import SimpleNamespace
 from conftest import small_spec, write_spec
 from fastapi.testclient import TestClient
 
-from reelforge.render import RenderResult
-from reelforge.rendering import RenderOutcome
+from reelforge.app.render_request import RenderOutcome
+from reelforge.engine.pipeline import RenderResult
 from reelforge.studio.app import create_app
 from reelforge.studio.state import SESSION_COOKIE, StudioState
 

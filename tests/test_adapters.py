@@ -20,6 +20,7 @@ import pytest
 from conftest import run_cli, small_spec, write_spec
 
 from reelforge.backends.checkpoints import CheckpointError, checkpoint_sha256
+from reelforge.backends.models import resolve_model
 from reelforge.backends.runtime import Runtime
 from reelforge.plan.base import LoraJob
 from reelforge.plan.jobs import ShotJob, plan
@@ -81,7 +82,9 @@ def model_spec(backend: str, checkpoint: Path, shots: int = 1, **model) -> dict:
 
 
 def jobs_of(spec: dict, base: Path = Path(".")) -> list[ShotJob]:
-    return [job for episode in plan(Production.model_validate(spec), Runtime("cpu", 2), base) for job in episode.jobs]
+    production = Production.model_validate(spec)
+    model = resolve_model(production, Runtime("cpu", 2), base)
+    return [job for episode in plan(production, base, model) for job in episode.jobs]
 
 
 def with_lora(job: ShotJob, path: Path, weight: float = 1.0, source: str = "style:test") -> ShotJob:
@@ -120,7 +123,7 @@ def digest(array: np.ndarray) -> str:
 
 
 def test_a_lora_changes_the_pixels_and_its_weight_matters(tiny):
-    from reelforge.backends import get_backend
+    from reelforge.backends.registry import get_backend
 
     (job,) = jobs_of(model_spec("sdxl", tiny["sdxl"]))
     backend = get_backend("sdxl")
@@ -136,7 +139,7 @@ def test_a_lora_changes_the_pixels_and_its_weight_matters(tiny):
 RENDER_IN_A_FRESH_PROCESS = """
 import hashlib, json, sys
 import numpy as np
-from reelforge.backends import get_backend
+from reelforge.backends.registry import get_backend
 from reelforge.plan.jobs import ShotJob
 backend = get_backend("sdxl")
 for path in sys.argv[1:]:
@@ -147,7 +150,7 @@ for path in sys.argv[1:]:
 
 def test_lora_state_never_leaks_between_shots_and_processes(tiny, tmp_path):
     """Shots A (no LoRA), B (one), C (two) in one process: each renders what a fresh process renders."""
-    from reelforge.backends import get_backend
+    from reelforge.backends.registry import get_backend
 
     (a,) = jobs_of(model_spec("sdxl", tiny["sdxl"]))
     b = with_lora(a, tiny["lora-sdxl"], 0.8)
@@ -168,7 +171,7 @@ def test_lora_state_never_leaks_between_shots_and_processes(tiny, tmp_path):
 
 
 def test_a_lora_for_another_model_is_a_clear_error_and_leaves_the_pipeline_as_it_was(tiny):
-    from reelforge.backends import get_backend
+    from reelforge.backends.registry import get_backend
 
     (job,) = jobs_of(model_spec("sdxl", tiny["sdxl"]))
     backend = get_backend("sdxl")
@@ -180,7 +183,7 @@ def test_a_lora_for_another_model_is_a_clear_error_and_leaves_the_pipeline_as_it
 
 
 def test_a_lora_changed_since_planning_is_refused(tiny, tmp_path):
-    from reelforge.backends import get_backend
+    from reelforge.backends.registry import get_backend
 
     lora = tmp_path / "style.safetensors"
     shutil.copy(tiny["lora-sdxl"], lora)
@@ -193,7 +196,7 @@ def test_a_lora_changed_since_planning_is_refused(tiny, tmp_path):
 
 @pytest.mark.parametrize("backend_name", ["animatediff", "wan"])
 def test_clip_backends_apply_loras_per_window(backend_name, tiny):
-    from reelforge.backends import get_backend
+    from reelforge.backends.registry import get_backend
 
     (job,) = jobs_of(model_spec(backend_name, tiny[backend_name]))
     backend = get_backend(backend_name)
@@ -207,7 +210,7 @@ def test_clip_backends_apply_loras_per_window(backend_name, tiny):
 
 
 def test_ip_adapter_conditions_on_the_cast_image_and_is_inert_without_one(tiny, images):
-    from reelforge.backends import get_backend
+    from reelforge.backends.registry import get_backend
 
     (plain_job,) = jobs_of(model_spec("sdxl", tiny["sdxl"]))
     (job,) = jobs_of(model_spec("sdxl", tiny["sdxl"], ip_adapter=str(tiny["ip-adapter-sdxl"]), ip_adapter_scale=1.0))
@@ -229,7 +232,8 @@ def test_ip_adapter_conditions_on_the_cast_image_and_is_inert_without_one(tiny, 
 
 def test_a_character_gets_the_same_embeddings_in_every_shot(tiny, images, monkeypatch):
     """Three shots (other cameras, prompts, seeds) casting one character pass byte-identical embeddings."""
-    from reelforge.backends import get_backend, sdxl
+    from reelforge.backends import sdxl
+    from reelforge.backends.registry import get_backend
 
     passed = []
     original = sdxl.call_pipeline
@@ -264,7 +268,7 @@ def test_a_character_gets_the_same_embeddings_in_every_shot(tiny, images, monkey
 
 
 def test_animatediff_takes_the_ip_adapter_too(tiny, images):
-    from reelforge.backends import get_backend
+    from reelforge.backends.registry import get_backend
 
     (plain_job,) = jobs_of(model_spec("animatediff", tiny["animatediff"]))
     (job,) = jobs_of(model_spec("animatediff", tiny["animatediff"], ip_adapter=str(tiny["ip-adapter-animatediff"])))
@@ -304,7 +308,7 @@ def test_a_bad_ip_adapter_exits_2_through_the_cli(tiny, tmp_path):
 
 
 def test_ip_adapter_of_the_wrong_model_or_backend_is_refused(tiny, tmp_path):
-    from reelforge.backends import get_backend
+    from reelforge.backends.registry import get_backend
 
     with pytest.raises(CheckpointError, match=r"\$\.model\.ip_adapter: .*wan"):
         jobs_of(model_spec("wan", tiny["wan"], ip_adapter=str(tiny["ip-adapter-sdxl"])))

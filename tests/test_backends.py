@@ -18,6 +18,7 @@ import pytest
 from conftest import run_cli, small_spec, stream_sha, write_spec
 
 from reelforge.backends.checkpoints import CheckpointError, checkpoint_sha256
+from reelforge.backends.models import resolve_model
 from reelforge.backends.runtime import Runtime
 from reelforge.plan.jobs import ShotJob, plan
 from reelforge.spec.model import Production
@@ -54,7 +55,9 @@ def model_spec(backend: str, checkpoint: Path, frames: int = 3, **model) -> dict
 
 
 def first_job(spec: dict, threads: int = 2, base: Path = Path(".")) -> ShotJob:
-    return plan(Production.model_validate(spec), Runtime("cpu", threads), base)[0].jobs[0]
+    production = Production.model_validate(spec)
+    model = resolve_model(production, Runtime("cpu", threads), base)
+    return plan(production, base, model)[0].jobs[0]
 
 
 def frame_hashes(spec_path: Path) -> dict[str, list[str]]:
@@ -112,7 +115,7 @@ def _bare_output(backend: str, pipeline, job: ShotJob) -> np.ndarray:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_loaded_checkpoint_renders_like_the_in_memory_model_and_the_bare_pipeline(backend, tiny, tmp_path):
     """reelforge (loading from disk) == a bare diffusers pipeline over the in-memory model it was saved from."""
-    from reelforge.backends import get_backend
+    from reelforge.backends.registry import get_backend
     from reelforge.backends.tiny import build_tiny
 
     job = first_job(model_spec(backend, tiny[backend]))
@@ -199,7 +202,7 @@ def test_verify_proves_a_model_render_and_names_a_changed_checkpoint(tiny, tmp_p
 
 def test_sdxl_single_file_renders_what_its_folder_renders(tiny, tmp_path):
     """A studio's single .safetensors (original layout) + config folder = the same weights, the same frames."""
-    from reelforge.backends import get_backend
+    from reelforge.backends.registry import get_backend
     from reelforge.backends.single_file import write_sdxl_single_file
     from reelforge.backends.tiny import build_tiny
 
@@ -222,7 +225,7 @@ def test_single_file_without_config_folder_is_a_clear_error(tiny, tmp_path):
 
 
 def test_depth_controlnet_conditions_sdxl_on_previz_depth(tiny, tmp_path):
-    from reelforge.backends import get_backend
+    from reelforge.backends.registry import get_backend
 
     plain = first_job(model_spec("sdxl", tiny["sdxl"]))
     controlled = first_job(model_spec("sdxl", tiny["sdxl"], controlnet=str(tiny["controlnet-sdxl"]),
@@ -284,23 +287,24 @@ def test_job_key_ignores_what_cannot_change_pixels(backend, tiny, tmp_path):
 
 
 def test_previz_keys_do_not_depend_on_the_generative_backends_code():
-    from reelforge.plan.engine import RENDER_CODE
+    from reelforge.plan.code_hash import render_modules
 
-    assert not any("sdxl" in p or "clips" in p or "diffusion" in p for p in RENDER_CODE["previz"])
+    assert not any(m.endswith((".sdxl", ".clips", ".diffusion")) for m in render_modules("previz"))
+    assert {"reelforge.backends.sdxl", "reelforge.backends.diffusion"} <= set(render_modules("sdxl"))
 
 
 # ----------------------------------------------------------------------------- checkpoints
 
 
 def test_checkpoint_hash_is_cached_by_size_and_mtime(tiny, tmp_path, monkeypatch):
-    from reelforge.backends import checkpoints
+    from reelforge.store import hashing
 
     folder = tmp_path / "ckpt"
     shutil.copytree(tiny["wan"], folder)
     first = checkpoint_sha256(folder)
     calls = []
-    original = checkpoints._file_sha256
-    monkeypatch.setattr(checkpoints, "_file_sha256", lambda p: calls.append(p) or original(p))
+    original = hashing.file_sha256
+    monkeypatch.setattr(hashing, "file_sha256", lambda p: calls.append(p) or original(p))
     assert checkpoint_sha256(folder) == first and calls == []  # nothing re-read
     weights = folder / "transformer" / "diffusion_pytorch_model.safetensors"
     data = bytearray(weights.read_bytes())

@@ -17,18 +17,10 @@ from conftest import run_cli, small_spec, write_spec
 
 from reelforge.plan.camera import camera_phrase
 from reelforge.plan.jobs import plan_shot
-from reelforge.previz.camera import (
-    EASINGS,
-    MIN_DISTANCE_M,
-    camera_path,
-    camera_pose,
-    canonical_easing,
-    ease,
-    pose_at,
-    subject,
-)
+from reelforge.previz.camera import MIN_DISTANCE_M, camera_path, camera_pose, ease, pose_at, subject
 from reelforge.previz.raster import render_frame
 from reelforge.spec import presets
+from reelforge.spec.easing import EASINGS, canonical_easing
 from reelforge.spec.load import production_schema, validate_file
 from reelforge.spec.model import Production
 

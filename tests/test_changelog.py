@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import copy_of_records, small_spec, write_spec
+from conftest import cli_width, copy_of_records, small_spec, write_spec
 from typer.testing import CliRunner
 
 from reelforge.cli import app
@@ -99,18 +99,19 @@ def test_every_proof_of_every_small_tree_verifies_and_a_changed_one_does_not():
 
 def _render(spec: Path, actor: str):
     """Render the spec's episode as `reelforge render` does (signed delivery), without a subprocess."""
-    from reelforge.deliver import delivery_options
+    from reelforge.deliver.options import delivery_options
+    from reelforge.engine.pipeline import RenderPipeline
+    from reelforge.media.encode import encode_settings
     from reelforge.plan.jobs import plan
-    from reelforge.project import ProductionPaths
-    from reelforge.render import Engine, encode_settings
     from reelforge.spec.load import load_production
+    from reelforge.store.paths import ProductionPaths
 
     production = load_production(spec)
     paths = ProductionPaths.for_spec(spec)
-    engine = Engine(paths, encode_settings(production.delivery),
+    pipeline = RenderPipeline(paths, encode_settings(production.delivery),
                     delivery=delivery_options(production, paths.root, False, actor))
     (episode,) = plan(production, base_dir=paths.root)
-    return engine.render_episode(episode, paths.renders / f"{episode.episode_id}.mp4"), episode
+    return pipeline.render_episode(episode, paths.renders / f"{episode.episode_id}.mp4"), episode
 
 
 def cli(*args: str, cwd: Path | None = None):
@@ -119,7 +120,8 @@ def cli(*args: str, cwd: Path | None = None):
     try:
         if cwd is not None:
             os.chdir(cwd)
-        result = CliRunner().invoke(app, list(args), env={"COLUMNS": "250", "NO_COLOR": "1"})
+        with cli_width(250):
+            result = CliRunner().invoke(app, list(args), env={"COLUMNS": "250", "NO_COLOR": "1"})
     finally:
         os.chdir(old)
     if result.exception is not None and not isinstance(result.exception, SystemExit):

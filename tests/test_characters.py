@@ -362,8 +362,8 @@ def test_loras_used_in_place_are_found_after_the_production_folder_moves(show, t
     """LoRAs are not copied into .reelforge/assets; verify must still find them when the whole folder moves."""
     import shutil
 
+    from reelforge.app.verify import relocate_assets
     from reelforge.spec.styles import FAMILIES_CONTEXT, load_families
-    from reelforge.verify import relocate_assets
 
     lora(show / "styles" / "loras" / "ink.safetensors", 0.25)
     (show / "styles" / "ink.json").write_text(

@@ -18,11 +18,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from PIL import Image
 
+from reelforge.cli.trust import credentials_show, credentials_verify
 from reelforge.trust.credentials import (
     RENDER_LABEL,
     TRAINED_ALGORITHMIC_MEDIA,
-    credentials_show_command,
-    credentials_verify_command,
     format_credentials,
     read_credentials,
     sign_file,
@@ -404,29 +403,29 @@ def exit_code(call) -> int:
 
 
 def test_cli_show_and_verify(signed_video, video, identity, other_identity, work, capsys):
-    assert exit_code(lambda: credentials_show_command(signed_video, False)) == 0
+    assert exit_code(lambda: credentials_show(signed_video, False)) == 0
     assert "trainedAlgorithmicMedia" in capsys.readouterr().out
-    assert exit_code(lambda: credentials_show_command(signed_video, True)) == 0
+    assert exit_code(lambda: credentials_show(signed_video, True)) == 0
     assert json.loads(capsys.readouterr().out)["active_manifest"]
-    assert exit_code(lambda: credentials_show_command(video, False)) == 1
+    assert exit_code(lambda: credentials_show(video, False)) == 1
     assert "no Content Credentials" in capsys.readouterr().out
-    assert exit_code(lambda: credentials_show_command(work / "absent.mp4", False)) == 2
+    assert exit_code(lambda: credentials_show(work / "absent.mp4", False)) == 2
     assert "absent.mp4: file not found" in capsys.readouterr().err
 
     anchor = identity.trust_anchor_path
-    assert exit_code(lambda: credentials_verify_command(signed_video, anchor, None)) == 0
-    assert exit_code(lambda: credentials_verify_command(signed_video, None, work / "prod-a")) == 0
+    assert exit_code(lambda: credentials_verify(signed_video, anchor, None)) == 0
+    assert exit_code(lambda: credentials_verify(signed_video, None, work / "prod-a")) == 0
     capsys.readouterr()
-    assert exit_code(lambda: credentials_verify_command(signed_video, other_identity.trust_anchor_path, None)) == 1
+    assert exit_code(lambda: credentials_verify(signed_video, other_identity.trust_anchor_path, None)) == 1
     assert "signingCredential.untrusted" in capsys.readouterr().out
     tampered = flipped(signed_video, boxes(signed_video.read_bytes())["mdat"][0] + 100, work / "cli-tampered.mp4")
-    assert exit_code(lambda: credentials_verify_command(tampered, anchor, None)) == 1
+    assert exit_code(lambda: credentials_verify(tampered, anchor, None)) == 1
     out = capsys.readouterr().out
     assert "assertion.bmffHash.mismatch" in out and "Traceback" not in out
-    assert exit_code(lambda: credentials_verify_command(video, anchor, None)) == 1
-    assert exit_code(lambda: credentials_verify_command(work / "absent.mp4", anchor, None)) == 2
-    assert exit_code(lambda: credentials_verify_command(signed_video, work / "absent.pem", None)) == 2
-    assert exit_code(lambda: credentials_verify_command(signed_video, None, None)) == 2  # no anchor found
+    assert exit_code(lambda: credentials_verify(video, anchor, None)) == 1
+    assert exit_code(lambda: credentials_verify(work / "absent.mp4", anchor, None)) == 2
+    assert exit_code(lambda: credentials_verify(signed_video, work / "absent.pem", None)) == 2
+    assert exit_code(lambda: credentials_verify(signed_video, None, None)) == 2  # no anchor found
     assert "no trust anchor" in capsys.readouterr().err
 
 
@@ -435,4 +434,4 @@ def test_cli_verify_finds_the_files_production(identity, video, work):
     production = work / "prod-a"
     (production / "renders").mkdir(exist_ok=True)
     delivered = sign_file(video, production / "renders" / "ep.mp4", identity, assertion={}, title="ep")
-    assert exit_code(lambda: credentials_verify_command(delivered, None, None)) == 0
+    assert exit_code(lambda: credentials_verify(delivered, None, None)) == 0

@@ -11,7 +11,6 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-
 from conftest import run_cli, small_spec, stream_sha, write_spec
 
 

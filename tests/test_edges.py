@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli, small_spec, write_spec
+
 from reelforge.media.encode import EncodeSettings
-from reelforge.plan.engine import ENCODE_PACKAGES, _code_hash
+from reelforge.plan.code_hash import ENCODE_ENTRIES, CodeGraph
 from reelforge.spec.load import validate_file
 from reelforge.spec.model import Shot
 
@@ -87,8 +87,16 @@ def test_text_missing_in_the_source_language_is_an_error(tmp_path: Path):
         ("$.episodes[0].scenes[0].shots[0].prompt", True)]
 
 
-def test_encode_code_is_part_of_the_segment_key():
+def test_encode_code_is_part_of_the_segment_key(monkeypatch):
     """Changing RGB→YUV or encoder code must re-encode segments, not reuse stale ones."""
-    record = EncodeSettings(1920, 1080, 24, 18, "faster", 2).record()
-    assert record["code"] == _code_hash(ENCODE_PACKAGES)
-    assert set(ENCODE_PACKAGES) == {"media/encode.py", "media/yuv.py"}  # RGB→YUV and the encoder
+    from reelforge.engine import shot
+
+    # RGB→YUV, the encoder and what they need; never the watermark, subtitles or contact sheets (also in media/),
+    # which act on deliveries (verify re-creates those) and must not re-encode every segment.
+    assert set(CodeGraph().closure(ENCODE_ENTRIES)) == {"reelforge", "reelforge.media", "reelforge.media.encode",
+                                                        "reelforge.media.yuv", "reelforge.store",
+                                                        "reelforge.store.atomic"}
+    settings = EncodeSettings(1920, 1080, 24, 18, "faster", 2)
+    before = shot.segment_key(["0" * 64], settings)
+    monkeypatch.setattr(shot, "encode_code_hash", lambda: "other encode code")
+    assert shot.segment_key(["0" * 64], settings) != before

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 import typer
 
+from reelforge.cli.energy import energy_command
 from reelforge.energy import meters
-from reelforge.energy.cli import energy_command
 from reelforge.energy.meters import EnergyMeter, EnergyReading, RaplCounters, find_rapl_zones
 from reelforge.energy.report import energy_report, render_figures
-from reelforge.project import ProductionPaths
-from reelforge.store.catalog import Catalog, RenderRecord
+from reelforge.store.catalog import Catalog
+from reelforge.store.paths import ProductionPaths
+from reelforge.store.schema import RenderRecord
 
 
 def burn_cpu(seconds: float = 0.05) -> None:
@@ -146,7 +147,7 @@ def no_torch_no_visible(monkeypatch):
 
 def test_nvml_energy_counter_delta_is_measured(tmp_path: Path, monkeypatch, no_torch_no_visible):
     fake = fake_pynvml([10_000_000, 10_000_000 + 3_600_000])  # 3 600 000 mJ = 3 600 J = 0.001 kWh
-    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    monkeypatch.setattr(meters, "pynvml", fake)
     reading = EnergyMeter("cuda:1", powercap=tmp_path / "none").start().stop()
     gpu = reading.components["gpu"]
     assert gpu.measured and gpu.joules == 3600.0 and gpu.kwh == pytest.approx(0.001, rel=1e-12)
@@ -167,7 +168,7 @@ def test_nvml_follows_cuda_visible_devices(monkeypatch):
 
 
 def test_cuda_without_nvml_is_an_estimate_that_says_so(tmp_path: Path, monkeypatch, no_torch_no_visible):
-    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml([], init_fails=True))
+    monkeypatch.setattr(meters, "pynvml", fake_pynvml([], init_fails=True))
     reading = EnergyMeter("cuda", powercap=tmp_path / "none", gpu_watts=250).start().stop()
     gpu = reading.components["gpu"]
     assert not gpu.measured and gpu.method.startswith("estimated: wall time × 250 W")
@@ -177,7 +178,7 @@ def test_cuda_without_nvml_is_an_estimate_that_says_so(tmp_path: Path, monkeypat
 
 
 def test_gpu_without_energy_counter_uses_the_power_limit(tmp_path: Path, monkeypatch, no_torch_no_visible):
-    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml([5, FakeNVMLError("Not Supported")], limit_mw=700_000))
+    monkeypatch.setattr(meters, "pynvml", fake_pynvml([5, FakeNVMLError("Not Supported")], limit_mw=700_000))
     reading = EnergyMeter("cuda:0", powercap=tmp_path / "none").start().stop()
     gpu = reading.components["gpu"]
     assert not gpu.measured and "enforced power limit" in gpu.method and "Not Supported" in gpu.method
@@ -186,7 +187,7 @@ def test_gpu_without_energy_counter_uses_the_power_limit(tmp_path: Path, monkeyp
 
 def test_cpu_device_never_touches_nvml(tmp_path: Path, monkeypatch):
     fake = fake_pynvml([0, 1000])
-    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    monkeypatch.setattr(meters, "pynvml", fake)
     reading = EnergyMeter("cpu", powercap=tmp_path / "none").start().stop()
     assert "gpu" not in reading.components and fake.calls == []
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from reelforge.fingerprint import isa_class
+from reelforge.engine.environment import isa_class
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "golden"

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import av
 import pytest
-
 from conftest import run_cli, small_spec, write_spec
 
 FPS = 24  # the small spec: three shots of 8 frames, sc01/sh01, sc01/sh02, sc02/sh01
@@ -271,7 +270,7 @@ def test_adding_translations_and_dialogue_changes_no_job_key():
 
 
 def test_text_falls_back_to_the_source_language():
-    from reelforge.localize import episode_text
+    from reelforge.deliver.localize import episode_text
     from reelforge.plan.jobs import plan
     from reelforge.spec.model import Production
 
@@ -295,7 +294,7 @@ def test_webvtt_escapes_markup_and_mov_text_keeps_backslashes():
 
 
 def test_mux_is_deterministic(rendered, tmp_path):
-    from reelforge.localize import EpisodeText
+    from reelforge.deliver.localize import EpisodeText
     from reelforge.media.subtitles import mux_text
 
     ((row,),) = catalog_rows(rendered, "SELECT text_json FROM localized_deliveries WHERE language = 'fr'")
@@ -333,7 +332,7 @@ def test_burned_titles_are_an_extra_delivery_that_verifies(tmp_path):
 def test_blank_lines_in_text_are_dropped_in_every_track_alike():
     """A blank line ends a cue in WebVTT/SRT, and in the WebVTT/SRT a player or ffmpeg makes from mov_text:
     the muxed cue must hold the same lines as the side files."""
-    from reelforge.localize import episode_text
+    from reelforge.deliver.localize import episode_text
     from reelforge.plan.jobs import plan
     from reelforge.spec.model import Production
 

@@ -18,17 +18,11 @@ import pytest
 from conftest import run_cli, shot, small_spec, write_spec
 
 from reelforge.backends.diffusion import fit_to_delivery
+from reelforge.plan.framing import framing_width, picture_size
 from reelforge.plan.jobs import plan
 from reelforge.plan.lighting import resolve_lighting
-from reelforge.plan.look import (
-    LookJob,
-    LutError,
-    LutJob,
-    framing_width,
-    merge_looks,
-    picture_size,
-    resolve_look,
-)
+from reelforge.plan.look import LookJob, LutJob, merge_looks, resolve_look
+from reelforge.plan.lut import LutError
 from reelforge.post.look import apply_grain, apply_lut, apply_vignette
 from reelforge.post.optics import depth_of_field, frame_circles
 from reelforge.post.pipeline import finish_frame, finish_picture

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import opentimelineio as otio
 import pytest
-
 from conftest import run_cli, small_spec, write_spec
 
 

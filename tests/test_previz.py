@@ -19,9 +19,10 @@ import pytest
 from conftest import shot
 
 from reelforge.backends.previz import PrevizBackend
-from reelforge.plan.jobs import resolve_lighting
-from reelforge.previz.camera import EASINGS, camera_path, ease
+from reelforge.plan.lighting import resolve_lighting
+from reelforge.previz.camera import camera_path, ease
 from reelforge.previz.raster import render_frame, render_frames
+from reelforge.spec.easing import EASINGS
 from reelforge.spec.model import Lighting
 
 

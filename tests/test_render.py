@@ -15,11 +15,11 @@ from pathlib import Path
 
 import av
 import numpy as np
-
 from conftest import run_cli, small_spec, stream_sha, write_spec
+
 from reelforge.media.yuv import rgb_to_yuv420
-from reelforge.project import ProductionPaths
 from reelforge.store.frames import FrameStore
+from reelforge.store.paths import ProductionPaths
 
 
 def sha(path: Path) -> str:

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from studio_support import WAIT, FakeRender, small_production
 
-from reelforge.project import ProductionPaths
-from reelforge.render import RenderResult
-from reelforge.rendering import RenderOutcome
+from reelforge.app.render_request import RenderOutcome
+from reelforge.engine.pipeline import RenderResult
 from reelforge.store.catalog import Catalog
+from reelforge.store.paths import ProductionPaths
 from reelforge.studio.queue import (
     Broadcaster,
     Event,

@@ -1,4 +1,4 @@
-"""Reviewing renders (reelforge.review): a shot's versions, what to play, stored frames and exact differences.
+"""Reviewing renders (reelforge.app.review): a shot's versions, what to play, stored frames and exact differences.
 
 One production is rendered four times per module: the episode, the episode again after the
 first shot's lighting changed, the second shot alone, and two frames of the last shot into a
@@ -15,11 +15,11 @@ import pytest
 from PIL import Image
 from studio_support import small_production
 
-from reelforge import review
-from reelforge.project import ProductionPaths
-from reelforge.rendering import RenderRequest, render_production
+from reelforge.app import review
+from reelforge.app.render_request import RenderRequest, render_production
 from reelforge.store.catalog import Catalog
 from reelforge.store.frames import FrameStore, frame_hash
+from reelforge.store.paths import ProductionPaths
 
 FPS = 24
 LIT = "s01e01/sc01/sh01"  # relit between the two episode renders

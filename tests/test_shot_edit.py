@@ -9,19 +9,12 @@ from pathlib import Path
 import pytest
 from conftest import small_spec, write_spec
 
-from reelforge.project import ProductionPaths
+from reelforge.app.shot_edit import GENERAL, EditInvalid, StaleEdit, UnknownShot, apply_shot_edit, load_shot_form
 from reelforge.records.changelog import entries
 from reelforge.records.versions import get_version, history
-from reelforge.spec.edit import (
-    GENERAL,
-    EditInvalid,
-    StaleEdit,
-    UnknownShot,
-    apply_shot_edit,
-    load_shot_form,
-)
 from reelforge.spec.load import validate_file
 from reelforge.store.catalog import Catalog
+from reelforge.store.paths import ProductionPaths
 
 SHOT = "s01e01/sc01/sh01"
 

@@ -8,24 +8,17 @@ from contextlib import contextmanager
 
 import numpy as np
 import pytest
-from conftest import small_spec, write_spec
+from conftest import cli_width, small_spec, write_spec
 from PIL import Image
 from typer.testing import CliRunner
 
-from reelforge import cli
+from reelforge.app.render_request import RenderRefused, RenderRequest, render_production
+from reelforge.app.status import CHANGED, NEVER_RENDERED, UP_TO_DATE, production_status, shot_thumbnail, thumbnail_png
 from reelforge.cli import app
-from reelforge.project import ProductionPaths
-from reelforge.rendering import RenderRefused, RenderRequest, render_production
-from reelforge.status import (
-    CHANGED,
-    NEVER_RENDERED,
-    UP_TO_DATE,
-    production_status,
-    shot_thumbnail,
-    thumbnail_png,
-)
-from reelforge.store.catalog import Catalog, RenderShot
+from reelforge.store.catalog import Catalog
 from reelforge.store.frames import FrameStore
+from reelforge.store.paths import ProductionPaths
+from reelforge.store.schema import RenderShot
 
 SHOTS = ["s01e01/sc01/sh01", "s01e01/sc01/sh02", "s01e01/sc02/sh01"]
 
@@ -149,23 +142,22 @@ def test_a_spec_that_does_not_load_is_refused_with_its_problems(tmp_path):
     assert "$.series" in str(refused.value)
 
 
-def test_reelforge_status_prints_each_shot_and_exits_2_on_a_bad_spec(rendered, tmp_path, monkeypatch):
-    # The CLI's console took its width when reelforge.cli was first imported (COLUMNS then, not the env below)
-    monkeypatch.setattr(cli.console, "width", 200)
+def test_reelforge_status_prints_each_shot_and_exits_2_on_a_bad_spec(rendered, tmp_path):
     runner = CliRunner()
-    result = runner.invoke(app, ["status", str(rendered)], env={"COLUMNS": "200", "NO_COLOR": "1"})
-    assert result.exit_code == 0, result.output
-    for path in SHOTS:
-        line = next(line for line in result.output.splitlines() if path in line)
-        assert "up to date" in line
-    assert "Mara, Theo" in result.output
-    fresh = write_spec(tmp_path / "fresh", small_spec())
-    result = runner.invoke(app, ["status", str(fresh)], env={"COLUMNS": "200", "NO_COLOR": "1"})
-    assert result.exit_code == 0 and "3 never rendered" in result.output
-    broken = write_spec(tmp_path / "broken", {"format": "reelforge/1"})
-    result = runner.invoke(app, ["status", str(broken)], env={"COLUMNS": "200", "NO_COLOR": "1"})
-    assert result.exit_code == 2 and "$.series" in result.output
-    assert runner.invoke(app, ["status", str(tmp_path / "nowhere.json")]).exit_code == 2
+    with cli_width(200):  # in-process: the CLI's console was sized at import
+        result = runner.invoke(app, ["status", str(rendered)], env={"COLUMNS": "200", "NO_COLOR": "1"})
+        assert result.exit_code == 0, result.output
+        for path in SHOTS:
+            line = next(line for line in result.output.splitlines() if path in line)
+            assert "up to date" in line
+        assert "Mara, Theo" in result.output
+        fresh = write_spec(tmp_path / "fresh", small_spec())
+        result = runner.invoke(app, ["status", str(fresh)], env={"COLUMNS": "200", "NO_COLOR": "1"})
+        assert result.exit_code == 0 and "3 never rendered" in result.output
+        broken = write_spec(tmp_path / "broken", {"format": "reelforge/1"})
+        result = runner.invoke(app, ["status", str(broken)], env={"COLUMNS": "200", "NO_COLOR": "1"})
+        assert result.exit_code == 2 and "$.series" in result.output
+        assert runner.invoke(app, ["status", str(tmp_path / "nowhere.json")]).exit_code == 2
 
 
 def test_a_change_outside_the_shot_a_style_file_or_a_character_marks_it_changed(tmp_path):

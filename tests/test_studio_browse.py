@@ -11,12 +11,12 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from studio_support import login, small_production, studio_app
 
-from reelforge.project import ProductionPaths
+from reelforge.app.render_request import RenderRequest, render_production
+from reelforge.app.status import production_status
 from reelforge.records.changelog import entries
 from reelforge.records.versions import history
-from reelforge.rendering import RenderRequest, render_production
-from reelforge.status import production_status
 from reelforge.store.catalog import Catalog
+from reelforge.store.paths import ProductionPaths
 
 SHOTS = ["s01e01/sc01/sh01", "s01e01/sc01/sh02", "s01e01/sc02/sh01"]
 EDITED = "s01e01/sc02/sh01"  # the one shot the edit tests on the rendered production change

@@ -344,7 +344,7 @@ def test_the_credentials_and_energy_pages_show_the_renders(ana, studio_server, s
 
 def test_a_dropped_copy_is_traced_to_the_render_it_came_from(ana, studio_server, shots, tmp_path):
     # A delivery made from a terminal (`reelforge render --mark`) on the same production, then found elsewhere.
-    from reelforge.rendering import RenderRequest, render_production
+    from reelforge.app.render_request import RenderRequest, render_production
 
     outcome = render_production(RenderRequest(studio_server.spec, episodes=[EPISODE], mark=True, actor="ana"))
     delivered = next(result for result in outcome.results if result.kind == "episode")

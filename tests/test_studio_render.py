@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from studio_support import WAIT, FakeRender, login, small_production, studio_app
 
-from reelforge.project import ProductionPaths
 from reelforge.store.catalog import Catalog
+from reelforge.store.paths import ProductionPaths
 from reelforge.studio.queue import RenderQueue
 
 SHOT = "s01e01/sc01/sh02"

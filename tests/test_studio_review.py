@@ -19,11 +19,11 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from studio_support import login, small_production, studio_app
 
-from reelforge import review
-from reelforge.project import ProductionPaths
-from reelforge.rendering import RenderRequest, render_production
+from reelforge.app import review
+from reelforge.app.render_request import RenderRequest, render_production
 from reelforge.store.catalog import Catalog
 from reelforge.store.frames import FrameStore, frame_hash
+from reelforge.store.paths import ProductionPaths
 
 LIT = "s01e01/sc01/sh01"
 KEPT = "s01e01/sc01/sh02"

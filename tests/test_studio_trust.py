@@ -19,12 +19,13 @@ from conftest import copy_of_records
 from fastapi.testclient import TestClient
 from studio_support import login, small_production, studio_app
 
+from reelforge.app.render_request import RenderRequest, render_production
 from reelforge.energy.chart import TOP, bar_chart
 from reelforge.energy.report import energy_report
-from reelforge.project import ProductionPaths
 from reelforge.records import changelog
-from reelforge.rendering import RenderRequest, render_production
-from reelforge.store.catalog import Catalog, DeliveryRecord
+from reelforge.store.catalog import Catalog
+from reelforge.store.paths import ProductionPaths
+from reelforge.store.schema import DeliveryRecord
 from reelforge.trust.anchors import delivery_anchor, production_anchor
 from reelforge.trust.deliveries import VerifyCache, check_file, delivery_credentials
 from reelforge.trust.identity import create_identity, load_anchor

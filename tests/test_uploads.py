@@ -8,8 +8,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from reelforge.project import ProductionPaths
-from reelforge.trust.uploads import (
+from reelforge.store.paths import ProductionPaths
+from reelforge.studio.uploads import (
     MAX_PARTS,
     MULTIPART_ALLOWANCE,
     UploadRefused,
@@ -19,7 +19,6 @@ from reelforge.trust.uploads import (
     sniff_suffix,
     store_multipart,
     store_stream,
-    uploads_folder,
 )
 
 MP4_HEAD = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + bytes(64)
@@ -167,7 +166,7 @@ def test_a_request_of_many_parts_is_refused(tmp_path):
 def test_a_killed_upload_is_swept_but_one_in_progress_is_not(tmp_path):
     """Renders sweep temporary files; an upload still arriving (its writer open) keeps its file."""
     paths = ProductionPaths.for_spec(tmp_path / "production.json")
-    folder = uploads_folder(paths)
+    folder = paths.uploads
     folder.mkdir(parents=True)
     stale = folder / ".incoming-killed.part"
     stale.write_bytes(b"half an upload")

@@ -10,7 +10,8 @@ import jsonschema
 import pytest
 
 from reelforge.errors import Problem, SpecError
-from reelforge.spec.load import json_path, load_production, production_schema, validate_file
+from reelforge.spec.json_problems import json_path
+from reelforge.spec.load import load_production, production_schema, validate_file
 from reelforge.spec.model import Production
 
 EXAMPLE = Path(__file__).parents[1] / "examples/harbor-lights/production.json"

@@ -13,16 +13,11 @@ import pytest
 from conftest import run_cli, small_spec, write_spec
 from PIL import Image
 
-from reelforge.project import ProductionPaths
 from reelforge.records import changelog
+from reelforge.records.entities import UnknownEntity, UnknownVersion
 from reelforge.records.versions import (
     AUTO_REASON,
-    CommitRecord,
-    EntityVersion,
     RemovalRefused,
-    ShotState,
-    UnknownEntity,
-    UnknownVersion,
     casting,
     check_removals,
     commit_spec,
@@ -34,7 +29,9 @@ from reelforge.records.versions import (
     state_at,
 )
 from reelforge.spec.load import load_production, validate_file
-from reelforge.store.catalog import Catalog, RenderShot
+from reelforge.store.catalog import Catalog
+from reelforge.store.paths import ProductionPaths
+from reelforge.store.schema import CommitRecord, EntityVersion, RenderShot, ShotState
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "lantern-street"
 SH01, SH02, SC02_SH01 = "shot:s01e01/sc01/sh01", "shot:s01e01/sc01/sh02", "shot:s01e01/sc02/sh01"

@@ -10,10 +10,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import typer
 from PIL import Image
 from typer.testing import CliRunner
 
+from reelforge.cli import app
 from reelforge.media.watermark import (
     FONT_FILE,
     FONT_SHA256,
@@ -28,7 +28,6 @@ from reelforge.media.watermark import (
     font_path,
     labels_as_bt709,
     recipe_record,
-    watermark_command,
 )
 
 OPPOSITE = {"top-left": "bottom-right", "top-right": "bottom-left", "bottom-left": "top-right",
@@ -288,18 +287,17 @@ def test_record_names_what_the_bytes_depend_on(logo: Path):
 
 
 def test_command_line(tmp_path: Path, small: Path):
-    app = typer.Typer()
-    app.command()(watermark_command)
     runner = CliRunner()
     out = tmp_path / "marked.mp4"
-    ok = runner.invoke(app, [str(small), str(out), "--text", "PREVIEW", "--position", "top-right",
+    ok = runner.invoke(app, ["watermark", str(small), str(out), "--text", "PREVIEW", "--position", "top-right",
                              "--opacity", "0.8"], env={"COLUMNS": "200"})
     assert ok.exit_code == 0, ok.output
     assert "marked" in ok.output and sha(out) in ok.output
-    bad = runner.invoke(app, [str(tmp_path / "absent [1].mp4"), str(out), "--text", "x"], env={"COLUMNS": "200"})
+    bad = runner.invoke(app, ["watermark", str(tmp_path / "absent [1].mp4"), str(out), "--text", "x"],
+                        env={"COLUMNS": "200"})
     assert bad.exit_code == 2
     assert "absent [1].mp4" in bad.output and "Traceback" not in bad.output
-    wrong = runner.invoke(app, [str(small), str(out), "--text", "x", "--position", "side"])
+    wrong = runner.invoke(app, ["watermark", str(small), str(out), "--text", "x", "--position", "side"])
     assert wrong.exit_code == 2 and "position must be one of" in wrong.output
 
 

@@ -45,10 +45,22 @@ from __future__ import annotations
 import threading
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
-from reelforge.backends.checkpoints import CheckpointError, cached_file_sha256, check_model_folder
-from reelforge.plan.base import LoraJob
-from reelforge.plan.jobs import ShotJob
+from PIL import Image
+
+from reelforge.backends.checkpoints import CheckpointError, check_model_folder
+from reelforge.backends.diffusion import load_model
+from reelforge.backends.runtime import settle_loaded_module
+from reelforge.store.hashing import cached_file_sha256, file_sha256
+
+if TYPE_CHECKING:
+    from reelforge.plan.base import LoraJob
+    from reelforge.plan.jobs import ShotJob
+
+# torch, diffusers, transformers and peft are imported inside the functions that use them: they take
+# seconds to import, and planning, file checks and previz renders never need them.
 
 IMAGE_ENCODER = "image_encoder"
 PROCESSOR_CONFIG = "preprocessor_config.json"
@@ -98,9 +110,6 @@ def load_ip_adapter(pipeline, job: ShotJob):
     """Load the job's IP-Adapter folder into a freshly loaded pipeline (it is part of the pipeline's cache key)."""
     import torch
     from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
-
-    from reelforge.backends.diffusion import load_model
-    from reelforge.backends.runtime import settle_loaded_module
 
     folder = Path(job.files.ip_adapter)
     where = "$.model.ip_adapter"
@@ -255,8 +264,6 @@ def activate_loras(pipeline, job: ShotJob) -> None:
 def classifier_free_guidance(pipeline, job: ShotJob) -> bool:
     """Whether this pipeline class will run guidance at the job's guidance scale (its own rule, asked of it):
     the embeddings passed must then hold the negative half too."""
-    from types import SimpleNamespace
-
     rule = type(pipeline).do_classifier_free_guidance.fget
     return bool(rule(SimpleNamespace(_guidance_scale=job.model.guidance_scale, unet=pipeline.unet)))
 
@@ -276,8 +283,6 @@ class ImageEmbeds:
 
     def _encode(self, pipeline, job: ShotJob, image_sha: str, guidance: bool) -> tuple:
         """(negative, positive) embeddings of one image, each (1, 1, …): diffusers' own preparation."""
-        from PIL import Image
-
         m = job.model
         key = (m.ip_adapter_sha256, image_sha, guidance, m.device, m.dtype, m.threads)
         with self._lock:
@@ -316,10 +321,6 @@ class ImageEmbeds:
 
 def _ip_image(job: ShotJob, sha: str):
     """A cast member's IP-Adapter image from the job's assets, checked against the hash it was planned with."""
-    from PIL import Image
-
-    from reelforge.store.hashing import file_sha256
-
     path = job.assets.get(sha)
     owner = next((m.character_id for m in job.cast if m.ip_adapter_image_sha256 == sha), "?")
     if path is None or not Path(path).is_file():

@@ -3,7 +3,7 @@
 The checkpoint's content hash — not its path — goes into every job key and render
 record, so moving a folder re-renders nothing and swapping weights re-renders
 everything. Hashing a 7 GB file takes a minute, so per-file hashes are cached by
-(path, size, mtime) in the user's cache folder and computed once.
+(path, size, mtime) in the user's cache folder and computed once (store/hashing.py).
 
 Loading never falls back silently: transformers builds a tiny placeholder tokenizer
 when tokenizer files are absent (every word then maps to one id — a render that
@@ -17,13 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import threading
 from pathlib import Path
 
-from reelforge.store.hashing import (
-    file_sha256 as _file_sha256,  # a module name the tests can count calls on
-)
+from reelforge.store.hashing import cached_file_sha256
 
 # Files that can change what a checkpoint computes: configs, weights, tokenizer vocabularies.
 HASHED_SUFFIXES = (".json", ".safetensors", ".bin", ".txt", ".model", ".pt", ".ckpt", ".pth")
@@ -35,40 +31,8 @@ WEIGHT_FILES = ("diffusion_pytorch_model.safetensors", "model.safetensors", "dif
 TOKENIZER_FILES = (("tokenizer.json",), ("vocab.json", "merges.txt"), ("spiece.model",))
 MIN_VOCABULARY = 100  # real CLIP/T5 vocabularies have tens of thousands; the fallback one has 3
 
-_cache_lock = threading.Lock()
-
-
 class CheckpointError(Exception):
     """A checkpoint is missing, incomplete or of the wrong kind; the message names the file."""
-
-
-def cache_file() -> Path:
-    base = os.environ.get("REELFORGE_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache"), "reelforge")
-    return Path(base) / "checkpoint-hashes.json"
-
-
-def cached_file_sha256(path: Path) -> str:
-    """SHA-256 of a file, recomputed only when its size, mtime, inode or ctime changed."""
-    from reelforge.store.atomic import write_text
-
-    path = path.resolve()
-    stat = path.stat()
-    stamp = f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}:{stat.st_ctime_ns}"  # ctime: catches `cp -p`
-    store = cache_file()
-    with _cache_lock:
-        try:
-            cache = json.loads(store.read_text())
-        except (OSError, ValueError):
-            cache = {}
-        entry = cache.get(str(path))
-        if entry and entry.get("stamp") == stamp:
-            return entry["sha256"]
-        sha = _file_sha256(path)
-        cache[str(path)] = {"stamp": stamp, "sha256": sha}
-        store.parent.mkdir(parents=True, exist_ok=True)
-        write_text(store, json.dumps(cache, indent=0, sort_keys=True))
-        return sha
 
 
 def hashed_files(path: Path) -> list[Path]:

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+from PIL import Image
 
 from reelforge.backends.adapters import Adapters, load_ip_adapter
 from reelforge.backends.defaults import PIPELINE_CLASSES
@@ -37,9 +39,14 @@ from reelforge.backends.diffusion import (
     pil_to_array,
 )
 from reelforge.backends.runtime import Runtime, deterministic_torch, generator
-from reelforge.plan.jobs import ShotJob
 from reelforge.plan.seeds import frame_seed
 from reelforge.previz.raster import check_index, render_frame
+
+if TYPE_CHECKING:
+    from reelforge.plan.jobs import ShotJob
+
+# torch, diffusers, transformers and peft are imported inside the functions that use them: they take
+# seconds to import, and planning, file checks and previz renders never need them.
 
 ANIMATEDIFF_CLASSES = PIPELINE_CLASSES["animatediff"]
 ANIMATEDIFF_SDXL_CLASSES = PIPELINE_CLASSES["animatediff-sdxl"]
@@ -90,8 +97,6 @@ class ClipBackend:
 
     def pipeline_inputs(self, job: ShotJob, start: int, stop: int) -> dict:
         """Everything passed to the diffusers pipeline for one window (also what tests give a bare pipeline)."""
-        from PIL import Image
-
         model = job.model
         count = self.frames_to_render(stop - start)
         inputs = dict(prompt=job.prompt, negative_prompt=job.negative_prompt or None,

@@ -18,6 +18,7 @@ import threading
 import warnings
 from collections import OrderedDict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -31,7 +32,12 @@ from reelforge.backends.checkpoints import (
 )
 from reelforge.backends.errors import ModelRenderError
 from reelforge.backends.runtime import settle_loaded_module, torch_dtype
-from reelforge.plan.jobs import ShotJob
+
+if TYPE_CHECKING:
+    from reelforge.plan.jobs import ShotJob
+
+# torch, diffusers, transformers and peft are imported inside the functions that use them: they take
+# seconds to import, and planning, file checks and previz renders never need them.
 
 SCHEDULER_CLASSES = {
     "euler": "EulerDiscreteScheduler",

@@ -16,14 +16,17 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from reelforge.plan.jobs import ShotJob
 from reelforge.post.optics import depth_of_field
 from reelforge.post.styles import apply_recipe
 from reelforge.previz.camera import CameraPose, camera_path
 from reelforge.previz.raster import ShotScene, check_index, draw
+
+if TYPE_CHECKING:
+    from reelforge.plan.jobs import ShotJob
 
 
 class PrevizBackend:

@@ -21,6 +21,11 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import pynvml
+
+# torch, diffusers, transformers and peft are imported inside the functions that use them: they take
+# seconds to import, and planning, file checks and previz renders never need them.
+
 # Must be in the environment before the CUDA context exists; harmless on CPU.
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
@@ -136,8 +141,6 @@ def gpu_fingerprint() -> dict[str, object]:
     props = torch.cuda.get_device_properties(index)
     driver = "unknown"
     try:
-        import pynvml
-
         pynvml.nvmlInit()
         driver = pynvml.nvmlSystemGetDriverVersion()
         driver = driver.decode() if isinstance(driver, bytes) else driver

@@ -16,10 +16,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from PIL import Image
 
 from reelforge.backends.adapters import Adapters, load_ip_adapter
+from reelforge.backends.checkpoints import CheckpointError, check_model_folder, check_tokenizers
 from reelforge.backends.defaults import PIPELINE_CLASSES
 from reelforge.backends.diffusion import (
     PipelineCache,
@@ -39,9 +42,15 @@ from reelforge.backends.runtime import (
     generator,
     torch_dtype,
 )
-from reelforge.plan.jobs import ShotJob
+from reelforge.backends.single_file import load_sdxl_single_file
 from reelforge.plan.seeds import frame_seed
-from reelforge.previz.raster import check_index, render_frame
+from reelforge.previz.raster import check_index, render_depth, render_frame
+
+if TYPE_CHECKING:
+    from reelforge.plan.jobs import ShotJob
+
+# torch, diffusers, transformers and peft are imported inside the functions that use them: they take
+# seconds to import, and planning, file checks and previz renders never need them.
 
 SDXL_PIPELINES = PIPELINE_CLASSES["sdxl"]
 
@@ -63,26 +72,19 @@ def load_sdxl(job: ShotJob):
     if job.files.controlnet is not None:
         from diffusers import ControlNetModel
 
-        from reelforge.backends.checkpoints import check_model_folder
-
         quiet_diffusers()
         check_model_folder(Path(job.files.controlnet), "ControlNet")
         extra["controlnet"] = load_model(ControlNetModel, Path(job.files.controlnet), "ControlNet", job.model.dtype)
     checkpoint = Path(job.files.checkpoint)
     if checkpoint.is_file():
-        from reelforge.backends.single_file import load_sdxl_single_file
-
         quiet_diffusers()
         config = job.files.config
         if config is None:
-            from reelforge.backends.checkpoints import CheckpointError
-
             raise CheckpointError(f"$.model.config: {checkpoint} is a single file; give \"config\": a local "
                                   "diffusers SDXL folder that supplies its configs and tokenizers")
         extra.pop("add_watermarker")
         pipeline = load_sdxl_single_file(cls, checkpoint, Path(config), torch_dtype=torch_dtype(job.model.dtype),
                                          **extra)
-        from reelforge.backends.checkpoints import check_tokenizers
 
         check_tokenizers(pipeline, Path(config))
         pipeline = finish_loading(pipeline, job)
@@ -93,8 +95,6 @@ def load_sdxl(job: ShotJob):
 
 def pipeline_inputs(job: ShotJob, index: int) -> dict:
     """Everything passed to the diffusers pipeline for one frame (also what tests pass to a bare pipeline)."""
-    from PIL import Image
-
     model = job.model
     native = native_job(job)
     inputs = dict(prompt=job.prompt, negative_prompt=job.negative_prompt or None,
@@ -105,8 +105,6 @@ def pipeline_inputs(job: ShotJob, index: int) -> dict:
         inputs["image"] = Image.fromarray(render_frame(native, index))
         inputs["strength"] = model.strength
     if job.files.controlnet is not None:
-        from reelforge.previz.raster import render_depth
-
         depth = Image.fromarray(render_depth(native, index))
         inputs["control_image" if model.conditioning == "previz" else "image"] = depth
         inputs["controlnet_conditioning_scale"] = model.controlnet_scale

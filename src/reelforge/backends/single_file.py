@@ -21,11 +21,17 @@ single-file checkpoint built offline from the tiny random-weight SDXL of
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import re
 from pathlib import Path
 
+from safetensors import safe_open
+
 from reelforge.backends.checkpoints import CheckpointError
+
+# torch, diffusers, transformers and peft are imported inside the functions that use them: they take
+# seconds to import, and planning, file checks and previz renders never need them.
 
 UNET_PREFIX = "model.diffusion_model."
 VAE_PREFIX = "first_stage_model."
@@ -259,8 +265,6 @@ def write_sdxl_single_file(pipeline, path: str | Path) -> Path:
 
 
 def _file_keys(path: Path) -> dict[str, tuple[int, ...]]:
-    from safetensors import safe_open
-
     try:
         with safe_open(str(path), framework="pt") as handle:
             return {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}
@@ -307,7 +311,6 @@ def _text_encoder_2_from_file(path: Path, config_dir: Path, torch_dtype):
     same conversion diffusers applies to full-size SDXL files.
     """
     from diffusers.loaders.single_file_utils import create_diffusers_clip_model_from_ldm
-    from safetensors import safe_open
     from transformers import CLIPTextModelWithProjection
 
     with safe_open(str(path), framework="pt") as handle:
@@ -319,8 +322,6 @@ def _text_encoder_2_from_file(path: Path, config_dir: Path, torch_dtype):
 
 def _equal_text_widths(keys: dict[str, tuple[int, ...]], config_dir: Path) -> bool:
     """Whether the file's CLIP-L is as wide as the folder's text_encoder_2 (diffusers then can't tell them apart)."""
-    import json
-
     clip_l = keys.get(REQUIRED_KEYS["CLIP-L text encoder"])
     try:
         config = json.loads((config_dir / "text_encoder_2" / "config.json").read_text())

@@ -15,7 +15,15 @@ fallback tokenizer transformers builds when tokenizer files are missing.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
+
+from reelforge.backends.diffusion import quiet_diffusers
+
+# torch, diffusers, transformers and peft are imported inside the functions that use them: they take
+# seconds to import, and planning, file checks and previz renders never need them.
 
 CHECKPOINT_KINDS = ("sdxl", "animatediff", "animatediff-sdxl", "wan", "controlnet-sdxl")
 # Adapters, each shaped for the tiny checkpoint it names (the SDXL ones also fit the tiny
@@ -286,9 +294,6 @@ def build_tiny_ip_adapter(kind: str, seed: int = 0):
 
 
 def _write_lora(target: Path, kind: str, seed: int) -> None:
-    import shutil
-    import tempfile
-
     from diffusers import AnimateDiffPipeline, StableDiffusionXLPipeline, WanPipeline
 
     state = build_tiny_lora(kind, seed)
@@ -310,8 +315,6 @@ def _write_lora(target: Path, kind: str, seed: int) -> None:
 def _as_umask_allows(path: Path, mode: int) -> None:
     """The permissions a plain file or folder would get: the staging place tempfile makes is private (0600/0700),
     and a checkpoint others on a shared production folder cannot read would fail their renders."""
-    import os
-
     umask = os.umask(0o022)
     os.umask(umask)
     os.chmod(path, mode & ~umask)
@@ -329,9 +332,6 @@ def _write_ip_adapter(folder: Path, kind: str, seed: int) -> None:
 def make_tiny(directory: str | Path, kind: str, seed: int = 0) -> Path:
     """Write a tiny checkpoint or adapter of `kind`: a folder in diffusers' layout (safetensors),
     or for a LoRA kind the `.safetensors` file `directory` names."""
-    import shutil
-    import tempfile
-
     directory = Path(directory)
     if kind not in KINDS:
         raise ValueError(f"unknown kind '{kind}'; known: {', '.join(KINDS)}")
@@ -342,7 +342,6 @@ def make_tiny(directory: str | Path, kind: str, seed: int = 0) -> Path:
             raise FileExistsError(f"{directory} exists; choose a new file name")
     elif directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise FileExistsError(f"{directory} exists and is not an empty folder; choose a new folder")
-    from reelforge.backends.diffusion import quiet_diffusers
 
     quiet_diffusers()
     if kind in LORA_KINDS:

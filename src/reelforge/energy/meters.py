@@ -38,6 +38,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pynvml
+
 JOULES_PER_KWH = 3.6e6
 POWERCAP = Path("/sys/class/powercap")
 # CodeCarbon's fallback for CPUs missing from its TDP table: 4 W per hardware thread at full load.
@@ -221,8 +223,6 @@ class NvmlEnergy:
     """The GPU's NVML energy counter (mJ) at start; `joules()` gives the energy used since."""
 
     def __init__(self, index: int):
-        import pynvml  # from nvidia-ml-py; imported here so a CPU-only install never needs it
-
         self.pynvml = pynvml
         pynvml.nvmlInit()
         try:

@@ -15,6 +15,9 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from reelforge.store.atomic import atomic_path
 
 THUMB_WIDTH = 480  # pixels per still; the height follows the frame's aspect ratio
 COLUMNS = 4
@@ -37,8 +40,6 @@ class Still:
 
 
 def _font(size: int):
-    from PIL import ImageFont
-
     path = Path(str(resources.files("reelforge") / "fonts" / FONT_FILE))
     return ImageFont.truetype(str(path), size)
 
@@ -54,8 +55,6 @@ def _fit(draw, text: str, font, width: int) -> str:
 
 def contact_sheet(stills: Sequence[Still], columns: int = COLUMNS, thumb_width: int = THUMB_WIDTH):
     """The sheet as a PIL RGB image: stills left to right, top to bottom, each with its label below."""
-    from PIL import Image, ImageDraw
-
     if not stills:
         raise ValueError("a contact sheet needs at least one still")
     height, width = stills[0].frame.shape[:2]
@@ -81,8 +80,6 @@ def contact_sheet(stills: Sequence[Still], columns: int = COLUMNS, thumb_width: 
 
 def write_png(image, path: Path) -> Path:
     """Write a PIL image as PNG atomically, with no metadata chunks (fixed bytes)."""
-    from reelforge.store.atomic import atomic_path
-
     with atomic_path(path) as tmp:
         image.save(tmp, format="PNG", optimize=False, compress_level=6)
     return path

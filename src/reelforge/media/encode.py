@@ -20,7 +20,6 @@ import av
 import numpy as np
 
 from reelforge.media.yuv import rgb_to_yuv420
-from reelforge.plan.engine import encode_code_hash
 from reelforge.store.atomic import atomic_path
 
 # BT.709 primaries, transfer and matrix; limited ("tv") range. Written into the
@@ -45,11 +44,21 @@ class EncodeSettings:
         return "bframes=0:colorprim=bt709:transfer=bt709:colormatrix=bt709:range=tv"
 
     def record(self) -> dict:
-        """Everything that fixes the bitstream, for the segment key and the render record."""
+        """The settings and library versions that fix the bitstream, for the segment key and the render record.
+
+        The encode code's own hash joins them in the segment key (engine/shot.py: `segment_key`).
+        """
         return {**asdict(self), "x264_params": self.x264_params(), "codec": "libx264", "pix_fmt": "yuv420p",
                 "av": av.__version__, "libavcodec": ".".join(map(str, av.library_versions["libavcodec"])),
                 "libavformat": ".".join(map(str, av.library_versions["libavformat"])),
-                "rgb_to_yuv": "reelforge.media.yuv/bt709-16bit-fixed-point", "code": encode_code_hash()}
+                "rgb_to_yuv": "reelforge.media.yuv/bt709-16bit-fixed-point"}
+
+
+def encode_settings(delivery) -> EncodeSettings:
+    """The encode settings a spec's `delivery` (spec.model.Delivery) asks for."""
+    width, height = delivery.size
+    return EncodeSettings(width=width, height=height, fps=delivery.fps, crf=delivery.crf,
+                          preset=delivery.preset, threads=delivery.encoder_threads)
 
 
 class SegmentEncoder:

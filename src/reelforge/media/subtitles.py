@@ -16,6 +16,7 @@ WebVTT and SRT are written here rather than by FFmpeg's muxers, which copy text 
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -23,10 +24,20 @@ from itertools import pairwise
 from pathlib import Path
 
 import av
+import langcodes
 from av.stream import Disposition
 from av.subtitles.subtitle import SubtitleSet
 
 from reelforge.media.encode import CONTAINER_OPTIONS
+from reelforge.media.watermark import (
+    SETPARAMS,
+    WatermarkError,
+    encoder_args,
+    escape_value,
+    ffmpeg_exe,
+    font_path,
+    run_ffmpeg,
+)
 from reelforge.store.atomic import atomic_path
 
 MS = Fraction(1, 1000)  # text tracks are timed in milliseconds, like WebVTT and SRT
@@ -106,8 +117,6 @@ def srt(cues: Sequence[Cue]) -> str:
 
 def iso639_2(tag: str) -> str:
     """The ISO 639-2/T code MP4 stores for a BCP 47 tag ('fr-CA' → 'fra'); 'und' if it names no language."""
-    import langcodes
-
     try:
         return langcodes.Language.get(tag).to_alpha3()
     except (LookupError, ValueError):
@@ -295,18 +304,6 @@ def burn_titles(picture: Path, target: Path, cues: Sequence[Cue], *, crf: int, p
     glyphs for (CJK, say) is drawn with a system font that fontconfig picks: the bytes then depend
     on the machine's fonts.
     """
-    import tempfile
-
-    from reelforge.media.watermark import (
-        SETPARAMS,
-        WatermarkError,
-        encoder_args,
-        escape_value,
-        ffmpeg_exe,
-        font_path,
-        run_ffmpeg,
-    )
-
     with av.open(str(picture)) as source:
         width, height = source.streams.video[0].width, source.streams.video[0].height
     try:

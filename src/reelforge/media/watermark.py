@@ -78,9 +78,11 @@ import subprocess
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-import typer
+import av
+import imageio_ffmpeg
+from PIL import Image, UnidentifiedImageError
 
 from reelforge.store.atomic import atomic_path
 from reelforge.store.hashing import file_sha256
@@ -256,10 +258,7 @@ def encoder_args(*, crf: int = 18, preset: str = "faster", threads: int = 2) -> 
 
 
 def ffmpeg_exe() -> str:
-    try:
-        import imageio_ffmpeg
-    except ImportError:
-        raise WatermarkError("the visible watermark needs imageio-ffmpeg (pip install imageio-ffmpeg==0.8.1)") from None
+    """The pinned ffmpeg binary imageio-ffmpeg ships (with drawtext and overlay, which PyAV's wheel lacks)."""
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
@@ -270,8 +269,6 @@ def labels_as_bt709(src: Path) -> bool:
     tagged with another matrix, primaries, transfer or full range is converted by ffmpeg instead.
     A file PyAV cannot read is left for ffmpeg to report.
     """
-    import av
-
     try:
         with av.open(str(src)) as container:
             if not container.streams.video:
@@ -303,7 +300,6 @@ def ffmpeg_command(src: Path, dst: Path, spec: WatermarkSpec, *, crf: int = 18, 
 def _check_logo(logo: Path) -> None:
     if not logo.is_file():
         raise WatermarkError(f"{logo}: logo not found")
-    from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(logo) as image:
@@ -345,7 +341,6 @@ def recipe_record(spec: WatermarkSpec, *, crf: int = 18, preset: str = "faster",
                   label_bt709: bool = True) -> dict:
     """Everything the watermarked bytes depend on besides the input, for render records and keys."""
     ffmpeg_exe()  # a clear error when imageio-ffmpeg is missing
-    import imageio_ffmpeg
 
     return {
         "recipe": RECIPE_VERSION,
@@ -356,26 +351,3 @@ def recipe_record(spec: WatermarkSpec, *, crf: int = 18, preset: str = "faster",
         "imageio_ffmpeg": imageio_ffmpeg.__version__,
         "ffmpeg": imageio_ffmpeg.get_ffmpeg_version(),
     }
-
-
-def watermark_command(
-    src: Annotated[Path, typer.Argument(help="video to mark (MP4/MOV/MKV, H.264 or anything ffmpeg reads)")],
-    dst: Annotated[Path, typer.Argument(help="marked video to write (.mp4, .m4v, .mov or .mkv)")],
-    text: Annotated[str, typer.Option("--text", help="text to burn in")] = "",
-    logo: Annotated[Path | None, typer.Option("--logo", help="PNG logo (transparency kept)")] = None,
-    position: Annotated[str, typer.Option("--position", help=f"one of: {', '.join(POSITIONS)}")] = "bottom-right",
-    opacity: Annotated[float, typer.Option("--opacity", help="0 (invisible) to 1 (opaque)")] = 0.6,
-) -> None:
-    """Burn a visible text/logo mark into a video by a documented ffmpeg recipe (same input, same bytes)."""
-    from rich.console import Console
-    from rich.text import Text
-
-    errors = Console(stderr=True)
-    try:
-        spec = WatermarkSpec(text=text, logo=logo, position=position, opacity=opacity)  # type: ignore[arg-type]
-        apply_watermark(src, dst, spec)
-    except WatermarkError as exc:
-        # Text, not markup: a path or a text with [brackets] prints as given.
-        errors.print(Text.assemble(("error:", "bold red"), " ", str(exc)), highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    Console().print(f"marked {dst} (sha256 {file_sha256(dst)})", highlight=False, markup=False, soft_wrap=True)

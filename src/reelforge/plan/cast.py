@@ -18,11 +18,17 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from PIL import Image, UnidentifiedImageError
+from safetensors import SafetensorError, safe_open
+
 from reelforge.plan.base import Frozen, LoraJob
 from reelforge.plan.seeds import figure_draws, identity_seed
 from reelforge.spec.base import text_in
 from reelforge.spec.character import Character, Wardrobe
 from reelforge.spec.model import Production
+from reelforge.store.assets import keep_asset
+from reelforge.store.hashing import cached_file_sha256
+from reelforge.store.paths import ProductionPaths
 
 FIGURE_SPACING_M = 1.1
 # How far a character's mannequin may depart from the neutral proportions (multipliers), drawn
@@ -142,8 +148,6 @@ def _stamp(stat) -> tuple[int, int, int, int]:
 
 def _check_image(path: Path, where: str) -> None:
     """Pillow decodes the whole file (a truncated file fails here, not halfway through a render)."""
-    from PIL import Image, UnidentifiedImageError
-
     _stat_or_fail(path, where, "an image file")
     try:
         with Image.open(path) as image:
@@ -156,8 +160,6 @@ def _check_image(path: Path, where: str) -> None:
 
 def kept_image(value: str, where: str, base_dir: Path) -> tuple[str, str]:
     """Check that a spec's image file decodes, keep this version in the production; (sha256, kept path)."""
-    from reelforge.deliver import keep_asset
-
     path = _spec_path(value, base_dir)
     memo = ("image", str(path.resolve()), _stamp(_stat_or_fail(path, where, "an image file")), str(base_dir.resolve()))
     with _checked_lock:
@@ -167,7 +169,7 @@ def kept_image(value: str, where: str, base_dir: Path) -> tuple[str, str]:
     try:
         kept = keep_asset(path, base_dir.resolve())
     except OSError as exc:
-        raise CastFileError(f"{where}: {path}: cannot keep a copy under {base_dir / '.reelforge'} "
+        raise CastFileError(f"{where}: {path}: cannot keep a copy under {ProductionPaths.for_root(base_dir).state} "
                             f"({exc.strerror or exc})") from None
     result = (kept.stem, str(kept))  # keep_asset names the copy by the file's SHA-256
     with _checked_lock:
@@ -177,10 +179,6 @@ def kept_image(value: str, where: str, base_dir: Path) -> tuple[str, str]:
 
 def hashed_lora(value: str, where: str, base_dir: Path) -> tuple[str, str]:
     """Check that a LoRA is a readable .safetensors file; (sha256, path)."""
-    from safetensors import SafetensorError, safe_open
-
-    from reelforge.backends.checkpoints import cached_file_sha256
-
     path = _spec_path(value, base_dir)
     memo = ("lora", str(path.resolve()), _stamp(_stat_or_fail(path, where, "a .safetensors LoRA file")), "")
     with _checked_lock:

@@ -11,14 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
-from reelforge.plan.base import Frozen, LoraJob  # noqa: F401 (re-exported)
+from reelforge.plan.base import Frozen
 from reelforge.plan.camera import CameraPath, camera_phrase, resolve_camera
-from reelforge.plan.cast import CastMember, Figure, place_figures, resolve_cast  # noqa: F401 (re-exported)
-from reelforge.plan.engine import render_code_hash
-from reelforge.plan.lighting import Light, kelvin_to_linear_rgb, lighting_phrase, resolve_lighting  # noqa: F401
-from reelforge.plan.look import LookJob, merge_looks, picture_size, resolve_look
+from reelforge.plan.cast import CastMember, Figure, resolve_cast
+from reelforge.plan.code_hash import render_code_hash
+from reelforge.plan.framing import picture_size
+from reelforge.plan.lighting import Light, lighting_phrase, resolve_lighting
+from reelforge.plan.look import LookJob, merge_looks, resolve_look
 from reelforge.plan.seeds import shot_seed
 from reelforge.plan.style import StyleJob, resolve_style
 from reelforge.spec.model import (
@@ -29,8 +30,6 @@ from reelforge.spec.model import (
     text_in,
 )
 
-if TYPE_CHECKING:
-    from reelforge.backends.runtime import Runtime
 
 class Set(Frozen):
     location_id: str
@@ -141,107 +140,6 @@ def compose_prompt(production: Production, scene: Scene, shot: Shot, style: Styl
     return prompt, style.negative_prompt
 
 
-def _resolve_path(value: str | None, base_dir: Path) -> Path | None:
-    if value is None:
-        return None
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else base_dir / path
-
-
-def _check_files(backend: str, files: dict[str, Path | None]) -> None:
-    """Every file the model needs is there, checked before any render starts (errors name the spec field)."""
-    from reelforge.backends.adapters import check_ip_adapter_folder
-    from reelforge.backends.checkpoints import (
-        CheckpointError,
-        check_model_folder,
-        check_pipeline_folder,
-    )
-    from reelforge.backends.defaults import PIPELINE_CLASSES
-
-    checks = [("checkpoint", lambda path: None if path.is_file() else
-               check_pipeline_folder(path, PIPELINE_CLASSES[backend], f"the {backend} backend")),
-              ("config", lambda path: check_pipeline_folder(path, PIPELINE_CLASSES["sdxl"], "an SDXL config folder")),
-              ("motion_adapter", lambda path: check_model_folder(path, "motion adapter")),
-              ("controlnet", lambda path: check_model_folder(path, "ControlNet")),
-              ("ip_adapter", check_ip_adapter_folder)]
-    for name, check in checks:
-        if files[name] is not None:
-            try:
-                check(files[name])
-            except CheckpointError as exc:
-                raise CheckpointError(f"$.model.{name}: {exc}") from None
-
-
-def resolve_model(production: Production, runtime: Runtime | None, base_dir: Path) -> tuple[ModelJob, ModelFiles] | None:
-    """The production's model with defaults filled in and its files hashed (None for previz).
-
-    Raises CheckpointError naming the spec field and the file when a path is wrong.
-    """
-    if production.backend == "previz":
-        return None
-    from reelforge.backends.checkpoints import CheckpointError, checkpoint_sha256
-    from reelforge.backends.defaults import DEFAULTS, PREVIZ_CONDITIONED
-    from reelforge.backends.runtime import resolve_dtype
-
-    if runtime is None:
-        raise ValueError("a generative backend needs a runtime (device and threads) to plan")
-    model = production.model
-    if model is None:
-        raise CheckpointError(f"$.backend: backend '{production.backend}' needs \"model\": {{\"checkpoint\": ...}}")
-    defaults = DEFAULTS[production.backend]
-    files = {name: _resolve_path(getattr(model, name), base_dir)
-             for name in ("checkpoint", "config", "motion_adapter", "controlnet", "ip_adapter")}
-    hashes = {}
-    for name, path in files.items():
-        if path is None:
-            hashes[name] = None
-            continue
-        try:
-            hashes[name] = checkpoint_sha256(path)
-        except CheckpointError as exc:
-            raise CheckpointError(f"$.model.{name}: {exc}") from None
-    if files["checkpoint"].is_file():
-        if production.backend != "sdxl":
-            raise CheckpointError(f"$.model.checkpoint: {files['checkpoint']} is a single file; the "
-                                  f"{production.backend} backend needs a diffusers folder")
-        if files["config"] is None:
-            raise CheckpointError(f"$.model.config: {files['checkpoint']} is a single file; give \"config\": a "
-                                  "local diffusers SDXL folder that supplies its configs and tokenizers")
-    irrelevant = []
-    if model.motion_adapter is not None and production.backend != "animatediff":
-        irrelevant.append(("motion_adapter", "only the animatediff backend takes a motion adapter"))
-    if model.config is not None and not files["checkpoint"].is_file():
-        irrelevant.append(("config", "only an SDXL single-file checkpoint takes a config folder"))
-    from reelforge.backends.adapters import IP_ADAPTER_BACKENDS
-
-    if model.ip_adapter is not None and production.backend not in IP_ADAPTER_BACKENDS:
-        irrelevant.append(("ip_adapter", ("only the sdxl, animatediff and animatediff-sdxl backends take an "
-                                          "IP-Adapter (diffusers' Wan pipelines have none)")))
-    if model.clip_frames is not None and production.backend == "sdxl":
-        irrelevant.append(("clip_frames", "sdxl renders each frame alone; clip_frames is for animatediff and wan"))
-    for name, why in irrelevant:  # silently ignored inputs would still change the key
-        raise CheckpointError(f"$.model.{name}: {why}, not '{production.backend}'; remove it")
-    _check_files(production.backend, files)
-    if model.controlnet is not None and production.backend != "sdxl":
-        raise CheckpointError(f"$.model.controlnet: only the sdxl backend takes a ControlNet, not '{production.backend}'")
-    conditioning = model.conditioning
-    if conditioning == "previz" and production.backend not in PREVIZ_CONDITIONED:
-        conditioning = "text"  # recorded as what actually happens
-    pick = lambda name: defaults[name] if getattr(model, name) is None else getattr(model, name)  # noqa: E731
-    uses_strength = conditioning == "previz"
-    return ModelJob(
-        checkpoint_sha256=hashes["checkpoint"], config_sha256=hashes["config"],
-        motion_adapter_sha256=hashes["motion_adapter"], controlnet_sha256=hashes["controlnet"],
-        controlnet_scale=model.controlnet_scale if model.controlnet is not None else None,
-        ip_adapter_sha256=hashes["ip_adapter"],
-        ip_adapter_scale=model.ip_adapter_scale if model.ip_adapter is not None else None,
-        conditioning=conditioning, steps=pick("steps"), guidance_scale=float(pick("guidance_scale")),
-        strength=float(pick("strength")) if uses_strength else None, scheduler=model.scheduler,
-        width=pick("width"), height=pick("height"), clip_frames=pick("clip_frames"),
-        dtype=resolve_dtype(model.dtype, runtime.device), device=runtime.device, threads=runtime.threads,
-    ), ModelFiles(**{name: str(path) if path is not None else None for name, path in files.items()})
-
-
 def plan_shot(production: Production, episode: Episode, scene: Scene, shot: Shot,
               model: tuple[ModelJob, ModelFiles] | None = None, base_dir: Path | None = None) -> ShotJob:
     """One shot's job: inheritance applied (series → episode → scene → shot), every preset resolved."""
@@ -286,13 +184,14 @@ def style_model_hints(production: Production, model_job: ModelJob, style: StyleJ
     return model_job.model_copy(update=update) if update else model_job
 
 
-def plan(production: Production, runtime: Runtime | None = None, base_dir: Path | None = None) -> list[EpisodePlan]:
+def plan(production: Production, base_dir: Path | None = None,
+         model: tuple[ModelJob, ModelFiles] | None = None) -> list[EpisodePlan]:
     """Every episode of the production as an ordered list of shot jobs.
 
-    Generative backends need the runtime (device, threads: part of every key) and the
-    folder the spec's model paths are relative to.
+    `base_dir` is the folder the spec's file paths are relative to. A generative backend needs
+    its model resolved for this machine first (backends/models.py: `resolve_model`, which keys
+    the device and thread count too); previz needs none.
     """
-    model = resolve_model(production, runtime, base_dir or Path.cwd())
     episodes = []
     for episode in production.episodes:
         jobs = tuple(plan_shot(production, episode, scene, shot, model, base_dir)

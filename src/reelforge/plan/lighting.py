@@ -10,6 +10,7 @@ import warnings
 from functools import cache
 
 from reelforge.plan.base import Frozen
+from reelforge.plan.colour import LUMA, import_colour
 from reelforge.spec import presets
 from reelforge.spec.lighting import Lighting
 
@@ -31,24 +32,6 @@ class Light(Frozen):
     saturation: float = 1.0
 
 
-def _import_colour():
-    """Import colour-science without leaving its matplotlib stand-ins behind.
-
-    Without matplotlib, colour-science puts `unittest.mock.MagicMock` objects into
-    `sys.modules` under matplotlib's module names; `importlib.util.find_spec` then
-    raises on them, which breaks any later import that probes for matplotlib
-    (diffusers does, at import). The stand-ins are removed once colour is loaded.
-    """
-    import sys
-    from unittest.mock import MagicMock
-
-    import colour
-
-    for name in [n for n, m in sys.modules.items() if isinstance(m, MagicMock)]:
-        del sys.modules[name]
-    return colour
-
-
 @cache
 def kelvin_to_linear_rgb(kelvin: float) -> tuple[float, float, float]:
     """Colour of a light at a colour temperature, as linear sRGB normalised to max 1.
@@ -58,7 +41,7 @@ def kelvin_to_linear_rgb(kelvin: float) -> tuple[float, float, float]:
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        colour = _import_colour()
+        colour = import_colour()
 
         xy = colour.temperature.CCT_to_xy(kelvin, method="Kang 2002")
         rgb = colour.XYZ_to_sRGB(colour.xy_to_XYZ(xy), apply_cctf_encoding=False)
@@ -69,7 +52,6 @@ def kelvin_to_linear_rgb(kelvin: float) -> tuple[float, float, float]:
 
 REFERENCE_KELVIN = 6500.0  # the white point the grade's white balance is relative to (≈ D65, sRGB white)
 GRADE_GAMMA = 2.2  # frames are gamma-encoded; a linear gain g is g ** (1 / 2.2) on encoded values
-LUMA = (0.2126, 0.7152, 0.0722)  # BT.709
 
 
 def white_balance_gains(kelvin: float, amount: float) -> tuple[float, float, float]:

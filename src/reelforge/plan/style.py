@@ -12,7 +12,9 @@ from pathlib import Path
 
 from reelforge.errors import Problem, SpecError
 from reelforge.plan.base import Frozen, LoraJob
-from reelforge.spec.styles import Step, Style, load_families, lora_path
+from reelforge.spec.recipe import Step
+from reelforge.spec.styles import Style, load_families, lora_path
+from reelforge.store.hashing import cached_file_sha256
 
 
 class StyleJob(Frozen):
@@ -45,10 +47,6 @@ def resolve_style(style: Style, base_dir) -> tuple[StyleJob, dict[str, str]]:
     family = loaded.family
     lora, assets = None, {}
     if family.lora is not None:
-        from reelforge.backends.checkpoints import (
-            cached_file_sha256,  # hashes a large file once per change
-        )
-
         path = lora_path(loaded.file, family.lora)
         try:
             sha = cached_file_sha256(path)

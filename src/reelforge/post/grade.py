@@ -16,11 +16,15 @@ the picture untouched, and a grade that leaves one pass neutral skips it.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from reelforge.plan.lighting import LUMA, Light
+from reelforge.plan.colour import LUMA
+
+if TYPE_CHECKING:
+    from reelforge.plan.lighting import Light
 
 
 def contrast_curve(x: np.ndarray, contrast: float) -> np.ndarray:

@@ -18,13 +18,17 @@ from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 from statistics import NormalDist
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from reelforge.plan.look import LutError, LutJob, read_lut
+from reelforge.plan.lut import LutError, read_lut
 from reelforge.plan.seeds import grain_seed
 from reelforge.store.hashing import file_sha256
+
+if TYPE_CHECKING:
+    from reelforge.plan.look import LutJob
 
 # ----------------------------------------------------------------------------- LUT
 

@@ -23,7 +23,7 @@ import math
 import cv2
 import numpy as np
 
-from reelforge.plan.look import framing_width
+from reelforge.plan.framing import framing_width
 from reelforge.previz.camera import subject
 from reelforge.previz.raster import SENSOR_WIDTH_MM, dot3, draw_depth
 

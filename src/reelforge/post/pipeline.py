@@ -13,12 +13,16 @@ the depth image is at hand.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from reelforge.plan.jobs import ShotJob
-from reelforge.plan.look import LutError
+from reelforge.plan.lut import LutError
 from reelforge.post.grade import grade
 from reelforge.post.look import apply_grain, apply_lut, apply_vignette
+
+if TYPE_CHECKING:
+    from reelforge.plan.jobs import ShotJob
 
 
 def place_in_canvas(job: ShotJob, picture: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from reelforge.plan.seeds import style_seed
-from reelforge.spec import styles as spec
+from reelforge.spec import recipe as spec
 
 REFERENCE_SIZE = (1920, 1080)  # recipe sizes are pixels of this picture
 

@@ -29,33 +29,19 @@ amplitude, and a pure function of time. Every pose is a pure function of
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import math
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, overload
 
 import numpy as np
 
 from reelforge.plan.seeds import handheld_draws
+from reelforge.spec.easing import easing_points
 
 if TYPE_CHECKING:
     from reelforge.plan.camera import CameraPath, HandheldJob, MoveJob
     from reelforge.plan.jobs import ShotJob
-
-# Easing curves as CSS cubic-bezier control points (x1, y1, x2, y2), the same
-# numbers as CSS `ease-in` etc. None means the identity (linear) curve.
-EASINGS: dict[str, tuple[float, float, float, float] | None] = {
-    "linear": None,
-    "ease-in": (0.42, 0.0, 1.0, 1.0),
-    "ease-out": (0.0, 0.0, 0.58, 1.0),
-    "ease-in-out": (0.42, 0.0, 0.58, 1.0),
-}
-# y control points may overshoot [0, 1] as in CSS (a move that goes past and settles
-# back), within this range; x must lie in [0, 1] so that time runs forward.
-BEZIER_Y_RANGE = (-1.0, 2.0)
 
 # Closest the camera may get to its target, horizontally, moving toward it.
 MIN_DISTANCE_M = 0.5
@@ -75,58 +61,7 @@ HANDHELD_FADE_S = 0.5
 MAX_TILT_RAD = math.radians(89.0)
 
 _BISECTION_STEPS = 48  # fixed count: same work, same bits, for every input
-_NUMBER = r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*"
-_CUBIC_BEZIER = re.compile(rf"cubic-bezier\({_NUMBER},{_NUMBER},{_NUMBER},{_NUMBER}\)")
-
-
 # ----------------------------------------------------------------------------- easing
-
-
-def easing_points(easing: str) -> tuple[float, float, float, float] | None:
-    """Control points of a named easing or a "cubic-bezier(x1, y1, x2, y2)" string (None: linear)."""
-    if easing in EASINGS:
-        return EASINGS[easing]
-    match = _CUBIC_BEZIER.fullmatch(easing.strip())
-    if match is None:
-        names = ", ".join(f"'{name}'" for name in EASINGS)
-        message = (f"unknown easing: must be one of {names} or CSS control points written "
-                   f"\"cubic-bezier(x1, y1, x2, y2)\" or [x1, y1, x2, y2], got '{easing}'")
-        close = difflib.get_close_matches(easing, list(EASINGS), n=1, cutoff=0.6)
-        raise ValueError(message + (f"; did you mean '{close[0]}'?" if close else ""))
-    return check_bezier([float(g) for g in match.groups()])
-
-
-def check_bezier(points: Sequence[float]) -> tuple[float, float, float, float]:
-    """Validate CSS cubic-bezier control points; ValueError says what is wrong in a sentence."""
-    if len(points) != 4:
-        raise ValueError(f"cubic-bezier control points are 4 numbers (x1, y1, x2, y2), got {len(points)}")
-    x1, y1, x2, y2 = (float(p) for p in points)
-    if not all(math.isfinite(p) for p in (x1, y1, x2, y2)):
-        raise ValueError("cubic-bezier control points must be finite numbers")
-    for name, x in (("x1", x1), ("x2", x2)):
-        if not 0.0 <= x <= 1.0:
-            raise ValueError(f"cubic-bezier {name} (a time) must lie between 0 and 1, got {x:g}; "
-                             "only y1 and y2 may overshoot")
-    low, high = BEZIER_Y_RANGE
-    for name, y in (("y1", y1), ("y2", y2)):
-        if not low <= y <= high:
-            raise ValueError(f"cubic-bezier {name} must lie between {low:g} and {high:g}, got {y:g}")
-    return (x1, y1, x2, y2)
-
-
-def canonical_easing(value: str | Sequence[float]) -> str:
-    """The one spelling of an easing that goes into a job: a name, or "cubic-bezier(x1, y1, x2, y2)".
-
-    Accepts a name, a CSS cubic-bezier string or a list of four numbers; raises
-    ValueError with a readable message for anything else.
-    """
-    if isinstance(value, str):
-        if value in EASINGS:
-            return value
-        points = easing_points(value)
-    else:
-        points = check_bezier(list(value))
-    return "cubic-bezier(" + ", ".join(repr(float(p)) for p in points) + ")"
 
 
 def cubic_bezier(x1: float, y1: float, x2: float, y2: float, t: np.ndarray) -> np.ndarray:

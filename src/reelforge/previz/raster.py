@@ -27,13 +27,17 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from reelforge.plan.jobs import Figure, ShotJob
-from reelforge.plan.look import framing_width
+from reelforge.plan.framing import framing_width
 from reelforge.previz.camera import CameraPose, camera_path, subject
+
+if TYPE_CHECKING:
+    from reelforge.plan.cast import Figure
+    from reelforge.plan.jobs import ShotJob
 
 SENSOR_WIDTH_MM = 36.0  # full-frame sensor: focal in pixels = focal_mm / 36 * width
 NEAR_M = 0.05  # near plane: geometry closer than this to the camera is clipped away

@@ -30,11 +30,13 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from sqlalchemy import DDL, ForeignKey, Integer, LargeBinary, String, Text, event, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from reelforge.records import merkle
-from reelforge.store.catalog import Base, utc_now
+from reelforge.records.audit import check_records
+from reelforge.store.catalog import utc_now
+from reelforge.store.schema import LogCheckpoint, LogEntry, LogSigner, LogState
 
 KINDS = ("commit", "asset", "render", "approval", "key-change")
 ORIGIN = "reelforge change log"  # first line of every signed checkpoint (C2SP tlog-checkpoint layout)
@@ -48,70 +50,6 @@ class LogError(Exception):
 
 class ProofError(Exception):
     """A proof or checkpoint file is not one (malformed JSON, missing fields): bad input."""
-
-
-# --- tables -------------------------------------------------------------------------------------
-
-class LogEntry(Base):
-    """One change. `leaf_hash` is the entry's RFC 6962 leaf hash, written once at append time."""
-
-    __tablename__ = "log_entries"
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # 0-based = leaf index
-    at: Mapped[str] = mapped_column(String)  # UTC, ISO 8601
-    actor: Mapped[str] = mapped_column(String, index=True)
-    kind: Mapped[str] = mapped_column(String, index=True)
-    entity: Mapped[str] = mapped_column(String, index=True)
-    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    before_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    after_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    reason: Mapped[str] = mapped_column(Text)
-    leaf_hash: Mapped[str] = mapped_column(String(64))
-
-    def content(self) -> dict:
-        """What the leaf hash covers (the states by their hashes), as exported in a proof."""
-        return {"seq": self.seq, "at": self.at, "actor": self.actor, "kind": self.kind, "entity": self.entity,
-                "version": self.version, "before_sha256": self.before_sha256, "after_sha256": self.after_sha256,
-                "reason": self.reason}
-
-
-class LogState(Base):
-    """A before/after state, stored once by the SHA-256 of its canonical JSON."""
-
-    __tablename__ = "log_states"
-    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
-    data: Mapped[bytes] = mapped_column(LargeBinary)
-
-
-class LogSigner(Base):
-    """A certificate chain (PEM, leaf first) that signed checkpoints, stored once by its hash."""
-
-    __tablename__ = "log_signers"
-    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
-    chain_pem: Mapped[str] = mapped_column(Text)
-
-
-class LogCheckpoint(Base):
-    """A signed (size, root hash, time). Numbered 0, 1, 2, … so a removed checkpoint leaves a gap."""
-
-    __tablename__ = "log_checkpoints"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    size: Mapped[int] = mapped_column(Integer)
-    root_hash: Mapped[str] = mapped_column(String(64))
-    at: Mapped[str] = mapped_column(String)
-    origin: Mapped[str] = mapped_column(String)
-    algorithm: Mapped[str] = mapped_column(String)
-    signer_sha256: Mapped[str] = mapped_column(ForeignKey("log_signers.sha256"))
-    signature: Mapped[str] = mapped_column(Text)  # base64
-
-    def body(self) -> bytes:
-        return checkpoint_body(self.origin, self.size, bytes.fromhex(self.root_hash), self.at)
-
-
-for _table in ("log_entries", "log_states", "log_signers", "log_checkpoints"):
-    for _action in ("UPDATE", "DELETE"):
-        event.listen(Base.metadata.tables[_table], "after_create", DDL(
-            f"CREATE TRIGGER IF NOT EXISTS {_table}_no_{_action.lower()} BEFORE {_action} ON {_table} "
-            f"BEGIN SELECT RAISE(ABORT, 'the change log is append-only: {_table} rows are never changed'); END"))
 
 
 # --- entries ------------------------------------------------------------------------------------
@@ -206,6 +144,11 @@ def last_entry(session: Session, *, entity: str, kind: str) -> LogEntry | None:
 
 
 # --- checkpoints --------------------------------------------------------------------------------
+
+def signed_body(checkpoint: LogCheckpoint) -> bytes:
+    """The bytes a stored checkpoint's signature covers."""
+    return checkpoint_body(checkpoint.origin, checkpoint.size, bytes.fromhex(checkpoint.root_hash), checkpoint.at)
+
 
 def checkpoint_body(origin: str, size: int, root: bytes, at: str) -> bytes:
     """What a checkpoint signs: origin, size, base64 root (the C2SP tlog-checkpoint body), then the time."""
@@ -339,6 +282,18 @@ class LogReport:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def headline(self) -> str:
+        """The verdict in one line: OK and what was checked, or TAMPERED and where it starts."""
+        if self.ok:
+            tail = self.entries - self.covered
+            return (f"OK: {self.entries} entries, {self.checkpoints} signed checkpoint(s); every leaf and root "
+                    "recomputed" + (f"; the newest {tail} entr{'y is' if tail == 1 else 'ies are'} not yet covered "
+                                    "by a checkpoint" if tail else ""))
+        if self.first_bad is not None:
+            return f"TAMPERED: first bad entry: {self.first_bad}: {self.first_bad_reason}"
+        return f"TAMPERED: {self.problems[0]}"
+
     def _bad(self, seq: int, reason: str) -> None:
         self.problems.append(reason)
         if self.first_bad is None or seq < self.first_bad:
@@ -371,7 +326,7 @@ def verify_log(session: Session, anchor_pem: bytes | None, witnesses: list[dict]
             report.problems.append(f"{name} is smaller than the checkpoint before it")
         previous = checkpoint
         signer = session.get(LogSigner, checkpoint.signer_sha256)
-        signature = (check_signature(checkpoint.body(), checkpoint.signature, signer.chain_pem, checkpoint.at,
+        signature = (check_signature(signed_body(checkpoint), checkpoint.signature, signer.chain_pem, checkpoint.at,
                                      anchor_pem) if signer else SignatureCheck(False, problem="its signer is missing"))
         if not signature.ok:  # a checkpoint that is not the production's proves nothing about the entries
             report.problems.append(f"{name}: {signature.problem} (forged or altered)")
@@ -397,8 +352,6 @@ def verify_log(session: Session, anchor_pem: bytes | None, witnesses: list[dict]
     for witness in witnesses or []:
         _check_witness(witness, rows, roots, anchor_pem, report)
     # The version tables (what history, show and show render:N print) must say what the log says.
-    from reelforge.records.versions import check_records
-
     report.problems += check_records(session)
     report.covered = good_size
     return report

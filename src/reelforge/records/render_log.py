@@ -1,6 +1,6 @@
 """What the change log records for a render: a "render" entry, and a "key-change" entry per shot whose job key moved.
 
-Called by Engine._record in the render's own transaction, so a delivery, its log entries and the
+Called by engine/record.py in the render's own transaction, so a delivery, its log entries and the
 checkpoint that signs them are committed together or not at all.
 """
 
@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from reelforge.records.changelog import append_entry, write_checkpoint
-from reelforge.store.catalog import JobRecord, RenderShot
+from reelforge.store.schema import EntityVersion, JobRecord, RenderCommit, RenderShot
 
 
 def last_job_keys(session: Session, shot_paths: list[str]) -> dict[str, str]:
@@ -28,8 +28,6 @@ def last_job_keys(session: Session, shot_paths: list[str]) -> dict[str, str]:
 
 def current_version(session: Session, entity: str) -> int | None:
     """The entity's latest committed version (what a render or an approval is of), None if never committed."""
-    from reelforge.records.versions import EntityVersion
-
     return session.scalar(select(func.max(EntityVersion.version)).where(EntityVersion.entity == entity))
 
 
@@ -55,7 +53,6 @@ def log_render(session: Session, result, render_id: int, actor: str, identity, p
                      before={"job_key": old}, after={"job_key": shot.job.key, "changed": fields},
                      reason=f"job key changed ({', '.join(fields) or 'engine or environment'}): the shot renders anew")
     entity = f"episode:{result.episode_id}" if result.kind == "episode" else f"shot:{result.shots[0].job.shot_path}"
-    from reelforge.records.versions import RenderCommit
 
     link = session.get(RenderCommit, render_id)  # the commit it was made from: its versions, in the log
     after = {"render_id": render_id, "commit": link.commit_id if link is not None else None, "kind": result.kind, "output": result.output.name,

@@ -32,118 +32,32 @@ transaction, then one for the commit itself.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import (
-    Boolean,
-    ForeignKey,
-    ForeignKeyConstraint,
-    Integer,
-    String,
-    Text,
     func,
     select,
     text,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from reelforge.store.catalog import Base, Catalog, RenderRecord, utc_now
-from reelforge.store.hashing import file_sha256
+from reelforge.records.changelog import append_entry, write_checkpoint
+from reelforge.records.entities import RecordsError, UnknownEntity, UnknownVersion, parse_entity
+from reelforge.spec.json_problems import json_path
+from reelforge.spec.styles import load_families, lora_path
+from reelforge.store.assets import AssetChanged, keep_asset
+from reelforge.store.catalog import Catalog, utc_now
+from reelforge.store.hashing import cached_file_sha256, file_sha256
+from reelforge.store.schema import CommitRecord, EntityRef, EntityVersion, RenderCommit, RenderRecord, ShotState
 
-ENTITY_KINDS = ("series", "episode", "scene", "shot", "character", "location", "style", "asset")
-ASSETS_FOLDER = Path(".reelforge") / "assets"
 AUTO_REASON = "auto-commit before render"
 
 
-# --------------------------------------------------------------------------- tables
-
-
-class CommitRecord(Base):
-    """One recorded state of the spec: who, when (UTC), why, and the spec file's bytes by hash."""
-
-    __tablename__ = "commits"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    actor: Mapped[str] = mapped_column(String, index=True)
-    at: Mapped[str] = mapped_column(String)
-    reason: Mapped[str] = mapped_column(Text)
-    spec_sha256: Mapped[str] = mapped_column(String(64))
-    auto: Mapped[bool] = mapped_column(Boolean)  # made by a render of an uncommitted spec
-
-
-class EntityVersion(Base):
-    """One version of one entity; `content_json` is None for a tombstone (the entity was removed)."""
-
-    __tablename__ = "entity_versions"
-    entity: Mapped[str] = mapped_column(String, primary_key=True)
-    version: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String, index=True)
-    commit_id: Mapped[int] = mapped_column(ForeignKey("commits.id"), index=True)
-    content_json: Mapped[str | None] = mapped_column(Text, nullable=True)
-    content_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
-
-    @property
-    def deleted(self) -> bool:
-        return self.content_json is None
-
-    @property
-    def content(self) -> dict | None:
-        return None if self.content_json is None else json.loads(self.content_json)
-
-
-class EntityRef(Base):
-    """What one entity version refers to: `field` is where, inside its content (`cast[1]`, `location`,
-    `style.preset`, `references[0]`); `target` an entity id (`character:mara`, `asset:<sha256>`)."""
-
-    __tablename__ = "entity_refs"
-    entity: Mapped[str] = mapped_column(String, primary_key=True)
-    version: Mapped[int] = mapped_column(Integer, primary_key=True)
-    field: Mapped[str] = mapped_column(String, primary_key=True)
-    target: Mapped[str] = mapped_column(String, index=True)
-    __table_args__ = (ForeignKeyConstraint(["entity", "version"], ["entity_versions.entity", "entity_versions.version"]),)
-
-
-class ShotState(Base):
-    """A shot's inherited, resolved state from `commit_id` on (a row only where it changed).
-
-    `style_from` is the entity that sets the style (the shot, its scene, episode or the series).
-    `removed` marks the commit that removed the shot.
-    """
-
-    __tablename__ = "shot_states"
-    commit_id: Mapped[int] = mapped_column(ForeignKey("commits.id"), primary_key=True)
-    shot: Mapped[str] = mapped_column(String, primary_key=True)
-    style: Mapped[str | None] = mapped_column(String, nullable=True, index=True)
-    style_from: Mapped[str | None] = mapped_column(String, nullable=True)
-    location: Mapped[str | None] = mapped_column(String, nullable=True, index=True)
-    frames: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    removed: Mapped[bool] = mapped_column(Boolean)
-
-
-class RenderCommit(Base):
-    """The commit a render was made from: render → exact entity versions."""
-
-    __tablename__ = "render_commits"
-    render_id: Mapped[int] = mapped_column(ForeignKey("renders.id"), primary_key=True)
-    commit_id: Mapped[int] = mapped_column(ForeignKey("commits.id"), index=True)
-
-
 # --------------------------------------------------------------------------- errors
-
-
-class RecordsError(Exception):
-    """Something the user asked of the records cannot be done; the message says what to do (exit 2)."""
-
-
-class UnknownEntity(RecordsError):
-    pass
-
-
-class UnknownVersion(RecordsError):
-    pass
 
 
 class RemovalRefused(RecordsError):
@@ -160,27 +74,8 @@ class RemovalRefused(RecordsError):
         super().__init__("\n".join(lines))
 
 
-# --------------------------------------------------------------------------- entity names
-
-
-def parse_entity(name: str, kinds: Iterable[str] = ENTITY_KINDS) -> tuple[str, str]:
-    """'shot:s01e01/sc01/sh01' → ('shot', 's01e01/sc01/sh01'); a clear error for anything else."""
-    kinds = tuple(kinds)
-    kind, sep, rest = name.partition(":")
-    if not sep or not rest or kind not in kinds:
-        raise UnknownEntity(f"'{name}' is not an entity name: use KIND:ID with KIND one of {', '.join(kinds)} "
-                            f"(e.g. shot:s01e01/sc01/sh01, character:mara)")
-    expected_parts = {"scene": 2, "shot": 3}.get(kind, 1)
-    if kind != "asset" and len(rest.split("/")) != expected_parts:
-        example = {"scene": "scene:s01e01/sc01", "shot": "shot:s01e01/sc01/sh01"}.get(kind, f"{kind}:ID")
-        raise UnknownEntity(f"'{name}': a {kind} is named like {example}")
-    return kind, rest
-
-
 def canonical(content: object) -> tuple[str, str]:
     """Canonical JSON text of a content and its SHA-256 (sorted keys, no spaces, UTF-8)."""
-    import hashlib
-
     data = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return data, hashlib.sha256(data.encode("utf-8")).hexdigest()
 
@@ -230,8 +125,6 @@ def _look_lut(snap: Snapshot, entity: str, level, where: str, root: Path) -> Non
 
 def snapshot(production, root: Path) -> Snapshot:
     """Split a validated Production into entities (hierarchy order), before any file is hashed."""
-    from reelforge.spec.styles import load_families, lora_path
-
     snap = Snapshot()
     series = f"series:{production.series.id}"
     content = _written(production, drop=("characters", "locations", "episodes"))
@@ -310,26 +203,18 @@ def _shown(path: Path, root: Path) -> str:
 def keep_file(use: FileUse, root: Path) -> tuple[str, Path]:
     """Keep this version of a named file under `.reelforge/assets/<sha256><suffix>`: (sha256, kept path).
 
-    Small files go through deliver.keep_asset (the copy plan/cast and plan/look keep too: one
-    file per content). A LoRA is hashed like a checkpoint (cached by size and mtime, it can be
-    hundreds of MB) and copied in a stream, checked against that hash.
+    Small files are read whole (the copy plan/cast and plan/look keep too: one file per content).
+    A LoRA is hashed like a checkpoint (cached by size and mtime, it can be hundreds of MB) and
+    copied in a stream, checked against that hash.
     """
-    from reelforge.deliver import keep_asset
-
     if use.kind != "lora":
         kept = keep_asset(use.path, root.resolve())
         return kept.stem, kept
-    from reelforge.backends.checkpoints import cached_file_sha256
-    from reelforge.store.atomic import atomic_path
-
     sha = cached_file_sha256(use.path)
-    kept = root.resolve() / ASSETS_FOLDER / f"{sha}{use.path.suffix.lower()}"
-    if not kept.is_file():
-        with atomic_path(kept) as tmp:
-            shutil.copyfile(use.path, tmp)
-            if file_sha256(tmp) != sha:
-                raise RecordsError(f"{use.path} changed while it was being kept; commit again")
-    return sha, kept
+    try:
+        return sha, keep_asset(use.path, root.resolve(), sha256=sha)
+    except AssetChanged:
+        raise RecordsError(f"{use.path} changed while it was being kept; commit again") from None
 
 
 def _keep_files(snap: Snapshot, root: Path) -> tuple[dict[str, dict], list[FileUse]]:
@@ -388,11 +273,6 @@ def shot_states(session: Session, commit_id: int | None = None) -> dict[str, Sho
     return {row.shot: row for row in session.scalars(query) if not row.removed}
 
 
-def latest_commit(catalog: Catalog) -> CommitRecord | None:
-    with catalog.session() as session:
-        return session.scalars(select(CommitRecord).order_by(CommitRecord.id.desc())).first()
-
-
 # --------------------------------------------------------------------------- committing
 
 
@@ -418,8 +298,6 @@ def commit_spec(catalog: Catalog, production, spec_path: str | Path, *, actor: s
     per new version plus one for the commit — is written in one transaction, with a change-log
     checkpoint signed by `identity` (trust.identity.Identity) when one is given.
     """
-    from reelforge.records.changelog import append_entry, write_checkpoint
-
     spec_path = Path(spec_path)
     root = spec_path.absolute().parent
     if not reason.strip():
@@ -516,8 +394,6 @@ def check_removals(catalog: Catalog, spec_path: str | Path) -> None:
     Runs on the raw JSON before validation (which would only say "unknown character"), so the
     message can say what was removed and list every referrer by entity and JSON path.
     """
-    from reelforge.spec.styles import load_families
-
     spec_path = Path(spec_path)
     try:
         raw = json.loads(spec_path.read_text(encoding="utf-8-sig"))
@@ -647,70 +523,6 @@ def _refs_of(session: Session, rows: Iterable[EntityVersion]) -> dict[str, dict[
     return found
 
 
-def check_records(session: Session) -> list[str]:
-    """The version tables against the change log: what `history`, `show` and `show render:N` print must be
-    what the log recorded, or `reelforge log verify` would vouch for a log while the records beside it lie.
-
-    Commits (actor, time, reason, spec hash), entity versions (content and the commit that wrote them) and
-    render → commit links are compared with their log entries; a row without one was forged (or its entry
-    removed, which the tree shows). Renders logged before the render entry named its commit are not linked.
-    """
-    import hashlib
-
-    from reelforge.records.changelog import LogEntry, LogState
-
-    problems: list[str] = []
-    logged = list(session.scalars(select(LogEntry).where(LogEntry.kind.in_(("commit", "asset", "render")))))
-    wanted = {row.after_sha256 for row in logged if row.after_sha256 and (row.kind == "render" or
-                                                                          row.entity.startswith("commit:"))}
-    blobs: dict[str, bytes] = {}
-    wanted_list = sorted(wanted)
-    for start in range(0, len(wanted_list), 500):  # SQLite caps the parameters of one statement
-        blobs.update((digest, data) for digest, data in session.execute(
-            select(LogState.sha256, LogState.data).where(LogState.sha256.in_(wanted_list[start:start + 500]))))
-
-    def after(row) -> dict:
-        try:
-            value = json.loads(blobs.get(row.after_sha256) or b"null")
-        except ValueError:
-            value = None
-        return value if isinstance(value, dict) else {}
-
-    versions = {(row.entity, row.version): row for row in logged if row.kind in ("commit", "asset")
-                and row.entity.partition(":")[0] in ENTITY_KINDS}
-    commits = {row.entity: (row, after(row)) for row in logged if row.entity.startswith("commit:")}
-    renders = {after(row).get("render_id"): after(row) for row in logged if row.kind == "render"}
-    for commit in session.scalars(select(CommitRecord).order_by(CommitRecord.id)):
-        found = commits.get(f"commit:{commit.id}")
-        if found is None:
-            problems.append(f"commit #{commit.id} has no entry in the change log (forged, or its entry removed)")
-            continue
-        entry, state = found
-        recorded = (entry.actor, entry.at, entry.reason, state.get("spec_sha256"), state.get("auto"))
-        if recorded != (commit.actor, commit.at, commit.reason, commit.spec_sha256, commit.auto):
-            problems.append(f"commit #{commit.id} was altered: its actor, time, reason or spec hash differ from its "
-                            f"change-log entry {entry.seq}")
-    for row in session.scalars(select(EntityVersion).order_by(EntityVersion.commit_id, EntityVersion.entity)):
-        name = f"{row.entity}@{row.version}"
-        entry = versions.get((row.entity, row.version))
-        digest = None if row.content_json is None else hashlib.sha256(row.content_json.encode("utf-8")).hexdigest()
-        listed = commits.get(f"commit:{row.commit_id}", (None, {}))[1].get("versions", {})
-        if entry is None:
-            problems.append(f"{name} has no entry in the change log (forged, or its entry removed)")
-        elif digest != row.content_sha256 or digest != entry.after_sha256 or listed.get(row.entity) != row.version:
-            problems.append(f"{name} was altered: its content or commit differs from its change-log entry {entry.seq}")
-    for link in session.scalars(select(RenderCommit).order_by(RenderCommit.render_id)):
-        state = renders.get(link.render_id)
-        if state is not None and "commit" in state and state["commit"] != link.commit_id:
-            problems.append(f"render #{link.render_id} was relinked: it points at commit #{link.commit_id}, its "
-                            f"change-log entry at commit #{state['commit']}")
-    linked = set(session.scalars(select(RenderCommit.render_id)))
-    problems += [f"render #{render_id}'s link to commit #{state['commit']} was removed"
-                 for render_id, state in sorted(renders.items(), key=lambda item: str(item[0]))
-                 if state.get("commit") is not None and render_id not in linked]
-    return problems
-
-
 # --------------------------------------------------------------------------- history, show, diff
 
 
@@ -789,8 +601,6 @@ class Change:
 
 def diff_contents(old: object, new: object) -> list[Change]:
     """Every field that differs between two contents, as JSON paths (objects by key, lists by index)."""
-    from reelforge.spec.load import json_path
-
     changes: list[Change] = []
 
     def walk(a: object, b: object, loc: tuple) -> None:

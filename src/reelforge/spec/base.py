@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 Id = Annotated[str, Field(pattern=ID_PATTERN, description="lower-case id: letters, digits, '-' and '_'")]
 Color = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", description="sRGB colour as #rrggbb")]
+# Colours are compared and keyed as written in lower case: "#FFAA00" and "#ffaa00" are one colour.
+Colour = Annotated[Color, AfterValidator(str.lower)]
 
 # Text a user may give once (in the production's source language) or per language,
 # keyed by BCP 47 tag: "A dark harbor" or {"en": "A dark harbor", "fr": "Un port sombre"}.

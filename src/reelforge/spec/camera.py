@@ -17,9 +17,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from reelforge.previz.camera import canonical_easing
 from reelforge.spec import presets
 from reelforge.spec.base import Strict
+from reelforge.spec.easing import canonical_easing
 
 # A move's speed stands in for its amount over the move (amount = speed × the move's span).
 SPEED_OF = {"travel_m": "speed_mps", "angle_deg": "speed_deg_s"}

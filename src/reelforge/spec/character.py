@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from reelforge.spec.base import Colour as Color
 from reelforge.spec.base import Id, LocalizedText, Strict
-from reelforge.spec.styles import (
-    Colour as Color,  # lower-cased: "#FFAA00" and "#ffaa00" are one colour, one key
-)
 
 WARDROBE_FIELDS = ("top", "bottom", "shoes", "description")
 

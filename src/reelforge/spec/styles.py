@@ -10,177 +10,31 @@ the `styles/` folder beside its spec. The file name is the family's id, so a spe
 
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
-    AfterValidator,
     Field,
     ValidationError,
     ValidationInfo,
     field_validator,
 )
+from safetensors import SafetensorError, safe_open
 
-from reelforge.spec.base import Color, Id, Strict
+from reelforge.spec import json_problems
+from reelforge.spec.base import Colour, Id, Strict
+from reelforge.spec.recipe import OPS, PaletteMap, PaperLayers, Step, Voronoi
 
 STYLE_FORMAT = "reelforge-style/1"
 STYLES_FOLDER = "styles"  # beside the spec
 BUILTIN_FOLDER = Path(__file__).resolve().parent.parent / "styles"
 # Key of the pydantic validation context that lists the style ids a spec may name (see Style).
 FAMILIES_CONTEXT = "style_families"
-
-# Colours are compared and keyed as written in lower case: "#FFAA00" and "#ffaa00" are one colour.
-Colour = Annotated[Color, AfterValidator(str.lower)]
-
-# Sizes in a recipe are in pixels of a 1080p picture; a renderer scales them with the picture.
-Px = Annotated[float, Field(description="pixels at 1080p (scaled with the picture)")]
-
-
-# --------------------------------------------------------------------------- recipe steps
-
-
-class Smooth(Strict):
-    """Edge-preserving smoothing: flat washes of colour that keep the edges between them."""
-
-    op: Literal["smooth"]
-    method: Literal["bilateral", "recursive"] = Field(
-        "bilateral", description="bilateral: OpenCV's bilateral filter; recursive: its edge-preserving "
-                                 "recursive filter")
-    radius_px: Px = Field(6.0, ge=1, le=32, description="how far colours blend")
-    strength: float = Field(0.2, gt=0, le=1, description="colour tolerance: colours closer than this (0–1 of the "
-                                                         "full range) blend, edges between more different ones stay")
-    work_scale: float = Field(0.5, ge=0.25, le=1, description="filter at this fraction of the picture size "
-                                                              "(faster and softer), then scale back")
-
-
-class Bleed(Strict):
-    """Pigment bleeding: edges wander by a seeded, smooth displacement, fixed for the whole shot."""
-
-    op: Literal["bleed"]
-    amount_px: Px = Field(3.0, ge=0, le=32, description="largest displacement")
-    scale_px: Px = Field(48.0, ge=4, le=512, description="size of the wobbles")
-
-
-class DarkenEdges(Strict):
-    """Pigment pooling: darker rims where tones change, as where a watercolour wash dries."""
-
-    op: Literal["darken-edges"]
-    strength: float = Field(0.35, ge=0, le=1, description="darkening at a full black-to-white edge")
-    width_px: Px = Field(3.0, ge=0.5, le=32, description="width of the rim")
-
-
-class Texture(Strict):
-    """A paper or canvas texture multiplied into the picture, seeded per shot and fixed in screen space."""
-
-    op: Literal["texture"]
-    kind: Literal["paper", "canvas"] = Field("paper", description="paper: grainy fibres; canvas: a woven grid")
-    strength: float = Field(0.1, ge=0, le=1, description="brightness variation (0.1 = ±10 %)")
-    scale_px: Px = Field(6.0, ge=1, le=128, description="grain size (paper) or thread spacing (canvas)")
-
-
-class Voronoi(Strict):
-    """Stained glass: Voronoi cells, each filled with one colour, with dark leading between them.
-
-    The cells are seeded per shot and fixed in screen space, so they never boil.
-    """
-
-    op: Literal["voronoi"]
-    cell_px: Px = Field(36.0, ge=6, le=400, description="average cell width")
-    jitter: float = Field(0.9, ge=0, le=1, description="0: a regular grid of square cells; 1: irregular cells")
-    palette_mix: float = Field(0.0, ge=0, le=1, description="0: each cell's mean colour; 1: the nearest palette "
-                                                            "colour (needs a palette)")
-    shade: float = Field(0.1, ge=0, le=0.5, description="seeded brightness variation between panes (±)")
-    leading_px: Px = Field(3.0, ge=0, le=24, description="width of the dark lines between cells")
-    leading_color: Colour = "#151310"
-
-
-class PaperLayers(Strict):
-    """Paper cut-outs: the picture's tones as stacked layers of paper (palette colours), darker ones on top,
-    each casting a soft drop shadow on the layers below."""
-
-    op: Literal["paper-layers"]
-    split: Literal["tone", "colour"] = Field("tone", description="tone: `layers` bands of brightness; colour: one "
-                                                                 "sheet per palette colour, by nearest colour")
-    layers: int = Field(5, ge=2, le=12, description="number of sheets when split by tone")
-    smooth_px: Px = Field(4.0, ge=0, le=32, description="rounds the cut edges")
-    shadow_px: Px = Field(6.0, ge=0, le=48, description="drop-shadow offset")
-    shadow_angle_deg: float = Field(45.0, ge=-360, le=360, description="direction the shadow falls "
-                                                                      "(0 = right, 90 = down)")
-    shadow_blur_px: Px = Field(4.0, ge=0, le=48, description="softness of the shadow")
-    shadow_opacity: float = Field(0.45, ge=0, le=1)
-
-
-class Kuwahara(Strict):
-    """Oil-paint strokes: a Kuwahara filter (each pixel takes the mean of its calmest neighbouring square)."""
-
-    op: Literal["kuwahara"]
-    radius_px: Px = Field(6.0, ge=1, le=32, description="stroke size")
-
-
-class InkEdges(Strict):
-    """Inked outlines where the picture has edges (OpenCV's Canny detector)."""
-
-    op: Literal["ink-edges"]
-    low: float = Field(0.08, gt=0, le=1, description="weakest edge that continues a line (1 = a black-to-white step)")
-    high: float = Field(0.2, gt=0, le=1, description="weakest edge that starts a line")
-    blur_px: Px = Field(1.5, ge=0, le=16, description="smoothing before edges are found (ignores fine noise)")
-    width_px: Px = Field(2.0, ge=0.5, le=16, description="line width")
-    color: Colour = "#15120e"
-    opacity: float = Field(1.0, ge=0, le=1)
-
-    @field_validator("high")
-    @classmethod
-    def _high_above_low(cls, v: float, info: ValidationInfo) -> float:
-        low = info.data.get("low")
-        if low is not None and v < low:
-            raise ValueError(f"must be at least 'low' ({low:g}), got {v:g}")
-        return v
-
-
-class Hatching(Strict):
-    """Pen hatching by tone on paper: darker tones get more line directions; the darkest is solid ink.
-
-    The tones between `solid_below` and `lightest` are split into one band per angle.
-    The lines are fixed in screen space (with a per-shot seeded wobble), so they never boil.
-    """
-
-    op: Literal["hatching"]
-    angles_deg: tuple[float, ...] = Field((45.0, -45.0, 0.0), min_length=1, max_length=4,
-                                          description="one line direction per tone band, lightest band first")
-    spacing_px: Px = Field(7.0, ge=2, le=64, description="distance between lines")
-    line_px: Px = Field(1.2, ge=0.5, le=16, description="line width")
-    lightest: float = Field(0.6, ge=0, le=1, description="tones lighter than this stay bare paper")
-    solid_below: float = Field(0.08, ge=0, le=1, description="tones darker than this are solid ink")
-    wobble_px: Px = Field(0.8, ge=0, le=8, description="hand-drawn waviness of the lines")
-    ink: Colour = "#15120e"
-    paper: Colour = "#f4eee0"
-
-
-class PaletteMap(Strict):
-    """Pull every colour toward the nearest palette colour (nearest in CIELAB)."""
-
-    op: Literal["palette-map"]
-    mix: float = Field(0.5, ge=0, le=1, description="0: unchanged; 1: palette colours only")
-
-
-class Adjust(Strict):
-    """Saturation, contrast and brightness."""
-
-    op: Literal["adjust"]
-    saturation: float = Field(1.0, ge=0, le=4, description="1: unchanged; 0: grey")
-    contrast: float = Field(1.0, ge=0, le=4, description="1: unchanged; around mid-grey")
-    brightness: float = Field(0.0, ge=-1, le=1, description="added, as a fraction of white")
-
-
-Step = Annotated[Smooth | Bleed | DarkenEdges | Texture | Voronoi | PaperLayers | Kuwahara | InkEdges | Hatching
-                 | PaletteMap | Adjust, Field(discriminator="op")]
-OPS: dict[str, type[Strict]] = {model.model_fields["op"].annotation.__args__[0]: model for model in
-                                (Smooth, Bleed, DarkenEdges, Texture, Voronoi, PaperLayers, Kuwahara, InkEdges,
-                                 Hatching, PaletteMap, Adjust)}
 
 
 # --------------------------------------------------------------------------- the family file
@@ -343,7 +197,6 @@ def _lora_problems(file: Path, family: StyleFamily) -> tuple[StyleFileProblem, .
                                                       f"file's folder, {file.parent})"),)
     # The same checks a character's LoRA gets (plan.cast.hashed_lora): a broken file fails here,
     # not at the first shot a generative backend renders. Reads the header only.
-    from safetensors import SafetensorError, safe_open
 
     why = None
     if path.suffix.lower() != ".safetensors":
@@ -361,16 +214,14 @@ def _lora_problems(file: Path, family: StyleFamily) -> tuple[StyleFileProblem, .
 
 
 def _parse_family(file: Path, data: bytes) -> tuple[StyleFamily | None, tuple[StyleFileProblem, ...]]:
-    """Validate one file with the spec loader's sentences (JSON paths, plain words)."""
-    from reelforge.spec import load  # the loader imports this module: import it late
-
+    """Validate one file with the spec's sentences (JSON paths, plain words: spec/json_problems.py)."""
     try:
         text = _decode(data)
-        raw = load._parse_json(text)
-    except load._FileProblem as problem:
+        raw = json_problems.parse_json(text)
+    except json_problems.FileProblem as problem:
         return None, (StyleFileProblem(file, "$", str(problem)),)
     if not isinstance(raw, dict):
-        message = f"a style family must be a JSON object ({{...}}) at the top level, got {load._describe(raw)}"
+        message = f"a style family must be a JSON object ({{...}}) at the top level, got {json_problems.describe(raw)}"
         return None, (StyleFileProblem(file, "$", message),)
     family = None
     try:
@@ -378,7 +229,7 @@ def _parse_family(file: Path, data: bytes) -> tuple[StyleFamily | None, tuple[St
         found = recipe_problems(family)
     except ValidationError as exc:
         found = _convert(exc.errors(), raw)
-    json_found = load._json_problems(raw)
+    json_found = json_problems.json_problems(raw)
     bad_numbers = {loc for loc, message in json_found if "JSON number" in message}
     found = [(loc, message) for loc, message in found if loc not in bad_numbers] + json_found
     if isinstance(raw.get("id"), str) and raw["id"] != file.stem:
@@ -386,25 +237,23 @@ def _parse_family(file: Path, data: bytes) -> tuple[StyleFamily | None, tuple[St
                f"rename the file to {raw['id']}.json or set \"id\": \"{file.stem}\"")
         found.append((("id",), why))
     found = list(dict.fromkeys(found))
-    found.sort(key=lambda item: load._document_order(raw, item[0]))
-    problems = tuple(StyleFileProblem(file, load.json_path(loc), message) for loc, message in found)
+    found.sort(key=lambda item: json_problems.document_order(raw, item[0]))
+    problems = tuple(StyleFileProblem(file, json_problems.json_path(loc), message) for loc, message in found)
     return (None if problems else family), problems
 
 
 def _decode(data: bytes) -> str:
-    from reelforge.spec import load
 
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise load._FileProblem(f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line} cannot "
+        raise json_problems.FileProblem(f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line} cannot "
                                 "be decoded); save it as UTF-8") from None
 
 
 def _convert(errors: list[dict], raw: dict) -> list[tuple[tuple, str]]:
-    """pydantic errors as (location, sentence): unknown ops and fields here, the rest by the spec loader."""
-    from reelforge.spec import load
+    """pydantic errors as (location, sentence): unknown ops and fields here, the rest as in a spec."""
 
     found, rest = [], []
     for error in errors:
@@ -420,7 +269,7 @@ def _convert(errors: list[dict], raw: dict) -> list[tuple[tuple, str]]:
             found.append((loc, _unknown_field(loc, raw)))
         else:
             rest.append(error)
-    return found + load._convert_errors(rest, raw)
+    return found + json_problems.convert_errors(rest, raw, StyleFamily)
 
 
 def _without_tags(loc: tuple, raw: dict) -> tuple:
@@ -433,8 +282,6 @@ def _without_tags(loc: tuple, raw: dict) -> tuple:
 
 
 def _unknown_name(kind: str, name: Any, known: list[str]) -> str:
-    import difflib
-
     message = f"unknown {kind} '{name}'"
     close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
     if close:
@@ -444,16 +291,13 @@ def _unknown_name(kind: str, name: Any, known: list[str]) -> str:
 
 def _unknown_field(loc: tuple, raw: dict) -> str:
     """Name the fields the object at `loc` may have (a family, a LoRA, or one step's op)."""
-    import difflib
-
-    from reelforge.spec import load
 
     parent, name = loc[:-1], str(loc[-1])
     model: type[Strict] | None = StyleFamily
     if parent == ("lora",):
         model = LoraFile
     elif parent[:1] == ("previz",) and len(parent) == 2:
-        node = load._value_at(raw, parent)
+        node = json_problems.value_at(raw, parent)
         model = OPS.get(node.get("op")) if isinstance(node, dict) else None
     elif parent:
         model = None
@@ -468,11 +312,9 @@ def _unknown_field(loc: tuple, raw: dict) -> str:
 
 def family_schema() -> dict[str, Any]:
     """JSON Schema of a style family file, for `reelforge schema --style` and editors."""
-    from reelforge.spec.load import SCHEMA_DIALECT
-
     schema = StyleFamily.model_json_schema()
     schema.pop("title", None)
-    return {"$schema": SCHEMA_DIALECT, "title": "reelforge style family", **schema}
+    return {"$schema": json_problems.SCHEMA_DIALECT, "title": "reelforge style family", **schema}
 
 
 # --------------------------------------------------------------------------- the spec's choice
@@ -499,8 +341,6 @@ class Style(Strict):
         if names is None:
             names = builtin_names()
         if v not in names:
-            import difflib
-
             close = difflib.get_close_matches(v, list(names), n=1, cutoff=0.6)
             hint = f"; did you mean '{close[0]}'? Known" if close else "; known"
             raise ValueError(f"unknown style preset '{v}'{hint}: {', '.join(sorted(names))} "

@@ -2,7 +2,8 @@
 
 It answers "which jobs made this file, in which environment?" — what `verify`
 needs to re-render a delivery without trusting today's spec. It lives in
-`.reelforge/catalog.sqlite` (WAL mode, so a reader never blocks a render).
+`.reelforge/catalog.sqlite` (WAL mode, so a reader never blocks a render); its
+tables, with those of the change log and the versions, are in store/schema.py.
 """
 
 from __future__ import annotations
@@ -14,107 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Self
 
-from sqlalchemy import (
-    URL,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
-    create_engine,
-    event,
-    select,
-)
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy import URL, create_engine, event, select
+from sqlalchemy.orm import Session
 
-
-class Base(DeclarativeBase):
-    pass
-
-
-class JobRecord(Base):
-    """A shot job, by key: the full resolved job so it can be rendered again."""
-
-    __tablename__ = "jobs"
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    shot_path: Mapped[str] = mapped_column(String, index=True)
-    backend: Mapped[str] = mapped_column(String)
-    seed: Mapped[int] = mapped_column(Integer)
-    frames: Mapped[int] = mapped_column(Integer)
-    job_json: Mapped[str] = mapped_column(Text)
-    first_rendered_at: Mapped[str] = mapped_column(String)
-
-
-class RenderRecord(Base):
-    """One delivered file (an episode, or a shot's frame range) and how it was made."""
-
-    __tablename__ = "renders"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String)  # "episode" | "shot"
-    episode_id: Mapped[str] = mapped_column(String, index=True)
-    output_path: Mapped[str] = mapped_column(String)
-    output_sha256: Mapped[str] = mapped_column(String(64), index=True)
-    started_at: Mapped[str] = mapped_column(String)
-    finished_at: Mapped[str] = mapped_column(String)
-    seconds: Mapped[float] = mapped_column()
-    frames: Mapped[int] = mapped_column(Integer)
-    shots_rendered: Mapped[int] = mapped_column(Integer)
-    shots_reused: Mapped[int] = mapped_column(Integer)
-    encode_json: Mapped[str] = mapped_column(Text)
-    environment_json: Mapped[str] = mapped_column(Text)
-    shots: Mapped[list[RenderShot]] = relationship(order_by="RenderShot.position", cascade="all, delete-orphan")
-
-
-class RenderShot(Base):
-    """A shot inside a render, in playback order."""
-
-    __tablename__ = "render_shots"
-    render_id: Mapped[int] = mapped_column(ForeignKey("renders.id"), primary_key=True)
-    position: Mapped[int] = mapped_column(Integer, primary_key=True)
-    shot_path: Mapped[str] = mapped_column(String)
-    job_key: Mapped[str] = mapped_column(ForeignKey("jobs.key"))
-    first_frame: Mapped[int] = mapped_column(Integer)  # first frame of the shot used (a range render)
-    frame_count: Mapped[int] = mapped_column(Integer)
-    frame_hashes_json: Mapped[str] = mapped_column(Text)
-    segment_sha256: Mapped[str] = mapped_column(String(64))
-    reused: Mapped[bool] = mapped_column()
-
-    @property
-    def frame_hashes(self) -> list[str]:
-        return json.loads(self.frame_hashes_json)
-
-
-class RenderEnergy(Base):
-    """The energy a render used (see reelforge.energy): totals for queries, the full reading as JSON.
-
-    Its own table, so catalogs made before it existed just gain it on the next open.
-    """
-
-    __tablename__ = "render_energy"
-    render_id: Mapped[int] = mapped_column(ForeignKey("renders.id"), primary_key=True)
-    device: Mapped[str] = mapped_column(String)
-    seconds: Mapped[float] = mapped_column()
-    kwh_total: Mapped[float] = mapped_column()
-    kwh_measured: Mapped[float] = mapped_column()
-    kwh_estimated: Mapped[float] = mapped_column()
-    reading_json: Mapped[str] = mapped_column(Text)
-
-
-class DeliveryRecord(Base):
-    """How a render's file was delivered: its unsigned stream, its signature, its marks, who made it.
-
-    A signed file differs on every signing, so `verify` re-creates the *unsigned* stream and
-    compares it with `unsigned_sha256`; the signature is checked on its own. A delivery with an
-    invisible mark records the mark id, so `trace` can answer with this render.
-    """
-
-    __tablename__ = "deliveries"
-    render_id: Mapped[int] = mapped_column(ForeignKey("renders.id"), primary_key=True)
-    unsigned_sha256: Mapped[str] = mapped_column(String(64))
-    signed: Mapped[bool] = mapped_column()
-    mark_id: Mapped[str | None] = mapped_column(String(16), index=True, nullable=True)  # 16 hex digits
-    rendered_by: Mapped[str] = mapped_column(String)
-    watermark_json: Mapped[str | None] = mapped_column(Text, nullable=True)
-    credentials_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+from reelforge.store.schema import Base, DeliveryRecord, JobRecord, RenderEnergy, RenderRecord, RenderShot
 
 
 def utc_now() -> str:
@@ -134,11 +38,7 @@ class Catalog:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
-        import reelforge.records.changelog  # noqa: F401 - the change log's tables (they import Base from here)
-        import reelforge.records.localized  # noqa: F401 - language deliveries (their table imports Base too)
-        import reelforge.records.versions  # noqa: F401 - commits, entity versions, cross-references, render → commit
-
-        Base.metadata.create_all(self.engine)
+        Base.metadata.create_all(self.engine)  # every table and trigger of store/schema.py
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)

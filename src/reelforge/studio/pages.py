@@ -11,7 +11,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from reelforge.energy.report import figure, pue_range
-from reelforge.spec.base import ID_PATTERN
+from reelforge.errors import SpecError
+from reelforge.spec.base import ID_PATTERN, text_in
+from reelforge.spec.load import load_production
 from reelforge.studio.state import Session, StudioState
 
 TEMPLATES = Path(str(resources.files("reelforge.studio") / "templates"))
@@ -47,10 +49,6 @@ def page(request: Request, template: str, status_code: int = 200, **context) -> 
 
 def production_title(state: StudioState) -> str:
     """The series title in the production's language, or the folder name while the spec does not load."""
-    from reelforge.errors import SpecError
-    from reelforge.spec.base import text_in
-    from reelforge.spec.load import load_production
-
     try:
         production = load_production(state.spec)
     except SpecError:

@@ -27,15 +27,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from reelforge.project import ProductionPaths
-from reelforge.rendering import (
-    RenderRefused,
-    RenderRequest,
-    load_spec,
-    plan_episodes,
-    render_production,
-)
+from reelforge.app.render_request import RenderRefused, RenderRequest, load_spec, plan_episodes, render_production
 from reelforge.spec.base import ID_PATTERN
+from reelforge.store.paths import ProductionPaths
+from reelforge.trust.deliveries import relative_name
 
 log = logging.getLogger(__name__)
 
@@ -534,8 +529,6 @@ class RenderQueue:
 
 def renders_of(outcome, spec: Path) -> list[dict]:
     """The catalog renders an outcome delivered, with outputs named relative to the production."""
-    from reelforge.trust.deliveries import relative_name
-
     paths = ProductionPaths.for_spec(spec)
     return [{"render_id": result.render_id, "kind": result.kind, "episode_id": result.episode_id,
              "output": relative_name(paths, result.output)} for result in outcome.results]

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import uvicorn
 
+from reelforge.studio.app import create_app
+
 
 def is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -60,8 +62,6 @@ def bind(host: str, port: int) -> socket.socket:
 
 def serve(spec: Path, *, host: str, port: int, owner: str, say: Callable[[str], None],
           warn: Callable[[str], None]) -> None:
-    from reelforge.studio.app import create_app
-
     app, state = create_app(spec, owner=owner, allowed_hosts=allowed_hosts(host, port))
     if not is_loopback(host):
         warn(f"the studio listens on {host}, not only this machine: anyone who can reach {host}:{port} and "

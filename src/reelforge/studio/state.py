@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reelforge.project import ProductionPaths
+from reelforge.store.paths import ProductionPaths
 
 SESSION_COOKIE = "reelforge_session"
 CSRF_HEADER = "x-csrf-token"

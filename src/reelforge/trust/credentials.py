@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from reelforge import __version__
-from reelforge.trust.identity import CredentialsError, Identity, load_anchor
+from reelforge.trust.identity import CredentialsError, Identity
 
 RENDER_LABEL = "org.reelforge.render"
 CREATED = "c2pa.created"
@@ -60,9 +60,8 @@ __all__ = [
     "TRAINED_ALGORITHMIC_MEDIA",
     "CredentialsError",
     "VerifyResult",
-    "credentials_show_command",
-    "credentials_verify_command",
     "format_credentials",
+    "manifest_failures",
     "read_credentials",
     "sign_file",
     "summarize",
@@ -111,7 +110,8 @@ def _settings(trust_anchor_pem: bytes | str | None, *, verify_trust: bool,
 
 
 def _c2pa():
-    import c2pa  # imported late: the native library loads only when credentials are used
+    """The c2pa module. Deferred: its native library takes ~0.1 s to load, and most commands never sign or read."""
+    import c2pa
 
     return c2pa
 
@@ -361,13 +361,13 @@ def verify_credentials(path: Path, trust_anchor_pem: bytes | str) -> VerifyResul
         return VerifyResult(path, False, state, [(exc.code, exc.explanation)], None)
     if store is None:
         return VerifyResult(path, False, "unsigned", [], None)
-    failures = _failures(store)
+    failures = manifest_failures(store)
     state = store.get("validation_state") or ("Invalid" if failures else "Valid")
     ok = state == "Trusted" and not failures
     return VerifyResult(path, ok, state, failures, summarize(store))
 
 
-def _failures(store: dict) -> list[tuple[str, str]]:
+def manifest_failures(store: dict) -> list[tuple[str, str]]:
     results = store.get("validation_results") or {}
     failures = [(f.get("code", "?"), f.get("explanation", "")) for f in
                 (results.get("activeManifest") or {}).get("failure", [])]
@@ -453,111 +453,3 @@ def format_credentials(summary: Mapping[str, Any], failures: Sequence[tuple[str,
 
 def _c2pa_message(exc: Exception) -> str:
     return str(exc).strip() or type(exc).__name__
-
-
-# --- CLI bodies (wired as `reelforge credentials show|verify` in cli.py) ------------------------
-
-def credentials_show_command(file: Path, as_json: bool = False) -> None:
-    """Print a file's Content Credentials. Exit 0 shown, 1 unsigned, 2 bad input."""
-    import typer
-    from rich.console import Console
-
-    out, err = Console(highlight=False, soft_wrap=True), Console(stderr=True, highlight=False, soft_wrap=True)
-    try:
-        store = read_credentials(file)
-    except CredentialsError as exc:
-        err.print(f"[bold red]error:[/] {_escape(str(exc))}")
-        raise typer.Exit(2) from None
-    if store is None:
-        if as_json:
-            typer.echo("null")
-        else:
-            out.print(f"{_escape(str(file))}: no Content Credentials")
-        raise typer.Exit(1)
-    if as_json:
-        typer.echo(json.dumps(store, indent=2, ensure_ascii=False))
-    else:
-        out.print(format_credentials(summarize(store), _failures(store)), markup=False)
-    raise typer.Exit(0)
-
-
-def credentials_verify_command(file: Path, trust: Path | None = None, production_identity: Path | None = None) -> None:
-    """Verify a file against a trust anchor. Exit 0 valid and trusted, 1 a check failed, 2 bad input.
-
-    The anchor is `trust` (a PEM file), else the root of `production_identity` (an identity folder
-    or a production folder), else the identity of the production the file sits in.
-    """
-    import typer
-    from rich.console import Console
-
-    out, err = Console(highlight=False, soft_wrap=True), Console(stderr=True, highlight=False, soft_wrap=True)
-    try:
-        if Path(file).is_file() and read_credentials(Path(file)) is None:  # unsigned: no anchor needed to say so
-            out.print(f"[bold red]failed[/] {_escape(str(file))}: no Content Credentials (unsigned)")
-            raise typer.Exit(1)
-        anchor_path = _find_anchor(Path(file), trust, production_identity)
-        result = verify_credentials(file, load_anchor(anchor_path))
-    except CredentialsError as exc:
-        err.print(f"[bold red]error:[/] {_escape(str(exc))}")
-        raise typer.Exit(2) from None
-    name = _escape(str(file))
-    if result.ok:
-        summary = result.summary or {}
-        out.print(f"[bold green]ok[/] {name}: {result.state}, signed by {_escape(str(summary.get('signer')))} "
-                  f"(anchor {_escape(str(anchor_path))})")
-        raise typer.Exit(0)
-    if result.state == "unsigned":
-        out.print(f"[bold red]failed[/] {name}: no Content Credentials (unsigned)")
-        raise typer.Exit(1)
-    out.print(f"[bold red]failed[/] {name}: {result.state} (anchor {_escape(str(anchor_path))})")
-    for code, explanation in result.failures:
-        out.print(f"  {_escape(code)}: {_escape(explanation)}")
-    if result.summary and any(code == "signingCredential.untrusted" for code, _ in result.failures):
-        out.print(f"  signed by {_escape(str(result.summary.get('signer')))}, issued by "
-                  f"{_escape(str(result.summary.get('issuer')))}: not under this trust anchor")
-    raise typer.Exit(1)
-
-
-def _find_anchor(file: Path, trust: Path | None, production_identity: Path | None) -> Path:
-    from reelforge.project import ProductionPaths
-    from reelforge.trust.identity import ROOT_CERT, default_identity_folder
-
-    if trust is not None:
-        return Path(trust)
-    if production_identity is not None:
-        folder = Path(production_identity)
-        for candidate in (folder, folder / ROOT_CERT, default_identity_folder(folder) / ROOT_CERT):
-            if candidate.is_file():
-                return candidate
-        raise CredentialsError(f"{folder}: no {ROOT_CERT} here (give an identity folder, a production folder "
-                               "or a certificate file)")
-    paths = ProductionPaths.find_for_file(file)
-    recorded = _recorded_anchor(paths, file) if paths is not None else None
-    if recorded is not None:  # the anchor this delivery was signed for (a studio's own chain, say)
-        return recorded
-    if paths is not None and (default_identity_folder(paths.root) / ROOT_CERT).is_file():
-        return default_identity_folder(paths.root) / ROOT_CERT
-    raise CredentialsError(f"{file}: no trust anchor: give --trust ROOT.pem or --production-identity FOLDER "
-                           "(the file is not inside a production with an identity)")
-
-
-def _recorded_anchor(paths, file: Path) -> Path | None:
-    """The trust anchor the production's catalog recorded when it signed exactly this file, if any."""
-    import hashlib
-
-    from reelforge.store.catalog import Catalog
-    from reelforge.trust.anchors import recorded_anchor
-
-    if not paths.catalog.exists():
-        return None
-    digest = hashlib.sha256(Path(file).read_bytes()).hexdigest()
-    catalog = Catalog(paths.catalog)
-    record = catalog.render_for_file(digest)
-    delivery = catalog.delivery(record.id) if record is not None else None
-    return recorded_anchor(delivery.credentials_json) if delivery is not None else None
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)

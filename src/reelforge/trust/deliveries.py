@@ -20,10 +20,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from reelforge.project import ProductionPaths, inside_production
-from reelforge.store.catalog import Catalog, DeliveryRecord, RenderRecord
+from reelforge.store.catalog import Catalog
+from reelforge.store.paths import ProductionPaths, inside_production
+from reelforge.store.schema import DeliveryRecord, LocalizedDelivery, RenderRecord
 from reelforge.trust.anchors import delivery_anchor
-from reelforge.trust.credentials import verify_credentials
+from reelforge.trust.credentials import read_credentials, summarize, verify_credentials
 from reelforge.trust.identity import CredentialsError, load_anchor
 
 UNTRUSTED = "signingCredential.untrusted"  # the C2PA code of a chain that does not lead to the anchor
@@ -111,8 +112,6 @@ class VerifyCache:
 
 def check_file(path: Path, anchor_pem: bytes | None, anchor_name: str | None = None) -> CredentialsStatus:
     """Verify one file against `anchor_pem` (None: no anchor; read the manifest only to say what it claims)."""
-    from reelforge.trust.credentials import read_credentials, summarize
-
     try:
         if anchor_pem is None:
             store = read_credentials(path)
@@ -138,8 +137,6 @@ VERIFIED = VerifyCache()  # one per process: every page view and every viewer sh
 
 def delivery_credentials(paths: ProductionPaths, cache: VerifyCache | None = None) -> list[DeliveryCredentials]:
     """Every delivery the catalog records, newest first, each with its credentials checked now."""
-    from reelforge.records.localized import LocalizedDelivery
-
     cache = cache or VERIFIED
     if not paths.catalog.exists():
         return []

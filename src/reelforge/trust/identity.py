@@ -45,6 +45,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from reelforge.store.paths import ProductionPaths
+
 ROOT_CERT = "root.pem"
 ROOT_KEY = "root.key"
 INTERMEDIATE_CERT = "intermediate.pem"
@@ -86,7 +88,7 @@ class Identity:
 
 def default_identity_folder(production_root: Path) -> Path:
     """`<production>/.reelforge/identity/`."""
-    return Path(production_root) / ".reelforge" / "identity"
+    return ProductionPaths.for_root(production_root).identity
 
 
 # --- creating -------------------------------------------------------------------------------------

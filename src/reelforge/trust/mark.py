@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 
@@ -608,8 +609,6 @@ def detect_mark_in_file(path: str | Path, max_frames: int = 240, start_seconds: 
     """Decode up to `max_frames` frames of `path` (from `start_seconds`) with PyAV and read the mark.
 
     Tries a read after 48 and 96 frames and stops as soon as a mark is found."""
-    import av
-
     detector = MarkDetector()
     result = None
     with av.open(str(path)) as container:

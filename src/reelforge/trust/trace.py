@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from reelforge.project import ProductionPaths
-from reelforge.store.catalog import Catalog, DeliveryRecord, RenderRecord
+from reelforge.store.catalog import Catalog
+from reelforge.store.paths import ProductionPaths
+from reelforge.store.schema import DeliveryRecord, RenderRecord
 from reelforge.trust.mark import MarkResult, detect_mark_in_file
 
 

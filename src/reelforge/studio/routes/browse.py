@@ -1,6 +1,6 @@
 """Browsing and directing: the production tree, a shot's page (edit form and summary), thumbnails, status JSON.
 
-Every answer here comes from a library call the CLI shares: `reelforge.status` (each shot's
+Every answer here comes from a library call the CLI shares: `reelforge.app.status` (each shot's
 status, thumbnail and cast; `reelforge status`) and `reelforge.spec.edit` (a shot's form, and
 saving it with CLI-equal validation and a commit). The routes only parse the request and
 pick the template and the HTTP status.
@@ -15,8 +15,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from reelforge.rendering import RenderRefused
-from reelforge.spec.edit import (
+from reelforge.app.render_request import RenderRefused
+from reelforge.app.shot_edit import (
     EditError,
     EditInvalid,
     EditResult,
@@ -27,13 +27,7 @@ from reelforge.spec.edit import (
     apply_shot_edit,
     load_shot_form,
 )
-from reelforge.status import (
-    ProductionStatus,
-    ShotStatus,
-    production_status,
-    shot_thumbnail,
-    thumbnail_png,
-)
+from reelforge.app.status import ProductionStatus, ShotStatus, production_status, shot_thumbnail, thumbnail_png
 from reelforge.studio.pages import is_htmx, page, session, shot_path, studio
 
 router = APIRouter()

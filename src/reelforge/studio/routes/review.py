@@ -1,7 +1,7 @@
 """Watching and comparing renders: the shot review page, the episode page, and the files they show.
 
 Everything here is found by an id the catalog knows (a render id) or a content hash the frame
-store knows (a frame digest); the library (reelforge.review) checks that every file it hands out
+store knows (a frame digest); the library (reelforge.app.review) checks that every file it hands out
 lies inside the production folder. The routes only parse the request and pick a template.
 """
 
@@ -13,9 +13,9 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from reelforge import review
-from reelforge.rendering import RenderRefused
-from reelforge.status import production_status
+from reelforge.app import review
+from reelforge.app.render_request import RenderRefused
+from reelforge.app.status import production_status
 from reelforge.store.catalog import existing_catalog
 from reelforge.store.frames import FrameStore
 from reelforge.studio.pages import check_id, page, shot_path, studio

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html import escape
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -32,7 +33,6 @@ def login(request: Request, token: str = "") -> HTMLResponse:
     previous = request.cookies.get(SESSION_COOKIE)
     if previous:
         studio(request).logins.end(previous)
-    from html import escape
 
     response = HTMLResponse(LOGGED_IN.format(user=escape(new.user)))
     response.set_cookie(SESSION_COOKIE, session_id, httponly=True, samesite="strict", path="/",

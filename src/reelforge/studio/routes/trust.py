@@ -10,17 +10,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from reelforge.app.log_view import BadFilter, log_page, log_status, parse_filter, parse_page
 from reelforge.energy.chart import energy_charts
 from reelforge.energy.report import energy_report
-from reelforge.records.log_view import (
-    BadFilter,
-    log_page,
-    log_status,
-    parse_filter,
-    parse_page,
-)
+from reelforge.records.changelog import KINDS
 from reelforge.store.catalog import existing_catalog
 from reelforge.studio.pages import is_htmx, page, studio
+from reelforge.studio.uploads import UploadRefused, store_multipart
 from reelforge.trust.deliveries import (
     LABELS,
     CredentialsTally,
@@ -28,7 +24,6 @@ from reelforge.trust.deliveries import (
     relative_name,
 )
 from reelforge.trust.trace import NotAVideo, trace_file
-from reelforge.trust.uploads import UploadRefused, store_multipart, uploads_folder
 
 router = APIRouter()
 
@@ -53,20 +48,14 @@ async def change_log(request: Request) -> HTMLResponse:
         number, per_page = parse_page(query.get("page"), query.get("per_page"))
     except BadFilter as exc:
         return page(request, "trust_log.html", status_code=400, error=str(exc), error_field=exc.field, raw=raw,
-                    kinds=_kinds(), status=None, log=None, links={})
+                    kinds=KINDS, status=None, log=None, links={})
     paths = studio(request).paths
     status = await run_in_threadpool(log_status, paths)
     log = await run_in_threadpool(log_page, paths, where, number, per_page)
     links = _page_links(raw, log.page, log.pages, query.get("per_page"))
     template = "trust_log_results.html" if is_htmx(request) else "trust_log.html"
-    return page(request, template, error=None, error_field=None, raw=raw, kinds=_kinds(), status=status, log=log,
+    return page(request, template, error=None, error_field=None, raw=raw, kinds=KINDS, status=status, log=log,
                 links=links, filtered=where.active)
-
-
-def _kinds() -> tuple[str, ...]:
-    from reelforge.records.changelog import KINDS
-
-    return KINDS
 
 
 def _page_links(raw: dict[str, str], number: int, pages: int, per_page: str | None) -> dict[str, dict]:
@@ -111,7 +100,7 @@ async def trace_upload(request: Request) -> HTMLResponse:
     state = studio(request)
     try:
         stored = await store_multipart(request.stream(), request.headers.get("content-type", ""),
-                                       request.headers.get("content-length"), uploads_folder(state.paths),
+                                       request.headers.get("content-length"), state.paths.uploads,
                                        state.max_upload_bytes, field="file")
     except UploadRefused as exc:
         return page(request, "trust_trace_result.html", status_code=exc.status, error=str(exc), trace=None)

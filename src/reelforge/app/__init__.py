@@ -1,0 +1,1 @@
+"""What the command line and the Open Studio both call: render requests, verify, status, review, edits, export."""

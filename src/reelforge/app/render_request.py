@@ -1,0 +1,312 @@
+"""Render requests: what `reelforge render` and the Open Studio both call.
+
+One function takes a spec and what to render (everything, some episodes, one shot
+or a frame range of it), and does the whole sequence a render needs: load and plan
+the spec, prepare the delivery (signing identity, invisible mark), record the spec
+as a commit, take the production's lock, render, deliver the contact sheet. The
+command line and the web app only differ in how they show progress and errors, so
+a render started from a browser is the same render, byte for byte, as one started
+from a terminal.
+
+Bad input raises `RenderRefused` with the message a user should read and the exit
+code the CLI gives it (2 bad input, 1 the production is busy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reelforge.backends.checkpoints import CheckpointError
+from reelforge.backends.errors import ModelRenderError
+from reelforge.backends.models import resolve_model
+from reelforge.backends.runtime import RuntimeUnavailable, resolve_runtime
+from reelforge.deliver.localize import Localization, episode_text
+from reelforge.deliver.options import DeliveryError, delivery_options
+from reelforge.engine.pipeline import RenderPipeline, RenderResult
+from reelforge.engine.shot import ProgressFn
+from reelforge.errors import Problem, SpecError
+from reelforge.media.encode import encode_settings
+from reelforge.media.watermark import WatermarkError
+from reelforge.plan.cast import CastFileError
+from reelforge.plan.jobs import EpisodePlan, ShotJob, find_job, plan
+from reelforge.plan.look import lut_problems
+from reelforge.plan.lut import LutError
+from reelforge.records.entities import RecordsError
+from reelforge.records.versions import AUTO_REASON, commit_spec
+from reelforge.spec.load import load_production, translation_warnings
+from reelforge.spec.model import BACKENDS, Model
+from reelforge.store.catalog import Catalog
+from reelforge.store.paths import ProductionBusy, ProductionPaths
+from reelforge.store.shots import ShotStore
+from reelforge.trust.identity import CredentialsError
+
+# start(task, label, total_frames) when a part begins; progress(job, n) then reports frames (engine/shot.py).
+StartFn = Callable[[str, str, int], None]  # (task id: episode id, label, total frames)
+AnnounceFn = Callable[[str], None]
+
+
+class RenderRefused(Exception):
+    """A render that cannot start or go on because of what the user gave. `plain`: print as is (a spec report)."""
+
+    def __init__(self, message: str, code: int = 2, plain: bool = False):
+        super().__init__(message)
+        self.code = code
+        self.plain = plain
+
+
+def _render_input_errors() -> tuple[type[Exception], ...]:
+    """Errors in what the user gave (checkpoints, devices) that surface only when a model loads."""
+    return (CheckpointError, RuntimeUnavailable, ModelRenderError, DeliveryError, WatermarkError, CredentialsError)
+
+
+RENDER_INPUT_ERRORS = _render_input_errors()
+
+
+def load_spec(spec: Path):
+    """The production a spec describes; RenderRefused carries every problem with its JSON path."""
+    try:
+        return load_production(spec)
+    except SpecError as exc:
+        raise RenderRefused(str(exc), plain=True) from None
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    """'10:20' → (10, 20): 0-based, end exclusive, like a Python slice."""
+    try:
+        start_text, stop_text = text.split(":")
+        start, stop = int(start_text), int(stop_text)
+    except ValueError:
+        raise RenderRefused(f"--frames must look like START:END (e.g. 10:20), got '{text}'") from None
+    if not 0 <= start < stop:
+        raise RenderRefused(f"--frames {text}: need 0 ≤ START < END")
+    return start, stop
+
+
+def with_model_override(production, spec: Path, backend: str | None, checkpoint: Path | None):
+    """The production with --backend / --checkpoint applied (the command line wins over the spec)."""
+    if backend is None and checkpoint is None:
+        return production
+    if backend is None and checkpoint is not None and production.backend == "previz":
+        raise RenderRefused("--checkpoint needs --backend (sdxl, animatediff, animatediff-sdxl or wan): "
+                            "this spec renders previz")
+    if backend is not None and backend not in BACKENDS:
+        raise RenderRefused(f"--backend must be one of {', '.join(BACKENDS)}, got '{backend}'")
+    update: dict = {}
+    if backend is not None:
+        update["backend"] = backend
+    if checkpoint is not None:
+        model = production.model or Model(checkpoint=str(checkpoint.absolute()))
+        update["model"] = model.model_copy(update={"checkpoint": str(checkpoint.absolute())})
+    production = production.model_copy(update=update)
+    if production.backend != "previz" and production.model is None:
+        raise RenderRefused(f"backend '{production.backend}' needs a checkpoint: give --checkpoint PATH "
+                            f"or \"model\": {{\"checkpoint\": ...}} in {spec}")
+    return production
+
+
+def auto_device() -> str:
+    """cuda when this torch sees a GPU, else cpu."""
+    import torch  # deferred: seconds to import, and only a generative backend asks for a device
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def plan_episodes(production, spec: Path, device: str = "auto", threads: int | None = None) -> list[EpisodePlan]:
+    """Plan every episode; a bad device, checkpoint or LUT file is a user error (RenderRefused), never a traceback."""
+    root = ProductionPaths.for_spec(spec).root  # the spec's folder: its relative file paths start there
+    try:
+        if production.backend == "previz":
+            try:
+                return plan(production, base_dir=root)
+            except CastFileError as exc:
+                raise RenderRefused(f"{spec}: {exc}") from None
+
+        if device == "auto":
+            device = auto_device()
+        try:
+            model = resolve_model(production, resolve_runtime(device, threads), root)
+            return plan(production, root, model)
+        except (CheckpointError, RuntimeUnavailable, CastFileError) as exc:
+            raise RenderRefused(f"{spec}: {exc}") from None
+    except SpecError as exc:  # a style family file that broke after the spec was validated: names that file
+        raise RenderRefused(str(exc), plain=True) from None
+    except LutError as exc:  # name every unreadable LUT by its place in the spec
+        problems = [Problem(where, message) for where, message in lut_problems(production, root)]
+        if not problems:
+            raise RenderRefused(f"{spec}: {exc}") from None
+        raise RenderRefused(str(SpecError(spec, problems)), plain=True) from None
+
+
+def chosen_languages(production, spec: Path, languages: str | list[str] | None, shot: str | None,
+                     warn: Callable[[list], None] | None = None) -> list[str]:
+    """--languages as a list of declared tags (warning about missing translations); [] when not given."""
+    if languages is None:
+        return []
+    tags = languages.split(",") if isinstance(languages, str) else languages
+    chosen = list(dict.fromkeys(tag.strip() for tag in tags if tag.strip()))
+    if not chosen:
+        raise RenderRefused("--languages needs at least one language tag, e.g. --languages en,fr")
+    if shot:
+        raise RenderRefused("--languages delivers whole episodes; leave out --shot")
+    declared = production.delivery_languages()
+    undeclared = [tag for tag in chosen if tag not in declared]
+    if undeclared:
+        raise RenderRefused(f"--languages {', '.join(undeclared)}: not declared in {spec} ($.languages: "
+                            f"{', '.join(declared)}); add {'it' if len(undeclared) == 1 else 'them'} to \"languages\"")
+    if warn is not None:
+        warn(translation_warnings(production))
+    return chosen
+
+
+def localization(production, episode, languages: list[str], burn_titles: bool = False):
+    """The language deliveries of one episode (deliver/localize.py), or None for the picture alone."""
+    if not languages:
+        return None
+    return Localization([episode_text(production, episode, language) for language in languages], burn_titles)
+
+
+def auto_commit(production, spec: Path, actor: str, identity=None, announce: AnnounceFn | None = None) -> int:
+    """Commit the spec before it renders (unless its state is the latest commit's); the commit's id."""
+    try:
+        with Catalog(ProductionPaths.for_spec(spec).catalog) as catalog:
+            result = commit_spec(catalog, production, spec, actor=actor, reason=AUTO_REASON, auto=True,
+                                 identity=identity)
+    except RecordsError as exc:
+        raise RenderRefused(f"error: {exc}", plain=True) from None
+    if result.created and announce is not None:
+        announce(f"recorded the spec as commit #{result.commit_id} ({AUTO_REASON}, by {actor}): "
+                 f"{len(result.versions)} new version(s)")
+    return result.commit_id
+
+
+@dataclass
+class RenderRequest:
+    """What to render. Empty `episodes` and no `shot`: the whole production."""
+
+    spec: Path
+    episodes: list[str] = field(default_factory=list)
+    shot: str | None = None
+    frames: tuple[int, int] | None = None  # with `shot`: START, END (end exclusive)
+    out: Path | None = None
+    backend: str | None = None
+    checkpoint: Path | None = None
+    device: str = "auto"
+    threads: int | None = None
+    mark: bool = False
+    actor: str | None = None
+    languages: str | list[str] | None = None
+    burn_titles: bool = False
+
+
+@dataclass
+class RenderOutcome:
+    results: list[RenderResult]
+    contact_sheet: Path | None  # full and episode renders deliver one
+    mark_id: int | None
+    actor: str
+    commit_id: int
+    job: ShotJob | None = None  # the shot of a shot render
+    range_matches: bool = True  # a shot range equals the shot's full render where one exists
+    range_report: str = ""
+
+
+def render_production(request: RenderRequest, *, start: StartFn | None = None, progress: ProgressFn | None = None,
+                      announce: AnnounceFn | None = None, warn: Callable[[list], None] | None = None,
+                      planned: Callable[[list[EpisodePlan], ShotJob | None], None] | None = None) -> RenderOutcome:
+    """Render what the request names; RenderRefused for anything the user must fix.
+
+    `start(task, label, frames)` is called once per progress task (an episode, or the shot) before
+    `progress(job, n)` reports frames as they are finished.
+    """
+    spec = request.spec
+    announce = announce or (lambda message: None)
+    start = start or (lambda task, label, total: None)
+    as_written = load_spec(spec)  # what the auto-commit records (the request's overrides are in the jobs)
+    production = with_model_override(as_written, spec, request.backend, request.checkpoint)
+    paths = ProductionPaths.for_spec(spec)
+    out_dir = request.out or paths.renders
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RenderRefused(f"--out {out_dir} is a file; give a folder")
+    planned_all = plan_episodes(production, spec, request.device, request.threads)
+    episodes = planned_all
+    if request.episodes:
+        unknown = sorted(set(request.episodes) - {e.episode_id for e in planned_all})
+        if unknown:
+            raise RenderRefused(f"unknown episode {', '.join(unknown)}; episodes: "
+                                f"{', '.join(e.episode_id for e in planned_all)}")
+        episodes = [e for e in planned_all if e.episode_id in request.episodes]
+    if request.frames and not request.shot:
+        raise RenderRefused("--frames needs --shot")
+    chosen = chosen_languages(production, spec, request.languages, request.shot, warn)
+    if request.burn_titles and not chosen:
+        raise RenderRefused("--burn-titles needs --languages (the titles are drawn in each language)")
+    job = None
+    if request.shot:
+        try:
+            job = find_job(episodes, request.shot)
+        except KeyError as exc:
+            if request.episodes and any(j.shot_path == request.shot for e in planned_all for j in e.jobs):
+                raise RenderRefused(f"shot '{request.shot}' is not in the episodes chosen with --episode") from None
+            raise RenderRefused(exc.args[0]) from None
+        stop_at = request.frames[1] if request.frames else job.frames
+        if stop_at > job.frames:
+            first = request.frames[0] if request.frames else 0
+            raise RenderRefused(f"--frames {first}:{stop_at} is past the end of {request.shot} "
+                                f"({job.frames} frames)")
+    if planned is not None:
+        planned(episodes, job)
+    settings = encode_settings(production.delivery)
+
+    try:
+        with paths.lock():  # the identity a first render creates is made under the production's lock
+            delivery = delivery_options(production, paths.root, request.mark, request.actor, announce=announce)
+    except DeliveryError as exc:
+        raise RenderRefused(f"{spec}: {exc}") from None
+    except ProductionBusy as exc:
+        raise RenderRefused(str(exc), code=1) from None
+    commit_id = auto_commit(as_written, spec, delivery.actor, delivery.identity, announce)  # no render of an unrecorded state
+    outcome = RenderOutcome(results=[], contact_sheet=None, mark_id=delivery.mark_id, actor=delivery.actor,
+                            commit_id=commit_id, job=job)
+    try:
+        with paths.lock(), RenderPipeline(paths, settings, progress=progress, delivery=delivery,
+                                          commit_id=commit_id) as pipeline:
+            paths.remove_stale_temp_files(out_dir)  # left by a render that was killed
+            if job is not None:
+                first, stop = request.frames or (0, job.frames)
+                start(job.episode_id, job.shot_path, stop - first)
+                # '.' cannot occur in ids, so two shot paths never map to one file name
+                name = f"{job.shot_path.replace('/', '.')}.f{first:05d}-{stop:05d}.mp4"
+                result = pipeline.render_range(job, first, stop, out_dir / "shots" / name)
+                outcome.range_matches, outcome.range_report = compare_with_full_render(pipeline.store, job, result, first)
+                outcome.results = [result]
+            else:
+                for e in episodes:
+                    start(e.episode_id, e.episode_id, e.frames)
+                outcome.results = [pipeline.render_episode(e, out_dir / f"{e.episode_id}.mp4",
+                                                         localization(production, e, chosen, request.burn_titles))
+                                   for e in episodes]
+                # A partial render (--episode) gets its own sheet rather than replacing the whole series'.
+                sheet_name = ("contact-sheet.png" if not request.episodes
+                              else f"contact-sheet.{'+'.join(request.episodes)}.png")
+                outcome.contact_sheet = pipeline.deliver_contact_sheet(outcome.results, out_dir / sheet_name)
+    except ProductionBusy as exc:
+        raise RenderRefused(str(exc), code=1) from None
+    except RENDER_INPUT_ERRORS as exc:  # a checkpoint that hashes but will not load, say
+        raise RenderRefused(f"{spec}: {exc}") from None
+    return outcome
+
+
+def compare_with_full_render(store: ShotStore, job: ShotJob, result: RenderResult, start: int) -> tuple[bool, str]:
+    """Compare a re-rendered range with the shot's full render, when one exists: (all equal, what to say)."""
+    full = store.job(job.key).read_manifest()
+    hashes = result.shots[0].frame_hashes
+    if full is None:
+        if start == 0 and len(hashes) == job.frames:
+            return True, f"all {len(hashes)} frames of {job.shot_path} rendered"
+        return True, f"{len(hashes)} frames rendered; no full render of {job.shot_path} to compare with yet"
+    differ = [start + i for i, h in enumerate(hashes) if full[start + i] != h]
+    if differ:
+        return False, f"{len(differ)} frame(s) differ from the full render: {differ}"
+    return True, f"frames {start}–{start + len(hashes) - 1} match the full render byte for byte"

@@ -1,0 +1,250 @@
+"""Where each shot of a production stands: never rendered, up to date, or changed since its last render.
+
+A shot is up to date when its latest whole render (in an episode, or alone; a `--frames` range
+of part of it does not count) used the job key the current spec plans for it. The key covers everything that
+can change a pixel — the spec's fields, the backend, checkpoints, engine code — so any such
+change makes the shot `changed`, whether someone edited the spec or upgraded reelforge.
+
+The status also carries what a production overview shows beside each shot: a thumbnail
+(the middle frame of its latest render, by content hash in the frame store), its cast in the
+production's language, its scene and episode titles, and its length. `reelforge status` and
+the Open Studio's production tree both read it from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from reelforge.app.render_request import load_spec, plan_episodes
+from reelforge.app.review import ReviewError, frame_png
+from reelforge.records.render_log import changed_fields
+from reelforge.spec.base import text_in
+from reelforge.store.catalog import Catalog, existing_catalog
+from reelforge.store.frames import FrameStore
+from reelforge.store.paths import ProductionPaths
+from reelforge.store.schema import RenderRecord, RenderShot
+
+NEVER_RENDERED = "never-rendered"
+UP_TO_DATE = "up-to-date"
+CHANGED = "changed"
+STATES = (NEVER_RENDERED, UP_TO_DATE, CHANGED)
+LABELS = {NEVER_RENDERED: "never rendered", UP_TO_DATE: "up to date", CHANGED: "spec changed"}
+THUMBNAIL_WIDTH = 320
+
+
+@dataclass(frozen=True)
+class CastMember:
+    id: str
+    name: str  # in the production's language
+
+
+@dataclass(frozen=True)
+class LastRender:
+    """The latest render a shot appeared in, and what it used."""
+
+    render_id: int
+    kind: str  # "episode" | "shot"
+    finished_at: str
+    job_key: str
+    first_frame: int
+    frame_hashes: tuple[str, ...]
+
+    @property
+    def thumbnail(self) -> str:
+        """The digest of the middle frame of what this render made of the shot."""
+        return self.frame_hashes[len(self.frame_hashes) // 2]
+
+
+@dataclass(frozen=True)
+class ShotStatus:
+    path: str  # "s01e01/sc01/sh01"
+    episode_id: str
+    scene_id: str
+    shot_id: str
+    state: str  # one of STATES
+    job_key: str  # what the current spec plans
+    frames: int
+    fps: int
+    prompt: str  # in the production's language
+    cast: tuple[CastMember, ...]
+    last_render: LastRender | None
+    thumbnail: str | None  # frame digest, present only when the frame store has it
+    changed_fields: tuple[str, ...] = ()  # job fields that differ from the last render's job (when known)
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.state]
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.fps
+
+    def to_json(self) -> dict:
+        last = self.last_render
+        return {"path": self.path, "episode": self.episode_id, "scene": self.scene_id, "shot": self.shot_id,
+                "status": self.state, "label": self.label, "job_key": self.job_key, "frames": self.frames,
+                "seconds": round(self.seconds, 3), "prompt": self.prompt,
+                "cast": [{"id": c.id, "name": c.name} for c in self.cast],
+                "thumbnail": self.thumbnail, "changed_fields": list(self.changed_fields),
+                "last_render": None if last is None else {
+                    "render_id": last.render_id, "kind": last.kind, "finished_at": last.finished_at,
+                    "job_key": last.job_key, "first_frame": last.first_frame, "frames": len(last.frame_hashes)}}
+
+
+@dataclass(frozen=True)
+class SceneStatus:
+    id: str
+    title: str
+    shots: tuple[ShotStatus, ...]
+
+
+@dataclass(frozen=True)
+class EpisodeStatus:
+    id: str
+    title: str
+    scenes: tuple[SceneStatus, ...]
+
+    def shots(self) -> Iterator[ShotStatus]:
+        for scene in self.scenes:
+            yield from scene.shots
+
+    @property
+    def frames(self) -> int:
+        return sum(shot.frames for shot in self.shots())
+
+
+@dataclass(frozen=True)
+class ProductionStatus:
+    spec: Path
+    title: str
+    language: str
+    fps: int
+    episodes: tuple[EpisodeStatus, ...]
+    counts: dict[str, int] = field(default_factory=dict)  # state → number of shots
+
+    def shots(self) -> Iterator[ShotStatus]:
+        for episode in self.episodes:
+            yield from episode.shots()
+
+    def shot(self, path: str) -> ShotStatus | None:
+        return next((shot for shot in self.shots() if shot.path == path), None)
+
+    def to_json(self) -> dict:
+        return {"spec": str(self.spec), "title": self.title, "language": self.language, "counts": self.counts,
+                "episodes": [{"id": e.id, "title": e.title, "scenes": [
+                    {"id": s.id, "title": s.title, "shots": [shot.to_json() for shot in s.shots]}
+                    for s in e.scenes]} for e in self.episodes]}
+
+
+def production_status(spec: Path) -> ProductionStatus:
+    """Every shot's status, episodes → scenes → shots in spec order.
+
+    Raises rendering.RenderRefused for a spec that does not load or plan (with every problem).
+    """
+    spec = Path(spec)
+    production = load_spec(spec)
+    plans = {plan.episode_id: plan for plan in plan_episodes(production, spec)}
+    language = production.language
+
+    def said(text, fallback: str) -> str:
+        return text_in(text, language, language) or fallback
+
+    names = {c.id: said(c.name, c.id) for c in production.characters}
+    jobs = {job.shot_path: job for plan in plans.values() for job in plan.jobs}
+    renders = latest_renders(spec, whole={job.key: job.frames for job in jobs.values()})
+    changed = _changed_fields(spec, {path: (renders[path].job_key, jobs[path])
+                                     for path in jobs if path in renders and renders[path].job_key != jobs[path].key})
+    store = _frame_store(spec)
+    episodes = []
+    for episode in production.episodes:
+        scenes = []
+        for scene in episode.scenes:
+            shots = []
+            for shot in scene.shots:
+                path = f"{episode.id}/{scene.id}/{shot.id}"
+                job = jobs[path]
+                last = renders.get(path)
+                state = NEVER_RENDERED if last is None else UP_TO_DATE if last.job_key == job.key else CHANGED
+                thumbnail = last.thumbnail if last is not None and last.frame_hashes else None
+                if thumbnail is not None and not store.has(thumbnail):
+                    thumbnail = None
+                shots.append(ShotStatus(
+                    path=path, episode_id=episode.id, scene_id=scene.id, shot_id=shot.id, state=state,
+                    job_key=job.key, frames=job.frames, fps=production.delivery.fps, prompt=said(shot.prompt, ""),
+                    cast=tuple(CastMember(who, names.get(who, who)) for who in shot.cast), last_render=last,
+                    thumbnail=thumbnail, changed_fields=tuple(changed.get(path, ()))))
+            scenes.append(SceneStatus(scene.id, said(scene.title, scene.id), tuple(shots)))
+        episodes.append(EpisodeStatus(episode.id, said(episode.title, episode.id), tuple(scenes)))
+    counts = {state: 0 for state in STATES}
+    for episode in episodes:
+        for shot in episode.shots():
+            counts[shot.state] += 1
+    return ProductionStatus(spec=spec, title=said(production.series.title, production.series.id), language=language,
+                            fps=production.delivery.fps, episodes=tuple(episodes), counts=counts)
+
+
+def latest_renders(spec: Path, shot_paths: list[str] | None = None,
+                   whole: dict[str, int] | None = None) -> dict[str, LastRender]:
+    """Each shot's latest render from the catalog (shots never rendered are absent).
+
+    With `whole` (job key → frame count), only renders of a whole shot count: a range that starts
+    later or stops early is skipped, so a shot re-rendered only in part is not called up to date.
+
+    Reads nothing (and creates nothing) when the production has no catalog yet.
+    """
+    query = (select(RenderShot, RenderRecord.kind, RenderRecord.finished_at)
+             .join(RenderRecord, RenderRecord.id == RenderShot.render_id)
+             .order_by(RenderShot.render_id.desc(), RenderShot.position))
+    if shot_paths is not None:
+        query = query.where(RenderShot.shot_path.in_(shot_paths))
+    found: dict[str, LastRender] = {}
+    with existing_catalog(ProductionPaths.for_spec(spec).catalog) as catalog:
+        if catalog is None:
+            return {}
+        with catalog.session() as session:
+            for row, kind, finished_at in session.execute(query):
+                if whole is not None and (row.first_frame != 0 or len(row.frame_hashes)
+                                          != whole.get(row.job_key, len(row.frame_hashes))):
+                    continue
+                if row.shot_path not in found:
+                    found[row.shot_path] = LastRender(row.render_id, kind, finished_at, row.job_key, row.first_frame,
+                                                      tuple(row.frame_hashes))
+    return found
+
+
+def _changed_fields(spec: Path, moved: dict[str, tuple[str, object]]) -> dict[str, list[str]]:
+    """For shots whose key moved: the job fields that differ from the job last rendered (what changed)."""
+    if not moved:
+        return {}
+
+    with Catalog(ProductionPaths.for_spec(spec).catalog) as catalog, catalog.session() as session:
+        return {path: changed_fields(session, old_key, job.model_dump(mode="json"))
+                for path, (old_key, job) in moved.items()}
+
+
+def _frame_store(spec: Path):
+    return FrameStore(ProductionPaths.for_spec(spec).frames)
+
+
+# --------------------------------------------------------------------------- thumbnails
+
+
+def shot_thumbnail(spec: Path, shot_path: str) -> str | None:
+    """The digest of the shot's thumbnail frame (the middle of its latest render), None if it has none stored."""
+    last = latest_renders(spec, [shot_path]).get(shot_path)
+    if last is None or not last.frame_hashes:
+        return None
+    digest = last.thumbnail
+    return digest if _frame_store(spec).has(digest) else None
+
+
+def thumbnail_png(spec: Path, digest: str, width: int = THUMBNAIL_WIDTH) -> bytes | None:
+    """A stored frame scaled down to `width` pixels (never up), as PNG bytes; None when it is not stored intact."""
+    try:
+        return frame_png(_frame_store(spec), digest, width)
+    except ReviewError:
+        return None

@@ -1,0 +1,5 @@
+"""`python -m reelforge.cli`: the `reelforge` command."""
+
+from reelforge.cli import app
+
+app()

@@ -1,0 +1,223 @@
+"""`reelforge render | verify | status`: render a production, prove a delivery, see what is up to date."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from reelforge.app.render_request import RENDER_INPUT_ERRORS, RenderRefused, RenderRequest, render_production
+from reelforge.app.status import CHANGED, LABELS, UP_TO_DATE, production_status
+from reelforge.app.verify import verify_render
+from reelforge.cli.console import (
+    console,
+    fail,
+    parse_range,
+    print_warnings,
+    production_option,
+    progress_bar,
+    refused,
+    shown,
+)
+from reelforge.engine.pipeline import RenderResult
+from reelforge.plan.jobs import ShotJob
+from reelforge.spec.model import BACKENDS
+from reelforge.store.catalog import Catalog
+from reelforge.store.hashing import file_sha256
+
+app = typer.Typer()
+
+
+@app.command()
+def render(
+    spec: Annotated[Path, typer.Argument(help="production.json")],
+    out: Annotated[Path | None, typer.Option(help="output folder (default: renders/ beside the spec)")] = None,
+    episode: Annotated[list[str] | None, typer.Option(help="render only this episode (repeatable)")] = None,
+    shot: Annotated[str | None, typer.Option(help="one shot, e.g. s01e01/sc01/sh03")] = None,
+    frames: Annotated[str | None, typer.Option(help="with --shot: frame range START:END (end exclusive)")] = None,
+    backend: Annotated[str | None, typer.Option(help=f"{', '.join(BACKENDS[:-1])} or {BACKENDS[-1]} "
+                                                     "(overrides the spec)")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(help="local checkpoint folder or SDXL .safetensors "
+                                                         "(overrides model.checkpoint)")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto (cuda when a GPU is visible); part of the job key")] = "auto",
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: torch's, the physical cores); "
+                                                     "part of the job key")] = None,
+    mark: Annotated[bool, typer.Option("--mark", help="give this delivery an invisible mark that "
+                                                      "`reelforge trace` reads back from a leaked copy")] = False,
+    actor: Annotated[str | None, typer.Option(help="who is rendering, for the records (default: "
+                                                   "$REELFORGE_ACTOR or your login)")] = None,
+    languages: Annotated[str | None, typer.Option(help="also deliver these languages, e.g. en,fr,ja: per language "
+                                                       "EPISODE.LANG.mp4 (the same picture with subtitles, titles "
+                                                       "and chapters as text) and .vtt/.srt files")] = None,
+    burn_titles: Annotated[bool, typer.Option("--burn-titles", help="with --languages: also EPISODE.LANG.burned.mp4, "
+                                                                    "the titles drawn into the picture (re-encoded)")]
+    = False,
+) -> None:
+    """Render episodes to 1080p H.264 MP4s (or a frame range of one shot), signed with Content Credentials."""
+    try:
+        if frames and not shot:
+            raise RenderRefused("--frames needs --shot")
+        request = RenderRequest(spec=spec, episodes=list(episode or []), shot=shot,
+                                frames=parse_range(frames) if frames else None, out=out, backend=backend,
+                                checkpoint=checkpoint, device=device, threads=threads, mark=mark, actor=actor,
+                                languages=languages, burn_titles=burn_titles)
+        with progress_bar() as bar:
+            tasks: dict[str, int] = {}
+
+            def begin(task: str, label: str, total: int) -> None:
+                tasks[task] = bar.add_task(label, total=total)
+
+            def advance(shot_job: ShotJob, n: int) -> None:
+                bar.update(tasks[shot_job.episode_id], advance=n,
+                           description=f"{shot_job.episode_id} {shot_job.shot_path}")
+
+            outcome = render_production(request, start=begin, progress=advance,
+                                        announce=lambda text: console.print(text, highlight=False),
+                                        warn=lambda found: print_warnings(spec, found))
+    except RenderRefused as exc:
+        raise refused(exc) from None
+    _summary(outcome.results)
+    if outcome.job is not None:
+        console.print(outcome.range_report, style=None if outcome.range_matches else "red", highlight=False)
+    else:
+        console.print(f"contact sheet: {outcome.contact_sheet}", highlight=False)
+    if outcome.mark_id is not None:
+        console.print(f"invisible mark {outcome.mark_id:016x} recorded for {outcome.actor}", highlight=False)
+    if not outcome.range_matches:
+        raise typer.Exit(1)
+
+
+def _summary(results: list[RenderResult]) -> None:
+    table = Table(title="render summary", title_justify="left")
+    for column in ("episode", "shots rendered", "shots reused", "frames", "seconds", "sha256"):
+        table.add_column(column, no_wrap=True)
+    for r in results:
+        table.add_row(r.episode_id, str(len(r.shots) - r.shots_reused), str(r.shots_reused), str(r.frames),
+                      f"{r.seconds:.1f}", r.sha256[:12])
+    console.print(table)
+    for r in results:
+        console.print(f"wrote {shown(r.output)}", highlight=False, soft_wrap=True)
+        for language in r.languages:
+            extra = "" if language.output.stem.endswith(".burned") else " (and .vtt, .srt)"
+            console.print(f"wrote {shown(language.output)}{extra}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def verify(
+    target: Annotated[str, typer.Argument(help="a rendered MP4, or a shot path like s01e01/sc01/sh03")],
+    production: Annotated[Path | None, typer.Option(help="production.json (found from the MP4's folder if omitted)")] = None,
+    frames: Annotated[str | None, typer.Option(help="only this frame range START:END of the shot(s)")] = None,
+) -> None:
+    """Re-render from the recorded jobs and prove the bytes match (exit 1 if not)."""
+    if target.lower().endswith(".png"):
+        raise fail(f"{target} is a still (a contact sheet): check it with `reelforge credentials verify {target}`; "
+                   "its stills are frames of the episodes, which `reelforge verify EPISODE.mp4` proves")
+    file = Path(target) if target.lower().endswith((".mp4", ".mov")) else None
+    if file is not None and not file.is_file():
+        raise fail(f"{file}: no such file" if not file.exists() else f"{file} is not a file")
+    paths = production_option(production, "this belongs to", near=file if file is not None else Path.cwd() / "x")
+    if not paths.catalog.exists():
+        raise fail(f"{paths.root} has no renders recorded yet")
+    shot_paths = None
+    with Catalog(paths.catalog) as catalog:
+        if file is not None:
+            record = catalog.render_for_file(file_sha256(file)) or catalog.render_for_path(str(file.resolve()))
+            if record is None:
+                raise fail(f"{file} is not a render recorded in {paths.root}", code=1)
+        else:
+            record = catalog.render_with_shot(target)
+            if record is None:
+                raise fail(f"no recorded render contains shot '{target}'")
+            shot_paths = {target}
+    frame_range = parse_range(frames) if frames else None
+    checked = [s for s in record.shots if shot_paths is None or s.shot_path in shot_paths]
+    if frame_range is not None:
+        for s in checked:
+            if frame_range[0] >= s.first_frame + s.frame_count or frame_range[1] <= s.first_frame:
+                raise fail(f"--frames {frames} is outside {s.shot_path} (frames {s.first_frame}–"
+                           f"{s.first_frame + s.frame_count - 1} in this render)")
+    total = sum(min(s.first_frame + s.frame_count, frame_range[1]) - max(s.first_frame, frame_range[0])
+                if frame_range else s.frame_count for s in checked)
+    with progress_bar() as bar:
+        task = bar.add_task("verify", total=total)
+        try:
+            report = verify_render(paths, record, target, file, shot_paths, frame_range,
+                                   progress=lambda job, n: bar.update(task, advance=n, description=job.shot_path))
+        except RENDER_INPUT_ERRORS as exc:
+            raise fail(str(exc)) from None
+    _print_report(report)
+    raise typer.Exit(0 if report.ok and report.store_ok else 1)
+
+
+def _print_report(report) -> None:
+    console.print(f"verify {report.target} (render #{report.render_id})")
+    for shot in report.shots:
+        matched = shot.frames - len(shot.mismatches)
+        status = "[green]match[/]" if shot.ok else "[red]DIFFER[/]"
+        span = f"  {shot.shot_path}: frames {shot.first_frame}–{shot.first_frame + shot.frames - 1}: "
+        if shot.checkpoint_problem:
+            console.print(span + "[red]not re-rendered[/]")
+        else:
+            console.print(span + f"{matched}/{shot.frames} identical {status}")
+        for m in shot.mismatches:
+            console.print(f"    frame {m.index}: recorded {m.recorded[:16]}… re-rendered {m.rendered[:16]}…")
+        if shot.checkpoint_problem:
+            console.print(f"    [red]not re-rendered: {shot.checkpoint_problem}[/]", highlight=False)
+        if not shot.segment_matches:
+            console.print("    encoded segment differs from the recorded one")
+        if shot.damaged_in_store:
+            console.print(f"    [yellow]stored copies of frames {shot.damaged_in_store} are missing or corrupt[/] "
+                          "(the next render re-renders them)")
+    if report.file_matches is not None:
+        console.print("  file bytes: " + ("[green]identical to the recorded render[/]" if report.file_matches
+                                          else "[red]differ from the recorded render[/]"))
+    if report.rebuilt_matches_record is False:
+        console.print("  [red]re-encoded output differs from the recorded output[/]")
+    elif report.rebuilt_matches_record is None:
+        console.print("  unsigned stream: not re-created (only part of the render was verified, or the store is "
+                      "damaged)")
+    else:
+        console.print("  unsigned stream: [green]re-created byte for byte[/]")
+        if report.mark_id:
+            console.print(f"  invisible mark {report.mark_id} re-embedded", highlight=False)
+    if report.credentials is not None:
+        c = report.credentials
+        console.print(f"  Content Credentials: {'[green]' if c.ok else '[red]'}{c.state}[/]", highlight=False)
+        for code, explanation in c.failures:
+            console.print(f"    {code}: {explanation}", highlight=False)
+    if report.engine_changed:
+        console.print("  [yellow]the engine's render code changed since this render[/]")
+    if report.environment_differences:
+        console.print("  environment fields that differ from the render's:")
+        for name, before, now in report.environment_differences:
+            console.print(f"    {name}: recorded {before!r}, now {now!r}", highlight=False)
+    if not report.ok:
+        console.print("[bold red]NOT VERIFIED[/]")
+    elif not report.store_ok:
+        console.print("[bold green]VERIFIED[/]: every byte matches; [bold red]STORE DAMAGED[/]: "
+                      "render again to repair the store")
+    else:
+        console.print("[bold green]VERIFIED[/]: every byte matches")
+
+
+@app.command("status")
+def status_command(spec: Annotated[Path, typer.Argument(help="production.json")]) -> None:
+    """Each shot's status: never rendered, up to date, or spec changed since its last render."""
+    try:
+        status = production_status(spec)
+    except RenderRefused as exc:
+        raise refused(exc) from None
+    colours = {UP_TO_DATE: "green", CHANGED: "yellow"}
+    table = Table(title=status.title, title_justify="left")
+    for column in ("shot", "status", "cast", "frames", "seconds", "last render", "what changed"):
+        table.add_column(column, no_wrap=column in ("shot", "status"))
+    for shot in status.shots():
+        last = shot.last_render
+        colour = colours.get(shot.state, "dim")
+        table.add_row(shot.path, f"[{colour}]{shot.label}[/]", ", ".join(c.name for c in shot.cast) or "-",
+                      str(shot.frames), f"{shot.seconds:.2f}",
+                      f"#{last.render_id} {last.finished_at}" if last else "-", ", ".join(shot.changed_fields))
+    console.print(table)
+    console.print(", ".join(f"{count} {LABELS[state]}" for state, count in status.counts.items()), highlight=False)

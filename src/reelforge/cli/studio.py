@@ -1,0 +1,42 @@
+"""`reelforge studio`: serve the Open Studio for a production (studio/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reelforge.cli.console import console, errors, fail, load_or_exit
+from reelforge.records.actors import current_actor
+from reelforge.store.paths import SPEC_NAME
+
+app = typer.Typer()
+
+
+@app.command()
+def studio(
+    spec: Annotated[Path, typer.Argument(help="production.json, or the production's folder")] = Path("."),
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8765,
+    host: Annotated[str, typer.Option(help="address to listen on (default: this machine only); another "
+                                           "address lets other machines in: a warning is printed")] = "127.0.0.1",
+    actor: Annotated[str | None, typer.Option(help="your name in the records (default: $REELFORGE_ACTOR or "
+                                                   "your login)")] = None,
+) -> None:
+    """Open Studio: browse, direct, render, review and trace this production in a browser."""
+    # Deferred: the web app's libraries (FastAPI, uvicorn) take half a second to import; no other command needs them.
+    from reelforge.studio.server import serve
+
+    if spec.is_dir():
+        spec = spec / SPEC_NAME
+    if not spec.is_file():
+        raise fail(f"{spec}: no such spec file (give production.json or its folder)")
+    load_or_exit(spec)  # a spec that does not load is reported here, with its JSON paths, not in the browser
+    if not 0 < port < 65536:
+        raise fail(f"--port must be 1–65535, got {port}")
+    try:
+        serve(spec, host=host, port=port, owner=actor or current_actor(),
+              say=lambda text: console.print(text, highlight=False, markup=False, soft_wrap=True),
+              warn=lambda text: errors.print(f"[bold yellow]warning:[/] {text}", highlight=False, soft_wrap=True))
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None

@@ -1,0 +1,162 @@
+"""`reelforge credentials | watermark | trace`: Content Credentials, the visible watermark, leak tracing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from reelforge.app.render_request import RENDER_INPUT_ERRORS
+from reelforge.cli.console import console, fail, load_or_exit, production_option
+from reelforge.deliver.options import DeliveryError, signing_identity
+from reelforge.media.watermark import WatermarkError, WatermarkSpec, apply_watermark
+from reelforge.store.hashing import file_sha256
+from reelforge.store.paths import ProductionPaths
+from reelforge.trust.anchors import find_anchor
+from reelforge.trust.credentials import (
+    format_credentials,
+    manifest_failures,
+    read_credentials,
+    sign_file,
+    summarize,
+    verify_credentials,
+)
+from reelforge.trust.identity import CredentialsError, load_anchor
+from reelforge.trust.trace import NotAVideo, trace_file
+
+app = typer.Typer()
+credentials_app = typer.Typer(help="Content Credentials (C2PA) of delivered files.", no_args_is_help=True)
+app.add_typer(credentials_app, name="credentials")
+
+
+def _say(text: str, markup: bool = True) -> None:
+    """Credentials output: names and paths printed as given (no highlighting, never wrapped)."""
+    console.print(text, markup=markup, highlight=False, soft_wrap=True)
+
+
+@credentials_app.command("show")
+def credentials_show(file: Annotated[Path, typer.Argument(help="a signed MP4 or PNG")],
+                     as_json: Annotated[bool, typer.Option("--json", help="the manifest as JSON")] = False) -> None:
+    """Print a file's Content Credentials readably (exit 1 if it has none)."""
+    try:
+        store = read_credentials(file)
+    except CredentialsError as exc:
+        raise fail(str(exc)) from None
+    if store is None:
+        if as_json:
+            typer.echo("null")
+        else:
+            _say(f"{escape(str(file))}: no Content Credentials")
+        raise typer.Exit(1)
+    if as_json:
+        typer.echo(json.dumps(store, indent=2, ensure_ascii=False))
+    else:
+        _say(format_credentials(summarize(store), manifest_failures(store)), markup=False)
+    raise typer.Exit(0)
+
+
+@credentials_app.command("verify")
+def credentials_verify(
+    file: Annotated[Path, typer.Argument(help="a signed MP4 or PNG")],
+    trust: Annotated[Path | None, typer.Option(help="trust anchor PEM (default: the production's root)")] = None,
+    production_identity: Annotated[Path | None, typer.Option(help="a production's identity folder")] = None,
+) -> None:
+    """Exit 0 only if the signature is valid, the media hash matches and the chain leads to the anchor."""
+    try:
+        if Path(file).is_file() and read_credentials(Path(file)) is None:  # unsigned: no anchor needed to say so
+            _say(f"[bold red]failed[/] {escape(str(file))}: no Content Credentials (unsigned)")
+            raise typer.Exit(1)
+        anchor_path = find_anchor(Path(file), trust, production_identity)
+        result = verify_credentials(file, load_anchor(anchor_path))
+    except CredentialsError as exc:
+        raise fail(str(exc)) from None
+    name = escape(str(file))
+    if result.ok:
+        summary = result.summary or {}
+        _say(f"[bold green]ok[/] {name}: {result.state}, signed by {escape(str(summary.get('signer')))} "
+             f"(anchor {escape(str(anchor_path))})")
+        raise typer.Exit(0)
+    if result.state == "unsigned":
+        _say(f"[bold red]failed[/] {name}: no Content Credentials (unsigned)")
+        raise typer.Exit(1)
+    _say(f"[bold red]failed[/] {name}: {result.state} (anchor {escape(str(anchor_path))})")
+    for code, explanation in result.failures:
+        _say(f"  {escape(code)}: {escape(explanation)}")
+    if result.summary and any(code == "signingCredential.untrusted" for code, _ in result.failures):
+        _say(f"  signed by {escape(str(result.summary.get('signer')))}, issued by "
+             f"{escape(str(result.summary.get('issuer')))}: not under this trust anchor")
+    raise typer.Exit(1)
+
+
+@app.command()
+def watermark(
+    src: Annotated[Path, typer.Argument(help="input video")],
+    dst: Annotated[Path, typer.Argument(help="output video")],
+    text: Annotated[str, typer.Option(help="text to burn in")] = "",
+    logo: Annotated[Path | None, typer.Option(help="PNG logo")] = None,
+    position: Annotated[str, typer.Option(help="top-left, top-right, bottom-left, bottom-right or center")] = "bottom-right",
+    opacity: Annotated[float, typer.Option(help="0 (invisible) to 1 (opaque)")] = 0.6,
+    production: Annotated[Path | None, typer.Option(help="sign the output with this production's identity "
+                                                         "(production.json)")] = None,
+) -> None:
+    """Burn a visible watermark in by the documented ffmpeg recipe (same input → same bytes); optionally sign it."""
+    if production is None:
+        _burn(src, dst, text=text, logo=logo, position=position, opacity=opacity)
+        return
+    if dst.suffix.lower() not in (".mp4", ".m4v", ".mov"):
+        raise fail(f"{dst}: a signed output must be .mp4, .m4v or .mov")
+    try:  # resolve the identity first: a signing problem must not leave an unsigned file at DST
+        identity = signing_identity(load_or_exit(production), ProductionPaths.for_spec(production).root)
+    except DeliveryError as exc:
+        raise fail(str(exc)) from None
+    unsigned = dst.with_name(f".{dst.name}.tmp-unsigned{dst.suffix}")
+    try:
+        _burn(src, unsigned, text=text, logo=logo, position=position, opacity=opacity)
+        sign_file(unsigned, dst, identity, assertion={"generator": "reelforge watermark", "source": src.name,
+                                                      "watermark_text": text}, title=dst.name)
+    except RENDER_INPUT_ERRORS as exc:
+        raise fail(str(exc)) from None
+    finally:
+        unsigned.unlink(missing_ok=True)
+    console.print(f"signed {dst}", highlight=False)
+
+
+def _burn(src: Path, dst: Path, *, text: str, logo: Path | None, position: str, opacity: float) -> None:
+    """Burn the visible mark in by the documented recipe; exit 2 with one line for a bad option or input."""
+    try:
+        spec = WatermarkSpec(text=text, logo=logo, position=position, opacity=opacity)  # type: ignore[arg-type]
+        apply_watermark(src, dst, spec)
+    except WatermarkError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"marked {dst} (sha256 {file_sha256(dst)})", highlight=False, markup=False, soft_wrap=True)
+
+
+@app.command()
+def trace(
+    file: Annotated[Path, typer.Argument(help="a suspect copy (re-encoded, scaled, cropped or trimmed is fine)")],
+    production: Annotated[Path | None, typer.Option(help="production.json whose renders to search "
+                                                         "(found from the file's folder if omitted)")] = None,
+) -> None:
+    """Read a copy's invisible mark and name the render it came from (exit 1: no mark, or not one of ours)."""
+    if not file.is_file():
+        raise fail(f"{file}: no such file")
+    paths = production_option(production, "to search", near=file)
+    if not paths.catalog.exists():
+        raise fail(f"{paths.root} has no renders recorded yet")
+    try:
+        found = trace_file(file, paths)
+    except NotAVideo as exc:  # an undecodable file is bad input, not a crash
+        raise fail(f"{file}: cannot read it as video ({exc.detail})") from None
+    if not found.mark.found:
+        console.print(f"no mark found in {file}", highlight=False)
+        raise typer.Exit(1)
+    if not found.traced:
+        console.print(f"mark {found.mark_hex} found, but no render of {paths.root} carries it", highlight=False)
+        raise typer.Exit(1)
+    render_record, delivery, result = found.render, found.delivery, found.mark
+    console.print(f"mark {result.mark_id:016x}: render #{render_record.id} of {paths.root.name}, "
+                  f"{render_record.kind} {render_record.episode_id}, rendered {render_record.started_at} "
+                  f"by {delivery.rendered_by}, delivered as {render_record.output_path}", highlight=False)

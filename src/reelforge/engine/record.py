@@ -1,0 +1,72 @@
+"""Recording a delivery: its catalog rows and change-log entries, in one transaction.
+
+A render is recorded before its file appears at the output path, so there is never an
+unrecorded delivery: the render row with every shot's frame hashes and segment hash, the
+job of each shot, the link to the commit the spec was recorded as, the energy used, the
+delivery (unsigned hash, mark, watermark, credentials, who rendered it) and the change-log
+entries ("key-change" per shot whose job key moved, then "render"), signed by a checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from reelforge.deliver.options import DeliveryOptions
+from reelforge.engine.environment import environment_fingerprint
+from reelforge.engine.shot import encode_record
+from reelforge.media.encode import EncodeSettings
+from reelforge.records.render_log import last_job_keys, log_render
+from reelforge.records.versions import link_render
+from reelforge.store.catalog import Catalog, utc_now
+from reelforge.store.schema import DeliveryRecord, RenderRecord, RenderShot
+
+# also(session, render_id): rows of a delivery's own (a language delivery's text) added in its transaction.
+AlsoFn = Callable[[Session, int], None]
+
+
+def record_render(catalog: Catalog, result, options: DeliveryOptions, started_at: str, settings: EncodeSettings,
+                  root: Path, commit_id: int | None = None, also: AlsoFn | None = None) -> int:
+    """Record a delivered file (an engine.pipeline.RenderResult) in one transaction; its render id."""
+    with catalog.session() as session:
+        previous_keys = last_job_keys(session, [s.job.shot_path for s in result.shots])  # as before this render
+        for shot in result.shots:
+            catalog.record_job(session, shot.job.key, shot.job.model_dump(mode="json"))
+        record = RenderRecord(
+            kind=result.kind, episode_id=result.episode_id, output_path=str(result.output.resolve()),
+            output_sha256=result.sha256, started_at=started_at, finished_at=utc_now(),
+            seconds=round(result.seconds, 3), frames=result.frames,
+            shots_rendered=len(result.shots) - result.shots_reused, shots_reused=result.shots_reused,
+            encode_json=json.dumps(encode_record(settings), sort_keys=True),
+            environment_json=json.dumps(result.environment or environment_fingerprint(settings.threads),
+                                        sort_keys=True),
+        )
+        record.shots = [
+            RenderShot(position=i, shot_path=s.job.shot_path, job_key=s.job.key, first_frame=s.first_frame,
+                       frame_count=len(s.frame_hashes), frame_hashes_json=json.dumps(s.frame_hashes),
+                       segment_sha256=s.segment_sha256, reused=s.reused)
+            for i, s in enumerate(result.shots)
+        ]
+        session.add(record)
+        session.flush()  # assigns record.id
+        if commit_id is not None:
+            link_render(session, record.id, commit_id)
+        if result.energy is not None:
+            catalog.record_energy(session, record.id, result.energy)
+        watermark = options.watermark_record(settings, root.resolve())
+        anchor_path = getattr(options.identity, "trust_anchor_path", None)
+        anchor = str(Path(anchor_path).resolve()) if anchor_path else None  # verify checks against it
+        catalog.record_delivery(session, DeliveryRecord(
+            render_id=record.id, unsigned_sha256=result.unsigned_sha256, signed=options.identity is not None,
+            mark_id=f"{options.mark_id:016x}" if options.mark_id is not None else None,
+            rendered_by=options.actor, watermark_json=json.dumps(watermark, sort_keys=True) if watermark else None,
+            credentials_json=json.dumps({"summary": result.credentials, "trust_anchor": anchor}, sort_keys=True,
+                                        default=str) if result.credentials else None))
+        if also is not None:
+            also(session, record.id)
+        log_render(session, result, record.id, options.actor, options.identity, previous_keys)  # change log
+        session.commit()
+        return record.id

@@ -1,0 +1,498 @@
+"""Reading a hand-written JSON file, and saying what is wrong with it in plain sentences.
+
+A spec or a style family file is written by hand, so a problem reads like a review, not a
+traceback: it names the JSON path of the offending value (`$.episodes[0].scenes[1]`) and says
+what is wrong. This module holds what both files share: decoding and parsing (duplicate keys,
+NaN and Infinity, which Python's `json` quietly accepts), pydantic's errors turned into
+sentences (union branches merged, the fields a model knows suggested), and the order of
+problems in the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from reelforge.spec.base import ID_PATTERN
+
+# A location inside a JSON document: object keys and list indexes, root first.
+Loc = tuple[str | int, ...]
+
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def json_path(loc: Loc) -> str:
+    """Render a location as a JSON path: ('episodes', 0, 'id') -> $.episodes[0].id."""
+    parts = ["$"]
+    for segment in loc:
+        if isinstance(segment, int):
+            parts.append(f"[{segment}]")
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", segment):
+            parts.append(f".{segment}")
+        else:
+            quoted = segment.replace("\\", "\\\\").replace("'", "\\'")
+            parts.append(f"['{quoted}']")
+    return "".join(parts)
+
+
+
+class _JsonObject(dict):
+    """A parsed JSON object that remembers keys given more than once (json keeps the last)."""
+
+    duplicate_keys: list[str]
+
+
+
+class _NonStandardNumber:
+    """Stands in for NaN / Infinity / -Infinity, which Python's json accepts but JSON does not."""
+
+    def __init__(self, literal: str) -> None:
+        self.literal = literal
+
+
+
+def _object_with_duplicates(pairs: list[tuple[str, Any]]) -> _JsonObject:
+    obj = _JsonObject(pairs)
+    seen: set[str] = set()
+    obj.duplicate_keys = []
+    for key, _ in pairs:
+        if key in seen and key not in obj.duplicate_keys:
+            obj.duplicate_keys.append(key)
+        seen.add(key)
+    return obj
+
+
+
+class FileProblem(Exception):
+    """A problem with the file as a whole; there is nothing to validate after it."""
+
+
+
+def read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise FileProblem("file not found") from None
+    except IsADirectoryError:
+        raise FileProblem("this is a directory, not a spec file") from None
+    except OSError as exc:
+        raise FileProblem(f"cannot read the file: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8-sig")  # tolerate the BOM some editors write
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        byte = data[exc.start]
+        raise FileProblem(
+            f"the file is not UTF-8 text (byte 0x{byte:02x} on line {line} cannot be decoded); save it as UTF-8"
+        ) from None
+
+
+
+def parse_json(text: str) -> Any:
+    if not text.strip():
+        raise FileProblem("the file is empty; a spec is a JSON object")
+    try:
+        return json.loads(text, object_pairs_hook=_object_with_duplicates, parse_constant=_NonStandardNumber)
+    except json.JSONDecodeError as exc:
+        reason = exc.msg[:1].lower() + exc.msg[1:]
+        hint = ""
+        if text[: exc.pos].rstrip().endswith(",") and exc.msg.startswith(("Expecting property name", "Expecting value")):
+            hint = " (JSON allows no comma after the last item)"
+        raise FileProblem(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {reason}{hint}") from None
+
+
+
+def json_problems(node: Any, loc: Loc = ()) -> list[tuple[Loc, str]]:
+    """Things `json` quietly accepts that would make the spec mean something else."""
+    found: list[tuple[Loc, str]] = []
+    if isinstance(node, _NonStandardNumber):
+        found.append((loc, f"{node.literal} is not a JSON number; give a finite number"))
+    elif isinstance(node, float) and not math.isfinite(node):  # 1e999 parses as infinity
+        found.append((loc, "this number is too large to be a JSON number; give a finite number"))
+    elif isinstance(node, dict):
+        for key in getattr(node, "duplicate_keys", []):
+            found.append((loc + (key,), f"field '{key}' is given more than once in this object; keep only one"))
+        for key, value in node.items():
+            found += json_problems(value, loc + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += json_problems(value, loc + (index,))
+    return found
+
+
+
+def duplicate_keys(text: str) -> list[tuple[str, str]]:
+    """(JSON path, key) for every key given twice in one object of a JSON text, in file order.
+
+    `json` keeps only the last of each: a tool that parses a spec and writes it back (the Open
+    Studio's shot editor) must refuse such a file, or the other values would be lost silently.
+    """
+    found: list[tuple[str, str]] = []
+
+    def walk(node: Any, loc: Loc) -> None:
+        if isinstance(node, dict):
+            found.extend((json_path(loc + (key,)), key) for key in getattr(node, "duplicate_keys", []))
+            for key, value in node.items():
+                walk(value, loc + (key,))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, loc + (index,))
+
+    walk(json.loads(text, object_pairs_hook=_object_with_duplicates), ())
+    return found
+
+
+
+def convert_errors(errors: list[dict], raw: dict, root: type[BaseModel]) -> list[tuple[Loc, str]]:
+    """Convert pydantic errors, merging the branches of a union into one problem.
+
+    For `str | dict[str, str]` pydantic reports one error per branch, with the
+    branch name ('str', 'dict[str,str]') inside `loc`. When the value got inside
+    a branch (an object whose values are wrong) only that branch's errors are
+    relevant; otherwise one "expected A or B" problem replaces them all. `root` is the model of
+    the whole document (the production, a style family): it names the fields an object may have.
+    """
+    found: list[tuple[Loc, str]] = []
+    too_few: dict[Loc, int] = {}  # fixed-length list -> highest missing index
+    unions: dict[Loc, list[tuple[str, Loc, dict]]] = {}  # union value -> (branch, loc, error)
+
+    for error in errors:
+        loc, branch, branch_at = _split_loc(error["loc"], raw, error["type"])
+        if branch is not None:
+            unions.setdefault(loc[:branch_at], []).append((branch, loc, error))
+        elif error["type"] == "missing" and loc and isinstance(loc[-1], int):
+            too_few[loc[:-1]] = max(too_few.get(loc[:-1], -1), loc[-1])
+        else:
+            found.append(_convert_one(error, loc, root))
+
+    for parent, highest in too_few.items():
+        found.append((parent, _too_few_message(parent, highest + 1, value_at(raw, parent), root)))
+
+    for union_loc, branches in unions.items():
+        inside = [(loc, error) for _, loc, error in branches if len(loc) > len(union_loc)]
+        if inside:
+            found += [_convert_one(error, loc, root) for loc, error in inside]
+        else:
+            wanted = " or ".join(dict.fromkeys(_describe_branch(name) for name, _, _ in branches))
+            found.append((union_loc, f"expected {wanted}, got {describe(branches[0][2]['input'])}"))
+    return found
+
+
+
+def _split_loc(loc: tuple, raw: Any, error_type: str) -> tuple[Loc, str | None, int]:
+    """Separate the real keys/indexes in a pydantic `loc` from union branch names.
+
+    A string in `loc` is a real key when the JSON object at that point has it
+    (or, for a missing field, as the last part); anything else is a name
+    pydantic gave a union branch, like 'str' or 'dict[str,str]'. Returns the
+    real location, the branch name if any, and where in the location it was.
+    """
+    real: list[str | int] = []
+    branch, branch_at = None, 0
+    node: Any = raw
+    for position, part in enumerate(loc):
+        is_last = position == len(loc) - 1
+        if isinstance(part, int):
+            real.append(part)
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else _ABSENT
+        elif isinstance(node, dict) and part in node:
+            real.append(part)
+            node = node[part]
+        elif node is _ABSENT or (is_last and error_type == "missing"):
+            real.append(part)
+            node = _ABSENT
+        elif branch is None:
+            branch, branch_at = part, len(real)
+    return tuple(real), branch, branch_at
+
+
+_ABSENT = object()
+
+
+# How to name what a union branch wanted, by pydantic's name for the branch.
+_BRANCH_WORDS = {
+    "str": "text",
+    "dict[str,str]": "an object of language → text",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "none": "null",
+}
+
+
+
+def _describe_branch(name: str) -> str:
+    inner = re.fullmatch(r"function-\w+\[.*, (.+)\]", name)  # validator around a type: name the type
+    if inner:
+        name = inner.group(1)
+    if name in _BRANCH_WORDS:
+        return _BRANCH_WORDS[name]
+    if name.startswith(("dict[", "tagged-union")) or name[:1].isupper():
+        return "an object"
+    if name.startswith(("list[", "tuple[")):
+        return "a list"
+    return name
+
+
+# Validators on a whole object (Shot._one_length) report at the object; these
+# messages are about one field, so point at it. Keyed by the message's start.
+_MESSAGE_FIELDS = {
+    "frame count": "frames",
+    "length in seconds": "seconds",
+}
+
+
+# Friendly descriptions of the string patterns used in the model.
+_PATTERN_WORDS = {
+    ID_PATTERN: "an id of lower-case letters, digits, '-' and '_' (starting with a letter or digit, at most 64)",
+    r"^#[0-9a-fA-F]{6}$": "a colour written #rrggbb, like #7a7a7a",
+}
+
+
+_LIMIT_WORDS = {
+    "greater_than": ("gt", "greater than"),
+    "greater_than_equal": ("ge", "at least"),
+    "less_than": ("lt", "less than"),
+    "less_than_equal": ("le", "at most"),
+}
+
+
+
+def _convert_one(error: dict, loc: Loc, root: type[BaseModel]) -> tuple[Loc, str]:
+    """One pydantic error as (location, plain sentence)."""
+    kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
+    field = next((part for part in reversed(loc) if isinstance(part, str)), "")
+    got = describe(value)
+
+    if kind == "missing":
+        return loc, f"required field '{loc[-1]}' is missing"
+    if kind == "extra_forbidden":
+        return loc, _unknown_field_message(loc, root)
+    if kind.startswith("int_"):
+        if field == "frames":
+            return loc, f"expected a whole number of frames, got {got}{_decimal_hint(value)}"
+        return loc, f"expected an integer, got {got}{_decimal_hint(value)}"
+    if kind in ("float_type", "float_parsing", "finite_number"):
+        return loc, f"expected a number, got {got}"
+    if kind in ("string_type", "string_unicode"):
+        return loc, f"expected text, got {got}"
+    if kind in ("list_type", "tuple_type", "iterable_type"):
+        return loc, f"expected a list, got {got}"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return loc, f"expected an object, got {got}"
+    if kind.startswith("bool_"):
+        return loc, f"expected true or false, got {got}"
+    if kind == "literal_error":
+        return loc, _literal_message(ctx.get("expected", ""), value)
+    if kind == "string_pattern_mismatch":
+        pattern = ctx.get("pattern", "")
+        wanted = _PATTERN_WORDS.get(pattern, f"text matching the pattern {pattern}")
+        return loc, f"expected {wanted}, got {got}"
+    if kind in _LIMIT_WORDS:
+        key, words = _LIMIT_WORDS[kind]
+        return loc, f"must be {words} {_number(ctx[key])}, got {_number(value)}"
+    if kind == "too_short":
+        return loc, f"must have at least {_items(ctx['min_length'])}, got {ctx['actual_length']}"
+    if kind == "too_long":
+        return loc, f"must have at most {_items(ctx['max_length'])}, got {ctx['actual_length']}"
+    if kind in ("value_error", "assertion_error") and "error" in ctx:
+        message = str(ctx["error"])
+        model = _model_at(loc, root)
+        for start, name in _MESSAGE_FIELDS.items():
+            if message.startswith(start) and model is not None and name in model.model_fields:
+                return loc + (name,), message
+        return loc, message
+    if kind == "json_invalid":
+        return loc, f"invalid JSON: {ctx.get('error', error['msg'])}"
+    # Anything else: pydantic's own sentence, minus its capital letter.
+    message = error["msg"].removeprefix("Value error, ")
+    return loc, message[:1].lower() + message[1:]
+
+
+
+def _decimal_hint(value: Any) -> str:
+    """Point out 24.0: a whole number, but written as a fraction."""
+    if isinstance(value, float) and value.is_integer():
+        return " (write it without a decimal point)"
+    return ""
+
+
+
+def _unknown_field_message(loc: Loc, root: type[BaseModel]) -> str:
+    name = str(loc[-1])
+    model = _model_at(loc[:-1], root)
+    if model is None:
+        return f"unknown field '{name}'"
+    known = list(model.model_fields)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if close:
+        return f"unknown field '{name}'; did you mean '{close[0]}'?"
+    # A field put one level too high, like "fps" beside "delivery" instead of inside it.
+    homes = []
+    for field, info in model.model_fields.items():
+        child = _as_model(info.annotation) or _as_model(_item_type(info.annotation))
+        if child is not None and name in child.model_fields:
+            homes.append(f"'{field}'")
+    if homes:
+        where = homes[0] if len(homes) == 1 else f"{', '.join(homes[:-1])} or {homes[-1]}"
+        return f"unknown field '{name}' here; it belongs inside {where}"
+    return f"unknown field '{name}'; known fields: {', '.join(known)}"
+
+
+
+def _literal_message(expected: str, value: Any) -> str:
+    """pydantic gives the choices as "'a', 'b' or 'c'"; say "must be one of 'a', 'b', 'c'"."""
+    choices = re.findall(r"'((?:[^'\\]|\\.)*)'|(-?\d+(?:\.\d+)?)", expected)
+    names = [text or number for text, number in choices]
+    got = f"'{value}'" if isinstance(value, str) else describe(value)
+    if len(names) == 1:
+        return f"must be {expected}, got {got}"
+    message = f"must be one of {', '.join(repr(n) if not _is_number(n) else n for n in names)}, got {got}"
+    if isinstance(value, str):
+        close = difflib.get_close_matches(value, names, n=1, cutoff=0.6)
+        if close:
+            message += f"; did you mean '{close[0]}'?"
+    return message
+
+
+
+def _too_few_message(parent: Loc, needed: int, value: Any, root: type[BaseModel]) -> str:
+    """A fixed-length list (a tuple in the model) that is too short; name its parts if documented."""
+    got = len(value) if isinstance(value, list) else 0
+    model = _model_at(parent[:-1], root) if parent and isinstance(parent[-1], str) else None
+    info = model.model_fields.get(parent[-1]) if model is not None else None
+    parts = f" ({info.description})" if info is not None and info.description else ""
+    return f"expected {needed} items{parts}, got {got}"
+
+
+
+def _model_at(loc: Loc, root: type[BaseModel]) -> type[BaseModel] | None:
+    """The model class describing the object at `loc` in a `root` document, found by walking the field annotations."""
+    annotation: Any = root
+    for part in loc:
+        if isinstance(part, int):
+            annotation = _item_type(annotation)
+        else:
+            model = _as_model(annotation)
+            if model is None or part not in model.model_fields:
+                return None
+            annotation = model.model_fields[part].annotation
+    return _as_model(annotation)
+
+
+
+def _as_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        models = [m for m in map(_as_model, typing.get_args(annotation)) if m is not None]
+        return models[0] if len(models) == 1 else None
+    return None
+
+
+
+def _item_type(annotation: Any) -> Any:
+    """The element type of list[X] / tuple[X, ...], looking through `| None`."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            if typing.get_origin(arg) in (list, tuple):
+                return _item_type(arg)
+        return None
+    if origin in (list, tuple) and typing.get_args(annotation):
+        return typing.get_args(annotation)[0]
+    return None
+
+
+
+def document_order(raw: Any, loc: Loc) -> tuple[int, ...]:
+    """Sort key: where `loc` sits in the file. A missing key sorts after its object's other keys."""
+    key: list[int] = []
+    node = raw
+    for part in loc:
+        if isinstance(node, dict):
+            keys = list(node)
+            if part in node:
+                key.append(keys.index(part))
+                node = node[part]
+                continue
+            key.append(len(keys))
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            key.append(part)
+            node = node[part]
+            continue
+        else:
+            key.append(len(node) if isinstance(node, list) else 0)
+        node = None
+    return tuple(key)
+
+
+
+def value_at(raw: Any, loc: Loc) -> Any:
+    node = raw
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            return None
+    return node
+
+
+
+def describe(value: Any) -> str:
+    """Name a JSON value for a message: 'the string "abc"', 'the number 24.5', 'null', 'a list ...'."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"the string {_short(json.dumps(value, ensure_ascii=False))}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"the number {value}"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, _NonStandardNumber):
+        return value.literal
+    if isinstance(value, (list, tuple)):
+        return "an empty list" if not value else f"the list {_short(_json(value))}"
+    if isinstance(value, dict):
+        return "an empty object" if not value else f"the object {_short(_json(value))}"
+    return _short(repr(value))
+
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=lambda v: getattr(v, "literal", repr(v)))
+
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+
+def _number(value: Any) -> str:
+    """1.0 -> '1', 2.5 -> '2.5': limits read better without a stray '.0'."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+
+def _is_number(text: str) -> bool:
+    return re.fullmatch(r"-?\d+(\.\d+)?", text) is not None
+
+
+
+def _items(count: int) -> str:
+    return f"{count} item" if count == 1 else f"{count} items"

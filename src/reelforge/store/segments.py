@@ -1,0 +1,46 @@
+"""Encoded shot segments under `.reelforge/segments/`, by segment key, each with its recorded SHA-256.
+
+A segment is a shot's frames encoded as one closed H.264 MP4 (media/encode.py); its key fixes
+the frames, the encode settings and the encode code (engine/shot.py: `segment_key`), so an
+episode is re-joined from stored segments without encoding anything again. `<key>.json`
+beside each segment records the bytes' hash: a segment that no longer matches it is encoded
+again from the stored frames, never joined into a delivery.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from reelforge.store.atomic import write_text
+from reelforge.store.hashing import file_sha256
+from reelforge.store.paths import WORK_PREFIX
+
+
+@dataclass(frozen=True)
+class SegmentStore:
+    folder: Path
+
+    def incoming(self, name: str) -> Path:
+        """A work file in the segments folder; one a killed render left is swept by the next render."""
+        return self.folder / f"{WORK_PREFIX}{name}"
+
+    def stored(self, key: str) -> tuple[Path, str] | None:
+        """(segment, sha256) when the segment of this key is stored and still has its recorded bytes."""
+        segment, record = self.folder / f"{key}.mp4", self.folder / f"{key}.json"
+        if not (segment.exists() and record.exists()):
+            return None
+        try:
+            expected = json.loads(record.read_text())["sha256"]
+        except (ValueError, KeyError):
+            return None
+        return (segment, expected) if file_sha256(segment) == expected else None
+
+    def keep(self, encoded: Path, key: str) -> tuple[Path, str]:
+        """Move a freshly encoded segment into place under its key and record its hash: (segment, sha256)."""
+        segment = self.folder / f"{key}.mp4"
+        sha = file_sha256(encoded)
+        encoded.replace(segment)
+        write_text(self.folder / f"{key}.json", json.dumps({"sha256": sha}) + "\n")
+        return segment, sha

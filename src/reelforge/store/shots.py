@@ -1,0 +1,31 @@
+"""Where a production keeps its shots' work: frames by hash, each job's journal and manifest, encoded segments.
+
+One object to hand to a shot's unit of work (engine/shot.py) instead of a production: it is
+all of `.reelforge/` a render of a shot reads or writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from reelforge.store.frames import FrameStore
+from reelforge.store.journal import JobFiles
+from reelforge.store.paths import ProductionPaths
+from reelforge.store.segments import SegmentStore
+
+
+@dataclass(frozen=True)
+class ShotStore:
+    frames: FrameStore
+    jobs: Path
+    segments: SegmentStore
+
+    @classmethod
+    def of(cls, paths: ProductionPaths) -> ShotStore:
+        """The shot store of a production (`.reelforge/frames`, `jobs`, `segments`)."""
+        return cls(FrameStore(paths.frames), paths.jobs, SegmentStore(paths.segments))
+
+    def job(self, key: str) -> JobFiles:
+        """The journal and manifest of one job key."""
+        return JobFiles(self.jobs, key)
