@@ -25,7 +25,7 @@ from reelforge.records import changelog
 from reelforge.records.actors import current_actor
 from reelforge.store.atomic import write_text
 from reelforge.store.catalog import Catalog
-from reelforge.store.paths import ProductionBusy
+from reelforge.store.paths import ProductionBusy, ProductionPaths
 from reelforge.store.schema import LogCheckpoint, LogEntry
 from reelforge.trust.identity import CredentialsError, load_anchor
 
@@ -54,6 +54,23 @@ def _time_option(name: str, text: str | None, end: bool) -> dt.datetime | None:
         return time_bound(text, end)
     except ValueError:
         raise fail(f"{name} {text!r}: give a date (2026-03-01) or an ISO 8601 time (2026-03-01T14:00:00Z)") from None
+
+
+def _with_log(spec: Path | None) -> ProductionPaths:
+    """The production SPEC names (or the one here), which must have a change log (exit 2 if not)."""
+    paths = spec_argument(spec)
+    if not paths.catalog.exists():
+        raise fail(f"{paths.root} has no change log yet")
+    return paths
+
+
+def _print_or_write(text: str, output: Path | None, written: str) -> None:
+    """A JSON export on stdout, or written (atomically) to `output` and said so."""
+    if output is None:
+        print(text)
+        return
+    write_text(output, text + "\n")
+    console.print(written, highlight=False)
 
 
 def _read_json(path: Path, what: str) -> dict:
@@ -145,9 +162,7 @@ def log_proof(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="write here (default: print)")] = None,
 ) -> None:
     """Export an inclusion proof of one entry that `reelforge log check-proof` checks on its own."""
-    paths = spec_argument(spec)
-    if not paths.catalog.exists():
-        raise fail(f"{paths.root} has no change log yet")
+    paths = _with_log(spec)
     with Catalog(paths.catalog) as catalog, catalog.session() as session:
         if session.get(LogEntry, seq) is None:
             raise fail(f"no entry {seq} in the change log of {paths.root.name}")
@@ -155,13 +170,8 @@ def log_proof(
             proof = changelog.inclusion_proof(session, seq)
         except changelog.LogError as exc:  # not signed yet, or the log no longer matches its checkpoint
             raise fail(str(exc), code=1) from None
-    text = json.dumps(proof, indent=2, ensure_ascii=False) + "\n"
-    if output is None:
-        print(text, end="")
-        return
-    write_text(output, text)
-    console.print(f"wrote the inclusion proof of entry {seq} (tree of {proof['tree_size']}) to {output}",
-                  highlight=False)
+    _print_or_write(json.dumps(proof, indent=2, ensure_ascii=False), output,
+                    f"wrote the inclusion proof of entry {seq} (tree of {proof['tree_size']}) to {output}")
 
 
 @log_app.command("check-proof")
@@ -203,21 +213,15 @@ def log_checkpoint(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="write here (default: print)")] = None,
 ) -> None:
     """Export the newest signed checkpoint: keep it elsewhere, and `log verify --witness` it later."""
-    paths = spec_argument(spec)
-    if not paths.catalog.exists():
-        raise fail(f"{paths.root} has no change log yet")
+    paths = _with_log(spec)
     with Catalog(paths.catalog) as catalog, catalog.session() as session:
         latest = session.scalars(select(LogCheckpoint).order_by(LogCheckpoint.id.desc())).first()
         if latest is None:
             raise fail(f"{paths.root} has no signed checkpoint yet")
         record = changelog.checkpoint_record(session, latest)
-    text = json.dumps(record, indent=2) + "\n"
-    if output is None:
-        print(text, end="")
-        return
-    write_text(output, text)
-    console.print(f"wrote checkpoint #{latest.id} (size {latest.size}) to {output}; keep it elsewhere and pass it to "
-                  "`reelforge log verify --witness` later", highlight=False)
+    _print_or_write(json.dumps(record, indent=2), output,
+                    f"wrote checkpoint #{latest.id} (size {latest.size}) to {output}; keep it elsewhere and pass it "
+                    "to `reelforge log verify --witness` later")
 
 
 @app.command()
