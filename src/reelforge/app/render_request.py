@@ -36,7 +36,7 @@ from reelforge.plan.lut import LutError
 from reelforge.records.entities import RecordsError
 from reelforge.records.versions import AUTO_REASON, commit_spec
 from reelforge.spec.load import load_production, translation_warnings
-from reelforge.spec.model import BACKENDS, Model
+from reelforge.spec.model import BACKENDS, GENERATIVE_BACKENDS, Model
 from reelforge.store.catalog import Catalog
 from reelforge.store.paths import ProductionBusy, ProductionPaths
 from reelforge.store.shots import ShotStore
@@ -56,12 +56,10 @@ class RenderRefused(Exception):
         self.plain = plain
 
 
-def _render_input_errors() -> tuple[type[Exception], ...]:
-    """Errors in what the user gave (checkpoints, devices) that surface only when a model loads."""
-    return (CheckpointError, RuntimeUnavailable, ModelRenderError, DeliveryError, WatermarkError, CredentialsError)
-
-
-RENDER_INPUT_ERRORS = _render_input_errors()
+# Errors in what the user gave (checkpoints, devices, logos, signing chains) that surface only once a model loads
+# or a file is delivered: said as bad input (exit 2), never as a traceback.
+RENDER_INPUT_ERRORS = (CheckpointError, RuntimeUnavailable, ModelRenderError, DeliveryError, WatermarkError,
+                       CredentialsError)
 
 
 def load_spec(spec: Path):
@@ -89,8 +87,8 @@ def with_model_override(production, spec: Path, backend: str | None, checkpoint:
     if backend is None and checkpoint is None:
         return production
     if backend is None and checkpoint is not None and production.backend == "previz":
-        raise RenderRefused("--checkpoint needs --backend (sdxl, animatediff, animatediff-sdxl or wan): "
-                            "this spec renders previz")
+        raise RenderRefused(f"--checkpoint needs --backend ({', '.join(GENERATIVE_BACKENDS[:-1])} or "
+                            f"{GENERATIVE_BACKENDS[-1]}): this spec renders previz")
     if backend is not None and backend not in BACKENDS:
         raise RenderRefused(f"--backend must be one of {', '.join(BACKENDS)}, got '{backend}'")
     update: dict = {}
@@ -122,7 +120,6 @@ def plan_episodes(production, spec: Path, device: str = "auto", threads: int | N
                 return plan(production, base_dir=root)
             except CastFileError as exc:
                 raise RenderRefused(f"{spec}: {exc}") from None
-
         if device == "auto":
             device = auto_device()
         try:
