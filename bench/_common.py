@@ -35,14 +35,17 @@ def episode_of_shots(shots: list[dict]) -> dict:
     return spec
 
 
-def render_spec(folder: Path, spec: dict) -> tuple[RenderResult, float]:
-    """Render the spec's first episode; return the result and wall seconds (plan + render + encode)."""
+def render_spec(folder: Path, spec: dict, runner=None) -> tuple[RenderResult, float]:
+    """Render the spec's first episode; return the result and wall seconds (plan + render + encode).
+
+    `runner`: who runs the shots (engine/shot.py: `ShotRunner`; default: this process).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "production.json"
     path.write_text(json.dumps(spec), encoding="utf-8")
     started = time.perf_counter()
     production = load_production(path)
     episode = plan(production)[0]
-    pipeline = RenderPipeline(ProductionPaths.for_spec(path), encode_settings(production.delivery))
+    pipeline = RenderPipeline(ProductionPaths.for_spec(path), encode_settings(production.delivery), runner=runner)
     result = pipeline.render_episode(episode, folder / "renders" / f"{episode.episode_id}.mp4")
     return result, time.perf_counter() - started

@@ -28,6 +28,7 @@ DEFERRABLE = {
     "unittest.mock": "the stand-ins colour-science leaves behind, looked for only once colour is loaded",
     "c2pa": "its native library takes ~0.1 s to load; most commands never sign or read credentials",
     "opentimelineio": "~0.1 s to import; only `reelforge export otio` needs it",
+    "reelforge.farm.runner": "imports Ray (a second); only a --farm render needs it",
     "reelforge.studio.server": "FastAPI and uvicorn take ~0.5 s; only `reelforge studio` needs them",
     "reelforge.backends.previz": "a render loads only the backend it renders with",
     "reelforge.backends.sdxl": "a render loads only the backend it renders with",

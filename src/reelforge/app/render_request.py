@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reelforge.backends.checkpoints import CheckpointError
 from reelforge.backends.errors import ModelRenderError
@@ -27,6 +28,8 @@ from reelforge.deliver.options import DeliveryError, delivery_options
 from reelforge.engine.pipeline import RenderPipeline, RenderResult
 from reelforge.engine.shot import ProgressFn
 from reelforge.errors import Problem, SpecError
+from reelforge.farm.errors import FarmError
+from reelforge.farm.options import FarmOptions
 from reelforge.media.encode import encode_settings
 from reelforge.media.watermark import WatermarkError
 from reelforge.plan.cast import CastFileError
@@ -41,6 +44,9 @@ from reelforge.store.catalog import Catalog
 from reelforge.store.paths import ProductionBusy, ProductionPaths
 from reelforge.store.shots import ShotStore
 from reelforge.trust.identity import CredentialsError
+
+if TYPE_CHECKING:
+    from reelforge.farm.runner import FarmShots
 
 # start(task, label, total_frames) when a part begins; progress(job, n) then reports frames (engine/shot.py).
 StartFn = Callable[[str, str, int], None]  # (task id: episode id, label, total frames)
@@ -111,8 +117,13 @@ def auto_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def plan_episodes(production, spec: Path, device: str = "auto", threads: int | None = None) -> list[EpisodePlan]:
-    """Plan every episode; a bad device, checkpoint or LUT file is a user error (RenderRefused), never a traceback."""
+def plan_episodes(production, spec: Path, device: str = "auto", threads: int | None = None,
+                  farm_has_gpu: bool | None = None) -> list[EpisodePlan]:
+    """Plan every episode; a bad device, checkpoint or LUT file is a user error (RenderRefused), never a traceback.
+
+    On a farm (`farm_has_gpu` not None) "auto" means the farm's GPUs if it has any, and the device
+    is checked by the nodes that render, not by this machine.
+    """
     root = ProductionPaths.for_spec(spec).root  # the spec's folder: its relative file paths start there
     try:
         if production.backend == "previz":
@@ -121,9 +132,9 @@ def plan_episodes(production, spec: Path, device: str = "auto", threads: int | N
             except CastFileError as exc:
                 raise RenderRefused(f"{spec}: {exc}") from None
         if device == "auto":
-            device = auto_device()
+            device = auto_device() if farm_has_gpu is None else ("cuda" if farm_has_gpu else "cpu")
         try:
-            model = resolve_model(production, resolve_runtime(device, threads), root)
+            model = resolve_model(production, resolve_runtime(device, threads, here=farm_has_gpu is None), root)
             return plan(production, root, model)
         except (CheckpointError, RuntimeUnavailable, CastFileError) as exc:
             raise RenderRefused(f"{spec}: {exc}") from None
@@ -195,6 +206,7 @@ class RenderRequest:
     actor: str | None = None
     languages: str | list[str] | None = None
     burn_titles: bool = False
+    farm: FarmOptions | None = None  # render the shots on a Ray farm (farm/); None: in this process
 
 
 @dataclass
@@ -209,24 +221,8 @@ class RenderOutcome:
     range_report: str = ""
 
 
-def render_production(request: RenderRequest, *, start: StartFn | None = None, progress: ProgressFn | None = None,
-                      announce: AnnounceFn | None = None, warn: Callable[[list], None] | None = None,
-                      planned: Callable[[list[EpisodePlan], ShotJob | None], None] | None = None) -> RenderOutcome:
-    """Render what the request names; RenderRefused for anything the user must fix.
-
-    `start(task, label, frames)` is called once per progress task (an episode, or the shot) before
-    `progress(job, n)` reports frames as they are finished.
-    """
-    spec = request.spec
-    announce = announce or (lambda message: None)
-    start = start or (lambda task, label, total: None)
-    as_written = load_spec(spec)  # what the auto-commit records (the request's overrides are in the jobs)
-    production = with_model_override(as_written, spec, request.backend, request.checkpoint)
-    paths = ProductionPaths.for_spec(spec)
-    out_dir = request.out or paths.renders
-    if out_dir.exists() and not out_dir.is_dir():
-        raise RenderRefused(f"--out {out_dir} is a file; give a folder")
-    planned_all = plan_episodes(production, spec, request.device, request.threads)
+def chosen_work(request: RenderRequest, planned_all: list[EpisodePlan]) -> tuple[list[EpisodePlan], ShotJob | None]:
+    """The episodes a request names (all when none) and its shot, if any; RenderRefused for an unknown one."""
     episodes = planned_all
     if request.episodes:
         unknown = sorted(set(request.episodes) - {e.episode_id for e in planned_all})
@@ -236,9 +232,6 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
         episodes = [e for e in planned_all if e.episode_id in request.episodes]
     if request.frames and not request.shot:
         raise RenderRefused("--frames needs --shot")
-    chosen = chosen_languages(production, spec, request.languages, request.shot, warn)
-    if request.burn_titles and not chosen:
-        raise RenderRefused("--burn-titles needs --languages (the titles are drawn in each language)")
     job = None
     if request.shot:
         try:
@@ -252,6 +245,47 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
             first = request.frames[0] if request.frames else 0
             raise RenderRefused(f"--frames {first}:{stop_at} is past the end of {request.shot} "
                                 f"({job.frames} frames)")
+    return episodes, job
+
+
+def shot_runner(farm: FarmOptions | None, watch: Callable | None = None) -> FarmShots | None:
+    """The farm's runner (joined now, so a wrong address is said before anything renders), or None: this process."""
+    if farm is None:
+        return None
+    # Deferred: Ray takes a second to import, and most renders are local.
+    from reelforge.farm.runner import FarmShots
+
+    try:
+        return FarmShots(farm, watch)
+    except FarmError as exc:
+        raise RenderRefused(str(exc), code=exc.code) from None
+
+
+def render_production(request: RenderRequest, *, start: StartFn | None = None, progress: ProgressFn | None = None,
+                      announce: AnnounceFn | None = None, warn: Callable[[list], None] | None = None,
+                      planned: Callable[[list[EpisodePlan], ShotJob | None], None] | None = None,
+                      farm_watch: Callable | None = None) -> RenderOutcome:
+    """Render what the request names; RenderRefused for anything the user must fix.
+
+    `start(task, label, frames)` is called once per progress task (an episode, or the shot) before
+    `progress(job, n)` reports frames as they are finished; on a farm, `farm_watch(status)` is
+    called with every node's activity and each retry (farm/runner.py: `FarmStatus`).
+    """
+    spec = request.spec
+    announce = announce or (lambda message: None)
+    start = start or (lambda task, label, total: None)
+    as_written = load_spec(spec)  # what the auto-commit records (the request's overrides are in the jobs)
+    production = with_model_override(as_written, spec, request.backend, request.checkpoint)
+    paths = ProductionPaths.for_spec(spec)
+    out_dir = request.out or paths.renders
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RenderRefused(f"--out {out_dir} is a file; give a folder")
+    runner = shot_runner(request.farm, farm_watch)  # joined before planning: a farm plans for its own devices
+    episodes, job = chosen_work(request, plan_episodes(production, spec, request.device, request.threads,
+                                                       runner.has_gpu() if runner is not None else None))
+    chosen = chosen_languages(production, spec, request.languages, request.shot, warn)
+    if request.burn_titles and not chosen:
+        raise RenderRefused("--burn-titles needs --languages (the titles are drawn in each language)")
     if planned is not None:
         planned(episodes, job)
     settings = encode_settings(production.delivery)
@@ -268,7 +302,7 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
                             commit_id=commit_id, job=job)
     try:
         with paths.lock(), RenderPipeline(paths, settings, progress=progress, delivery=delivery,
-                                          commit_id=commit_id) as pipeline:
+                                          commit_id=commit_id, runner=runner) as pipeline:
             paths.remove_stale_temp_files(out_dir)  # left by a render that was killed
             if job is not None:
                 first, stop = request.frames or (0, job.frames)
@@ -292,6 +326,8 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
         raise RenderRefused(str(exc), code=1) from None
     except RENDER_INPUT_ERRORS as exc:  # a checkpoint that hashes but will not load, say
         raise RenderRefused(f"{spec}: {exc}") from None
+    except FarmError as exc:  # a node without the checkpoint (2), a farm that lost every worker (1)
+        raise RenderRefused(f"{spec}: {exc}", code=exc.code) from None
     return outcome
 
 

@@ -34,7 +34,12 @@ from reelforge.store.catalog import Catalog
 from reelforge.store.frames import FrameStore
 from reelforge.store.hashing import cached_file_sha256, file_sha256
 from reelforge.store.paths import ProductionPaths
-from reelforge.store.schema import DeliveryRecord, LocalizedDelivery, RenderRecord, RenderShot
+from reelforge.store.schema import (
+    DeliveryRecord,
+    LocalizedDelivery,
+    RenderRecord,
+    RenderShot,
+)
 from reelforge.trust.credentials import VerifyResult, verify_credentials
 from reelforge.trust.identity import ROOT_CERT, CredentialsError, load_anchor
 

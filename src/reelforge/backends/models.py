@@ -23,6 +23,8 @@ from reelforge.backends.runtime import Runtime, resolve_dtype
 from reelforge.plan.jobs import ModelFiles, ModelJob
 from reelforge.spec.model import Production
 
+MODEL_FILE_FIELDS = ("checkpoint", "config", "motion_adapter", "controlnet", "ip_adapter")  # ModelFiles' fields
+
 
 def _resolve_path(value: str | None, base_dir: Path) -> Path | None:
     """A spec's file path: `~` expanded, relative to the spec's folder."""
@@ -63,7 +65,7 @@ def resolve_model(production: Production, runtime: Runtime | None, base_dir: Pat
         raise CheckpointError(f"$.backend: backend '{production.backend}' needs \"model\": {{\"checkpoint\": ...}}")
     defaults = DEFAULTS[production.backend]
     files = {name: _resolve_path(getattr(model, name), base_dir)
-             for name in ("checkpoint", "config", "motion_adapter", "controlnet", "ip_adapter")}
+             for name in MODEL_FILE_FIELDS}
     hashes = {}
     for name, path in files.items():
         if path is None:
@@ -111,3 +113,26 @@ def resolve_model(production: Production, runtime: Runtime | None, base_dir: Pat
         width=pick("width"), height=pick("height"), clip_frames=pick("clip_frames"),
         dtype=resolve_dtype(model.dtype, runtime.device), device=runtime.device, threads=runtime.threads,
     ), ModelFiles(**{name: str(path) if path is not None else None for name, path in files.items()})
+
+
+def check_model_files(job) -> None:
+    """The model files a job names are on this machine, with the content the job was planned with.
+
+    A farm worker runs this before it renders (plan/jobs.py: a `ShotJob`'s `files` are paths on
+    the planning machine, its `model` holds their hashes): a missing or different checkpoint on
+    one node is a CheckpointError naming the file, never a render with other weights.
+    """
+    if job.model is None or job.files is None:
+        return
+    for name in MODEL_FILE_FIELDS:
+        path, expected = getattr(job.files, name), getattr(job.model, f"{name}_sha256")
+        if path is None:
+            continue
+        if not Path(path).exists():
+            raise CheckpointError(f"the {name.replace('_', ' ')} {path} is not on this machine: copy the same "
+                                  "files to the same path on every node")
+        actual = checkpoint_sha256(path)
+        if actual != expected:
+            raise CheckpointError(f"the {name.replace('_', ' ')} {path} on this machine is not the one the job "
+                                  f"was planned with (sha256 {actual[:12]}…, planned {expected[:12]}…): copy the "
+                                  "same files to the same path on every node")

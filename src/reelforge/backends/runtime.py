@@ -51,11 +51,14 @@ def default_threads() -> int:
     return torch.get_num_threads()
 
 
-def resolve_runtime(device: str = "cpu", threads: int | None = None) -> Runtime:
-    """Check the device is usable here and fill in the thread count."""
+def resolve_runtime(device: str = "cpu", threads: int | None = None, here: bool = True) -> Runtime:
+    """Check the device is usable here and fill in the thread count.
+
+    `here=False`: the jobs run elsewhere (a farm's GPU nodes), which check the device themselves.
+    """
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         raise RuntimeUnavailable(f"--device must be cpu or cuda (or cuda:N), got '{device}'")
-    if device.startswith("cuda"):
+    if device.startswith("cuda") and here:
         import torch
 
         if not torch.cuda.is_available():

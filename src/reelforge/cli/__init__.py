@@ -17,11 +17,28 @@ Exit codes: 0 success, 1 a check failed (verify found differences, or the produc
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
-from reelforge.cli import energy, export, log, models, records, render, spec, studio, trust
+from reelforge.cli import (
+    energy,
+    export,
+    log,
+    models,
+    records,
+    render,
+    spec,
+    studio,
+    trust,
+)
 
 app = typer.Typer(help="Deterministic rendering of AI video series on your own hardware.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 for commands in (spec, render, records, log, trust, energy, models, export, studio):
     app.add_typer(commands.app)
+
+
+def main() -> None:
+    """The `reelforge` command (`--farm` alone completed to `--farm local` first: cli/render.py)."""
+    app(args=render.with_farm_default(sys.argv[1:]), prog_name="reelforge")

@@ -1,5 +1,5 @@
 """`python -m reelforge.cli`: the `reelforge` command."""
 
-from reelforge.cli import app
+from reelforge.cli import main
 
-app()
+main()

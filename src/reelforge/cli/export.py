@@ -8,7 +8,13 @@ from typing import Annotated
 import typer
 
 from reelforge.app.export_otio import ExportError, build_timeline, timeline_json
-from reelforge.cli.console import ProductionOption, console, fail, production_option, shown
+from reelforge.cli.console import (
+    ProductionOption,
+    console,
+    fail,
+    production_option,
+    shown,
+)
 from reelforge.errors import SpecError
 from reelforge.spec.load import load_production
 from reelforge.store.atomic import write_text

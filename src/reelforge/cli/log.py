@@ -19,7 +19,14 @@ from sqlalchemy import select
 from reelforge.app.approve import ApprovalRefused
 from reelforge.app.approve import approve as approve_entity
 from reelforge.app.log_view import time_bound
-from reelforge.cli.console import SpecArgument, console, fail, load_or_exit, spec_argument, trust_anchor
+from reelforge.cli.console import (
+    SpecArgument,
+    console,
+    fail,
+    load_or_exit,
+    spec_argument,
+    trust_anchor,
+)
 from reelforge.deliver.options import DeliveryError
 from reelforge.records import changelog
 from reelforge.records.actors import current_actor

@@ -6,9 +6,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from reelforge.app.render_request import RENDER_INPUT_ERRORS, RenderRefused, RenderRequest, render_production
+from reelforge.app.render_plan import RenderPlan, plan_render
+from reelforge.app.render_request import (
+    RENDER_INPUT_ERRORS,
+    RenderRefused,
+    RenderRequest,
+    render_production,
+)
 from reelforge.app.status import CHANGED, LABELS, UP_TO_DATE, production_status
 from reelforge.app.verify import verify_render
 from reelforge.cli.console import (
@@ -22,6 +29,7 @@ from reelforge.cli.console import (
     shown,
 )
 from reelforge.engine.pipeline import RenderResult
+from reelforge.farm.options import LOCAL, FarmOptions
 from reelforge.plan.jobs import ShotJob
 from reelforge.spec.model import BACKENDS
 from reelforge.store.catalog import Catalog
@@ -54,6 +62,13 @@ def render(
     burn_titles: Annotated[bool, typer.Option("--burn-titles", help="with --languages: also EPISODE.LANG.burned.mp4, "
                                                                     "the titles drawn into the picture (re-encoded)")]
     = False,
+    farm: Annotated[str | None, typer.Option(help="render the shots on a Ray farm: --farm alone starts one on this "
+                                                  "machine; --farm auto or HOST:PORT joins the cluster this machine "
+                                                  "is a node of; ray://HOST:PORT through Ray Client (docs/farm.md)")]
+    = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print which shots would render (and where, with "
+                                                            "--farm) and which the store already has; render "
+                                                            "nothing")] = False,
 ) -> None:
     """Render episodes to 1080p H.264 MP4s (or a frame range of one shot), signed with Content Credentials."""
     try:
@@ -62,7 +77,11 @@ def render(
         request = RenderRequest(spec=spec, episodes=list(episode or []), shot=shot,
                                 frames=parse_range(frames) if frames else None, out=out, backend=backend,
                                 checkpoint=checkpoint, device=device, threads=threads, mark=mark, actor=actor,
-                                languages=languages, burn_titles=burn_titles)
+                                languages=languages, burn_titles=burn_titles,
+                                farm=FarmOptions(farm) if farm else None)
+        if dry_run:
+            _print_plan(plan_render(request))
+            return
         with progress_bar() as bar:
             tasks: dict[str, int] = {}
 
@@ -75,7 +94,8 @@ def render(
 
             outcome = render_production(request, start=begin, progress=advance,
                                         announce=lambda text: console.print(text, highlight=False),
-                                        warn=lambda found: print_warnings(spec, found))
+                                        warn=lambda found: print_warnings(spec, found),
+                                        farm_watch=_farm_display(bar))
     except RenderRefused as exc:
         raise refused(exc) from None
     _summary(outcome.results)
@@ -87,6 +107,61 @@ def render(
         console.print(f"invisible mark {outcome.mark_id:016x} recorded for {outcome.actor}", highlight=False)
     if not outcome.range_matches:
         raise typer.Exit(1)
+
+
+def with_farm_default(args: list[str]) -> list[str]:
+    """`--farm` given without an address means this machine: `--farm local`.
+
+    typer has no option with an optional value, so the command line is completed before it
+    parses it: `--farm` followed by nothing or by something that is no farm address (an option,
+    the spec) gets `local` inserted.
+    """
+    completed = list(args)
+    for i, arg in enumerate(completed):
+        if arg == "--farm" and (i + 1 == len(completed) or not _is_farm_address(completed[i + 1])):
+            completed.insert(i + 1, LOCAL)
+            break
+    return completed
+
+
+def _is_farm_address(text: str) -> bool:
+    return text in (LOCAL, "auto") or text.startswith("ray://") or ":" in text
+
+
+def _farm_display(bar):
+    """Per-node rows (units running and done, frames rendered there) under the episodes', and each retry printed."""
+    rows: dict[str, int] = {}
+    said = 0
+
+    def show(status) -> None:
+        nonlocal said
+        for node, activity in status.nodes.items():
+            text = f"  node {node}: {activity.running} running, {activity.units_done} done"
+            if node not in rows:
+                rows[node] = bar.add_task(text, total=None)
+            bar.update(rows[node], description=text, completed=activity.frames)
+        for note in status.notes[said:]:
+            bar.console.print(f"[yellow]farm:[/] {escape(note)}", highlight=False, soft_wrap=True)
+        said = len(status.notes)
+
+    return show
+
+
+def _print_plan(plan: RenderPlan) -> None:
+    if plan.nodes:
+        table = Table(title=f"farm {plan.farm}", title_justify="left")
+        for column in ("node", "address", "CPUs", "GPUs"):
+            table.add_column(column, no_wrap=True)
+        for node in plan.nodes:
+            table.add_row(node.host, node.address, f"{node.cpus:g}", f"{node.gpus:g}")
+        console.print(table)
+    table = Table(title="render plan (nothing rendered)", title_justify="left")
+    for column in ("shot", "frames", "what happens"):
+        table.add_column(column, no_wrap=column != "what happens")
+    for shot in plan.shots:
+        table.add_row(shot.shot_path, str(shot.frames), shot.action)
+    console.print(table)
+    console.print(plan.summary, highlight=False)
 
 
 def _summary(results: list[RenderResult]) -> None:

@@ -11,14 +11,25 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from reelforge.cli.console import console, errors, fail, load_or_exit, print_warnings, shown
+from reelforge.cli.console import (
+    console,
+    errors,
+    fail,
+    load_or_exit,
+    print_warnings,
+    shown,
+)
 from reelforge.errors import Problem, SpecError
 from reelforge.plan.cast import cast_file_problems
 from reelforge.plan.look import lut_problems
 from reelforge.spec.load import production_schema, translation_warnings
 from reelforge.spec.styles import family_schema, load_families
 from reelforge.store.paths import SPEC_NAME, ProductionPaths
-from reelforge.trust.identity import CredentialsError, create_identity, default_identity_folder
+from reelforge.trust.identity import (
+    CredentialsError,
+    create_identity,
+    default_identity_folder,
+)
 
 app = typer.Typer()
 

@@ -26,7 +26,7 @@ from reelforge.deliver.sign import sign
 from reelforge.energy.meters import EnergyMeter, EnergyReading
 from reelforge.engine.environment import environment_fingerprint
 from reelforge.engine.record import record_render
-from reelforge.engine.shot import Backends, ProgressFn, ShotOutput, encode_record, render_shot
+from reelforge.engine.shot import Backends, LocalShots, ProgressFn, ShotOutput, ShotRunner, encode_record
 from reelforge.media.encode import EncodeSettings
 from reelforge.plan.code_hash import ENGINE_VERSION, encode_code_hash
 from reelforge.plan.jobs import EpisodePlan, ShotJob
@@ -83,7 +83,8 @@ class RenderPipeline:
     """Renders jobs of one production into its store, delivers them to its output folder and records them."""
 
     def __init__(self, paths: ProductionPaths, settings: EncodeSettings, progress: ProgressFn | None = None,
-                 delivery: DeliveryOptions | None = None, commit_id: int | None = None):
+                 delivery: DeliveryOptions | None = None, commit_id: int | None = None,
+                 runner: ShotRunner | None = None):
         self.paths = paths
         self.settings = settings
         self.delivery = delivery or DeliveryOptions(actor=current_actor())  # library default: unsigned, unmarked
@@ -94,9 +95,11 @@ class RenderPipeline:
         self.store = ShotStore.of(paths)
         self.catalog = Catalog(paths.catalog)
         self.backends = Backends()
+        self.runner = runner or LocalShots()  # or a farm (farm/runner.py): the same bytes either way
 
     def close(self) -> None:
-        """Close the catalog's connections (the Open Studio makes a pipeline for every render it runs)."""
+        """Close the catalog's connections and the runner (the Open Studio makes a pipeline for every render)."""
+        self.runner.close()
         self.catalog.close()
 
     def __enter__(self) -> RenderPipeline:
@@ -112,8 +115,7 @@ class RenderPipeline:
         meter = EnergyMeter(render_device(episode.jobs))
         meter.start()
         # 1. Render every shot, each a pure unit of work: from the store where it is intact, else anew.
-        shots = [render_shot(job, self.store, self.settings, self.backends, progress=self.progress)
-                 for job in episode.jobs]
+        shots = self.runner.render_shots(episode.jobs, self.store, self.settings, self.backends, self.progress)
         # 2.–6. Deliver the episode and record it.
         return self._deliver("episode", episode.episode_id, shots, output, started, started_at, meter, localization)
 
@@ -123,8 +125,8 @@ class RenderPipeline:
         meter = EnergyMeter(render_device([job]))
         meter.start()
         # 1. Render the frames anew (a pure unit of work) into a clip.
-        shot = render_shot(job, self.store, self.settings, self.backends, frames=(start, stop),
-                           progress=self.progress)
+        shot = self.runner.render_range(job, (start, stop), self.store, self.settings, self.backends,
+                                        self.progress)
         try:
             # 2.–6. Deliver the clip and record it.
             return self._deliver("shot", job.episode_id, [shot], output, started, started_at, meter)

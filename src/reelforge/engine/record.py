@@ -2,8 +2,8 @@
 
 A render is recorded before its file appears at the output path, so there is never an
 unrecorded delivery: the render row with every shot's frame hashes and segment hash, the
-job of each shot, the link to the commit the spec was recorded as, the energy used, the
-delivery (unsigned hash, mark, watermark, credentials, who rendered it) and the change-log
+job of each shot (and, on a farm, the nodes that rendered it), the link to the commit the spec
+was recorded as, the energy used, the delivery (unsigned hash, mark, watermark, credentials, who rendered it) and the change-log
 entries ("key-change" per shot whose job key moved, then "render"), signed by a checkpoint.
 """
 
@@ -22,7 +22,7 @@ from reelforge.media.encode import EncodeSettings
 from reelforge.records.render_log import last_job_keys, log_render
 from reelforge.records.versions import link_render
 from reelforge.store.catalog import Catalog, utc_now
-from reelforge.store.schema import DeliveryRecord, RenderRecord, RenderShot
+from reelforge.store.schema import DeliveryRecord, RenderRecord, RenderShot, RenderShotNode
 
 # also(session, render_id): rows of a delivery's own (a language delivery's text) added in its transaction.
 AlsoFn = Callable[[Session, int], None]
@@ -52,6 +52,10 @@ def record_render(catalog: Catalog, result, options: DeliveryOptions, started_at
         ]
         session.add(record)
         session.flush()  # assigns record.id
+        session.add_all(RenderShotNode(render_id=record.id, position=i, node_id=node.node_id, host=node.host,
+                                       address=node.address,
+                                       environment_json=json.dumps(node.environment, sort_keys=True))
+                        for i, s in enumerate(result.shots) for node in s.nodes)
         if commit_id is not None:
             link_render(session, record.id, commit_id)
         if result.energy is not None:

@@ -18,10 +18,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -43,6 +44,21 @@ IN_FLIGHT = 6  # frames queued ahead of the encoder: bounds memory at ~6 × 9 MB
 ProgressFn = Callable[[ShotJob, int], None]
 
 
+@dataclass(frozen=True)
+class RenderedOn:
+    """A farm node that rendered (part of) a shot: Ray's node id, where to find the machine, its fingerprint."""
+
+    node_id: str
+    host: str
+    address: str
+    environment: dict
+
+    @property
+    def label(self) -> str:
+        """How a user finds it: host, address and node id (two nodes may share one machine)."""
+        return f"{self.host} ({self.address}, node {self.node_id[:8]})"
+
+
 @dataclass
 class ShotOutput:
     """What one shot's unit of work made: its frames (by hash) and their encoded segment."""
@@ -54,6 +70,7 @@ class ShotOutput:
     segment_sha256: str
     rendered_frames: int  # frames computed by the backend in this run
     reused: bool  # the whole shot came from the store
+    nodes: tuple[RenderedOn, ...] = ()  # the farm nodes that rendered it; (): this process
 
 
 class Backends:
@@ -66,6 +83,38 @@ class Backends:
         if name not in self._loaded:
             self._loaded[name] = get_backend(name)
         return self._loaded[name]
+
+
+class ShotRunner(Protocol):
+    """Who runs a render's shots: this process (`LocalShots`) or a farm (farm/runner.py: `FarmShots`).
+
+    Either way the outputs are the same bytes in the same store, so the pipeline that delivers
+    and records them does not know which one ran.
+    """
+
+    def render_shots(self, jobs: Sequence[ShotJob], store: ShotStore, settings: EncodeSettings,
+                     backends: Backends, progress: ProgressFn) -> list[ShotOutput]: ...
+
+    def render_range(self, job: ShotJob, frames: tuple[int, int], store: ShotStore, settings: EncodeSettings,
+                     backends: Backends, progress: ProgressFn) -> ShotOutput: ...
+
+    def close(self) -> None:
+        """Let go of what the runner holds between shots (a farm's model workers)."""
+
+
+class LocalShots:
+    """Shots one after another in this process: the default engine."""
+
+    def render_shots(self, jobs: Sequence[ShotJob], store: ShotStore, settings: EncodeSettings,
+                     backends: Backends, progress: ProgressFn) -> list[ShotOutput]:
+        return [render_shot(job, store, settings, backends, progress=progress) for job in jobs]
+
+    def render_range(self, job: ShotJob, frames: tuple[int, int], store: ShotStore, settings: EncodeSettings,
+                     backends: Backends, progress: ProgressFn) -> ShotOutput:
+        return render_shot(job, store, settings, backends, frames=frames, progress=progress)
+
+    def close(self) -> None:
+        """Nothing to let go: the pipeline's `Backends` hold this process's models."""
 
 
 def encode_record(settings: EncodeSettings) -> dict:
@@ -157,26 +206,41 @@ def _from_store(store: FrameStore | None, digest: str) -> np.ndarray | None:
         return None
 
 
+def stored_frames(job: ShotJob, store: ShotStore, repair: bool = True) -> list[str] | None:
+    """The shot's frame hashes when its manifest is complete and every stored frame intact, else None.
+
+    Damaged frames are never trusted: the shot goes back to "in progress" with only the
+    verified frames in its journal, and the missing ones are rendered again (`repair=False`:
+    only look, for a plan that must write nothing).
+    """
+    files = store.job(job.key)
+    frames = files.read_manifest()
+    if frames is None or len(frames) != job.frames:
+        return None
+    damaged = [index for index, digest in enumerate(frames) if not store.frames.check(digest)]
+    if not damaged:
+        return frames
+    if not repair:
+        return None
+    files.forget_manifest()
+    for index, digest in enumerate(frames):
+        if index not in damaged:
+            files.append_journal(index, digest)
+    return None
+
+
 def _whole_shot(job: ShotJob, store: ShotStore, settings: EncodeSettings, backends: Backends,
                 progress: ProgressFn) -> ShotOutput:
     """A whole shot: reused from the store when intact, else rendered (resuming if it was cut off)."""
     files = store.job(job.key)
-    frames = files.read_manifest()
-    if frames is not None and len(frames) == job.frames:
-        damaged = [index for index, digest in enumerate(frames) if not store.frames.check(digest)]
-        if not damaged:
-            key = segment_key(frames, settings)
-            stored = store.segments.stored(key)
-            if stored is None:
-                stored = _encode_from_store(job, frames, key, store, settings, backends)
-            progress(job, job.frames)
-            return ShotOutput(job, 0, frames, stored[0], stored[1], rendered_frames=0, reused=True)
-        # Damaged frames are never trusted: the shot goes back to "in progress" with only the
-        # verified frames known, and the missing ones are rendered again.
-        files.forget_manifest()
-        for index, digest in enumerate(frames):
-            if index not in damaged:
-                files.append_journal(index, digest)
+    frames = stored_frames(job, store)
+    if frames is not None:
+        key = segment_key(frames, settings)
+        stored = store.segments.stored(key)
+        if stored is None:
+            stored = _encode_from_store(job, frames, key, store, settings, backends)
+        progress(job, job.frames)
+        return ShotOutput(job, 0, frames, stored[0], stored[1], rendered_frames=0, reused=True)
 
     known = files.read_journal()
     hashes, rendered = [], 0

@@ -46,13 +46,26 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from reelforge.records.changelog import append_entry, write_checkpoint
-from reelforge.records.entities import RecordsError, UnknownEntity, UnknownVersion, parse_entity
+from reelforge.records.entities import (
+    RecordsError,
+    UnknownEntity,
+    UnknownVersion,
+    parse_entity,
+)
 from reelforge.spec.json_problems import json_path
 from reelforge.spec.styles import load_families, lora_path
 from reelforge.store.assets import AssetChanged, keep_asset
 from reelforge.store.catalog import Catalog, utc_now
 from reelforge.store.hashing import cached_file_sha256, file_sha256
-from reelforge.store.schema import CommitRecord, EntityRef, EntityVersion, RenderCommit, RenderRecord, ShotState
+from reelforge.store.schema import (
+    CommitRecord,
+    EntityRef,
+    EntityVersion,
+    RenderCommit,
+    RenderRecord,
+    RenderShotNode,
+    ShotState,
+)
 
 AUTO_REASON = "auto-commit before render"
 
@@ -488,11 +501,16 @@ def render_versions(catalog: Catalog, render_id: int, frames: bool = False) -> d
         def at(entity: str) -> str | None:
             return f"{entity}@{live[entity].version}" if entity in live else None
 
+        farm_nodes: dict[int, list[str]] = {}  # a farm render: which nodes rendered each shot
+        for node in session.scalars(select(RenderShotNode).where(RenderShotNode.render_id == render_id)):
+            farm_nodes.setdefault(node.position, []).append(f"{node.host} ({node.address}, node {node.node_id[:8]})")
         for shot in render.shots:
             entity = f"shot:{shot.shot_path}"
             episode, scene, _ = shot.shot_path.split("/")
             row: dict = {"shot": at(entity) or entity, "job_key": shot.job_key, "first_frame": shot.first_frame,
                          "frames": shot.frame_count}
+            if shot.position in farm_nodes:
+                row["rendered_on"] = farm_nodes[shot.position]
             if entity in live:
                 state = states.get(entity)
                 used = [entity, f"scene:{episode}/{scene}", f"episode:{episode}", series]

@@ -54,6 +54,35 @@ class FrameStore:
             write_bytes(target, header + payload, durable=False)
         return digest
 
+    def read_encoded(self, digest: str) -> bytes:
+        """A stored frame's file as it is on disk (header and compressed pixels): what a farm worker sends back."""
+        return self.path(digest).read_bytes()
+
+    def put_encoded(self, data: bytes, digest: str, shape: tuple[int, int]) -> str:
+        """Store a frame received as `read_encoded` bytes, after proving its pixels hash to `digest`.
+
+        The bytes come from another machine: they are decoded and re-hashed, and must be a
+        frame of `shape` (height, width), before they are written, so a damaged or wrong frame
+        raises CorruptFrame and is never stored. A frame the store already holds intact is kept
+        as it is (it was proved when it was stored).
+        """
+        if self.check(digest):
+            return digest
+        try:
+            magic, height, width, payload_sha = HEADER.unpack_from(data)
+            payload = memoryview(data)[HEADER.size:]
+            if magic != MAGIC or hashlib.sha256(payload).digest() != payload_sha:
+                raise ValueError("bad header or payload")
+            if (height, width) != tuple(shape):
+                raise ValueError(f"{width}×{height}, not the job's {shape[1]}×{shape[0]}")
+            pixels = zlib.decompress(payload)
+        except (ValueError, zlib.error, struct.error) as exc:
+            raise CorruptFrame(f"frame {digest[:12]}… arrived unreadable ({exc})") from exc
+        if len(pixels) != height * width * 3 or hashlib.sha256(pixels).hexdigest() != digest:
+            raise CorruptFrame(f"frame {digest[:12]}… arrived with pixels that do not match its hash")
+        write_bytes(self.path(digest), bytes(data), durable=False)
+        return digest
+
     def check(self, digest: str) -> bool:
         """True if the stored file is exactly as written (cheap: hashes the compressed bytes)."""
         try:

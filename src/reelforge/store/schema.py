@@ -81,6 +81,28 @@ class RenderShot(Base):
         return json.loads(self.frame_hashes_json)
 
 
+class RenderShotNode(Base):
+    """A farm node that rendered (part of) a shot of a render, with that node's environment fingerprint.
+
+    Only farm renders have rows (a local render's shots ran where the render's own environment
+    says). Its own table, so catalogs made before the farm existed just gain it on the next open.
+    """
+
+    __tablename__ = "render_shot_nodes"
+    __table_args__ = (ForeignKeyConstraint(["render_id", "position"],
+                                           ["render_shots.render_id", "render_shots.position"]),)
+    render_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node_id: Mapped[str] = mapped_column(String, primary_key=True)  # Ray's node id (a split shot: one row a node)
+    host: Mapped[str] = mapped_column(String)  # its hostname
+    address: Mapped[str] = mapped_column(String)  # its IP address in the cluster
+    environment_json: Mapped[str] = mapped_column(Text)
+
+    @property
+    def environment(self) -> dict:
+        return json.loads(self.environment_json)
+
+
 class RenderEnergy(Base):
     """The energy a render used (see reelforge.energy): totals for queries, the full reading as JSON.
 

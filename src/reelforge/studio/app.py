@@ -12,6 +12,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from reelforge.app.render_request import shot_runner
+from reelforge.farm.options import FarmOptions
 from reelforge.studio.gate import Gate
 from reelforge.studio.pages import STATIC
 from reelforge.studio.queue import RenderQueue
@@ -20,13 +22,18 @@ from reelforge.studio.state import StudioState
 
 
 def create_app(spec: Path, *, owner: str, allowed_hosts: set[str] | None = None,
-               max_upload_bytes: int | None = None) -> tuple[FastAPI, StudioState]:
-    """The app serving one production, and its state (log in with `state.logins.issue_token(user)`)."""
+               max_upload_bytes: int | None = None, farm: FarmOptions | None = None) -> tuple[FastAPI, StudioState]:
+    """The app serving one production, and its state (log in with `state.logins.issue_token(user)`).
+
+    With `farm`, the render queue renders on that Ray farm; it is joined here, in the main thread,
+    so a wrong address is RenderRefused before the studio serves anything.
+    """
+    shot_runner(farm)
     state = StudioState(spec=Path(spec).absolute(), owner=owner,
                         allowed_hosts=frozenset(allowed_hosts) if allowed_hosts is not None else None)
     if max_upload_bytes is not None:
         state.max_upload_bytes = max_upload_bytes
-    state.queue = RenderQueue(state.spec)
+    state.queue = RenderQueue(state.spec, farm=farm)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

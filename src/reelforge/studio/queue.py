@@ -27,7 +27,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from reelforge.app.render_request import RenderRefused, RenderRequest, load_spec, plan_episodes, render_production
+from reelforge.app.render_request import (
+    RenderRefused,
+    RenderRequest,
+    load_spec,
+    plan_episodes,
+    render_production,
+)
+from reelforge.farm.options import FarmOptions
 from reelforge.spec.base import ID_PATTERN
 from reelforge.store.paths import ProductionPaths
 from reelforge.trust.deliveries import relative_name
@@ -83,10 +90,10 @@ class Target:
     def episode(self) -> str:
         return self.path.split("/")[0]
 
-    def request(self, spec: Path, actor: str) -> RenderRequest:
+    def request(self, spec: Path, actor: str, farm: FarmOptions | None = None) -> RenderRequest:
         if self.kind == "shot":
-            return RenderRequest(spec=spec, shot=self.path, actor=actor)
-        return RenderRequest(spec=spec, episodes=[self.path], actor=actor)
+            return RenderRequest(spec=spec, shot=self.path, actor=actor, farm=farm)
+        return RenderRequest(spec=spec, episodes=[self.path], actor=actor, farm=farm)
 
 
 def parse_target(text: str) -> Target:
@@ -328,8 +335,9 @@ class RenderQueue:
 
     def __init__(self, spec: Path, *, render: RenderFn = render_production, clock: Callable[[], float] = time.monotonic,
                  broadcaster: Broadcaster | None = None, keep_finished: int = KEEP_FINISHED,
-                 progress_interval: float = PROGRESS_INTERVAL) -> None:
+                 progress_interval: float = PROGRESS_INTERVAL, farm: FarmOptions | None = None) -> None:
         self.spec = Path(spec)
+        self.farm = farm  # render on this Ray farm (`reelforge studio --farm`); None: in this process
         self.broadcaster = broadcaster or Broadcaster()
         self._render = render
         self._clock = clock
@@ -504,7 +512,7 @@ class RenderQueue:
                     self._publish()
 
         try:
-            request = item.target.request(self.spec, item.requested_by)
+            request = item.target.request(self.spec, item.requested_by, self.farm)
             outcome = self._render(request, start=start, progress=progress)
             # read inside the try: an outcome the queue cannot read must fail the item, not kill the worker
             message, renders = outcome_message(outcome), renders_of(outcome, self.spec)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import uvicorn
 
+from reelforge.farm.options import FarmOptions
 from reelforge.studio.app import create_app
 
 
@@ -61,8 +62,8 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def serve(spec: Path, *, host: str, port: int, owner: str, say: Callable[[str], None],
-          warn: Callable[[str], None]) -> None:
-    app, state = create_app(spec, owner=owner, allowed_hosts=allowed_hosts(host, port))
+          warn: Callable[[str], None], farm: FarmOptions | None = None) -> None:
+    app, state = create_app(spec, owner=owner, allowed_hosts=allowed_hosts(host, port), farm=farm)
     if not is_loopback(host):
         warn(f"the studio listens on {host}, not only this machine: anyone who can reach {host}:{port} and "
              "gets a login link can edit and render this production. Traffic is plain HTTP.")

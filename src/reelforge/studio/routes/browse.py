@@ -27,7 +27,13 @@ from reelforge.app.shot_edit import (
     apply_shot_edit,
     load_shot_form,
 )
-from reelforge.app.status import ProductionStatus, ShotStatus, production_status, shot_thumbnail, thumbnail_png
+from reelforge.app.status import (
+    ProductionStatus,
+    ShotStatus,
+    production_status,
+    shot_thumbnail,
+    thumbnail_png,
+)
 from reelforge.studio.pages import is_htmx, page, session, shot_path, studio
 
 router = APIRouter()

@@ -10,7 +10,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from reelforge.app.log_view import BadFilter, log_page, log_status, parse_filter, parse_page
+from reelforge.app.log_view import (
+    BadFilter,
+    log_page,
+    log_status,
+    parse_filter,
+    parse_page,
+)
 from reelforge.energy.chart import energy_charts
 from reelforge.energy.report import energy_report
 from reelforge.records.changelog import KINDS
