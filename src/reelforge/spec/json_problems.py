@@ -331,16 +331,23 @@ def _unknown_field_message(loc: Loc, root: type[BaseModel]) -> str:
     model = _model_at(loc[:-1], root)
     if model is None:
         return f"unknown field '{name}'"
-    known = list(model.model_fields)
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    if close:
-        return f"unknown field '{name}'; did you mean '{close[0]}'?"
     # A field put one level too high, like "fps" beside "delivery" instead of inside it.
     homes = []
     for field, info in model.model_fields.items():
         child = _as_model(info.annotation) or _as_model(_item_type(info.annotation))
         if child is not None and name in child.model_fields:
             homes.append(f"'{field}'")
+    return unknown_field_text(name, list(model.model_fields), homes=homes)
+
+
+def unknown_field_text(name: str, known: list[str], cutoff: float = 0.6, homes: list[str] | None = None) -> str:
+    """'unknown field' with the known name it most likely meant, else where it belongs (`homes`), else every name.
+
+    One wording for every object a user writes (the spec here, style family files in styles.py).
+    """
+    close = difflib.get_close_matches(name, known, n=1, cutoff=cutoff)
+    if close:
+        return f"unknown field '{name}'; did you mean '{close[0]}'?"
     if homes:
         where = homes[0] if len(homes) == 1 else f"{', '.join(homes[:-1])} or {homes[-1]}"
         return f"unknown field '{name}' here; it belongs inside {where}"

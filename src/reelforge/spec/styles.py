@@ -303,11 +303,7 @@ def _unknown_field(loc: tuple, raw: dict) -> str:
         model = None
     if model is None:
         return f"unknown field '{name}'"
-    known = list(model.model_fields)
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
-    if close:
-        return f"unknown field '{name}'; did you mean '{close[0]}'?"
-    return f"unknown field '{name}'; known fields: {', '.join(known)}"
+    return json_problems.unknown_field_text(name, list(model.model_fields), cutoff=0.7)
 
 
 def family_schema() -> dict[str, Any]:
