@@ -179,6 +179,7 @@ def auto_commit(production, spec: Path, actor: str, identity=None, announce: Ann
     """Commit the spec before it renders (unless its state is the latest commit's); the commit's id."""
     try:
         with Catalog(ProductionPaths.for_spec(spec).catalog) as catalog:
+            catalog.check()  # a damaged catalog is said before a render adds to it (quick_check: milliseconds)
             result = commit_spec(catalog, production, spec, actor=actor, reason=AUTO_REASON, auto=True,
                                  identity=identity)
     except RecordsError as exc:

@@ -2,8 +2,9 @@
 production a command is about, and the options several commands take.
 
 Exit codes: 0 success, 1 a check failed (verify found differences, a log does not verify, the
-production is busy), 2 bad input (spec problems, an unknown shot, a bad range). Bad input never
-prints a traceback.
+production is busy), 2 bad input (spec problems, an unknown shot, a bad range), 3 the machine or a
+file is in the way (disk full, read-only, damaged catalog), 70 an internal error (a bug). None
+prints a traceback: `main()` in cli/__init__.py says what no command caught (app/faults.py).
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from reelforge.cli.console import (
     shown,
 )
 from reelforge.engine.pipeline import RenderResult
+from reelforge.engine.shot import FrameRepair
 from reelforge.farm.options import LOCAL, FarmOptions
 from reelforge.plan.jobs import ShotJob
 from reelforge.spec.model import BACKENDS
@@ -172,11 +173,21 @@ def _summary(results: list[RenderResult]) -> None:
         table.add_row(r.episode_id, str(len(r.shots) - r.shots_reused), str(r.shots_reused), str(r.frames),
                       f"{r.seconds:.1f}", r.sha256[:12])
     console.print(table)
+    for repair in (shot.repaired for r in results for shot in r.shots if shot.repaired is not None):
+        console.print(f"[yellow]{_repair_text(repair)}[/]", highlight=False, soft_wrap=True)
     for r in results:
         console.print(f"wrote {shown(r.output)}", highlight=False, soft_wrap=True)
         for language in r.languages:
             extra = "" if language.output.stem.endswith(".burned") else " (and .vtt, .srt)"
             console.print(f"wrote {shown(language.output)}{extra}", highlight=False, soft_wrap=True)
+
+
+def _repair_text(repair: FrameRepair) -> str:
+    """'3 stored frames of s01e01/sc01/sh02 were damaged (hash mismatch): re-rendered'."""
+    why = [f"{count} {reason}" if count != repair.frames else reason
+           for count, reason in ((repair.mismatched, "hash mismatch"), (repair.missing, "missing")) if count]
+    frames, were = ("frame", "was") if repair.frames == 1 else ("frames", "were")
+    return f"{repair.frames} stored {frames} of {repair.shot_path} {were} damaged ({', '.join(why)}): re-rendered"
 
 
 @app.command()
@@ -197,6 +208,7 @@ def verify(
         raise fail(f"{paths.root} has no renders recorded yet")
     shot_paths = None
     with Catalog(paths.catalog) as catalog:
+        catalog.check()  # SQLite keeps no checksums: a damaged page is said (exit 3) before a record is trusted
         if file is not None:
             record = catalog.render_for_file(file_sha256(file)) or catalog.render_for_path(str(file.resolve()))
             if record is None:

@@ -59,6 +59,23 @@ class RenderedOn:
         return f"{self.host} ({self.address}, node {self.node_id[:8]})"
 
 
+@dataclass(frozen=True)
+class FrameRepair:
+    """Stored frames of a shot found damaged and rendered again: the engine reports it, the CLI says it.
+
+    `mismatched`: frames whose file no longer hashes to what was written (flipped bytes, a bad
+    header); `missing`: frames whose file is gone.
+    """
+
+    shot_path: str
+    mismatched: int
+    missing: int
+
+    @property
+    def frames(self) -> int:
+        return self.mismatched + self.missing
+
+
 @dataclass
 class ShotOutput:
     """What one shot's unit of work made: its frames (by hash) and their encoded segment."""
@@ -71,6 +88,7 @@ class ShotOutput:
     rendered_frames: int  # frames computed by the backend in this run
     reused: bool  # the whole shot came from the store
     nodes: tuple[RenderedOn, ...] = ()  # the farm nodes that rendered it; (): this process
+    repaired: FrameRepair | None = None  # stored frames that were damaged and rendered again in this run
 
 
 class Backends:
@@ -206,12 +224,14 @@ def _from_store(store: FrameStore | None, digest: str) -> np.ndarray | None:
         return None
 
 
-def stored_frames(job: ShotJob, store: ShotStore, repair: bool = True) -> list[str] | None:
+def stored_frames(job: ShotJob, store: ShotStore, repair: bool = True,
+                  repairs: list[FrameRepair] | None = None) -> list[str] | None:
     """The shot's frame hashes when its manifest is complete and every stored frame intact, else None.
 
     Damaged frames are never trusted: the shot goes back to "in progress" with only the
     verified frames in its journal, and the missing ones are rendered again (`repair=False`:
-    only look, for a plan that must write nothing).
+    only look, for a plan that must write nothing); a FrameRepair saying how many and why is
+    appended to `repairs`, for the render to report.
     """
     files = store.job(job.key)
     frames = files.read_manifest()
@@ -222,6 +242,9 @@ def stored_frames(job: ShotJob, store: ShotStore, repair: bool = True) -> list[s
         return frames
     if not repair:
         return None
+    if repairs is not None:
+        missing = sum(1 for index in damaged if not store.frames.has(frames[index]))
+        repairs.append(FrameRepair(job.shot_path, len(damaged) - missing, missing))
     files.forget_manifest()
     for index, digest in enumerate(frames):
         if index not in damaged:
@@ -233,7 +256,8 @@ def _whole_shot(job: ShotJob, store: ShotStore, settings: EncodeSettings, backen
                 progress: ProgressFn) -> ShotOutput:
     """A whole shot: reused from the store when intact, else rendered (resuming if it was cut off)."""
     files = store.job(job.key)
-    frames = stored_frames(job, store)
+    repairs: list[FrameRepair] = []
+    frames = stored_frames(job, store, repairs=repairs)
     if frames is not None:
         key = segment_key(frames, settings)
         stored = store.segments.stored(key)
@@ -258,7 +282,8 @@ def _whole_shot(job: ShotJob, store: ShotStore, settings: EncodeSettings, backen
     encoder.close()
     files.write_manifest(job.key, job.model_dump(mode="json"), hashes)
     segment, sha = store.segments.keep(encoded, segment_key(hashes, settings))
-    return ShotOutput(job, 0, hashes, segment, sha, rendered_frames=rendered, reused=False)
+    return ShotOutput(job, 0, hashes, segment, sha, rendered_frames=rendered, reused=False,
+                      repaired=repairs[0] if repairs else None)
 
 
 def _encode_from_store(job: ShotJob, frames: list[str], key: str, store: ShotStore, settings: EncodeSettings,

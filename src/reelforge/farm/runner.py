@@ -121,7 +121,9 @@ class FarmShots:
             parts = rendered.pop(job.key, None)
             if parts is not None:
                 output = dataclasses.replace(output, reused=False, nodes=_nodes(parts),
-                                             rendered_frames=sum(p.rendered_frames for p in parts))
+                                             rendered_frames=sum(p.rendered_frames for p in parts),
+                                             repaired=next((r for r in work.repairs
+                                                            if r.shot_path == job.shot_path), None))
             if job.key in counted:
                 counted.discard(job.key)
             else:  # a second shot with the same job: reused, as locally

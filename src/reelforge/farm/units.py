@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from reelforge.engine.shot import stored_frames
+from reelforge.engine.shot import FrameRepair, stored_frames
 from reelforge.plan.jobs import ShotJob
 from reelforge.store.shots import ShotStore
 
@@ -47,6 +47,7 @@ class Unit:
 class FarmWork:
     units: list[Unit] = field(default_factory=list)
     reused: list[ShotJob] = field(default_factory=list)  # whole shots the store already holds
+    repairs: list[FrameRepair] = field(default_factory=list)  # shots whose stored frames were damaged
 
 
 def plan_units(jobs: Sequence[ShotJob], store: ShotStore, slots: int,
@@ -63,7 +64,7 @@ def plan_units(jobs: Sequence[ShotJob], store: ShotStore, slots: int,
         if job.key in seen:
             continue
         seen.add(job.key)
-        if stored_frames(job, store, repair) is not None:
+        if stored_frames(job, store, repair, work.repairs) is not None:
             work.reused.append(job)
             continue
         journal = store.job(job.key).read_journal() if frame_independent(job.backend) else {}

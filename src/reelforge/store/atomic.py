@@ -2,7 +2,9 @@
 
 Data goes to a temporary file in the same folder, is flushed, and then renamed
 over the target (rename is atomic on POSIX). A render killed at any moment
-leaves at worst a stray `*.tmp-*` file, which nothing ever reads.
+leaves at worst a stray `*.tmp-*` file, which nothing ever reads; a write that fails (a full
+disk, a read-only folder) removes its temporary file and raises an OSError naming the target,
+the file the user knows, not the temporary one.
 """
 
 from __future__ import annotations
@@ -23,19 +25,33 @@ def atomic_path(target: Path, durable: bool = True) -> Iterator[Path]:
     every frame's hash on read, so a damaged frame is re-rendered, not trusted).
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
-    os.close(fd)
+    prefix = f".{target.name}.tmp-"
+    with _said_of(target, prefix):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=prefix, dir=target.parent)
+        os.close(fd)
     tmp = Path(tmp_name)
     try:
-        yield tmp
-        if durable:
-            with open(tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs get the usual permissions
-        os.replace(tmp, target)
+        with _said_of(target, prefix):
+            yield tmp
+            if durable:
+                with open(tmp, "rb+") as handle:
+                    os.fsync(handle.fileno())
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs get the usual permissions
+            os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def _said_of(target: Path, prefix: str) -> Iterator[None]:
+    """An OSError about the temporary file (or about no file: a failed write) re-raised as one about `target`."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno is None or (error.filename is not None and not Path(error.filename).name.startswith(prefix)):
+            raise
+        raise OSError(error.errno, error.strerror, str(target)) from error
 
 
 def write_bytes(target: Path, data: bytes, durable: bool = True) -> None:

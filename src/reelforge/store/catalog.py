@@ -18,6 +18,7 @@ from typing import Self
 from sqlalchemy import URL, create_engine, event, select
 from sqlalchemy.orm import Session
 
+from reelforge.store.catalog_faults import check_integrity, watch_errors
 from reelforge.store.schema import Base, DeliveryRecord, JobRecord, RenderEnergy, RenderRecord, RenderShot
 
 
@@ -29,7 +30,9 @@ class Catalog:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         # URL.create, not an f-string: a '?' or '%' in the folder name must stay part of the path.
+        self.path = path
         self.engine = create_engine(URL.create("sqlite", database=str(path)))
+        watch_errors(self.engine, path)  # a full disk, a read-only folder, a damaged file: said of this file
 
         @event.listens_for(self.engine, "connect")
         def _pragmas(connection, _record):  # WAL: readers (verify, a web view) never block a render
@@ -39,6 +42,10 @@ class Catalog:
             cursor.close()
 
         Base.metadata.create_all(self.engine)  # every table and trigger of store/schema.py
+
+    def check(self) -> None:
+        """CatalogDamaged unless SQLite's quick_check finds the file intact (store/catalog_faults.py)."""
+        check_integrity(self.engine, self.path)
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)

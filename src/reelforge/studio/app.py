@@ -12,13 +12,16 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from reelforge.app.faults import fault_message
 from reelforge.app.render_request import shot_runner
 from reelforge.farm.options import FarmOptions
+from reelforge.store.paths import ProductionPaths
 from reelforge.studio.gate import Gate
 from reelforge.studio.pages import STATIC
 from reelforge.studio.queue import RenderQueue
 from reelforge.studio.routes import browse, render, review, session, trust
 from reelforge.studio.state import StudioState
+from reelforge.trust.deliveries import relative_name
 
 
 def create_app(spec: Path, *, owner: str, allowed_hosts: set[str] | None = None,
@@ -50,6 +53,7 @@ def create_app(spec: Path, *, owner: str, allowed_hosts: set[str] | None = None,
     for module in (session, browse, render, review, trust):
         app.include_router(module.router)
     app.add_exception_handler(StarletteHTTPException, error_page)
+    app.add_exception_handler(Exception, fault_page)
     app.add_middleware(Gate, state=state)
     return app, state
 
@@ -66,3 +70,14 @@ async def error_page(request: Request, exc: StarletteHTTPException):
             f"{HTTPStatus(exc.status_code).phrase}</h1><p class=\"error\">{escape(detail)}</p>"
             f"<p><a href=\"/\">Back to the production</a></p></main></body></html>")
     return HTMLResponse(body, status_code=exc.status_code, headers=headers)
+
+
+async def fault_page(request: Request, exc: Exception):
+    """A request a full disk, a read-only folder, a damaged catalog or a bug broke: one line, status 500.
+
+    The client never gets a traceback; Starlette logs it in the studio's terminal after this answer.
+    """
+    paths = ProductionPaths.for_spec(request.app.state.studio.spec)
+    message = (fault_message(exc, show=lambda path: relative_name(paths, path))
+               or f"internal error: {type(exc).__name__} — this is a bug; the studio's terminal shows the traceback")
+    return await error_page(request, StarletteHTTPException(500, message))

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from reelforge.app.faults import fault_message
 from reelforge.app.render_request import (
     RenderRefused,
     RenderRequest,
@@ -520,10 +521,12 @@ class RenderQueue:
             self._finish(item, FAILED, str(exc))
         except _Stopping:
             self._finish(item, CANCELLED, "stopped: the studio shut down during this render; render it again")
-        except Exception as exc:  # a bug, not the user's input: say so, keep the trace in the server's log
+        except Exception as exc:  # a full disk, a damaged catalog, or a bug: say so, keep the trace in the log
             log.exception("render of %s failed", item.target.text)
-            self._finish(item, FAILED, f"the render failed unexpectedly ({type(exc).__name__}: {exc}); "
-                                       "the studio's terminal shows the details")
+            paths = ProductionPaths.for_spec(self.spec)
+            fault = fault_message(exc, show=lambda path: relative_name(paths, path))
+            self._finish(item, FAILED, fault or f"the render failed unexpectedly ({type(exc).__name__}: {exc}); "
+                                                "the studio's terminal shows the details")
         else:
             self._finish(item, DONE, message, renders=renders)
 
