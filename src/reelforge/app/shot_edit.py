@@ -388,7 +388,10 @@ def parse_number(text: str) -> Any:
     if not _NUMBER.fullmatch(text):
         return text
     if "." not in text and "e" not in text.lower():
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:  # more digits than Python converts (4300): not a number any field takes
+            return text
     number = float(text)
     return number if math.isfinite(number) else text
 

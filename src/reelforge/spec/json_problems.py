@@ -38,8 +38,8 @@ SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # prompts in three languages is 3.4 MiB and 8 levels deep; docs/spec.md states both limits.
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 64  # objects and lists inside each other; the top-level object is level 1
-# The model's errors turned into sentences, at most: past them a file is reported in part (saying
-# how much is left), so a file of a million unknown fields is reported in a second, not a minute.
+# The model's errors turned into sentences, at most (each may cost a fuzzy match against the known
+# names); past them the rest are only counted: a file of 700,000 unknown fields is reported in seconds.
 MAX_MODEL_ERRORS = 1000
 
 
@@ -53,8 +53,18 @@ def json_path(loc: Loc) -> str:
             parts.append(f".{segment}")
         else:
             quoted = segment.replace("\\", "\\\\").replace("'", "\\'")
-            parts.append(f"['{quoted}']")
+            parts.append(f"['{one_line(quoted)}']")
     return "".join(parts)
+
+
+# Characters that would break a problem's line (or hide part of it) in a terminal, written as escapes.
+_LINE_BREAKING = {code: f"\\u{code:04x}" for code in [*range(0x20), 0x7F, 0x85, 0x2028, 0x2029]}
+_LINE_BREAKING.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+
+
+def one_line(text: str) -> str:
+    """`text` with line breaks and other control characters escaped: a problem is one line, whatever a file holds."""
+    return text.translate(_LINE_BREAKING)
 
 
 
@@ -173,8 +183,8 @@ def check_depth(text: str) -> None:
         return
     loc = _too_deep_at(text)
     if loc is not None:
-        raise FileProblem(f"nested more than {MAX_DEPTH} levels deep here (objects and lists inside each other); "
-                          f"a spec is about 8 deep: remove or flatten what is nested here", json_path(loc))
+        raise FileProblem(f"nested more than {MAX_DEPTH} levels deep here (objects and lists inside each other; "
+                          f"a production spec nests about 8): remove or flatten what is nested here", json_path(loc))
 
 
 def _too_deep_at(text: str) -> Loc | None:

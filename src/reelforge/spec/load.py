@@ -35,6 +35,7 @@ from reelforge.spec.json_problems import (
     document_order,
     first_errors,
     json_path,
+    one_line,
     parse_json,
     read_text,
     with_json_problems,
@@ -125,6 +126,12 @@ def production_schema() -> dict[str, Any]:
 
 
 def _check_file(path: Path) -> tuple[Production | None, list[Problem]]:
+    """Run every check on one file; each problem one line, whatever text of the file it quotes."""
+    production, problems = _file_problems(path)
+    return production, [Problem(one_line(problem.path), one_line(problem.message)) for problem in problems]
+
+
+def _file_problems(path: Path) -> tuple[Production | None, list[Problem]]:
     """Run every check on one file; file-level failures stop early with a single problem."""
     try:
         text = read_text(path)

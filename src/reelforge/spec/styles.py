@@ -90,6 +90,9 @@ class StyleFileProblem:
     path: str
     message: str
 
+    def __post_init__(self) -> None:  # a message may quote the file's text: one line, whatever it holds
+        object.__setattr__(self, "message", json_problems.one_line(self.message))
+
 
 @dataclass(frozen=True)
 class LoadedFamily:
