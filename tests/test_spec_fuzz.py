@@ -156,7 +156,8 @@ def test_json_nested_past_the_limit_is_refused_at_the_path_where_it_goes_too_dee
     if levels_above + depth > MAX_DEPTH:
         inside = tuple(0 if kind == "[" else key for kind in kinds)[:MAX_DEPTH - levels_above]
         assert problems == [f"{json_path(where + inside)}: nested more than {MAX_DEPTH} levels deep here (objects and "
-                            f"lists inside each other; a production spec nests about 8): remove or flatten what is nested here"]
+                            f"lists inside each other; a production spec nests about 8): remove or flatten what is "
+                            f"nested here"]
     else:
         assert not any("levels deep" in line for line in problems)
 

@@ -35,7 +35,7 @@ SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # Limits on a file a person writes (a spec, a style family), checked before it is parsed: past them
 # a file is not a production but a mistake (a pasted data dump, a generated loop), and parsing it
 # would cost minutes and gigabytes, or overflow Python's stack. A season of 500 shots with 1 KB
-# prompts in three languages is 3.4 MiB and 8 levels deep; docs/spec.md states both limits.
+# prompts in three languages is 3.4 MiB and 8 levels deep. README "The spec in brief" states both.
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 64  # objects and lists inside each other; the top-level object is level 1
 # The model's errors turned into sentences, at most (each may cost a fuzzy match against the known
