@@ -50,7 +50,7 @@ from reelforge.records.entities import RecordsError
 from reelforge.records.versions import CommitResult
 from reelforge.spec import presets
 from reelforge.spec.easing import EASINGS
-from reelforge.spec.json_problems import duplicate_keys, json_path
+from reelforge.spec.json_problems import FileProblem, check_depth, check_size, duplicate_keys, json_path
 from reelforge.spec.load import load_production
 from reelforge.spec.styles import load_families
 from reelforge.store.atomic import atomic_path
@@ -388,7 +388,10 @@ def parse_number(text: str) -> Any:
     if not _NUMBER.fullmatch(text):
         return text
     if "." not in text and "e" not in text.lower():
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:  # more digits than Python converts (4300): not a number any field takes
+            return text
     number = float(text)
     return number if math.isfinite(number) else text
 
@@ -496,8 +499,14 @@ def _sha(data: bytes) -> str:
 
 def _parse(data: bytes) -> dict:
     """The spec's raw JSON (key order kept); a file that is not a JSON object cannot be edited by field."""
-    try:
-        raw = json.loads(data.decode("utf-8-sig"))
+    try:  # the loader's limits first: a file too large or nested too deep is refused before it is parsed
+        check_size(len(data))
+        text = data.decode("utf-8-sig")
+        check_depth(text)
+        raw = json.loads(text)
+    except FileProblem as exc:
+        why = f"the spec file cannot be edited now: {exc.path}: {exc}; fix it (`reelforge validate` says so) and reload"
+        raise EditInvalid([FieldProblem(GENERAL, exc.path, why)]) from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise EditInvalid([FieldProblem(GENERAL, "$", f"the spec file does not parse now ({exc}); fix it "
                                                       f"(`reelforge validate` says where) and reload")]) from None

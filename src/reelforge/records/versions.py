@@ -52,7 +52,7 @@ from reelforge.records.entities import (
     UnknownVersion,
     parse_entity,
 )
-from reelforge.spec.json_problems import json_path
+from reelforge.spec.json_problems import FileProblem, json_path, parse_json, read_text
 from reelforge.spec.styles import load_families, lora_path
 from reelforge.store.assets import AssetChanged, keep_asset
 from reelforge.store.catalog import Catalog, utc_now
@@ -408,9 +408,9 @@ def check_removals(catalog: Catalog, spec_path: str | Path) -> None:
     message can say what was removed and list every referrer by entity and JSON path.
     """
     spec_path = Path(spec_path)
-    try:
-        raw = json.loads(spec_path.read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError):
+    try:  # read as the loader reads it: a file too large or too deep is refused before parsing
+        raw = parse_json(read_text(spec_path))
+    except FileProblem:
         return  # the loader reports an unreadable spec
     if not isinstance(raw, dict):
         return
@@ -430,7 +430,12 @@ def check_removals(catalog: Catalog, spec_path: str | Path) -> None:
 
 
 def _dicts(items) -> list[dict]:
-    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+    return [item for _, item in _indexed(items)]
+
+
+def _indexed(items) -> list[tuple[int, dict]]:
+    """(index, item) for the objects of a list; nothing for anything else (the JSON may have any shape)."""
+    return [(i, item) for i, item in enumerate(items) if isinstance(item, dict)] if isinstance(items, list) else []
 
 
 def _raw_references(raw: dict) -> list[tuple[str, str, str]]:
@@ -444,24 +449,18 @@ def _raw_references(raw: dict) -> list[tuple[str, str, str]]:
 
     series = raw.get("series", {}).get("id") if isinstance(raw.get("series"), dict) else None
     style(raw, f"series:{series}", "$")
-    for e, episode in enumerate(raw.get("episodes") or []):
-        if not isinstance(episode, dict):
-            continue
+    for e, episode in _indexed(raw.get("episodes")):
         ep_at = f"$.episodes[{e}]"
         style(episode, f"episode:{episode.get('id')}", ep_at)
-        for s, scene in enumerate(episode.get("scenes") or []):
-            if not isinstance(scene, dict):
-                continue
+        for s, scene in _indexed(episode.get("scenes")):
             sc, sc_at = f"{episode.get('id')}/{scene.get('id')}", f"{ep_at}.scenes[{s}]"
             style(scene, f"scene:{sc}", sc_at)
             if isinstance(scene.get("location"), str):
                 found.append((f"location:{scene['location']}", f"scene:{sc}", f"{sc_at}.location"))
-            for t, shot in enumerate(scene.get("shots") or []):
-                if not isinstance(shot, dict):
-                    continue
+            for t, shot in _indexed(scene.get("shots")):
                 sh, sh_at = f"shot:{sc}/{shot.get('id')}", f"{sc_at}.shots[{t}]"
                 style(shot, sh, sh_at)
-                for i, who in enumerate(shot.get("cast") or []):
+                for i, who in enumerate(shot.get("cast") if isinstance(shot.get("cast"), list) else []):
                     if isinstance(who, str):
                         found.append((f"character:{who}", sh, f"{sh_at}.cast[{i}]"))
     return found

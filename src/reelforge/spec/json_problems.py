@@ -11,15 +11,19 @@ problems in the file.
 from __future__ import annotations
 
 import difflib
+import functools
+import itertools
 import json
 import math
 import re
+import sys
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from reelforge.spec.base import ID_PATTERN
 
@@ -27,6 +31,16 @@ from reelforge.spec.base import ID_PATTERN
 Loc = tuple[str | int, ...]
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+# Limits on a file a person writes (a spec, a style family), checked before it is parsed: past them
+# a file is not a production but a mistake (a pasted data dump, a generated loop), and parsing it
+# would cost minutes and gigabytes, or overflow Python's stack. A season of 500 shots with 1 KB
+# prompts in three languages is 3.4 MiB and 8 levels deep. README "The spec in brief" states both.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_DEPTH = 64  # objects and lists inside each other; the top-level object is level 1
+# The model's errors turned into sentences, at most (each may cost a fuzzy match against the known
+# names); past them the rest are only counted: a file of 700,000 unknown fields is reported in seconds.
+MAX_MODEL_ERRORS = 1000
 
 
 def json_path(loc: Loc) -> str:
@@ -39,8 +53,18 @@ def json_path(loc: Loc) -> str:
             parts.append(f".{segment}")
         else:
             quoted = segment.replace("\\", "\\\\").replace("'", "\\'")
-            parts.append(f"['{quoted}']")
+            parts.append(f"['{one_line(quoted)}']")
     return "".join(parts)
+
+
+# Characters that would break a problem's line (or hide part of it) in a terminal, written as escapes.
+_LINE_BREAKING = {code: f"\\u{code:04x}" for code in [*range(0x20), 0x7F, 0x85, 0x2028, 0x2029]}
+_LINE_BREAKING.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+
+
+def one_line(text: str) -> str:
+    """`text` with line breaks and other control characters escaped: a problem is one line, whatever a file holds."""
+    return text.translate(_LINE_BREAKING)
 
 
 
@@ -72,12 +96,29 @@ def _object_with_duplicates(pairs: list[tuple[str, Any]]) -> _JsonObject:
 
 
 class FileProblem(Exception):
-    """A problem with the file as a whole; there is nothing to validate after it."""
+    """A problem with the file as a whole; there is nothing to validate after it.
+
+    `path` is the JSON path the problem is at: the root (`$`), or where the file nests too deep.
+    """
+
+    def __init__(self, message: str, path: str = "$") -> None:
+        super().__init__(message)
+        self.path = path
+
+
+
+def check_size(size: int) -> None:
+    """Refuse a file over MAX_FILE_BYTES, before it is read: FileProblem saying its size and the limit."""
+    if size > MAX_FILE_BYTES:
+        raise FileProblem(f"the file is {size / 2**20:.1f} MiB ({size} bytes), over the {MAX_FILE_BYTES // 2**20} MiB "
+                          f"limit; a production is far smaller (a season of 500 shots is about 3.5 MiB): remove "
+                          f"the data that does not belong in it")
 
 
 
 def read_text(path: Path) -> str:
     try:
+        check_size(path.stat().st_size)
         data = path.read_bytes()
     except FileNotFoundError:
         raise FileProblem("file not found") from None
@@ -97,10 +138,17 @@ def read_text(path: Path) -> str:
 
 
 def parse_json(text: str) -> Any:
+    """The JSON value of a file's text; FileProblem for empty, invalid or too deeply nested text.
+
+    Objects remember keys given twice, and NaN, Infinity and whole numbers too long for Python
+    are kept as `_NonStandardNumber`: `json_problems` reports each at its JSON path.
+    """
     if not text.strip():
         raise FileProblem("the file is empty; a spec is a JSON object")
+    check_depth(text)
     try:
-        return json.loads(text, object_pairs_hook=_object_with_duplicates, parse_constant=_NonStandardNumber)
+        return json.loads(text, object_pairs_hook=_object_with_duplicates, parse_constant=_NonStandardNumber,
+                          parse_int=_whole_number)
     except json.JSONDecodeError as exc:
         reason = exc.msg[:1].lower() + exc.msg[1:]
         hint = ""
@@ -110,10 +158,72 @@ def parse_json(text: str) -> Any:
 
 
 
+def _whole_number(literal: str) -> int | _NonStandardNumber:
+    """An integer, or a stand-in for one with more digits than Python converts (json would raise ValueError)."""
+    limit = sys.get_int_max_str_digits()
+    return _NonStandardNumber(literal) if limit and len(literal.lstrip("-")) > limit else int(literal)
+
+
+# A JSON string (escapes included) or one of the characters that structure a JSON text.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_TOKEN = re.compile(_STRING.pattern + r"|[\[\]{},]")
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_NESTING = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def check_depth(text: str) -> None:
+    """Refuse JSON text nested deeper than MAX_DEPTH, before it is parsed: FileProblem at the JSON path.
+
+    Every walk over a parsed document (json itself, pydantic, the checks here) recurses once a
+    level, so a text a thousand levels deep would end in RecursionError. Counting brackets outside
+    strings costs a few milliseconds; only a text found too deep is walked again to name the path.
+    """
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    if max(itertools.accumulate(map(_NESTING.__getitem__, brackets)), default=0) <= MAX_DEPTH:
+        return
+    loc = _too_deep_at(text)
+    if loc is not None:
+        raise FileProblem(f"nested more than {MAX_DEPTH} levels deep here (objects and lists inside each other; "
+                          f"a production spec nests about 8): remove or flatten what is nested here", json_path(loc))
+
+
+def _too_deep_at(text: str) -> Loc | None:
+    """The location of the first object or list that opens level MAX_DEPTH + 1, by scanning the tokens."""
+    stack: list[list] = []  # per open object/list: [is_object, current key or index, expecting a key]
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if token in "[{":
+            if len(stack) == MAX_DEPTH:
+                return tuple(frame[1] for frame in stack)
+            stack.append([token == "{", 0 if token == "[" else "", token == "{"])
+        elif token in "]}":
+            if stack:
+                stack.pop()
+        elif not stack:
+            continue
+        elif token == ",":
+            top = stack[-1]
+            if top[0]:
+                top[2] = True
+            else:
+                top[1] += 1
+        elif token.startswith('"') and stack[-1][0] and stack[-1][2]:
+            try:
+                stack[-1][1] = json.loads(token)
+            except ValueError:  # a bad escape: the parser reports it; name the key as written
+                stack[-1][1] = token[1:-1]
+            stack[-1][2] = False
+    return None
+
+
 def json_problems(node: Any, loc: Loc = ()) -> list[tuple[Loc, str]]:
     """Things `json` quietly accepts that would make the spec mean something else."""
     found: list[tuple[Loc, str]] = []
-    if isinstance(node, _NonStandardNumber):
+    if isinstance(node, _NonStandardNumber) and node.literal.lstrip("-")[:1].isdigit():
+        digits = len(node.literal.lstrip("-"))
+        found.append((loc, f"a whole number of {digits} digits is too long to be a JSON number here; "
+                           f"give at most {sys.get_int_max_str_digits()} digits"))
+    elif isinstance(node, _NonStandardNumber):
         found.append((loc, f"{node.literal} is not a JSON number; give a finite number"))
     elif isinstance(node, float) and not math.isfinite(node):  # 1e999 parses as infinity
         found.append((loc, "this number is too large to be a JSON number; give a finite number"))
@@ -126,6 +236,20 @@ def json_problems(node: Any, loc: Loc = ()) -> list[tuple[Loc, str]]:
         for index, value in enumerate(node):
             found += json_problems(value, loc + (index,))
     return found
+
+
+
+def with_json_problems(model_found: list[tuple[Loc, str]], raw: Any) -> list[tuple[Loc, str]]:
+    """The model's problems plus `json_problems(raw)`, less the model's comments those make redundant.
+
+    "NaN is not a JSON number" says it all: the model's sentence on the same value goes (and its
+    "invalid JSON" on the whole text, where its parser gave up on a number `json` read).
+    """
+    json_found = json_problems(raw)
+    bad_numbers = {loc for loc, message in json_found if "JSON number" in message}
+    if bad_numbers:
+        bad_numbers.add(())
+    return [(loc, message) for loc, message in model_found if loc not in bad_numbers] + json_found
 
 
 
@@ -148,6 +272,17 @@ def duplicate_keys(text: str) -> list[tuple[str, str]]:
 
     walk(json.loads(text, object_pairs_hook=_object_with_duplicates), ())
     return found
+
+
+
+def first_errors(exc: ValidationError) -> tuple[list[dict], list[tuple[Loc, str]]]:
+    """The first MAX_MODEL_ERRORS of pydantic's errors, and a problem saying how many more there are (if any)."""
+    errors = exc.errors()
+    if len(errors) <= MAX_MODEL_ERRORS:
+        return errors, []
+    more = len(errors) - MAX_MODEL_ERRORS
+    return errors[:MAX_MODEL_ERRORS], [((), f"{more} more problems are not listed (only the first "
+                                             f"{MAX_MODEL_ERRORS} are): fix these and validate again")]
 
 
 
@@ -331,13 +466,27 @@ def _unknown_field_message(loc: Loc, root: type[BaseModel]) -> str:
     model = _model_at(loc[:-1], root)
     if model is None:
         return f"unknown field '{name}'"
-    # A field put one level too high, like "fps" beside "delivery" instead of inside it.
-    homes = []
+    return _unknown_field_in(model, name)
+
+
+# Cached: a file may hold thousands of unknown fields, often the same mistake in every shot.
+@functools.lru_cache(maxsize=4096)
+def _unknown_field_in(model: type[BaseModel], name: str) -> str:
+    return unknown_field_text(name, list(model.model_fields), homes=_homes(model).get(name))
+
+
+@functools.cache
+def _homes(model: type[BaseModel]) -> dict[str, list[str]]:
+    """Field name → the fields of `model` whose object has it: where a field put one level too high belongs.
+
+    Like "fps" beside "delivery" instead of inside it.
+    """
+    homes: dict[str, list[str]] = {}
     for field, info in model.model_fields.items():
         child = _as_model(info.annotation) or _as_model(_item_type(info.annotation))
-        if child is not None and name in child.model_fields:
-            homes.append(f"'{field}'")
-    return unknown_field_text(name, list(model.model_fields), homes=homes)
+        for name in child.model_fields if child is not None else ():
+            homes.setdefault(name, []).append(f"'{field}'")
+    return homes
 
 
 def unknown_field_text(name: str, known: list[str], cutoff: float = 0.6, homes: list[str] | None = None) -> str:
@@ -381,6 +530,7 @@ def _too_few_message(parent: Loc, needed: int, value: Any, root: type[BaseModel]
 
 
 
+@functools.lru_cache(maxsize=4096)  # problems cluster: many in one object ask for the same location
 def _model_at(loc: Loc, root: type[BaseModel]) -> type[BaseModel] | None:
     """The model class describing the object at `loc` in a `root` document, found by walking the field annotations."""
     annotation: Any = root
@@ -420,18 +570,32 @@ def _item_type(annotation: Any) -> Any:
 
 
 
-def document_order(raw: Any, loc: Loc) -> tuple[int, ...]:
-    """Sort key: where `loc` sits in the file. A missing key sorts after its object's other keys."""
+def document_order(raw: Any) -> Callable[[Loc], tuple[int, ...]]:
+    """Sort key for locations in `raw`: where each sits in the file. A missing key sorts after its object's keys.
+
+    Each object's key positions are found once, so sorting many problems (a file of thousands of
+    unknown fields) stays linear in their number.
+    """
+    positions: dict[int, dict[str, int]] = {}  # id of an object in `raw` → its keys' positions
+
+    def position(node: dict, part: Any) -> int:
+        if id(node) not in positions:
+            positions[id(node)] = {name: index for index, name in enumerate(node)}
+        return positions[id(node)].get(part, len(node))
+
+    return functools.partial(_document_position, raw, position)
+
+
+
+def _document_position(raw: Any, position: Callable[[dict, Any], int], loc: Loc) -> tuple[int, ...]:
     key: list[int] = []
     node = raw
     for part in loc:
         if isinstance(node, dict):
-            keys = list(node)
+            key.append(position(node, part))
             if part in node:
-                key.append(keys.index(part))
                 node = node[part]
                 continue
-            key.append(len(keys))
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             key.append(part)
             node = node[part]
@@ -469,17 +633,26 @@ def describe(value: Any) -> str:
     if isinstance(value, (int, float)):
         return f"the number {value!r}"
     if isinstance(value, _NonStandardNumber):
-        return value.literal
+        return _short(value.literal)
     if isinstance(value, (list, tuple)):
-        return "an empty list" if not value else f"the list {_short(_json(value))}"
+        return "an empty list" if not value else f"the list {_short(_json_start(value))}"
     if isinstance(value, dict):
-        return "an empty object" if not value else f"the object {_short(_json(value))}"
+        return "an empty object" if not value else f"the object {_short(_json_start(value))}"
     return _short(repr(value))
 
 
+# Encodes lazily (iterencode without the one-shot C encoder): a message quotes a value's start only.
+_PREVIEW_ENCODER = json.JSONEncoder(ensure_ascii=False, default=lambda v: _short(getattr(v, "literal", repr(v))))
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=lambda v: getattr(v, "literal", repr(v)))
+
+def _json_start(value: Any, limit: int = 40) -> str:
+    """The start of a value's JSON text, at least `limit` characters where it has them: a value may be megabytes."""
+    text = ""
+    for chunk in _PREVIEW_ENCODER.iterencode(value):
+        text += chunk
+        if len(text) > limit:
+            break
+    return text
 
 
 

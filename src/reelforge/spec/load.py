@@ -33,10 +33,12 @@ from reelforge.spec.json_problems import (
     convert_errors,
     describe,
     document_order,
+    first_errors,
     json_path,
-    json_problems,
+    one_line,
     parse_json,
     read_text,
+    with_json_problems,
 )
 from reelforge.spec.model import Production
 from reelforge.spec.styles import FAMILIES_CONTEXT, Families, builtin_names, load_families
@@ -124,12 +126,18 @@ def production_schema() -> dict[str, Any]:
 
 
 def _check_file(path: Path) -> tuple[Production | None, list[Problem]]:
+    """Run every check on one file; each problem one line, whatever text of the file it quotes."""
+    production, problems = _file_problems(path)
+    return production, [Problem(one_line(problem.path), one_line(problem.message)) for problem in problems]
+
+
+def _file_problems(path: Path) -> tuple[Production | None, list[Problem]]:
     """Run every check on one file; file-level failures stop early with a single problem."""
     try:
         text = read_text(path)
         raw = parse_json(text)
     except FileProblem as problem:
-        return None, [Problem("$", str(problem))]
+        return None, [Problem(problem.path, str(problem))]
     if not isinstance(raw, dict):
         return None, [Problem("$", f"a spec must be a JSON object ({{...}}) at the top level, got {describe(raw)}")]
 
@@ -137,14 +145,12 @@ def _check_file(path: Path) -> tuple[Production | None, list[Problem]]:
     # validator checks names against them; a bad family file is reported with its own path.
     families = load_families(path.parent)
     production, found = _model_problems(text, raw, {FAMILIES_CONTEXT: families.names})
-    json_found = json_problems(raw)
-    # "NaN is not a JSON number" says it all; drop the model's comment on the same value.
-    bad_numbers = {loc for loc, message in json_found if "JSON number" in message}
-    found = [(loc, message) for loc, message in found if loc not in bad_numbers] + json_found
+    found = with_json_problems(found, raw)
     found += _reference_problems(raw)
     found += _translation_problems(raw)
     found = list(dict.fromkeys(found))  # union branches can repeat a message
-    found.sort(key=lambda item: document_order(raw, item[0]))  # stable: ties keep check order
+    position = document_order(raw)
+    found.sort(key=lambda item: position(item[0]))  # stable: ties keep check order
     problems = _style_file_problems(families, path.parent)
     problems += [Problem(json_path(loc), message) for loc, message in found]
     return (None if problems else production), problems
@@ -171,7 +177,8 @@ def _model_problems(text: str, raw: dict,
     try:
         return Production.model_validate_json(text, strict=True, context=context), []
     except ValidationError as exc:
-        return None, convert_errors(exc.errors(), raw, Production)
+        errors, more = first_errors(exc)
+        return None, convert_errors(errors, raw, Production) + more
 
 
 # --------------------------------------------------------------------------- cross-references

@@ -90,6 +90,9 @@ class StyleFileProblem:
     path: str
     message: str
 
+    def __post_init__(self) -> None:  # a message may quote the file's text: one line, whatever it holds
+        object.__setattr__(self, "message", json_problems.one_line(self.message))
+
 
 @dataclass(frozen=True)
 class LoadedFamily:
@@ -164,9 +167,12 @@ def family_file_problems(path: str | Path) -> list[StyleFileProblem]:
 
 def _load_file(file: Path) -> tuple[StyleFamily | None, tuple[StyleFileProblem, ...]]:
     try:
+        json_problems.check_size(file.stat().st_size)  # before reading: a family is a few kilobytes
         data = file.read_bytes()
     except OSError as exc:
         return None, (StyleFileProblem(file, "$", f"cannot read the file: {exc.strerror or exc}"),)
+    except json_problems.FileProblem as problem:
+        return None, (StyleFileProblem(file, problem.path, str(problem)),)
     key = (str(file.absolute()), hashlib.sha256(data).hexdigest())
     with _cache_lock:
         parsed = _cache.get(key)
@@ -219,7 +225,7 @@ def _parse_family(file: Path, data: bytes) -> tuple[StyleFamily | None, tuple[St
         text = _decode(data)
         raw = json_problems.parse_json(text)
     except json_problems.FileProblem as problem:
-        return None, (StyleFileProblem(file, "$", str(problem)),)
+        return None, (StyleFileProblem(file, problem.path, str(problem)),)
     if not isinstance(raw, dict):
         message = f"a style family must be a JSON object ({{...}}) at the top level, got {json_problems.describe(raw)}"
         return None, (StyleFileProblem(file, "$", message),)
@@ -228,16 +234,16 @@ def _parse_family(file: Path, data: bytes) -> tuple[StyleFamily | None, tuple[St
         family = StyleFamily.model_validate_json(text, strict=True)
         found = recipe_problems(family)
     except ValidationError as exc:
-        found = _convert(exc.errors(), raw)
-    json_found = json_problems.json_problems(raw)
-    bad_numbers = {loc for loc, message in json_found if "JSON number" in message}
-    found = [(loc, message) for loc, message in found if loc not in bad_numbers] + json_found
+        errors, more = json_problems.first_errors(exc)
+        found = _convert(errors, raw) + more
+    found = json_problems.with_json_problems(found, raw)
     if isinstance(raw.get("id"), str) and raw["id"] != file.stem:
         why = (f"the id '{raw['id']}' must be the file name without .json ('{file.stem}'): "
                f"rename the file to {raw['id']}.json or set \"id\": \"{file.stem}\"")
         found.append((("id",), why))
     found = list(dict.fromkeys(found))
-    found.sort(key=lambda item: json_problems.document_order(raw, item[0]))
+    position = json_problems.document_order(raw)
+    found.sort(key=lambda item: position(item[0]))
     problems = tuple(StyleFileProblem(file, json_problems.json_path(loc), message) for loc, message in found)
     return (None if problems else family), problems
 
