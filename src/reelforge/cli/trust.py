@@ -115,8 +115,11 @@ def watermark(
     unsigned = dst.with_name(f".{dst.name}.tmp-unsigned{dst.suffix}")
     try:
         _burn(src, unsigned, text=text, logo=logo, position=position, opacity=opacity)
+        # SRC is footage reelforge opened, not generated: c2pa.opened + c2pa.edited, SRC (and its own
+        # credentials, if it is a signed render) kept as the parent ingredient
         sign_file(unsigned, dst, identity, assertion={"generator": "reelforge watermark", "source": src.name,
-                                                      "watermark_text": text}, title=dst.name)
+                                                      "source_sha256": file_sha256(src), "watermark_text": text},
+                  title=dst.name, parent=src, edit=f"visible watermark burned in ({position}, opacity {opacity:g})")
     except RENDER_INPUT_ERRORS as exc:
         raise fail(str(exc)) from None
     finally:
