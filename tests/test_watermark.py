@@ -391,3 +391,18 @@ def test_signed_watermark_of_a_render_keeps_the_renders_credentials_inside(tmp_p
     assert summary["digital_source_type"] is None
     assert summary["parent"]["credentials"]["digital_source_type"] == TRAINED_ALGORITHMIC_MEDIA
     assert summary["parent"]["credentials"]["reelforge"] == {"kind": "episode"}
+    assert summary["parent"]["failures"] == []  # the render's credentials validated when it was opened
+
+
+def test_a_render_changed_after_signing_is_watermarked_with_its_broken_credentials_said(
+        tmp_path: Path, small: Path, small_production: Path):
+    identity = signing_identity(load_production(small_production), small_production.parent)
+    render = sign_file(small, tmp_path / "s01e01.mp4", identity, assertion={"kind": "episode"}, title="s01e01.mp4")
+    with render.open("ab") as handle:  # c2pa's own hash does not see this: reelforge's box check does
+        handle.write((4104).to_bytes(4, "big") + b"free" + bytes(4096))
+    out = tmp_path / "screener.mp4"
+    result = CliRunner().invoke(app, ["watermark", str(render), str(out), "--text", "SCREENER",
+                                      "--production", str(small_production)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "s01e01.mp4's own Content Credentials do not validate (reelforge.box.added)" in result.output
+    assert summarize(read_credentials(out))["reelforge"]["source_credentials"] == "Invalid"

@@ -86,7 +86,8 @@ class VerifyResult:
 
     `ok` only when the signature is valid, the media hash matches and the signing chain leads to
     the given anchor (C2PA state "Trusted" with no failure). `state`: "Trusted", "Valid" (intact
-    but not signed by a certificate under the anchor), "Invalid" (tampered or broken), "unsigned"
+    but not signed by a certificate under the anchor), "Invalid" (tampered or broken, including a
+    box the C2PA hash leaves out that changed after signing: see `unhashed_boxes`), "unsigned"
     (no manifest), "unverified" (the manifest lives at a remote URL and fetching is off).
     """
 
@@ -473,7 +474,10 @@ def _summarize_manifest(store: dict, label: str | None, *, with_parent: bool) ->
         "parent": None if parent is None or not with_parent else {
             "title": parent.get("title"), "format": parent.get("format"),
             "credentials": _summarize_manifest(store, parent["active_manifest"], with_parent=False)
-            if parent.get("active_manifest") in store.get("manifests", {}) else None},
+            if parent.get("active_manifest") in store.get("manifests", {}) else None,
+            # what c2pa found wrong with them when the parent was opened (its credentials are kept as they were)
+            "failures": [f.get("code") for f in ((parent.get("validation_results") or {})
+                                                 .get("activeManifest") or {}).get("failure", [])]},
         "reelforge": render,
         "assertions": [a.get("label") for a in manifest.get("assertions", [])],
         "ingredients": [i.get("title") for i in manifest.get("ingredients", [])],
@@ -540,7 +544,9 @@ def _parent_text(parent: Mapping[str, Any]) -> str:
     if not own:
         return f"{parent.get('title')} (no Content Credentials of its own)"
     said = ", ".join(_action_text(a) for a in own.get("actions") or []) or "no actions"
-    return f"{parent.get('title')} (its own credentials, kept: {said}; signed by {own.get('signer') or 'unknown'})"
+    broken = f"; they did not validate when opened: {', '.join(parent['failures'])}" if parent.get("failures") else ""
+    return (f"{parent.get('title')} (its own credentials, kept: {said}; signed by {own.get('signer') or 'unknown'}"
+            f"{broken})")
 
 
 def _c2pa_message(exc: Exception) -> str:
