@@ -7,18 +7,21 @@ import json
 import stat
 import struct
 import threading
+import zlib
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 import typer
+from conftest import run_cli
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from PIL import Image
 
 from reelforge.cli.trust import credentials_show, credentials_verify
+from reelforge.store.paths import ProductionPaths
 from reelforge.trust.credentials import (
     RENDER_LABEL,
     TRAINED_ALGORITHMIC_MEDIA,
@@ -27,6 +30,7 @@ from reelforge.trust.credentials import (
     sign_file,
     verify_credentials,
 )
+from reelforge.trust.deliveries import VerifyCache, delivery_credentials
 from reelforge.trust.identity import (
     DOCUMENT_SIGNING,
     CredentialsError,
@@ -394,6 +398,79 @@ def test_nothing_touches_the_network(video, identity, work):
         server.server_close()
 
 
+# --- bytes the C2PA hash does not cover -----------------------------------------------------------
+
+def free_box(size: int = 4096, kind: bytes = b"free") -> bytes:
+    return struct.pack(">I4s", 8 + size, kind) + bytes(range(256)) * (size // 256)
+
+
+@pytest.mark.parametrize("change", ["append free", "append skip", "insert before moov", "ftyp brand"])
+def test_unhashed_boxes_changed_after_signing_are_a_modification(change, signed_video, identity, work):
+    """c2pa's BMFF hash leaves ftyp/free/skip out, so these alone would read Trusted; reelforge must not."""
+    data = signed_video.read_bytes()
+    top = boxes(data)
+    if change.startswith("append"):
+        changed, offset, code = data + free_box(kind=change.split()[1].encode()), len(data), "reelforge.box.added"
+    elif change == "insert before moov":  # after mdat: the media still plays, nothing inside moov moves
+        offset, code = top["moov"][0], "reelforge.box.added"
+        changed = data[:offset] + free_box() + data[offset:]
+    else:
+        offset, code = 0, "reelforge.box.changed"
+        changed = data[:8] + b"XXXX" + data[12:]  # another major brand, same size
+    path = work / f"unhashed-{change.replace(' ', '-')}.mp4"
+    path.write_bytes(changed)
+    result = verify_credentials(path, identity.trust_anchor_pem)
+    assert not result.ok and result.state == "Invalid"
+    assert (code, offset) in [(c, int(text.split("at offset ")[1].split()[0])) for c, text in result.failures
+                              if c.startswith("reelforge.box")], result.failures
+    assert read_credentials(path)["validation_state"] == "Invalid"  # `credentials show` does not say intact
+
+
+def test_files_signed_without_the_box_record_are_held_to_what_encoders_write(video, identity, work, monkeypatch):
+    """Files signed before the record existed (or by another tool): ftyp and empty free placeholders only."""
+    from reelforge.trust import unhashed_boxes
+
+    monkeypatch.setattr(unhashed_boxes, "record", lambda path, mime: None)
+    legacy = sign_file(video, work / "legacy.mp4", identity, assertion={}, title="legacy")
+    assert unhashed_boxes.UNHASHED_LABEL not in verify_credentials(legacy, identity.trust_anchor_pem).summary[
+        "assertions"]
+    assert verify_credentials(legacy, identity.trust_anchor_pem).ok  # its 8-byte free placeholder is fine
+    appended = work / "legacy-appended.mp4"
+    appended.write_bytes(legacy.read_bytes() + free_box())
+    result = verify_credentials(appended, identity.trust_anchor_pem)
+    assert not result.ok and "reelforge.box.added" in failure_codes(result)
+
+
+def test_png_chunks_added_after_signing_break_the_hash(identity, work):
+    """c2pa's PNG data hash leaves out only its own chunk: an added chunk or trailing bytes are caught."""
+    signed = sign_file(make_png(work / "chunks.png"), work / "chunks-signed.png", identity, assertion={}, title="c")
+    data = signed.read_bytes()
+    iend = data.rindex(b"IEND") - 4
+    text = b"tEXt" + b"Comment\x00added after signing"
+    chunk = struct.pack(">I", len(text) - 4) + text + struct.pack(">I", zlib.crc32(text))
+    for name, changed in (("inserted", data[:iend] + chunk + data[iend:]), ("trailing", data + free_box(256))):
+        path = work / f"chunks-{name}.png"
+        path.write_bytes(changed)
+        result = verify_credentials(path, identity.trust_anchor_pem)
+        assert not result.ok and "assertion.dataHash.mismatch" in failure_codes(result), name
+
+
+def test_a_delivery_with_a_box_appended_is_not_trusted_anywhere(small_production):
+    """The render's delivery, a free box appended: `credentials verify`, `verify` and the studio's page all say so."""
+    run_cli("render", str(small_production))
+    mp4 = small_production.parent / "renders" / "s01e01.mp4"
+    size = mp4.stat().st_size
+    with mp4.open("ab") as handle:
+        handle.write(free_box())
+    checked = run_cli("credentials", "verify", str(mp4), check=False)
+    assert checked.returncode == 1 and f"`free` box at offset {size}" in checked.stdout, checked.stdout
+    verified = run_cli("verify", str(mp4), check=False)
+    assert verified.returncode == 1 and "reelforge.box.added" in verified.stdout and "NOT VERIFIED" in verified.stdout
+    (delivery,) = delivery_credentials(ProductionPaths.for_spec(small_production), VerifyCache())
+    assert delivery.status.state == "invalid" and not delivery.status.ok
+    assert any(code == "reelforge.box.added" and f"offset {size}" in text for code, text in delivery.status.failures)
+
+
 # --- CLI bodies -----------------------------------------------------------------------------------
 
 def exit_code(call) -> int:
@@ -422,6 +499,11 @@ def test_cli_show_and_verify(signed_video, video, identity, other_identity, work
     assert exit_code(lambda: credentials_verify(tampered, anchor, None)) == 1
     out = capsys.readouterr().out
     assert "assertion.bmffHash.mismatch" in out and "Traceback" not in out
+    appended = work / "cli-appended.mp4"
+    appended.write_bytes(signed_video.read_bytes() + free_box())
+    assert exit_code(lambda: credentials_verify(appended, anchor, None)) == 1
+    out = capsys.readouterr().out
+    assert f"reelforge.box.added: top-level `free` box at offset {signed_video.stat().st_size} (4104 bytes)" in out
     assert exit_code(lambda: credentials_verify(video, anchor, None)) == 1
     assert exit_code(lambda: credentials_verify(work / "absent.mp4", anchor, None)) == 2
     assert exit_code(lambda: credentials_verify(signed_video, work / "absent.pem", None)) == 2

@@ -117,6 +117,21 @@ def test_a_delivery_changed_after_signing_shows_as_invalid(served, show):
     assert {r["state"] for r in again} == {"trusted"}
 
 
+def test_a_delivery_with_a_box_appended_after_signing_shows_as_invalid(served, show):
+    """c2pa's hash leaves `free` boxes out: the page still says the file is not what was signed, and where."""
+    mp4 = show["episode"]
+    original, stat = mp4.read_bytes(), mp4.stat()
+    try:
+        mp4.write_bytes(original + (4104).to_bytes(4, "big") + b"free" + bytes(4096))
+        page = served.get("/credentials")
+    finally:
+        mp4.write_bytes(original)
+        os.utime(mp4, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    states = {r["render"]: r["state"] for r in rows(page.text, "credentials-row")}
+    assert states[str(show["episode_id"])] == "invalid"
+    assert f"top-level `free` box at offset {len(original)} (4104 bytes)" in html.unescape(page.text)
+
+
 def test_a_delivery_deleted_replaced_by_an_unsigned_file_or_by_a_folder_says_so(served, show):
     clip, render = show["clip"], str(show["clip_id"])
     original, stat = clip.read_bytes(), clip.stat()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 from fractions import Fraction
 from pathlib import Path
@@ -14,6 +15,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from reelforge.cli import app
+from reelforge.deliver.options import signing_identity
 from reelforge.media.watermark import (
     FONT_FILE,
     FONT_SHA256,
@@ -28,6 +30,14 @@ from reelforge.media.watermark import (
     font_path,
     labels_as_bt709,
     recipe_record,
+)
+from reelforge.spec.load import load_production
+from reelforge.trust.credentials import (
+    TRAINED_ALGORITHMIC_MEDIA,
+    read_credentials,
+    sign_file,
+    summarize,
+    verify_credentials,
 )
 
 OPPOSITE = {"top-left": "bottom-right", "top-right": "bottom-left", "bottom-left": "top-right",
@@ -332,3 +342,67 @@ def test_recipe_runs_without_warnings(tmp_path: Path, small: Path, logo: Path):
         result = subprocess.run(ffmpeg_command(small, tmp_path / "out.mp4", spec), check=False, capture_output=True,
                                 text=True)
         assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+# --- signing a watermarked copy: reelforge opened the footage, it did not generate it -------------
+
+def actions_of(store: dict, label: str) -> list[dict]:
+    manifest = store["manifests"][label]
+    return [action for item in manifest["assertions"] if item["label"].startswith("c2pa.actions")
+            for action in item["data"]["actions"]]
+
+
+def signed_watermark(src: Path, out: Path, production: Path) -> dict:
+    result = CliRunner().invoke(app, ["watermark", str(src), str(out), "--text", "SCREENER",
+                                      "--production", str(production)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    root = (production.parent / ".reelforge" / "identity" / "root.pem").read_bytes()
+    verified = verify_credentials(out, root)
+    assert verified.ok and verified.state == "Trusted", verified.failures  # under the production's own root
+    return read_credentials(out)
+
+
+def test_signed_watermark_of_own_footage_is_opened_and_edited_not_generated(tmp_path: Path, small: Path,
+                                                                           small_production: Path):
+    store = signed_watermark(small, tmp_path / "screener.mp4", small_production)
+    assert "trainedAlgorithmicMedia" not in json.dumps(store)  # reelforge did not generate this footage
+    assert [a["action"] for a in actions_of(store, store["active_manifest"])] == ["c2pa.opened", "c2pa.edited"]
+    manifest = store["manifests"][store["active_manifest"]]
+    (parent,) = manifest["ingredients"]
+    assert (parent["title"], parent["relationship"]) == ("small.mp4", "parentOf") and "active_manifest" not in parent
+    shown = CliRunner().invoke(app, ["credentials", "show", str(tmp_path / "screener.mp4")], env={"COLUMNS": "200"})
+    assert "c2pa.opened; c2pa.edited: visible watermark burned in" in shown.output
+    assert "edited from  small.mp4 (no Content Credentials of its own)" in shown.output
+
+
+def test_signed_watermark_of_a_render_keeps_the_renders_credentials_inside(tmp_path: Path, small: Path,
+                                                                           small_production: Path):
+    identity = signing_identity(load_production(small_production), small_production.parent)
+    render = sign_file(small, tmp_path / "s01e01.mp4", identity, assertion={"kind": "episode"}, title="s01e01.mp4")
+    store = signed_watermark(render, tmp_path / "screener.mp4", small_production)
+    active = store["manifests"][store["active_manifest"]]
+    assert [a["action"] for a in actions_of(store, store["active_manifest"])] == ["c2pa.opened", "c2pa.edited"]
+    (parent,) = active["ingredients"]
+    assert parent["relationship"] == "parentOf" and parent["title"] == "s01e01.mp4"
+    original = actions_of(store, parent["active_manifest"])  # the render's own claim, kept as it was signed
+    assert [(a["action"], a.get("digitalSourceType")) for a in original] == [
+        ("c2pa.created", TRAINED_ALGORITHMIC_MEDIA)]
+    summary = summarize(store)
+    assert summary["digital_source_type"] is None
+    assert summary["parent"]["credentials"]["digital_source_type"] == TRAINED_ALGORITHMIC_MEDIA
+    assert summary["parent"]["credentials"]["reelforge"] == {"kind": "episode"}
+    assert summary["parent"]["failures"] == []  # the render's credentials validated when it was opened
+
+
+def test_a_render_changed_after_signing_is_watermarked_with_its_broken_credentials_said(
+        tmp_path: Path, small: Path, small_production: Path):
+    identity = signing_identity(load_production(small_production), small_production.parent)
+    render = sign_file(small, tmp_path / "s01e01.mp4", identity, assertion={"kind": "episode"}, title="s01e01.mp4")
+    with render.open("ab") as handle:  # c2pa's own hash does not see this: reelforge's box check does
+        handle.write((4104).to_bytes(4, "big") + b"free" + bytes(4096))
+    out = tmp_path / "screener.mp4"
+    result = CliRunner().invoke(app, ["watermark", str(render), str(out), "--text", "SCREENER",
+                                      "--production", str(small_production)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "s01e01.mp4's own Content Credentials do not validate (reelforge.box.added)" in result.output
+    assert summarize(read_credentials(out))["reelforge"]["source_credentials"] == "Invalid"

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from reelforge.app.render_request import RENDER_INPUT_ERRORS
-from reelforge.cli.console import console, fail, load_or_exit, production_option
+from reelforge.cli.console import console, errors, fail, load_or_exit, production_option
 from reelforge.deliver.options import DeliveryError, signing_identity
 from reelforge.media.watermark import WatermarkError, WatermarkSpec, apply_watermark
 from reelforge.store.hashing import file_sha256
@@ -115,13 +115,38 @@ def watermark(
     unsigned = dst.with_name(f".{dst.name}.tmp-unsigned{dst.suffix}")
     try:
         _burn(src, unsigned, text=text, logo=logo, position=position, opacity=opacity)
+        source_state = _source_credentials(src)
+        # SRC is footage reelforge opened, not generated: c2pa.opened + c2pa.edited, SRC (and its own
+        # credentials, if it is a signed render) kept as the parent ingredient
         sign_file(unsigned, dst, identity, assertion={"generator": "reelforge watermark", "source": src.name,
-                                                      "watermark_text": text}, title=dst.name)
+                                                      "source_sha256": file_sha256(src), "watermark_text": text,
+                                                      "source_credentials": source_state},
+                  title=dst.name, parent=src, edit=f"visible watermark burned in ({position}, opacity {opacity:g})")
     except RENDER_INPUT_ERRORS as exc:
         raise fail(str(exc)) from None
     finally:
         unsigned.unlink(missing_ok=True)
     console.print(f"signed {dst}", highlight=False)
+
+
+def _source_credentials(src: Path) -> str | None:
+    """SRC's own credentials state (None: it has none), said aloud when they do not validate.
+
+    The copy keeps them inside its parent ingredient as they are; a reader must not take a broken
+    parent's claims for good ones, so the state is recorded in the copy's own assertion too.
+    """
+    try:
+        store = read_credentials(src)
+    except CredentialsError:  # not a format Content Credentials live in
+        return None
+    if store is None:
+        return None
+    failures = manifest_failures(store)
+    if failures:
+        errors.print(f"warning: {src}'s own Content Credentials do not validate "
+                     f"({', '.join(code for code, _ in failures)}); the signed copy records them as they are",
+                     markup=False, highlight=False, soft_wrap=True)
+    return store.get("validation_state")
 
 
 def _burn(src: Path, dst: Path, *, text: str, logo: Path | None, position: str, opacity: float) -> None:

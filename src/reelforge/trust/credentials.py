@@ -4,7 +4,12 @@ Every delivered MP4 and exported still is signed as the last step: any remux or 
 signing drops or breaks the manifest. The manifest carries
 
 * a `c2pa.actions.v2` assertion whose `c2pa.created` action declares the digital source type
-  `trainedAlgorithmicMedia` (IPTC: "created by a trained model"), and
+  `trainedAlgorithmicMedia` (IPTC: "created by a trained model"); or, for a file made by editing
+  another (`parent`: footage a watermark was burned into), `c2pa.opened` on the parent, kept as a
+  `parentOf` ingredient with its own credentials inside, then `c2pa.edited`, and no source type
+  claim (reelforge did not generate that footage),
+* `org.reelforge.unhashed-boxes` for an MP4: the top-level boxes the C2PA hash leaves out, so a
+  box added after signing is caught (see `unhashed_boxes.py`),
 * `org.reelforge.render`: the render record the caller passes (prompts, seeds, backend, checkpoint
   hash, job keys, environment fingerprint, ...): any JSON-able dict, stored as a JSON assertion,
 * optional extra assertions (`{"label": ..., "data": ...}`, e.g. `c2pa.soft-binding`).
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import json
 import math
+import mimetypes
 import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,17 +44,22 @@ from pathlib import Path
 from typing import Any
 
 from reelforge import __version__
+from reelforge.trust import unhashed_boxes
 from reelforge.trust.identity import CredentialsError, Identity
 
 RENDER_LABEL = "org.reelforge.render"
 CREATED = "c2pa.created"
+OPENED = "c2pa.opened"
+EDITED = "c2pa.edited"  # not `c2pa.watermarked`: C2PA 2.x keeps that for invisible, soft-binding watermarks
+PARENT_LABEL = "parent"  # the parent ingredient's name inside the manifest definition (c2pa resolves it)
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 GENERATOR = "reelforge"
 
 # Labels the SDK writes itself, or that sign_file writes: a caller's extra assertion may not use them.
 RESERVED_LABELS = ("c2pa.actions", "c2pa.actions.v2", "c2pa.hash.data", "c2pa.hash.bmff", "c2pa.hash.bmff.v2",
                    "c2pa.hash.bmff.v3", "c2pa.hash.boxes", "c2pa.hash.collection.data", "c2pa.ingredient",
-                   "c2pa.ingredient.v2", "c2pa.ingredient.v3", "c2pa.thumbnail.claim", RENDER_LABEL)
+                   "c2pa.ingredient.v2", "c2pa.ingredient.v3", "c2pa.thumbnail.claim", RENDER_LABEL,
+                   unhashed_boxes.UNHASHED_LABEL)
 STANDARD_PREFIXES = ("c2pa.", "stds.", "cawg.")  # the rest are custom assertions (see the module note)
 
 STATES = ("Trusted", "Valid", "Invalid", "unsigned", "unverified")
@@ -75,7 +86,8 @@ class VerifyResult:
 
     `ok` only when the signature is valid, the media hash matches and the signing chain leads to
     the given anchor (C2PA state "Trusted" with no failure). `state`: "Trusted", "Valid" (intact
-    but not signed by a certificate under the anchor), "Invalid" (tampered or broken), "unsigned"
+    but not signed by a certificate under the anchor), "Invalid" (tampered or broken, including a
+    box the C2PA hash leaves out that changed after signing: see `unhashed_boxes`), "unsigned"
     (no manifest), "unverified" (the manifest lives at a remote URL and fetching is off).
     """
 
@@ -163,19 +175,29 @@ def media_type(path: Path) -> str:
 
 def sign_file(source: Path, dest: Path, identity: Identity, *, assertion: Mapping[str, Any], title: str,
               ingredients: Iterable[Path | str] | None = None, extra_assertions: Sequence[Mapping] | None = None,
-              tsa_url: str | None = None) -> Path:
+              tsa_url: str | None = None, parent: Path | None = None, edit: str = "") -> Path:
     """Sign `source` into `dest` (which may be `source`): the last step before delivery.
 
     `assertion` becomes `org.reelforge.render` (any JSON-able dict; integers within signed 64 bit).
     `extra_assertions`: more `{"label", "data"}` assertions (e.g. `c2pa.soft-binding`).
     `ingredients`: files this one was made from (recorded as `componentOf` ingredients).
+    `parent`: the file `source` was edited from (footage a watermark was burned into): the manifest
+    then says `c2pa.opened` (parent) and `c2pa.edited` (`edit` describes it) instead of claiming the
+    file was generated; the parent's own credentials, if any, are kept inside its ingredient.
     `tsa_url`: a timestamp authority (network); None (the default) stays offline.
     The write is atomic: a temp file beside `dest`, then a rename.
     """
     c2pa = _c2pa()
     source, dest = Path(source), Path(dest)
     mime = media_type(source)
-    manifest = _manifest_definition(assertion, title, extra_assertions)
+    parent_type = _parent_type(Path(parent)) if parent is not None else None
+    manifest = _manifest_definition(assertion, title, extra_assertions, _actions(parent is not None, edit))
+    boxes = unhashed_boxes.record(source, mime)
+    if boxes is not None:
+        manifest["assertions"].append({"label": unhashed_boxes.UNHASHED_LABEL, "kind": "Json", "data": boxes})
+    if parent is not None and parent_type is None:  # c2pa cannot read it: named and typed, not hashed
+        manifest["ingredients"] = [{"title": Path(parent).name, "relationship": "parentOf", "label": PARENT_LABEL,
+                                    "format": mimetypes.guess_type(Path(parent).name)[0] or "application/octet-stream"}]
     created = [a["label"] for a in manifest["assertions"] if a["label"] != "c2pa.actions.v2"]
     ingredient_paths = [Path(p) for p in ingredients or ()]
     ingredient_types = [media_type(p) for p in ingredient_paths]
@@ -190,6 +212,10 @@ def sign_file(source: Path, dest: Path, identity: Identity, *, assertion: Mappin
         try:
             with (_context(_settings(identity.trust_anchor_pem, verify_trust=False, created_labels=created)) as ctx,
                   c2pa.Builder(manifest, context=ctx) as builder):
+                if parent is not None and parent_type is not None:
+                    with Path(parent).open("rb") as stream:
+                        builder.add_ingredient({"title": Path(parent).name, "relationship": "parentOf",
+                                                "label": PARENT_LABEL}, parent_type, stream)
                 for path, kind in zip(ingredient_paths, ingredient_types):
                     with path.open("rb") as stream:
                         builder.add_ingredient({"title": path.name, "relationship": "componentOf"}, kind, stream)
@@ -213,13 +239,31 @@ def sign_file(source: Path, dest: Path, identity: Identity, *, assertion: Mappin
     return dest
 
 
-def _manifest_definition(assertion: Mapping[str, Any], title: str, extra: Sequence[Mapping] | None) -> dict:
+def _parent_type(parent: Path) -> str | None:
+    """The parent's MIME type when c2pa can read it (its bytes hashed, its credentials kept), else None."""
+    if not parent.is_file():
+        raise CredentialsError(f"{parent}: file not found")
+    try:
+        return media_type(parent)
+    except CredentialsError:
+        return None
+
+
+def _actions(edited: bool, edit: str) -> list[dict]:
+    """What was done: generated by reelforge, or a parent opened and edited (no claim on how it was made)."""
+    agent = {"name": GENERATOR, "version": __version__}
+    if not edited:
+        return [{"action": CREATED, "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA, "softwareAgent": agent}]
+    return [{"action": OPENED, "parameters": {"ingredientIds": [PARENT_LABEL]}},
+            {"action": EDITED, "softwareAgent": agent, **({"description": edit} if edit else {})}]
+
+
+def _manifest_definition(assertion: Mapping[str, Any], title: str, extra: Sequence[Mapping] | None,
+                         actions: list[dict]) -> dict:
     if not isinstance(assertion, Mapping):
         raise CredentialsError(f"the {RENDER_LABEL} assertion must be a dict, got {type(assertion).__name__}")
     assertions = [
-        {"label": "c2pa.actions.v2",
-         "data": {"actions": [{"action": CREATED, "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
-                               "softwareAgent": {"name": GENERATOR, "version": __version__}}]}},
+        {"label": "c2pa.actions.v2", "data": {"actions": actions}},
         {"label": RENDER_LABEL, "kind": "Json", "data": _json_value(dict(assertion), RENDER_LABEL)},
     ]
     seen = {RENDER_LABEL}
@@ -312,7 +356,24 @@ def _read_store(path: Path, trust_anchor_pem: bytes | str | None) -> dict | None
             raise _Unreadable("asset.malformed", f"the file's structure is broken: {message}") from None
         raise _Unreadable("manifest.malformed", f"the manifest cannot be read: {message}") from None
     _restore_custom_assertions(store, exact)
+    _check_unhashed_boxes(store, path, mime)
     return store
+
+
+def _check_unhashed_boxes(store: dict, path: Path, mime: str) -> None:
+    """A box added, changed or removed where the C2PA hash does not look makes the file Invalid (see unhashed_boxes)."""
+    manifest = store.get("manifests", {}).get(store.get("active_manifest"))
+    if not manifest:
+        return
+    problems = unhashed_boxes.changes(path, mime, manifest)
+    if not problems:
+        return
+    store["validation_state"] = "Invalid"
+    found = [{"code": code, "explanation": text} for code, text in problems]
+    if store.get("validation_results"):
+        store["validation_results"].setdefault("activeManifest", {}).setdefault("failure", []).extend(found)
+    else:  # older stores: the flat list manifest_failures reads
+        store.setdefault("validation_status", []).extend(found)
 
 
 def read_credentials(path: Path) -> dict | None:
@@ -382,17 +443,19 @@ def manifest_failures(store: dict) -> list[tuple[str, str]]:
 
 def summarize(store: dict) -> dict:
     """The facts a person asks about a signed file, from its active manifest."""
-    manifest = store.get("manifests", {}).get(store.get("active_manifest"), {})
+    return _summarize_manifest(store, store.get("active_manifest"), with_parent=True)
+
+
+def _summarize_manifest(store: dict, label: str | None, *, with_parent: bool) -> dict:
+    manifest = store.get("manifests", {}).get(label, {})
     signature = manifest.get("signature_info") or {}
     generator = (manifest.get("claim_generator_info") or [{}])[0]
-    created = None
-    for item in manifest.get("assertions", []):
-        if item.get("label") in ("c2pa.actions", "c2pa.actions.v2"):
-            for action in (item.get("data") or {}).get("actions", []):
-                if action.get("action") == CREATED:
-                    created = action
-                    break
+    actions = [action for item in manifest.get("assertions", [])
+               if item.get("label") in ("c2pa.actions", "c2pa.actions.v2")
+               for action in (item.get("data") or {}).get("actions", [])]
+    created = next((action for action in actions if action.get("action") == CREATED), None)
     render = next((a.get("data") for a in manifest.get("assertions", []) if a.get("label") == RENDER_LABEL), None)
+    parent = next((i for i in manifest.get("ingredients", []) if i.get("relationship") == "parentOf"), None)
     return {
         "title": manifest.get("title"),
         "format": manifest.get("format"),
@@ -405,6 +468,16 @@ def summarize(store: dict) -> dict:
         "claim_generator": " ".join(str(generator[k]) for k in ("name", "version") if generator.get(k)) or None,
         "created_action": created,
         "digital_source_type": (created or {}).get("digitalSourceType"),
+        "actions": [{k: action[k] for k in ("action", "description", "digitalSourceType") if action.get(k)}
+                    for action in actions],
+        # the file this one was edited from, with what its own credentials (kept inside) claim
+        "parent": None if parent is None or not with_parent else {
+            "title": parent.get("title"), "format": parent.get("format"),
+            "credentials": _summarize_manifest(store, parent["active_manifest"], with_parent=False)
+            if parent.get("active_manifest") in store.get("manifests", {}) else None,
+            # what c2pa found wrong with them when the parent was opened (its credentials are kept as they were)
+            "failures": [f.get("code") for f in ((parent.get("validation_results") or {})
+                                                 .get("activeManifest") or {}).get("failure", [])]},
         "reelforge": render,
         "assertions": [a.get("label") for a in manifest.get("assertions", [])],
         "ingredients": [i.get("title") for i in manifest.get("ingredients", [])],
@@ -434,8 +507,13 @@ def format_credentials(summary: Mapping[str, Any], failures: Sequence[tuple[str,
         ("source type", short),
         ("assertions", ", ".join(a for a in summary.get("assertions") or [] if a)),
     ]
+    if summary.get("actions"):
+        rows.append(("actions", "; ".join(_action_text(a) for a in summary["actions"])))
     if summary.get("ingredients"):
         rows.append(("ingredients", ", ".join(str(i) for i in summary["ingredients"])))
+    parent = summary.get("parent")
+    if parent:
+        rows.append(("edited from", _parent_text(parent)))
     width = max(len(name) for name, _ in rows)
     lines = ["Content Credentials"]
     lines += [f"  {name.ljust(width)}  {value}" for name, value in rows if value not in (None, "")]
@@ -449,6 +527,26 @@ def format_credentials(summary: Mapping[str, Any], failures: Sequence[tuple[str,
         lines.append("  failures:")
         lines += [f"    {code}: {explanation}" for code, explanation in failures]
     return "\n".join(lines)
+
+
+def _action_text(action: Mapping[str, Any]) -> str:
+    text = str(action.get("action"))
+    if action.get("digitalSourceType"):
+        text += f" ({str(action['digitalSourceType']).rsplit('/', 1)[-1]})"
+    if action.get("description"):
+        text += f": {action['description']}"
+    return text
+
+
+def _parent_text(parent: Mapping[str, Any]) -> str:
+    """The parent ingredient in one line: its name and what its own credentials said, if it had any."""
+    own = parent.get("credentials")
+    if not own:
+        return f"{parent.get('title')} (no Content Credentials of its own)"
+    said = ", ".join(_action_text(a) for a in own.get("actions") or []) or "no actions"
+    broken = f"; they did not validate when opened: {', '.join(parent['failures'])}" if parent.get("failures") else ""
+    return (f"{parent.get('title')} (its own credentials, kept: {said}; signed by {own.get('signer') or 'unknown'}"
+            f"{broken})")
 
 
 def _c2pa_message(exc: Exception) -> str:
