@@ -7,8 +7,9 @@ Every page here reads what the library reads for the command line (`credentials 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from reelforge.app.log_view import (
     BadFilter,
@@ -101,7 +102,7 @@ def trace_form(request: Request) -> HTMLResponse:
 
 
 @router.post("/trace")
-async def trace_upload(request: Request) -> HTMLResponse:
+async def trace_upload(request: Request) -> Response:
     """Take in the upload (multipart field `file`), read its mark, name the render it came from; then remove it.
 
     The upload is checked as it arrives (studio/uploads.py) and held only while it is traced.
@@ -112,6 +113,8 @@ async def trace_upload(request: Request) -> HTMLResponse:
                                        request.headers.get("content-length"), state.uploads, field="file")
     except UploadRefused as exc:
         return page(request, "trust_trace_result.html", status_code=exc.status, error=str(exc), trace=None)
+    except ClientDisconnect:  # the browser went away mid-upload: nothing was kept, and no one reads an answer
+        return Response(status_code=400)
     with upload:
         try:
             found = await run_in_threadpool(trace_file, upload.path, state.paths)
