@@ -19,7 +19,7 @@ SPEC_NAME = "production.json"  # what `init` writes and what a folder of a produ
 # A work file of a render (a segment being encoded, a delivery being assembled): one a killed render left
 # is swept by the next render.
 WORK_PREFIX = "incoming-"
-# An upload still arriving (studio/uploads.py writes it under a lock): `remove_stale_temp_files` passes it by.
+# An upload a studio holds (studio/uploads.py locks its file while it arrives and is traced): sweeps pass it by.
 UPLOAD_INCOMING_PREFIX, UPLOAD_INCOMING_SUFFIX = ".incoming-", ".part"
 # What studios before issue 16 kept an upload as (<sha256><suffix>): nothing reads them, so they are swept too.
 LEGACY_UPLOAD_NAME = re.compile(r"[0-9a-f]{64}\.(mp4|mov|mkv|webm|avi|ts|bin)")
