@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,8 +19,10 @@ SPEC_NAME = "production.json"  # what `init` writes and what a folder of a produ
 # A work file of a render (a segment being encoded, a delivery being assembled): one a killed render left
 # is swept by the next render.
 WORK_PREFIX = "incoming-"
-# An upload still arriving (studio/uploads.py writes it under a lock): `remove_stale_temp_files` passes it by.
+# An upload a studio holds (studio/uploads.py locks its file while it arrives and is traced): sweeps pass it by.
 UPLOAD_INCOMING_PREFIX, UPLOAD_INCOMING_SUFFIX = ".incoming-", ".part"
+# What studios before issue 16 kept an upload as (<sha256><suffix>): nothing reads them, so they are swept too.
+LEGACY_UPLOAD_NAME = re.compile(r"[0-9a-f]{64}\.(mp4|mov|mkv|webm|avi|ts|bin)")
 
 
 class ProductionBusy(Exception):
@@ -76,7 +79,7 @@ class ProductionPaths:
 
     @property
     def uploads(self) -> Path:
-        """Files uploaded to the Open Studio (a suspect copy to trace), kept by content hash."""
+        """Files being uploaded to the Open Studio (a suspect copy to trace), held only while answering."""
         return self.state / "uploads"
 
     @property
@@ -110,11 +113,20 @@ class ProductionPaths:
                 for stale in folder.glob(pattern):
                     stale.unlink(missing_ok=True)
                     removed += 1
-        if self.uploads.is_dir():  # an upload still arriving holds a lock on its file: it is left alone
-            for stale in self.uploads.glob(f"{UPLOAD_INCOMING_PREFIX}*{UPLOAD_INCOMING_SUFFIX}"):
-                if _unlocked(stale):
-                    stale.unlink(missing_ok=True)
-                    removed += 1
+        return removed + self.remove_stale_uploads()
+
+    def remove_stale_uploads(self) -> int:
+        """Delete the uploads no live process holds: a killed studio's partial or checked files, and the
+        copies older studios kept by content hash. An upload in use holds a lock on its file and is left alone."""
+        if not self.uploads.is_dir():
+            return 0
+        removed = 0
+        for stale in self.uploads.iterdir():
+            is_upload = (stale.name.startswith(UPLOAD_INCOMING_PREFIX)
+                         or LEGACY_UPLOAD_NAME.fullmatch(stale.name) is not None)
+            if is_upload and stale.is_file() and _unlocked(stale):
+                stale.unlink(missing_ok=True)
+                removed += 1
         return removed
 
     @contextmanager

@@ -21,11 +21,13 @@ from reelforge.studio.pages import STATIC
 from reelforge.studio.queue import RenderQueue
 from reelforge.studio.routes import browse, render, review, session, trust
 from reelforge.studio.state import StudioState
+from reelforge.studio.uploads import MAX_UPLOAD_BYTES, MAX_UPLOADS_FOLDER_BYTES, UploadFolder
 from reelforge.trust.deliveries import relative_name
 
 
 def create_app(spec: Path, *, owner: str, allowed_hosts: set[str] | None = None,
-               max_upload_bytes: int | None = None, farm: FarmOptions | None = None) -> tuple[FastAPI, StudioState]:
+               max_upload_bytes: int = MAX_UPLOAD_BYTES, max_uploads_folder_bytes: int = MAX_UPLOADS_FOLDER_BYTES,
+               farm: FarmOptions | None = None) -> tuple[FastAPI, StudioState]:
     """The app serving one production, and its state (log in with `state.logins.issue_token(user)`).
 
     With `farm`, the render queue renders on that Ray farm; it is joined here, in the main thread,
@@ -34,12 +36,12 @@ def create_app(spec: Path, *, owner: str, allowed_hosts: set[str] | None = None,
     shot_runner(farm)
     state = StudioState(spec=Path(spec).absolute(), owner=owner,
                         allowed_hosts=frozenset(allowed_hosts) if allowed_hosts is not None else None)
-    if max_upload_bytes is not None:
-        state.max_upload_bytes = max_upload_bytes
+    state.uploads = UploadFolder(state.paths.uploads, max_upload_bytes, max_uploads_folder_bytes)
     state.queue = RenderQueue(state.spec, farm=farm)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        state.paths.remove_stale_uploads()  # what a killed studio left: nothing else holds them
         state.queue.start()
         try:
             yield

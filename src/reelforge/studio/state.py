@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reelforge.store.paths import ProductionPaths
+from reelforge.studio.uploads import UploadFolder
 
 SESSION_COOKIE = "reelforge_session"
 CSRF_HEADER = "x-csrf-token"
-MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # a suspect episode file; larger uploads are refused with 413
 MAX_NAME_LENGTH = 64
 
 
@@ -85,8 +85,8 @@ class StudioState:
     owner: str  # the user of the URL printed at start
     logins: Logins = field(default_factory=Logins)
     allowed_hosts: frozenset[str] | None = None  # Host headers accepted (None: any, for tests behind TestClient)
-    max_upload_bytes: int = MAX_UPLOAD_BYTES
     queue: object | None = None  # studio.queue.RenderQueue, made by the app
+    uploads: UploadFolder | None = None  # made by the app, with its limits
 
     @property
     def paths(self) -> ProductionPaths:

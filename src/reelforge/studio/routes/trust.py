@@ -7,8 +7,9 @@ Every page here reads what the library reads for the command line (`credentials 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from reelforge.app.log_view import (
     BadFilter,
@@ -22,7 +23,7 @@ from reelforge.energy.report import energy_report
 from reelforge.records.changelog import KINDS
 from reelforge.store.catalog import existing_catalog
 from reelforge.studio.pages import is_htmx, page, studio
-from reelforge.studio.uploads import UploadRefused, store_multipart
+from reelforge.studio.uploads import VIDEO_CONTAINERS, UploadRefused, store_multipart
 from reelforge.trust.deliveries import (
     LABELS,
     CredentialsTally,
@@ -97,23 +98,28 @@ async def energy(request: Request) -> HTMLResponse:
 
 @router.get("/trace")
 def trace_form(request: Request) -> HTMLResponse:
-    return page(request, "trust_trace.html", limit=studio(request).max_upload_bytes)
+    return page(request, "trust_trace.html", limit=studio(request).uploads.limit, containers=VIDEO_CONTAINERS)
 
 
 @router.post("/trace")
-async def trace_upload(request: Request) -> HTMLResponse:
-    """Store the upload (multipart field `file`) by its content hash, read its mark, name the render it came from."""
+async def trace_upload(request: Request) -> Response:
+    """Take in the upload (multipart field `file`), read its mark, name the render it came from; then remove it.
+
+    The upload is checked as it arrives (studio/uploads.py) and held only while it is traced.
+    """
     state = studio(request)
     try:
-        stored = await store_multipart(request.stream(), request.headers.get("content-type", ""),
-                                       request.headers.get("content-length"), state.paths.uploads,
-                                       state.max_upload_bytes, field="file")
+        upload = await store_multipart(request.stream(), request.headers.get("content-type", ""),
+                                       request.headers.get("content-length"), state.uploads, field="file")
     except UploadRefused as exc:
         return page(request, "trust_trace_result.html", status_code=exc.status, error=str(exc), trace=None)
-    try:
-        found = await run_in_threadpool(trace_file, stored.path, state.paths)
-    except NotAVideo:
-        return page(request, "trust_trace_result.html", status_code=400, trace=None,
-                    error="the file is not a video this decoder can read (send an MP4, MOV, MKV or WebM copy)")
+    except ClientDisconnect:  # the browser went away mid-upload: nothing was kept, and no one reads an answer
+        return Response(status_code=400)
+    with upload:
+        try:
+            found = await run_in_threadpool(trace_file, upload.path, state.paths)
+        except NotAVideo:
+            return page(request, "trust_trace_result.html", status_code=415, trace=None,
+                        error=f"the file is not a video this decoder can read (send an {VIDEO_CONTAINERS} copy)")
     delivered = relative_name(state.paths, found.render.output_path) if found.render is not None else None
-    return page(request, "trust_trace_result.html", error=None, trace=found, stored=stored, delivered=delivered)
+    return page(request, "trust_trace_result.html", error=None, trace=found, stored=upload, delivered=delivered)
