@@ -79,6 +79,43 @@ def cli_width(columns: int):
         console._width, errors._width = saved
 
 
+def cli(*args: str, cwd: Path | None = None):
+    """`reelforge ARGS` in this process (fast); returns (exit code, stdout + stderr)."""
+    from typer.testing import CliRunner
+
+    from reelforge.cli import app
+
+    old = Path.cwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with cli_width(250):
+            result = CliRunner().invoke(app, list(args), env={"COLUMNS": "250", "NO_COLOR": "1"})
+    finally:
+        os.chdir(old)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output
+
+
+def render_episode(spec: Path, actor: str, mark: bool = False):
+    """Render the spec's (one) episode as `reelforge render [--mark]` does (signed delivery), in this process;
+    returns (its RenderResult, the episode's plan)."""
+    from reelforge.deliver.options import delivery_options
+    from reelforge.engine.pipeline import RenderPipeline
+    from reelforge.media.encode import encode_settings
+    from reelforge.plan.jobs import plan
+    from reelforge.spec.load import load_production
+    from reelforge.store.paths import ProductionPaths
+
+    production = load_production(spec)
+    paths = ProductionPaths.for_spec(spec)
+    pipeline = RenderPipeline(paths, encode_settings(production.delivery),
+                              delivery=delivery_options(production, paths.root, mark, actor))
+    (episode,) = plan(production, base_dir=paths.root)
+    return pipeline.render_episode(episode, paths.renders / f"{episode.episode_id}.mp4"), episode
+
+
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run `reelforge` in a separate process, as a user would."""
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}

@@ -17,10 +17,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import cli_width, copy_of_records, small_spec, write_spec
-from typer.testing import CliRunner
+from conftest import cli, copy_of_records, render_episode, small_spec, write_spec
 
-from reelforge.cli import app
 from reelforge.records import changelog, merkle
 
 SHOT = "s01e01/sc01/sh01"  # the shot whose prompt the second render changes
@@ -97,38 +95,6 @@ def test_every_proof_of_every_small_tree_verifies_and_a_changed_one_does_not():
 
 # --- a rendered production -------------------------------------------------------------------------
 
-def _render(spec: Path, actor: str):
-    """Render the spec's episode as `reelforge render` does (signed delivery), without a subprocess."""
-    from reelforge.deliver.options import delivery_options
-    from reelforge.engine.pipeline import RenderPipeline
-    from reelforge.media.encode import encode_settings
-    from reelforge.plan.jobs import plan
-    from reelforge.spec.load import load_production
-    from reelforge.store.paths import ProductionPaths
-
-    production = load_production(spec)
-    paths = ProductionPaths.for_spec(spec)
-    pipeline = RenderPipeline(paths, encode_settings(production.delivery),
-                    delivery=delivery_options(production, paths.root, False, actor))
-    (episode,) = plan(production, base_dir=paths.root)
-    return pipeline.render_episode(episode, paths.renders / f"{episode.episode_id}.mp4"), episode
-
-
-def cli(*args: str, cwd: Path | None = None):
-    """`reelforge ARGS` in this process (fast); returns (exit code, stdout + stderr)."""
-    old = Path.cwd()
-    try:
-        if cwd is not None:
-            os.chdir(cwd)
-        with cli_width(250):
-            result = CliRunner().invoke(app, list(args), env={"COLUMNS": "250", "NO_COLOR": "1"})
-    finally:
-        os.chdir(old)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
-
-
 @pytest.fixture(scope="module")
 def show(tmp_path_factory):
     spec_data = small_spec()
@@ -136,10 +102,10 @@ def show(tmp_path_factory):
         for shot in scene["shots"]:
             shot["frames"] = 3
     spec = write_spec(tmp_path_factory.mktemp("log") / "show", spec_data)
-    first, episode = _render(spec, "ann")
+    first, episode = render_episode(spec, "ann")
     spec_data["episodes"][0]["scenes"][0]["shots"][0]["prompt"] = "the ferry leaves in heavy rain"
     spec.write_text(json.dumps(spec_data, indent=2), encoding="utf-8")
-    second, _ = _render(spec, "bob")
+    second, _ = render_episode(spec, "bob")
     code, out = cli("approve", f"shot:{SHOT}", str(spec), "-m", "picture lock", "--actor", "cy")
     assert code == 0, out
     return {"spec": spec, "renders": (first, second), "episode": episode}
@@ -166,8 +132,13 @@ def test_a_render_appends_a_render_entry_signed_by_a_checkpoint(show):
     assert [(e["actor"], e["entity"], e["after"]["render_id"], e["after"]["output_sha256"]) for e in renders] == [
         ("ann", "episode:s01e01", first.render_id, first.sha256), ("bob", "episode:s01e01", second.render_id,
                                                                    second.sha256)]
-    assert renders[1]["after"]["shots"][0] == {"shot": SHOT, "job_key": second.shots[0].job.key, "first_frame": 0,
-                                               "frames": 3, "reused": False}
+    recorded = renders[1]["after"]["shots"][0]
+    assert {key: recorded[key] for key in ("shot", "job_key", "first_frame", "frames", "reused")} == {
+        "shot": SHOT, "job_key": second.shots[0].job.key, "first_frame": 0, "frames": 3, "reused": False}
+    assert recorded["segment_sha256"] == second.shots[0].segment_sha256  # the rows verify trusts, in the entry
+    frame_list = json.dumps(second.shots[0].frame_hashes).encode()
+    assert recorded["frame_hashes_sha256"] == hashlib.sha256(frame_list).hexdigest()
+    assert renders[1]["after"]["rendered_by"] == "bob" and renders[1]["after"]["signed"] is True
     assert all(e["at"].endswith("+00:00") for e in renders)  # UTC
     code, out = verify(show["spec"])
     assert code == 0 and "OK" in out, out

@@ -203,7 +203,7 @@ def test_the_log_lists_entries_newest_first_with_its_verify_status(served, show)
     assert seqs == sorted(logged(show["spec"]), reverse=True)
     (status,) = rows(page.text, "log-verify")
     assert status["ok"] == "true" and "OK:" in page.text
-    assert 'data-testid="log-diff"' in page.text and "$.render_id" in page.text  # before/after as a diff
+    assert 'data-testid="log-diff"' in page.text and "$.episode_id" in page.text  # before/after as a diff
 
 
 @pytest.mark.parametrize("query, expected", [
@@ -387,6 +387,22 @@ def test_trace_names_the_render_of_a_marked_delivery(served, show):
     assert found == {"testid": "trace-result", "outcome": "traced", "render": str(show["episode_id"]),
                      "mark": show["mark"]}
     assert "dana" in result.text and "renders/s01e01.mp4" in result.text and "confidence" in result.text
+
+
+def test_a_recipient_edited_in_the_catalog_is_tampered_on_the_trace_and_credentials_pages(show, tmp_path):
+    spec, db = copy_of_records(show, tmp_path / "copy", drop_triggers=True)
+    db.execute("UPDATE deliveries SET rendered_by = 'mallory' WHERE render_id = ?", (show["episode_id"],))
+    db.close()
+    app, state = studio_app(spec)
+    with TestClient(app) as client:
+        browser = login(client, state, "ana")
+        result = trace(browser, "leaked.mp4", show["episode"].read_bytes())
+        credentials = browser.get("/credentials")
+    (found,) = rows(result.text, "trace-result")
+    assert found["outcome"] == "tampered" and "mallory" not in result.text
+    assert f"deliveries row of render #{show['episode_id']} (rendered_by) differs" in result.text
+    (marked,) = re.findall(r'data-testid="records-tampered">(.*?)</div>', credentials.text)
+    assert f"deliveries row of render #{show['episode_id']} (rendered_by)" in marked
 
 
 def test_trace_of_an_unmarked_delivery_finds_no_mark(served, show):

@@ -13,12 +13,14 @@ the Open Studio's production tree both read it from here.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
 
+from reelforge.app.checked_records import render_audits
 from reelforge.app.render_request import load_spec, plan_episodes
 from reelforge.app.review import ReviewError, frame_png
 from reelforge.records.render_log import changed_fields
@@ -52,6 +54,7 @@ class LastRender:
     job_key: str
     first_frame: int
     frame_hashes: tuple[str, ...]
+    tampered: str | None = None  # its rows disagree with its change-log entry: which row and field
 
     @property
     def thumbnail(self) -> str:
@@ -92,7 +95,8 @@ class ShotStatus:
                 "thumbnail": self.thumbnail, "changed_fields": list(self.changed_fields),
                 "last_render": None if last is None else {
                     "render_id": last.render_id, "kind": last.kind, "finished_at": last.finished_at,
-                    "job_key": last.job_key, "first_frame": last.first_frame, "frames": len(last.frame_hashes)}}
+                    "job_key": last.job_key, "first_frame": last.first_frame, "frames": len(last.frame_hashes),
+                    "tampered": last.tampered}}
 
 
 @dataclass(frozen=True)
@@ -213,7 +217,10 @@ def latest_renders(spec: Path, shot_paths: list[str] | None = None,
                 if row.shot_path not in found:
                     found[row.shot_path] = LastRender(row.render_id, kind, finished_at, row.job_key, row.first_frame,
                                                       tuple(row.frame_hashes))
-    return found
+    # the renders shown, checked against the change log: an edited row is marked, not believed silently
+    audits = render_audits(ProductionPaths.for_spec(spec), [last.render_id for last in found.values()])
+    return {path: dataclasses.replace(last, tampered=audits[last.render_id].problems[0])
+            if last.render_id in audits and not audits[last.render_id].ok else last for path, last in found.items()}
 
 
 def _changed_fields(spec: Path, moved: dict[str, tuple[str, object]]) -> dict[str, list[str]]:

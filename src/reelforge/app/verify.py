@@ -19,6 +19,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reelforge.app.checked_records import render_audit
 from reelforge.backends.checkpoints import CheckpointError, checkpoint_sha256
 from reelforge.backends.runtime import RuntimeUnavailable, resolve_runtime
 from reelforge.deliver.assemble import assemble
@@ -77,12 +78,14 @@ class VerifyReport:
     rebuilt_matches_record: bool | None  # None: the delivery was not re-created (partial verify)
     credentials: object | None = None  # trust.credentials.VerifyResult for a signed file
     mark_id: str | None = None
+    tampered: str | None = None  # a row of the render disagrees with its change-log entry (nothing re-rendered)
+    records_note: str | None = None  # why the rows could not be checked against the log (an older entry)
 
     @property
     def ok(self) -> bool:
         """Every frame, segment and the file re-rendered to the recorded bytes."""
         signature_ok = self.credentials is None or self.credentials.ok
-        return (all(s.ok for s in self.shots) and self.file_matches is not False
+        return (self.tampered is None and all(s.ok for s in self.shots) and self.file_matches is not False
                 and self.rebuilt_matches_record is not False and signature_ok)
 
     @property
@@ -172,11 +175,22 @@ def recorded_settings(record: RenderRecord) -> EncodeSettings:
 def verify_render(paths: ProductionPaths, record: RenderRecord, target: str, file: Path | None,
                   shot_paths: set[str] | None = None, frame_range: tuple[int, int] | None = None,
                   progress: ProgressFn | None = None) -> VerifyReport:
-    """Re-render the shots of a recorded render and compare every frame, segment and the file."""
+    """Re-render the shots of a recorded render and compare every frame, segment and the file.
+
+    The render's rows are checked against its change-log entry first: a row edited since (an output
+    hash, a frame hash, a job) answers TAMPERED, never a verdict computed from it.
+    """
+    audit = render_audit(paths, record.id)
+    if not audit.ok:
+        return VerifyReport(target=target, render_id=record.id, shots=[], environment_differences=[],
+                            engine_changed=False, file_matches=None, rebuilt_matches_record=None,
+                            tampered=audit.problems[0])
     with Catalog(paths.catalog) as catalog:
         replay = _Replay(paths, catalog, FrameStore(paths.frames), recorded_settings(record), Backends(),
                          progress or (lambda job, n: None))
-        return _verify(replay, record, target, file, shot_paths, frame_range)
+        report = _verify(replay, record, target, file, shot_paths, frame_range)
+    report.records_note = audit.note
+    return report
 
 
 def _verify(replay: _Replay, record: RenderRecord, target: str, file: Path | None, shot_paths: set[str] | None,

@@ -131,6 +131,12 @@ def show_command(
                 errors.print(f"render #{number} is linked to no commit (made before commits were recorded, or "
                              "by library code that does not commit)", highlight=False, markup=False)
             print(json.dumps(data, indent=2, ensure_ascii=False))
+            if kind == "render" and data["records"]["state"] != "checked":
+                tampered = data["records"]["state"] == "tampered"
+                errors.print(f"{'TAMPERED' if tampered else 'records'}: {data['records']['problem']}",
+                             highlight=False, markup=False)
+                if tampered:
+                    raise typer.Exit(1)
             return
         name, version_number = _parse_versioned(target)
         name, row, commit = get_version(catalog, name, version_number)

@@ -240,6 +240,12 @@ def verify(
 
 def _print_report(report) -> None:
     console.print(f"verify {report.target} (render #{report.render_id})")
+    if report.tampered:
+        console.print(f"[bold red]TAMPERED[/]: {escape(report.tampered)}: nothing verified from altered records",
+                      highlight=False)
+        return
+    if report.records_note:
+        console.print(f"  records: {report.records_note}", highlight=False, markup=False)
     for shot in report.shots:
         matched = shot.frames - len(shot.mismatches)
         status = "[green]match[/]" if shot.ok else "[red]DIFFER[/]"
@@ -305,6 +311,8 @@ def status_command(spec: Annotated[Path, typer.Argument(help="production.json")]
         colour = colours.get(shot.state, "dim")
         table.add_row(shot.path, f"[{colour}]{shot.label}[/]", ", ".join(c.name for c in shot.cast) or "-",
                       str(shot.frames), f"{shot.seconds:.2f}",
-                      f"#{last.render_id} {last.finished_at}" if last else "-", ", ".join(shot.changed_fields))
+                      (f"#{last.render_id} {last.finished_at}" + (f" [bold red]TAMPERED[/]: {escape(last.tampered)}"
+                                                                   if last.tampered else "")) if last else "-",
+                      ", ".join(shot.changed_fields))
     console.print(table)
     console.print(", ".join(f"{count} {LABELS[state]}" for state, count in status.counts.items()), highlight=False)

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from reelforge.app.checked_records import find_marked
 from reelforge.app.render_request import RENDER_INPUT_ERRORS
 from reelforge.cli.console import console, errors, fail, load_or_exit, production_option
 from reelforge.deliver.options import DeliveryError, signing_identity
@@ -172,11 +173,15 @@ def trace(
     if not paths.catalog.exists():
         raise fail(f"{paths.root} has no renders recorded yet")
     try:
-        found = trace_file(file, paths)
+        found = trace_file(file, paths, find_marked)
     except NotAVideo as exc:  # an undecodable file is bad input, not a crash
         raise fail(f"{file}: cannot read it as video ({exc.detail})") from None
     if not found.mark.found:
         console.print(f"no mark found in {file}", highlight=False)
+        raise typer.Exit(1)
+    if found.tampered:
+        console.print(f"TAMPERED: {found.tampered} (mark {found.mark_hex}): no answer from altered records",
+                      highlight=False, markup=False)
         raise typer.Exit(1)
     if not found.traced:
         console.print(f"mark {found.mark_hex} found, but no render of {paths.root} carries it", highlight=False)
@@ -185,3 +190,5 @@ def trace(
     console.print(f"mark {result.mark_id:016x}: render #{render_record.id} of {paths.root.name}, "
                   f"{render_record.kind} {render_record.episode_id}, rendered {render_record.started_at} "
                   f"by {delivery.rendered_by}, delivered as {render_record.output_path}", highlight=False)
+    if found.note:
+        console.print(f"  records: {found.note}", highlight=False, markup=False)

@@ -109,9 +109,16 @@ class ShotJob(Frozen):
     @property
     def key(self) -> str:
         """SHA-256 of the canonical JSON of every pixel-affecting field."""
-        payload = self.model_dump(mode="json", exclude=set(self.IDENTITY_FIELDS))
-        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return key_of_job(self.model_dump(mode="json"))
+
+
+def key_of_job(job_json: dict) -> str:
+    """The key of a job as JSON (ShotJob.model_dump(mode="json"), or a recorded `jobs.job_json`): the
+    SHA-256 of its canonical JSON without the identity fields. From the JSON alone, so a recorded job
+    is checked against its key without today's model filling in anything it did not record."""
+    payload = {name: value for name, value in job_json.items() if name not in ShotJob.IDENTITY_FIELDS}
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 class EpisodePlan(Frozen):

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from reelforge.records import merkle
 from reelforge.records.audit import check_records
+from reelforge.records.leaves import canonical_json, entry_leaf
 from reelforge.store.catalog import utc_now
 from reelforge.store.schema import LogCheckpoint, LogEntry, LogSigner, LogState
 
@@ -53,21 +54,6 @@ class ProofError(Exception):
 
 
 # --- entries ------------------------------------------------------------------------------------
-
-def canonical_json(value: object) -> bytes:
-    """Sorted keys, no spaces, UTF-8: one byte string per JSON value, so its hash is stable."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
-
-
-def entry_bytes(content: dict) -> bytes:
-    """The bytes a leaf hashes: the entry's canonical JSON (states by their content hashes)."""
-    return canonical_json({k: content[k] for k in ("seq", "at", "actor", "kind", "entity", "version",
-                                                    "before_sha256", "after_sha256", "reason")})
-
-
-def entry_leaf(content: dict) -> bytes:
-    return merkle.leaf_hash(entry_bytes(content))
-
 
 def _keep_state(session: Session, state: object | None) -> str | None:
     if state is None:

@@ -1,7 +1,9 @@
 """What the change log records for a render: a "render" entry, and a "key-change" entry per shot whose job key moved.
 
 Called by engine/record.py in the render's own transaction, so a delivery, its log entries and the
-checkpoint that signs them are committed together or not at all.
+checkpoint that signs them are committed together or not at all. The render entry records every
+value of the render's catalog rows that a command trusts (records/render_rows.py), so
+records/audit.py can check the rows against it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from reelforge.records.changelog import append_entry, write_checkpoint
+from reelforge.records.render_rows import load_render_rows, render_record
 from reelforge.store.schema import EntityVersion, JobRecord, RenderCommit, RenderShot
 
 
@@ -55,10 +58,9 @@ def log_render(session: Session, result, render_id: int, actor: str, identity, p
     entity = f"episode:{result.episode_id}" if result.kind == "episode" else f"shot:{result.shots[0].job.shot_path}"
 
     link = session.get(RenderCommit, render_id)  # the commit it was made from: its versions, in the log
-    after = {"render_id": render_id, "commit": link.commit_id if link is not None else None, "kind": result.kind, "output": result.output.name,
-             "output_sha256": result.sha256, "unsigned_sha256": result.unsigned_sha256, "frames": result.frames,
-             "shots": [{"shot": s.job.shot_path, "job_key": s.job.key, "first_frame": s.first_frame,
-                        "frames": len(s.frame_hashes), "reused": s.reused} for s in result.shots]}
+    rows = load_render_rows(session, [render_id])[render_id]  # this transaction's rows (autoflushed)
+    after = {"render_id": render_id, "commit": link.commit_id if link is not None else None,
+             "output": result.output.name, **render_record(rows)}
     append_entry(session, actor=actor, kind="render", entity=entity, version=current_version(session, entity),
                  before=None, after=after,
                  reason=f"rendered {result.output.name} (render #{render_id})")

@@ -45,6 +45,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from reelforge.records.audit import check_render, shot_state_record
 from reelforge.records.changelog import append_entry, write_checkpoint
 from reelforge.records.entities import (
     RecordsError,
@@ -349,18 +350,21 @@ def commit_spec(catalog: Catalog, production, spec_path: str | Path, *, actor: s
             session.add(EntityVersion(entity=entity, version=version, kind=entity.partition(":")[0],
                                       commit_id=record.id, content_json=data, content_sha256=sha))
         session.flush()
+        refs = {entity: dict(snap.refs[entity]) for entity, _, content, _ in planned
+                if content is not None and snap.refs.get(entity)}
         for entity, version, content, _ in planned:
             if content is not None:
                 session.add_all(EntityRef(entity=entity, version=version, field=name, target=target)
-                                for name, target in snap.refs.get(entity, {}).items())
-        _record_shot_states(session, record.id, snap, last_id)
+                                for name, target in refs.get(entity, {}).items())
+        states = _record_shot_states(session, record.id, snap, last_id)
         for entity, version, content, previous in planned:
             append_entry(session, actor=actor, kind="asset" if entity.startswith("asset:") else "commit",
                          entity=entity, version=version, before=previous.content if previous else None,
                          after=content, reason=reason, at=at)
         versions = {entity: version for entity, version, _, _ in planned}
         append_entry(session, actor=actor, kind="commit", entity=f"commit:{record.id}", version=None, before=None,
-                     after={"commit": record.id, "spec_sha256": spec_sha, "auto": auto, "versions": versions},
+                     after={"commit": record.id, "spec_sha256": spec_sha, "auto": auto, "versions": versions,
+                            "shot_states": {row.shot: shot_state_record(row) for row in states}, "refs": refs},
                      reason=reason, at=at)
         if identity is not None:
             write_checkpoint(session, identity, at)
@@ -370,16 +374,22 @@ def commit_spec(catalog: Catalog, production, spec_path: str | Path, *, actor: s
                         {e: assets[e]["name"] for e in new_assets})
 
 
-def _record_shot_states(session: Session, commit_id: int, snap: Snapshot, previous_commit: int | None) -> None:
+def _record_shot_states(session: Session, commit_id: int, snap: Snapshot, previous_commit: int | None
+                        ) -> list[ShotState]:
+    """Add a shot state row where a shot's resolved state changed (or it was removed); the rows added,
+    which the commit's change-log entry records so `log verify` can check them."""
     before = shot_states(session, previous_commit) if previous_commit is not None else {}
+    added = []
     for shot, (style, style_from, location, frames) in snap.shots.items():
         old = before.get(shot)
         if old is None or (old.style, old.style_from, old.location, old.frames) != (style, style_from, location, frames):
-            session.add(ShotState(commit_id=commit_id, shot=shot, style=style, style_from=style_from,
-                                  location=location, frames=frames, removed=False))
-    for shot in before.keys() - snap.shots.keys():
-        session.add(ShotState(commit_id=commit_id, shot=shot, style=None, style_from=None, location=None, frames=None,
-                              removed=True))
+            added.append(ShotState(commit_id=commit_id, shot=shot, style=style, style_from=style_from,
+                                   location=location, frames=frames, removed=False))
+    for shot in sorted(before.keys() - snap.shots.keys()):
+        added.append(ShotState(commit_id=commit_id, shot=shot, style=None, style_from=None, location=None,
+                               frames=None, removed=True))
+    session.add_all(added)
+    return added
 
 
 def _missing_files(catalog: Catalog, spec: Path, missing: list[FileUse]) -> RemovalRefused:
@@ -524,6 +534,10 @@ def render_versions(catalog: Catalog, render_id: int, frames: bool = False) -> d
             if frames:
                 row["frame_sha256"] = shot.frame_hashes
             result["shots"].append(row)
+        audit = check_render(session, render_id)  # what this prints, against the render's change-log entry
+        result["records"] = {"entry": audit.entry_seq,
+                             "state": "tampered" if not audit.ok else "not checkable" if audit.note else "checked",
+                             "problem": audit.problems[0] if audit.problems else audit.note}
         return result
 
 

@@ -7,10 +7,10 @@ says which render, and so which recipient, got the delivery with that mark.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from reelforge.store.catalog import Catalog
 from reelforge.store.paths import ProductionPaths
 from reelforge.store.schema import DeliveryRecord, RenderRecord
 from reelforge.trust.mark import MarkResult, detect_mark_in_file
@@ -31,6 +31,8 @@ class Trace:
     mark: MarkResult
     render: RenderRecord | None = None
     delivery: DeliveryRecord | None = None
+    tampered: str | None = None  # the render's rows disagree with its change-log entry: which, and no answer
+    note: str | None = None  # why the rows could not be checked (logged before the log covered deliveries)
 
     @property
     def mark_hex(self) -> str | None:
@@ -38,7 +40,12 @@ class Trace:
 
     @property
     def traced(self) -> bool:
-        return self.render is not None
+        return self.render is not None and self.tampered is None
+
+
+# find(paths, mark): the render carrying a found mark, its rows checked against the change log
+# (app/checked_records.py: find_marked; the log is not this layer's to read).
+FindMark = Callable[[ProductionPaths, MarkResult], Trace]
 
 
 def read_mark(file: Path) -> MarkResult:
@@ -49,14 +56,9 @@ def read_mark(file: Path) -> MarkResult:
         raise NotAVideo(str(exc) or type(exc).__name__) from None
 
 
-def trace_file(file: Path, paths: ProductionPaths) -> Trace:
-    """Read `file`'s mark and look it up among the production's deliveries (none recorded: no render)."""
+def trace_file(file: Path, paths: ProductionPaths, find: FindMark) -> Trace:
+    """Read `file`'s mark and `find` the production's delivery that carries it (none recorded: no render)."""
     mark = read_mark(file)
     if not mark.found or not paths.catalog.exists():
         return Trace(mark)
-    with Catalog(paths.catalog) as catalog:
-        found = catalog.render_for_mark(mark.mark_id)
-    if found is None:
-        return Trace(mark)
-    render, delivery = found
-    return Trace(mark, render, delivery)
+    return find(paths, mark)

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from reelforge.app.checked_records import find_marked, render_audits
 from reelforge.app.log_view import (
     BadFilter,
     log_page,
@@ -40,9 +41,12 @@ LOG_FILTERS = ("actor", "entity", "kind", "since", "until", "text")
 @router.get("/credentials")
 async def credentials(request: Request) -> HTMLResponse:
     """Every delivery, newest first, with its credentials verified now (unchanged files from the cache)."""
-    deliveries = await run_in_threadpool(delivery_credentials, studio(request).paths)
+    paths = studio(request).paths
+    deliveries = await run_in_threadpool(delivery_credentials, paths)
+    audits = await run_in_threadpool(render_audits, paths, [d.render_id for d in deliveries])  # the rows shown
     template = "trust_credentials_rows.html" if is_htmx(request) else "trust_credentials.html"
-    return page(request, template, deliveries=deliveries, tally=CredentialsTally.of(deliveries).counts, labels=LABELS)
+    return page(request, template, deliveries=deliveries, tally=CredentialsTally.of(deliveries).counts, labels=LABELS,
+                audits=audits)
 
 
 @router.get("/log")
@@ -117,7 +121,7 @@ async def trace_upload(request: Request) -> Response:
         return Response(status_code=400)
     with upload:
         try:
-            found = await run_in_threadpool(trace_file, upload.path, state.paths)
+            found = await run_in_threadpool(trace_file, upload.path, state.paths, find_marked)
         except NotAVideo:
             return page(request, "trust_trace_result.html", status_code=415, trace=None,
                         error=f"the file is not a video this decoder can read (send an {VIDEO_CONTAINERS} copy)")
