@@ -50,7 +50,19 @@ def rendered(spec_path: Path, *extra: str) -> dict:
 
 
 def recorded(spec_path: Path) -> dict:
-    """What the catalog recorded of a production's episode renders: frames, segments, unsigned streams."""
+    """What the catalog recorded of a production's episode renders (`recorded_renders`) and its contact sheet."""
+    result = recorded_renders(spec_path)
+    sheet = spec_path.parent / "renders" / "contact-sheet.png"
+    manifest = json.loads(run_cli("credentials", "show", str(sheet), "--json").stdout)
+    assertion = next(a["data"] for a in manifest["manifests"][manifest["active_manifest"]]["assertions"]
+                     if a["label"] == "org.reelforge.render")
+    result["contact_sheet_unsigned_sha256"] = assertion["unsigned_sha256"]
+    return result
+
+
+def recorded_renders(spec_path: Path) -> dict:
+    """What the catalog recorded of a production's episode renders (the latest of each episode): frames,
+    segments, unsigned streams, the environment and the checkpoint."""
     result: dict = {"episodes": {}}
     with sqlite3.connect(spec_path.parent / ".reelforge" / "catalog.sqlite") as db:
         renders = db.execute("SELECT r.id, r.episode_id, d.unsigned_sha256, r.environment_json FROM renders r "
@@ -67,9 +79,4 @@ def recorded(spec_path: Path) -> dict:
                                                     "FROM jobs") if row[0]}
     if checkpoints:
         result["checkpoint_sha256"] = checkpoints.pop()
-    sheet = spec_path.parent / "renders" / "contact-sheet.png"
-    manifest = json.loads(run_cli("credentials", "show", str(sheet), "--json").stdout)
-    assertion = next(a["data"] for a in manifest["manifests"][manifest["active_manifest"]]["assertions"]
-                     if a["label"] == "org.reelforge.render")
-    result["contact_sheet_unsigned_sha256"] = assertion["unsigned_sha256"]
     return result

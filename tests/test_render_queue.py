@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -172,11 +173,11 @@ def test_a_production_held_by_the_cli_fails_clearly_then_renders_under_the_reque
     queue = RenderQueue(spec)
     queue.start()
     try:
-        with paths.lock():  # what a `reelforge render` in a terminal holds while it runs
+        with paths.lock("a render"):  # what a `reelforge render` in a terminal holds while it runs
             busy, _ = queue.submit(f"shot:{SHOT_B}", "bo")
             busy = queue.wait(busy["id"], WAIT)
         assert busy["state"] == "failed"
-        assert busy["message"] == f"another render is running in {paths.root}"
+        assert busy["message"] == f"production busy: a render (pid {os.getpid()}) holds {paths.lock_file}, try again"
 
         item, _ = queue.submit(f"shot:{SHOT_B}", "bo")  # asked again once the terminal's render is over
         done = queue.wait(item["id"], WAIT)

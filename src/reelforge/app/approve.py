@@ -46,7 +46,7 @@ def approve(paths: ProductionPaths, production: Production, entity: str, reason:
     problem = unknown_entity(production, entity, paths)
     if problem is not None:
         raise ApprovalRefused(problem)
-    with paths.lock():
+    with paths.lock("an approval"):
         identity = signing_identity(production, paths.root, announce=announce)
         with Catalog(paths.catalog) as catalog, catalog.session() as session:
             previous = changelog.last_entry(session, entity=entity, kind="approval")

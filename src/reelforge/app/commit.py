@@ -1,8 +1,10 @@
 """Committing a spec: what `reelforge commit` and a saved shot edit both do to record a state.
 
 Removals that other entities still reference are refused first; the change log's checkpoint is
-signed with the production's identity, which a first commit creates under the production's lock
-(or, while a render holds the lock, the one that render already made).
+signed with the production's identity. A first commit creates that identity and the catalog
+under the production's lock, waiting a little for a holder that is only creating them too; while
+a render holds the lock longer, the commit goes on beside it (that render made both already, and
+either creation is safe without the lock as well: store/catalog.py, trust/identity.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from reelforge.records.versions import CommitResult, check_removals, commit_spec
 from reelforge.spec.load import load_production
 from reelforge.store.catalog import Catalog
 from reelforge.store.paths import ProductionBusy, ProductionPaths
+from reelforge.trust.identity import CHAIN
+
+CREATION_WAIT_S = 10.0  # how long a first commit waits for another command creating the identity and catalog
 
 
 def commit_file(paths: ProductionPaths, spec_file: Path, *, actor: str, reason: str,
@@ -28,10 +33,15 @@ def commit_file(paths: ProductionPaths, spec_file: Path, *, actor: str, reason: 
         with Catalog(paths.catalog) as catalog:
             check_removals(catalog, spec_file)
     production = load_production(spec_file)
-    try:
-        with paths.lock():
-            identity = signing_identity(production, paths.root, announce=announce)
-    except ProductionBusy:  # a render holds the lock: it has made the identity already; commit beside it
+    identity = None
+    own_identity_missing = production.signing is None and not (paths.identity / CHAIN).exists()
+    if not paths.catalog.exists() or own_identity_missing:
+        try:
+            with paths.lock("a commit", wait=CREATION_WAIT_S), Catalog(paths.catalog):
+                identity = signing_identity(production, paths.root, announce=announce)
+        except ProductionBusy:  # a render holds the lock: it made both; commit beside it
+            pass
+    if identity is None:
         identity = signing_identity(production, paths.root)
     with Catalog(paths.catalog) as catalog:
         return commit_spec(catalog, production, spec_file, actor=actor, reason=reason, identity=identity)

@@ -2,8 +2,8 @@
 
 One function takes a spec and what to render (everything, some episodes, one shot
 or a frame range of it), and does the whole sequence a render needs: load and plan
-the spec, prepare the delivery (signing identity, invisible mark), record the spec
-as a commit, take the production's lock, render, deliver the contact sheet. The
+the spec, take the production's lock, prepare the delivery (signing identity,
+invisible mark), record the spec as a commit, render, deliver the contact sheet. The
 command line and the web app only differ in how they show progress and errors, so
 a render started from a browser is the same render, byte for byte, as one started
 from a terminal.
@@ -15,6 +15,7 @@ code the CLI gives it (2 bad input, 1 the production is busy).
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -291,19 +292,18 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
         planned(episodes, job)
     settings = encode_settings(production.delivery)
 
+    # One hold of the production's lock from the first file a render may create (the signing identity, the
+    # catalog its auto-commit opens) to the last it writes: two renders of a new production never both create.
     try:
-        with paths.lock():  # the identity a first render creates is made under the production's lock
+        with ExitStack() as held:
+            held.enter_context(paths.lock("a render"))
             delivery = delivery_options(production, paths.root, request.mark, request.actor, announce=announce)
-    except DeliveryError as exc:
-        raise RenderRefused(f"{spec}: {exc}") from None
-    except ProductionBusy as exc:
-        raise RenderRefused(str(exc), code=1) from None
-    commit_id = auto_commit(as_written, spec, delivery.actor, delivery.identity, announce)  # no render of an unrecorded state
-    outcome = RenderOutcome(results=[], contact_sheet=None, mark_id=delivery.mark_id, actor=delivery.actor,
-                            commit_id=commit_id, job=job)
-    try:
-        with paths.lock(), RenderPipeline(paths, settings, progress=progress, delivery=delivery,
-                                          commit_id=commit_id, runner=runner) as pipeline:
+            # No render of an unrecorded state: the spec is committed first (creating the catalog on a first render).
+            commit_id = auto_commit(as_written, spec, delivery.actor, delivery.identity, announce)
+            outcome = RenderOutcome(results=[], contact_sheet=None, mark_id=delivery.mark_id, actor=delivery.actor,
+                                    commit_id=commit_id, job=job)
+            pipeline = held.enter_context(RenderPipeline(paths, settings, progress=progress, delivery=delivery,
+                                                         commit_id=commit_id, runner=runner))
             paths.remove_stale_temp_files(out_dir)  # left by a render that was killed
             if job is not None:
                 first, stop = request.frames or (0, job.frames)

@@ -41,7 +41,26 @@ class Catalog:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
-        Base.metadata.create_all(self.engine)  # every table and trigger of store/schema.py
+        self._create_missing_tables()
+
+    def _create_missing_tables(self) -> None:
+        """Create every table and trigger of store/schema.py the file lacks, safe against another process.
+
+        `create_all` checks for a table and then creates it: two processes starting on a new production
+        both see it missing and one fails ("table jobs already exists"). So the check and the creation
+        run inside one `BEGIN IMMEDIATE` transaction (SQLite's write lock; the second waits its busy
+        timeout, then finds the tables made). A complete catalog is only read: opening one to look at it
+        takes no write lock and changes nothing.
+        """
+        with self.engine.connect() as connection:
+            present = set(connection.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'table'").scalars())
+            if present >= set(Base.metadata.tables):
+                return
+            connection.rollback()  # end the read, then take the write lock
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            Base.metadata.create_all(connection)
+            connection.commit()
 
     def check(self) -> None:
         """CatalogDamaged unless SQLite's quick_check finds the file intact (store/catalog_faults.py)."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,10 +25,11 @@ WORK_PREFIX = "incoming-"
 UPLOAD_INCOMING_PREFIX, UPLOAD_INCOMING_SUFFIX = ".incoming-", ".part"
 # What studios before issue 16 kept an upload as (<sha256><suffix>): nothing reads them, so they are swept too.
 LEGACY_UPLOAD_NAME = re.compile(r"[0-9a-f]{64}\.(mp4|mov|mkv|webm|avi|ts|bin)")
+LOCK_POLL_S = 0.05  # how often a command that may wait for the lock tries again
 
 
 class ProductionBusy(Exception):
-    """Another render holds this production's lock."""
+    """Another command (a render, a first commit) holds this production's lock; the message says which."""
 
 
 def inside_production(root: Path, recorded: str | Path) -> Path | None:
@@ -104,7 +107,8 @@ class ProductionPaths:
         return None
 
     def remove_stale_temp_files(self, out_dir: Path) -> int:
-        """Delete temporary files a killed render or upload left behind (call only while holding the lock)."""
+        """Delete temporary files a killed render, upload or identity creation left behind (call only while
+        holding the lock)."""
         patterns = [(out_dir, ".*.tmp-*"), (out_dir / "shots", ".*.tmp-*"), (self.segments, ".*.tmp-*"),
                     (self.segments, f"{WORK_PREFIX}*"), (self.frames, "*/.*.tmp-*"), (self.jobs, "*/*/.*.tmp-*")]
         removed = 0
@@ -113,6 +117,9 @@ class ProductionPaths:
                 for stale in folder.glob(pattern):
                     stale.unlink(missing_ok=True)
                     removed += 1
+        for stale in self.state.glob(f".{self.identity.name}.tmp-*"):  # an identity a killed process was making
+            shutil.rmtree(stale, ignore_errors=True)
+            removed += 1
         return removed + self.remove_stale_uploads()
 
     def remove_stale_uploads(self) -> int:
@@ -129,19 +136,42 @@ class ProductionPaths:
                 removed += 1
         return removed
 
+    @property
+    def lock_file(self) -> Path:
+        """The production's lock (an flock): renders, and whatever first creates the identity and catalog."""
+        return self.state / "render.lock"
+
     @contextmanager
-    def lock(self) -> Iterator[None]:
-        """One render at a time per production (the journal and segments are shared)."""
+    def lock(self, holder: str = "another command", wait: float = 0.0) -> Iterator[None]:
+        """Hold the production's lock: one render at a time (the journal and segments are shared).
+
+        `holder` ("a render", "a commit") is written into the lock file so a command turned away can say
+        what holds it. `wait`: seconds to keep trying before ProductionBusy (0: refuse at once). The lock
+        is an flock, so a killed holder leaves nothing that needs cleaning up.
+        """
         self.state.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.state / "render.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise ProductionBusy(f"another render is running in {self.root}") from None
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise ProductionBusy(f"production busy: {_holder(fd)} holds {self.lock_file}, "
+                                             "try again") from None
+                    time.sleep(LOCK_POLL_S)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{holder} (pid {os.getpid()})".encode(), 0)
             yield
         finally:
             os.close(fd)
+
+
+def _holder(fd: int) -> str:
+    """What the holder of a lock wrote into it; "another command" if it has not written yet."""
+    return os.pread(fd, 200, 0).decode(errors="replace").strip() or "another command"
 
 
 def _unlocked(path: Path) -> bool:

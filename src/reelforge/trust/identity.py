@@ -33,9 +33,12 @@ against the current date: the leaf is issued for 10 years and `renew_leaf` exist
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import itertools
 import os
+import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +55,8 @@ ROOT_KEY = "root.key"
 INTERMEDIATE_CERT = "intermediate.pem"
 CHAIN = "chain.pem"
 LEAF_KEY = "leaf.key"
+GITIGNORE = ".gitignore"
+PLACING_WAIT_S = 10.0  # how long to wait for another process placing its identity file by file
 
 ALGORITHMS = ("es256", "ed25519")
 DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")  # id-kp-documentSigning (RFC 9336)
@@ -98,7 +103,10 @@ def create_identity(folder: Path, name: str, *, algorithm: str = "es256", overwr
     """Make a root CA, an intermediate and a leaf for production `name`; write them to `folder`.
 
     Refuses to replace an existing identity unless `overwrite` (files signed before would no
-    longer chain to the new root).
+    longer chain to the new root). The files are written to a temporary folder beside `folder`
+    and renamed into place as one, so a killed process never leaves half an identity, and when
+    two processes create one at once the first rename wins: the other discards its own keys and
+    loads the winner's.
     """
     algorithm = algorithm.lower()
     if algorithm not in ALGORITHMS:
@@ -114,15 +122,58 @@ def create_identity(folder: Path, name: str, *, algorithm: str = "es256", overwr
     root = _issue(subject=root_name, public_key=root_key.public_key(), issuer=root_name, issuer_key=root_key,
                   issuer_cert=None, ca=True, path_length=None, years=ROOT_YEARS, now=now)
     intermediate_pem, chain_pem, leaf_key = _issue_intermediate_and_leaf(root, root_key, name, algorithm, now)
-
-    _make_private_folder(folder)
-    _write(folder / ".gitignore", b"# private keys never leave this machine\n*.key\n", 0o644)
-    _write(folder / ROOT_KEY, _key_pem(root_key), 0o600)
-    _write(folder / LEAF_KEY, _key_pem(leaf_key), 0o600)
-    _write(folder / ROOT_CERT, root.public_bytes(serialization.Encoding.PEM), 0o644)
-    _write(folder / INTERMEDIATE_CERT, intermediate_pem, 0o644)
-    _write(folder / CHAIN, chain_pem, 0o644)
+    files = {  # name → (bytes, mode); the root key first and the chain last (see _place_one_by_one)
+        ROOT_KEY: (_key_pem(root_key), 0o600),
+        LEAF_KEY: (_key_pem(leaf_key), 0o600),
+        ROOT_CERT: (root.public_bytes(serialization.Encoding.PEM), 0o644),
+        INTERMEDIATE_CERT: (intermediate_pem, 0o644),
+        GITIGNORE: (b"# private keys never leave this machine\n*.key\n", 0o644),
+        CHAIN: (chain_pem, 0o644),
+    }
+    if overwrite and folder.is_dir():  # replacing on purpose: file by file, each atomically
+        for file_name, (data, mode) in files.items():
+            _write(folder / file_name, data, mode)
+        return load_identity(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.tmp-"))  # 0700, like the folder
+    try:
+        for file_name, (data, mode) in files.items():
+            _write(temp / file_name, data, mode)
+        try:
+            os.rename(temp, folder)  # replaces only a missing or empty folder: the first creator wins
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise CredentialsError(f"{folder}: cannot create the signing identity: {exc.strerror}") from None
+            if not (folder / CHAIN).exists():  # not another identity: other files (a mark key) came first
+                _place_one_by_one(temp, folder, files)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)  # gone after a won rename; the loser's unused keys go here
     return load_identity(folder)
+
+
+def _place_one_by_one(temp: Path, folder: Path, files: dict[str, tuple[bytes, int]]) -> None:
+    """Link the new identity's files into a folder that already holds other files.
+
+    Linking never replaces: whoever links the root key first places the rest, chain last; a process
+    that finds the root key taken waits (bounded) for the chain, then loads that identity instead.
+    """
+    os.chmod(folder, 0o700)
+    try:
+        os.link(temp / ROOT_KEY, folder / ROOT_KEY)
+    except FileExistsError:
+        deadline = time.monotonic() + PLACING_WAIT_S
+        while not (folder / CHAIN).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return  # loading says which file is missing if the other process never finished
+    for file_name in files:
+        if file_name == ROOT_KEY:
+            continue
+        try:
+            os.link(temp / file_name, folder / file_name)
+        except FileExistsError:
+            if file_name != GITIGNORE:  # only someone replacing the identity on purpose gets here
+                raise CredentialsError(f"{folder / file_name}: appeared while this identity was being created; "
+                                       "check the folder and try again") from None
 
 
 def renew_leaf(folder: Path, *, now: dt.datetime | None = None) -> Identity:
@@ -199,11 +250,6 @@ def _issue(*, subject, public_key, issuer, issuer_key, issuer_cert, ca: bool, pa
 def _key_pem(key) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
-
-
-def _make_private_folder(folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:
