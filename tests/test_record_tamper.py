@@ -16,6 +16,7 @@ import pytest
 from conftest import cli, copy_of_records, render_episode, small_spec, write_spec
 
 from reelforge.records.audit import LoggedRender, check_render, render_entries
+from reelforge.records.leaves import canonical_json, entry_leaf
 from reelforge.records.render_rows import NOT_COVERED
 from reelforge.store.catalog import Catalog
 from reelforge.trust import trace as trace_module
@@ -172,4 +173,32 @@ def test_a_forged_render_row_without_an_entry_is_tampered(show, tmp_path):
     code, out = cli("log", "verify", str(spec))
     assert code == 1 and f"render #{render_id(show) + 1} has no change-log entry" in out, out
     code, out = cli("verify", str(show["file"]), "--production", str(spec))  # the forged row is the latest
+    assert code == 1 and "TAMPERED" in out, out
+
+
+def test_an_entry_rewritten_with_its_row_and_hashes_is_caught_by_the_signed_checkpoint(show, tmp_path, mark_read_once):
+    """An attacker who edits the recipient in the row *and* in the render entry, recomputing the entry's
+    state hash and leaf hash, leaves rows and entry agreeing: `verify` and `trace` must still not answer,
+    because the leaf hashes no longer make the root the production signed."""
+    spec, db = copy_of_records(show, tmp_path / "copy", drop_triggers=True)
+    seq, after = db.execute("SELECT seq, after_sha256 FROM log_entries WHERE kind = 'render'").fetchone()
+    state = json.loads(db.execute("SELECT data FROM log_states WHERE sha256 = ?", (after,)).fetchone()[0])
+    state["rendered_by"] = "mallory"
+    data = canonical_json(state)
+    digest = hashlib.sha256(data).hexdigest()
+    db.execute("INSERT INTO log_states VALUES (?, ?)", (digest, data))
+    db.execute("UPDATE log_entries SET after_sha256 = ? WHERE seq = ?", (digest, seq))
+    row = db.execute("SELECT seq, at, actor, kind, entity, version, before_sha256, after_sha256, reason "
+                     "FROM log_entries WHERE seq = ?", (seq,)).fetchone()
+    content = dict(zip(("seq", "at", "actor", "kind", "entity", "version", "before_sha256", "after_sha256",
+                        "reason"), row, strict=True))
+    db.execute("UPDATE log_entries SET leaf_hash = ? WHERE seq = ?", (entry_leaf(content).hex(), seq))
+    db.execute("UPDATE deliveries SET rendered_by = 'mallory'")
+    db.commit()
+    db.close()
+    for args in (("verify", str(show["file"])), ("trace", str(show["file"]))):
+        code, out = cli(*args, "--production", str(spec))
+        assert code == 1 and "TAMPERED" in out and "no longer matches its signed checkpoint" in out, out
+        assert "by mallory" not in out, out
+    code, out = cli("log", "verify", str(spec))
     assert code == 1 and "TAMPERED" in out, out

@@ -8,6 +8,8 @@ them say TAMPERED, not answer wrongly. Each check reads only the renders it answ
 
 from __future__ import annotations
 
+import dataclasses
+
 from reelforge.records.audit import (
     RenderAudit,
     check_render,
@@ -15,17 +17,40 @@ from reelforge.records.audit import (
     logged_render_for_mark,
     render_entries,
 )
+from reelforge.records.changelog import entry_coverage
 from reelforge.store.catalog import Catalog, existing_catalog
 from reelforge.store.paths import ProductionPaths
 from reelforge.store.schema import DeliveryRecord, RenderRecord
+from reelforge.trust.anchors import production_anchor
+from reelforge.trust.identity import CredentialsError, load_anchor
 from reelforge.trust.mark import MarkResult
 from reelforge.trust.trace import Trace
 
 
 def render_audit(paths: ProductionPaths, render_id: int) -> RenderAudit:
-    """One render's rows against its change-log entry."""
+    """One render's rows against its change-log entry, and that entry against the signed checkpoints."""
     with Catalog(paths.catalog) as catalog, catalog.session() as session:
-        return check_render(session, render_id)
+        return _vouched(session, check_render(session, render_id), paths)
+
+
+def _vouched(session, audit: RenderAudit, paths: ProductionPaths) -> RenderAudit:
+    """The audit with what the newest signed checkpoint says of its entry.
+
+    An entry rewritten together with its recorded hashes still matches its rows; only the signed
+    root shows it. `verify` and `trace` answer for a lawyer, so they check that root (the leaf
+    hashes, one signature: milliseconds), short of the full `log verify`.
+    """
+    if not audit.ok or audit.entry_seq is None:
+        return audit
+    try:
+        anchor_path = production_anchor(paths)
+        anchor = load_anchor(anchor_path) if anchor_path is not None else None
+    except CredentialsError:
+        anchor = None  # a broken anchor file: the signature is checked against the log's own chain
+    problem, note = entry_coverage(session, audit.entry_seq, anchor)
+    if problem is not None:
+        return dataclasses.replace(audit, problems=(problem,))
+    return dataclasses.replace(audit, unsigned=note)
 
 
 def render_audits(paths: ProductionPaths, render_ids: list[int]) -> dict[int, RenderAudit]:
@@ -49,7 +74,7 @@ def find_marked(paths: ProductionPaths, mark: MarkResult) -> Trace:
             if found is None:
                 return Trace(mark)
             render_id = found[0].id
-        audit = check_render(session, render_id, logged)
+        audit = _vouched(session, check_render(session, render_id, logged), paths)
         render, delivery = session.get(RenderRecord, render_id), session.get(DeliveryRecord, render_id)
     if not audit.ok:
         return Trace(mark, render, delivery, tampered=audit.problems[0])

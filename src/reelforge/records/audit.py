@@ -160,6 +160,7 @@ class RenderAudit:
     entry_seq: int | None
     problems: tuple[str, ...]
     covered: bool
+    unsigned: str | None = None  # the entry is not yet covered by a signed checkpoint (changelog.entry_coverage)
 
     @property
     def ok(self) -> bool:
@@ -167,9 +168,11 @@ class RenderAudit:
 
     @property
     def note(self) -> str | None:
-        """What a reader must be told of an untampered render whose rows the log cannot vouch for."""
-        if self.problems or self.covered:
+        """What a reader must be told of an untampered render whose rows the log cannot (yet) vouch for."""
+        if self.problems:
             return None
+        if self.covered:
+            return self.unsigned
         return NOT_COVERED if self.entry_seq is not None else "recorded before the change log: not checkable"
 
 

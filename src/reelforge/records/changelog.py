@@ -253,6 +253,32 @@ def check_signature(body: bytes, signature_b64: str, chain_pem: str | bytes, at:
     return SignatureCheck(True, who, anchored=True)
 
 
+def entry_coverage(session: Session, seq: int, anchor_pem: bytes | None) -> tuple[str | None, str | None]:
+    """Whether the newest signed checkpoint vouches for entry `seq`: (problem, note), both None when it does.
+
+    What `verify` and `trace` ask before they answer from one entry, short of a full `log verify`:
+    the recorded leaf hashes must still make the checkpoint's signed root, and its signature must
+    check (against `anchor_pem`, the production's root, when there is one). The entry's own content
+    against its leaf is the caller's check. `problem`: the log was rewritten (TAMPERED); `note`: the
+    entry is not signed yet (an unsigned render waits for the next signed command).
+    """
+    checkpoint = session.scalars(select(LogCheckpoint).order_by(LogCheckpoint.id.desc())).first()
+    if checkpoint is None or checkpoint.size <= seq:
+        return None, f"change-log entry {seq} is not yet covered by a signed checkpoint"
+    leaves = [_hex_or_empty(h) for h in session.scalars(select(LogEntry.leaf_hash)
+                                                         .where(LogEntry.seq < checkpoint.size).order_by(LogEntry.seq))]
+    name = f"signed checkpoint #{checkpoint.id}"
+    if len(leaves) != checkpoint.size or merkle.root(leaves).hex() != checkpoint.root_hash:
+        return (f"the change log no longer matches its {name} (entries before {checkpoint.size} were altered, "
+                "removed or reordered): run `reelforge log verify`"), None
+    signer = session.get(LogSigner, checkpoint.signer_sha256)
+    signature = (check_signature(signed_body(checkpoint), checkpoint.signature, signer.chain_pem, checkpoint.at,
+                                 anchor_pem) if signer else SignatureCheck(False, problem="its signer is missing"))
+    if not signature.ok:
+        return f"the {name}: {signature.problem} (forged or altered)", None
+    return None, None
+
+
 # --- verifying the log --------------------------------------------------------------------------
 
 @dataclass
