@@ -21,7 +21,12 @@ scaled, cropped and trimmed); a false match is any clip for which `found` is tru
 Embedding speed: frames/s of MarkEmbedder.embed on 1080p frames, one process, OpenCV's default
 pool (2 threads on this machine); best of 3 passes over each clip.
 
-Usage: python bench/mark.py
+The mark is keyed as a production's is: a fresh random key (32 bytes) each run, so the figures are
+those of an arbitrary key, not of one chosen to look good. `--public` runs the public v1 pattern that
+deliveries had before keying instead (for comparing the two on the same machine). The key's tables
+(layout, sync spectra) are built once per key: that one-off cost is timed on its own.
+
+Usage: python bench/mark.py [--public]
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import secrets
 import sys
 import tempfile
 import time
@@ -178,9 +184,9 @@ def embed_speed(embedder: M.MarkEmbedder, frames) -> float:
     return len(frames) / best
 
 
-def read(frames, mark_id: int) -> dict:
+def read(frames, mark_id: int, key: M.MarkKey) -> dict:
     started = time.perf_counter()
-    result = M.detect_mark(frames)
+    result = M.detect_mark(frames, key=key)
     seconds = time.perf_counter() - started
     bits = result.details.get("code_bits")
     if bits is None:
@@ -192,30 +198,31 @@ def read(frames, mark_id: int) -> dict:
             "raw_errors": errors, "z": result.sync_z, "seconds": seconds, "size": frames[0].shape[1::-1]}
 
 
-def robustness(name: str, clip, mark_id: int, folder: Path) -> tuple[list[tuple[str, dict]], float, float]:
-    embedder = M.MarkEmbedder(mark_id)
+def robustness(name: str, clip, mark_id: int, key: M.MarkKey,
+               folder: Path) -> tuple[list[tuple[str, dict]], float, float]:
+    embedder = M.MarkEmbedder(mark_id, key=key)
     marked = [embedder.embed(frame, i) for i, frame in enumerate(clip)]
     values = [psnr(m, f) for m, f in zip(marked, clip)]
     delivered_path = folder / f"{name}-delivered.mp4"
     encode_frames(delivered_path, marked, DELIVERY)
     delivered = decode(delivered_path)
     window = delivered[:WINDOW]
-    rows = [("delivery (CRF 18 faster)", read(window, mark_id))]
+    rows = [("delivery (CRF 18 faster)", read(window, mark_id, key))]
     copies = {}
     for crf in (18, 23, 28):
         frames = reencode(delivered if crf == 23 else window, folder / f"{name}-crf{crf}.mp4", crf)
         copies[crf] = frames
-        rows.append((f"re-encode CRF {crf}", read(frames[:WINDOW], mark_id)))
+        rows.append((f"re-encode CRF {crf}", read(frames[:WINDOW], mark_id, key)))
     rows.append(("re-encode CRF 23 medium", read(reencode(window, folder / f"{name}-medium.mp4", 23, "medium"),
-                                                 mark_id)))
-    rows.append(("720p + CRF 23", read(reencode(scale(window), folder / f"{name}-720.mp4", 23), mark_id)))
-    rows.append(("crop 10% + CRF 23", read(reencode(crop(window), folder / f"{name}-crop.mp4", 23), mark_id)))
+                                                 mark_id, key)))
+    rows.append(("720p + CRF 23", read(reencode(scale(window), folder / f"{name}-720.mp4", 23), mark_id, key)))
+    rows.append(("crop 10% + CRF 23", read(reencode(crop(window), folder / f"{name}-crop.mp4", 23), mark_id, key)))
     rows.append(("crop 10% + 720p + CRF 23",
                  read(reencode(scale(crop(window, anchor=(0.8, 0.1))), folder / f"{name}-cropscale.mp4", 23),
-                      mark_id)))
+                      mark_id, key)))
     for start in (0, 11, 24):
         rows.append((f"trim: CRF 23 frames {start}-{start + WINDOW - 1}",
-                     read(copies[23][start:start + WINDOW], mark_id)))
+                     read(copies[23][start:start + WINDOW], mark_id, key)))
     return rows, min(values), float(np.mean(values))
 
 
@@ -244,7 +251,9 @@ def unmarked_clips(folder: Path, base_clips: dict):
 
 def main() -> None:
     started = time.perf_counter()
-    print(f"invisible mark bench ({M.SOFT_BINDING_ALG}), {datetime.datetime.now().isoformat(timespec='seconds')}")
+    key = M.PUBLIC_PATTERN if "--public" in sys.argv[1:] else M.MarkKey(secrets.token_bytes(M.KEY_BYTES))
+    print(f"invisible mark bench ({key.algorithm}, key {key.key_id}), "
+          f"{datetime.datetime.now().isoformat(timespec='seconds')}")
     print(f"machine: {platform.machine()} {os.cpu_count()} CPUs, OpenCV {cv2.__version__} "
           f"({cv2.getNumThreads()} threads), numpy {np.__version__}, PyAV {av.__version__}, Python "
           f"{platform.python_version()}")
@@ -252,9 +261,14 @@ def main() -> None:
     ids = {name: M.new_mark_id() for name in clips}
     print("mark ids: " + ", ".join(f"{name} {mark_id:016x}" for name, mark_id in ids.items()))
 
-    # Embedding speed (the pattern is built once per delivery: timed separately).
+    # The key's tables (built once per key), then embedding speed (the pattern is built once per delivery:
+    # timed separately).
     t0 = time.perf_counter()
-    embedders = {name: M.MarkEmbedder(mark_id) for name, mark_id in ids.items()}
+    for size in (M.TILE, M.TILE // 2):
+        M._sync_spectrum(key.secret, size)
+    key_setup = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    embedders = {name: M.MarkEmbedder(mark_id, key=key) for name, mark_id in ids.items()}
     setup = (time.perf_counter() - t0) / len(embedders)
     speeds = {name: embed_speed(embedders[name], clip) for name, clip in clips.items()}
 
@@ -262,19 +276,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for name, clip in clips.items():
-            results[name] = robustness(name, clip, ids[name], folder)
+            results[name] = robustness(name, clip, ids[name], key, folder)
 
         fp_z, fp_sync, fp_found, fp_seconds = [], 0, 0, []
         for label, frames in unmarked_clips(folder, clips):
             t = time.perf_counter()
-            result = M.detect_mark(frames)
+            result = M.detect_mark(frames, key=key)
             fp_seconds.append(time.perf_counter() - t)
             fp_z.append((result.sync_z, label))
             fp_sync += result.sync_z >= M.SYNC_MIN_Z
             fp_found += result.found
 
     print()
-    print(f"pattern setup per delivery: {setup * 1000:.0f} ms")
+    print(f"key tables (once per key): {key_setup * 1000:.1f} ms; pattern setup per delivery: {setup * 1000:.0f} ms")
     for name, fps in speeds.items():
         print(f"embed speed 1080p, {name:8s}: {fps:6.1f} frames/s")
     print()

@@ -20,7 +20,8 @@ from reelforge.records.leaves import canonical_json, entry_leaf
 from reelforge.records.render_rows import NOT_COVERED
 from reelforge.store.catalog import Catalog
 from reelforge.trust import trace as trace_module
-from reelforge.trust.trace import read_mark
+from reelforge.store.paths import ProductionPaths
+from reelforge.trust.trace import production_mark_keys, read_mark
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def show(tmp_path_factory):
     code, out = cli("commit", str(spec), "-m", "first cut", "--actor", "dana")
     assert code == 0, out
     result, _ = render_episode(spec, "dana", mark=True)
-    return {"spec": spec, "render": result, "file": result.output, "mark": read_mark(result.output)}
+    return {"spec": spec, "render": result, "file": result.output, "mark": read_mark(result.output, production_mark_keys(ProductionPaths.for_spec(spec)))}
 
 
 @pytest.fixture

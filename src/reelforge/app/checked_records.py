@@ -20,10 +20,10 @@ from reelforge.records.audit import (
 from reelforge.records.changelog import entry_coverage
 from reelforge.store.catalog import Catalog, existing_catalog
 from reelforge.store.paths import ProductionPaths
-from reelforge.store.schema import DeliveryRecord, RenderRecord
+from reelforge.store.schema import DeliveryMarkKey, DeliveryRecord, RenderRecord
 from reelforge.trust.anchors import production_anchor
 from reelforge.trust.identity import CredentialsError, load_anchor
-from reelforge.trust.mark import MarkResult
+from reelforge.trust.mark import PUBLIC_PATTERN, MarkResult
 from reelforge.trust.trace import Trace
 
 
@@ -76,6 +76,11 @@ def find_marked(paths: ProductionPaths, mark: MarkResult) -> Trace:
             render_id = found[0].id
         audit = _vouched(session, check_render(session, render_id, logged), paths)
         render, delivery = session.get(RenderRecord, render_id), session.get(DeliveryRecord, render_id)
+        made_with = session.get(DeliveryMarkKey, render_id)
     if not audit.ok:
         return Trace(mark, render, delivery, tampered=audit.problems[0])
+    # The key that read the mark must be the one the delivery was marked with: a public-pattern read
+    # names only a delivery marked before keying (anyone can make a public-pattern mark for any id).
+    if (made_with.key_id if made_with else PUBLIC_PATTERN.key_id) != mark.key.key_id:
+        return Trace(mark)
     return Trace(mark, render, delivery, note=audit.note)

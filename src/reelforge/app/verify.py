@@ -280,7 +280,8 @@ def _rebuild_matches(replay: _Replay, record: RenderRecord, delivery: DeliveryRe
 def _rebuild_picture(replay: _Replay, record: RenderRecord, delivery: DeliveryRecord | None, segments: list[Path],
                      workdir: Path, name: str) -> Path:
     """The unsigned picture delivery as it was assembled: joined (or marked), then watermarked."""
-    options = recorded_options(delivery, replay.paths.root.resolve())
+    mark_key_id = replay.catalog.mark_key_id(delivery.render_id) if delivery is not None else None
+    options = recorded_options(delivery, replay.paths.root.resolve(), mark_key_id)
     frame_hashes = [digest for shot in record.shots for digest in shot.frame_hashes]
     return assemble(workdir / name, segments, frame_hashes, replay.frames, replay.settings, options, workdir)
 

@@ -176,6 +176,8 @@ def trace(
         found = trace_file(file, paths, find_marked)
     except NotAVideo as exc:  # an undecodable file is bad input, not a crash
         raise fail(f"{file}: cannot read it as video ({exc.detail})") from None
+    except CredentialsError as exc:  # the production's mark key cannot be read
+        raise fail(str(exc)) from None
     if not found.mark.found:
         console.print(f"no mark found in {file}", highlight=False)
         raise typer.Exit(1)

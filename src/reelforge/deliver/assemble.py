@@ -20,13 +20,13 @@ from reelforge.media.encode import EncodeSettings, SegmentEncoder, concat_segmen
 from reelforge.media.watermark import apply_watermark
 from reelforge.store.frames import FrameStore, frame_hash
 from reelforge.store.paths import WORK_PREFIX
-from reelforge.trust.mark import MarkEmbedder
+from reelforge.trust.mark import MarkEmbedder, MarkKey
 
 
 def encode_marked(target: Path, frames: Iterable[tuple[str, object]], store: FrameStore, settings: EncodeSettings,
-                  mark_id: int) -> None:
-    """Re-encode a delivery's frames (from the store, each re-hashed) with the invisible mark embedded."""
-    embedder = MarkEmbedder(mark_id, settings.width, settings.height)
+                  mark_id: int, key: MarkKey) -> None:
+    """Re-encode a delivery's frames (from the store, each re-hashed) with the invisible mark embedded under `key`."""
+    embedder = MarkEmbedder(mark_id, settings.width, settings.height, key=key)
     encoder = SegmentEncoder(target, settings)
     try:
         for index, (digest, frame) in enumerate(frames):
@@ -49,7 +49,8 @@ def assemble(target: Path, segments: list[Path], frame_hashes: list[str], store:
     """The unsigned delivery at `target`: joined segments or a marked re-encode, then the watermark."""
     joined = workdir / f"{WORK_PREFIX}joined-{os.getpid()}.mp4"
     if options.mark_id is not None:
-        encode_marked(joined, ((digest, None) for digest in frame_hashes), store, settings, options.mark_id)
+        encode_marked(joined, ((digest, None) for digest in frame_hashes), store, settings, options.mark_id,
+                      options.mark_key)
     else:
         concat_segments(segments, joined, settings.fps)
     if options.watermark is not None:

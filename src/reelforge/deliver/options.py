@@ -1,4 +1,4 @@
-"""How a render's files are delivered: invisible mark, visible watermark, signing identity, who renders.
+"""How a render's files are delivered: invisible mark (and its key), visible watermark, signing identity, who renders.
 
 Resolved and checked before rendering starts (a missing logo or an unusable signing chain is
 bad input, not a failure halfway through a season), and recorded with each delivery so that
@@ -16,7 +16,17 @@ from reelforge.media.encode import EncodeSettings
 from reelforge.media.watermark import WatermarkError, WatermarkSpec, recipe_record
 from reelforge.records.actors import current_actor
 from reelforge.store.assets import keep_asset
-from reelforge.trust.identity import CredentialsError, Identity, create_identity, default_identity_folder, load_identity
+from reelforge.trust.identity import (
+    MARK_KEY,
+    CredentialsError,
+    Identity,
+    create_identity,
+    default_identity_folder,
+    load_identity,
+    load_or_create_mark_secret,
+    read_mark_secret,
+)
+from reelforge.trust.mark import PUBLIC_PATTERN, MarkKey
 
 
 class DeliveryError(Exception):
@@ -29,10 +39,15 @@ class DeliveryOptions:
 
     mark: bool = False  # give each delivery its own invisible mark
     mark_id: int | None = None  # the mark of the delivery in hand (set per delivery by the engine)
+    mark_key: MarkKey | None = None  # the production's mark key: needed with `mark` or `mark_id`
     watermark: WatermarkSpec | None = None
     identity: Identity | None = None  # None: deliver unsigned (library use)
     tsa_url: str | None = None
     actor: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.mark or self.mark_id is not None) and self.mark_key is None:
+            raise ValueError("a marked delivery needs the production's mark key (see production_mark_key)")
 
     def watermark_record(self, settings: EncodeSettings, root: Path | None = None) -> dict | None:
         """The watermark as given (to apply it again) and the recipe its bytes depend on.
@@ -59,13 +74,54 @@ def watermark_from_record(record: dict | None, root: Path) -> WatermarkSpec | No
                          position=spec["position"], opacity=spec["opacity"])
 
 
-def recorded_options(delivery, root: Path) -> DeliveryOptions:
-    """The options a recorded delivery (catalog DeliveryRecord) was assembled with: its mark and watermark,
-    to re-create its unsigned bytes; plain options when there is no record."""
+def recorded_options(delivery, root: Path, mark_key_id: str | None) -> DeliveryOptions:
+    """The options a recorded delivery (catalog DeliveryRecord) was assembled with: its mark (and the key it was
+    made with: `mark_key_id` as recorded, None for a mark made before keying) and watermark, to re-create its
+    unsigned bytes; plain options when there is no record."""
     if delivery is None:
         return DeliveryOptions()
-    return DeliveryOptions(mark_id=int(delivery.mark_id, 16) if delivery.mark_id else None,
-                           watermark=watermark_from_record(json.loads(delivery.watermark_json or "null"), root))
+    watermark = watermark_from_record(json.loads(delivery.watermark_json or "null"), root)
+    if not delivery.mark_id:
+        return DeliveryOptions(watermark=watermark)
+    return DeliveryOptions(mark_id=int(delivery.mark_id, 16), mark_key=recorded_mark_key(root, mark_key_id),
+                           watermark=watermark)
+
+
+def production_mark_key(root: Path, announce=None) -> MarkKey:
+    """The production's mark key, made on its first marked render (kept in its identity folder, 0600).
+
+    Also for a production signed with a studio's chain or not signed: the key belongs to the production."""
+    folder = default_identity_folder(root)
+    try:
+        secret, created = load_or_create_mark_secret(folder)
+    except CredentialsError as exc:
+        raise DeliveryError(f"mark: {exc}") from None
+    except OSError as exc:
+        raise DeliveryError(f"mark: {folder / MARK_KEY}: cannot create the mark key: {exc.strerror or exc}") from None
+    if created and announce:
+        announce(f"created this production's mark key {folder / MARK_KEY}: back it up (without it, its marked "
+                 "deliveries can no longer be traced)")
+    return MarkKey(secret)
+
+
+def recorded_mark_key(root: Path, key_id: str | None) -> MarkKey:
+    """The key a recorded mark was made with: the production's own (checked against the recorded fingerprint),
+    or the public pattern for a mark made before keying (`key_id` None). DeliveryError when it is gone."""
+    if key_id is None:
+        return PUBLIC_PATTERN
+    path = default_identity_folder(root) / MARK_KEY
+    try:
+        secret = read_mark_secret(path.parent)
+    except CredentialsError as exc:
+        raise DeliveryError(f"mark: {exc}") from None
+    if secret is None:
+        raise DeliveryError(f"{path}: the mark key is missing; this delivery was marked with key {key_id}: "
+                            "restore mark.key from your backup")
+    key = MarkKey(secret)
+    if key.key_id != key_id:
+        raise DeliveryError(f"{path}: this is mark key {key.key_id}, but the delivery was marked with key {key_id}: "
+                            "restore that mark.key from your backup")
+    return key
 
 
 def signing_identity(production, root: Path, announce=None) -> Identity:
@@ -105,5 +161,7 @@ def delivery_options(production, root: Path, mark: bool, actor: str | None = Non
                                 f"{exc.strerror or exc}") from None
     identity = signing_identity(production, root, announce) if sign else None
     tsa = production.signing.tsa_url if production.signing is not None else None
-    return DeliveryOptions(mark=mark or production.delivery.mark, watermark=watermark, identity=identity, tsa_url=tsa,
+    marked = mark or production.delivery.mark
+    mark_key = production_mark_key(root, announce) if marked else None
+    return DeliveryOptions(mark=marked, mark_key=mark_key, watermark=watermark, identity=identity, tsa_url=tsa,
                            actor=actor or current_actor())

@@ -20,7 +20,7 @@ def sign(unsigned: Path, target: Path, options: DeliveryOptions, assertion: dict
     if options.identity is None:
         unsigned.replace(target)
         return None
-    extra = [soft_binding_assertion(options.mark_id)] if options.mark_id is not None else []
+    extra = [soft_binding_assertion(options.mark_id, options.mark_key)] if options.mark_id is not None else []
     sign_file(unsigned, target, options.identity, assertion=assertion, title=title,
               extra_assertions=extra, tsa_url=options.tsa_url)
     unsigned.unlink(missing_ok=True)

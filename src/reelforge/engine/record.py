@@ -3,8 +3,9 @@
 A render is recorded before its file appears at the output path, so there is never an
 unrecorded delivery: the render row with every shot's frame hashes and segment hash, the
 job of each shot (and, on a farm, the nodes that rendered it), the link to the commit the spec
-was recorded as, the energy used, the delivery (unsigned hash, mark, watermark, credentials, who rendered it) and the change-log
-entries ("key-change" per shot whose job key moved, then "render"), signed by a checkpoint.
+was recorded as, the energy used, the delivery (unsigned hash, mark and its key's fingerprint, watermark,
+credentials, who rendered it) and the change-log entries ("key-change" per shot whose job key moved, then
+"render"), signed by a checkpoint.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from reelforge.media.encode import EncodeSettings
 from reelforge.records.render_log import last_job_keys, log_render
 from reelforge.records.versions import link_render
 from reelforge.store.catalog import Catalog, utc_now
-from reelforge.store.schema import DeliveryRecord, RenderRecord, RenderShot, RenderShotNode
+from reelforge.store.schema import DeliveryMarkKey, DeliveryRecord, RenderRecord, RenderShot, RenderShotNode
 
 # also(session, render_id): rows of a delivery's own (a language delivery's text) added in its transaction.
 AlsoFn = Callable[[Session, int], None]
@@ -69,6 +70,9 @@ def record_render(catalog: Catalog, result, options: DeliveryOptions, started_at
             rendered_by=options.actor, watermark_json=json.dumps(watermark, sort_keys=True) if watermark else None,
             credentials_json=json.dumps({"summary": result.credentials, "trust_anchor": anchor}, sort_keys=True,
                                         default=str) if result.credentials else None))
+        if options.mark_id is not None:  # which key made the mark: verify and trace need the same one
+            session.flush()  # the delivery row first (no relationship orders the two inserts)
+            session.add(DeliveryMarkKey(render_id=record.id, key_id=options.mark_key.key_id))
         if also is not None:
             also(session, record.id)
         log_render(session, result, record.id, options.actor, options.identity, previous_keys)  # change log

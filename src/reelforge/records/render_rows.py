@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from reelforge.records.leaves import canonical_json
 from reelforge.store.schema import (
+    DeliveryMarkKey,
     DeliveryRecord,
     LocalizedDelivery,
     RenderEnergy,
@@ -36,7 +37,8 @@ RENDER_COLUMNS = {
     "shots_rendered": ("renders", "shots_rendered"), "shots_reused": ("renders", "shots_reused"),
     "encode_sha256": ("renders", "encode_json"), "environment_sha256": ("renders", "environment_json"),
     "unsigned_sha256": ("deliveries", "unsigned_sha256"), "signed": ("deliveries", "signed"),
-    "mark_id": ("deliveries", "mark_id"), "rendered_by": ("deliveries", "rendered_by"),
+    "mark_id": ("deliveries", "mark_id"), "mark_key_id": ("delivery_mark_keys", "key_id"),
+    "rendered_by": ("deliveries", "rendered_by"),
     "watermark_sha256": ("deliveries", "watermark_json"), "credentials_sha256": ("deliveries", "credentials_json"),
     "energy_sha256": ("render_energy", "reading_json"), "localized": ("localized_deliveries", "*"),
 }
@@ -66,6 +68,7 @@ class RenderRows:
 
     render: RenderRecord | None
     delivery: DeliveryRecord | None = None
+    mark_key: DeliveryMarkKey | None = None  # the key fingerprint of a keyed mark (none: unmarked, or public v1)
     energy: RenderEnergy | None = None
     localized: LocalizedDelivery | None = None
     shots: list[RenderShot] = field(default_factory=list)
@@ -99,6 +102,8 @@ def load_render_rows(session: Session, render_ids: list[int] | None = None) -> d
         of(record.id).render = record
     for delivery in rows_of(DeliveryRecord):
         of(delivery.render_id).delivery = delivery
+    for mark_key in rows_of(DeliveryMarkKey):
+        of(mark_key.render_id).mark_key = mark_key
     for energy in rows_of(RenderEnergy):
         of(energy.render_id).energy = energy
     for localized in rows_of(LocalizedDelivery):
@@ -128,6 +133,7 @@ def render_record(rows: RenderRows) -> dict:
         "environment_sha256": _sha(render.environment_json),
         "unsigned_sha256": delivery.unsigned_sha256 if delivery else None,
         "signed": delivery.signed if delivery else None, "mark_id": delivery.mark_id if delivery else None,
+        "mark_key_id": rows.mark_key.key_id if rows.mark_key else None,
         "rendered_by": delivery.rendered_by if delivery else None,
         "watermark_sha256": _sha(delivery.watermark_json) if delivery else None,
         "credentials_sha256": _sha(delivery.credentials_json) if delivery else None,

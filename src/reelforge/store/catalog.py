@@ -19,7 +19,15 @@ from sqlalchemy import URL, create_engine, event, select
 from sqlalchemy.orm import Session
 
 from reelforge.store.catalog_faults import check_integrity, watch_errors
-from reelforge.store.schema import Base, DeliveryRecord, JobRecord, RenderEnergy, RenderRecord, RenderShot
+from reelforge.store.schema import (
+    Base,
+    DeliveryMarkKey,
+    DeliveryRecord,
+    JobRecord,
+    RenderEnergy,
+    RenderRecord,
+    RenderShot,
+)
 
 
 def utc_now() -> str:
@@ -131,6 +139,21 @@ class Catalog:
         with self.session() as session:
             row = session.execute(query).first()
             return (row[0], row[1]) if row else None
+
+    def mark_key_id(self, render_id: int) -> str | None:
+        """The fingerprint of the key this delivery's mark was made with; None: unmarked, or marked before
+        keying (with the public pattern)."""
+        with self.session() as session:
+            row = session.get(DeliveryMarkKey, render_id)
+            return row.key_id if row else None
+
+    def has_public_pattern_marks(self) -> bool:
+        """Whether any delivery was marked before keying (a mark id, no key recorded): trace then also
+        tries the public pattern."""
+        query = (select(DeliveryRecord.render_id).outerjoin(DeliveryMarkKey)
+                 .where(DeliveryRecord.mark_id.is_not(None), DeliveryMarkKey.render_id.is_(None)).limit(1))
+        with self.session() as session:
+            return session.execute(query).first() is not None
 
     def record_energy(self, session: Session, render_id: int, reading) -> None:
         """Add a render's EnergyReading (or its `to_json()` dict); the render row must be flushed first."""

@@ -137,6 +137,20 @@ class DeliveryRecord(Base):
     credentials_json: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class DeliveryMarkKey(Base):
+    """Which key a marked delivery's invisible mark was made with: the key's public fingerprint (trust/mark.py).
+
+    Every delivery marked since marks were keyed has a row. A delivery with a mark id and no row was
+    marked with the public v1 pattern, before keying: verify re-creates it with that pattern, and trace
+    accepts a public-pattern read only for such deliveries. Its own table, so catalogs made before keying
+    just gain it on the next open (their marked deliveries, all public-pattern ones, have no row).
+    """
+
+    __tablename__ = "delivery_mark_keys"
+    render_id: Mapped[int] = mapped_column(ForeignKey("deliveries.render_id"), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(16))
+
+
 # --- the change log (records/changelog.py) ------------------------------------------------------
 
 class LogEntry(Base):

@@ -28,6 +28,12 @@ are reported as `CredentialsError`, naming the file.
 
 No timestamp authority is used by default (offline), so a verifier checks the leaf's validity
 against the current date: the leaf is issued for 10 years and `renew_leaf` exists for later.
+
+The folder also keeps the production's invisible-mark key, `mark.key` (0600, 64 hex digits: 32
+random bytes; trust/mark.py derives the mark's pattern from it). It is made on the first marked
+render (`load_or_create_mark_secret`), also for a production that signs with a studio's chain or
+not at all, because the key belongs to the production, not to a signer. Losing it means the
+production's marked deliveries can no longer be traced or verified: back it up with the root key.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import datetime as dt
 import errno
 import itertools
 import os
+import secrets
 import shutil
 import tempfile
 import time
@@ -57,6 +64,9 @@ CHAIN = "chain.pem"
 LEAF_KEY = "leaf.key"
 GITIGNORE = ".gitignore"
 PLACING_WAIT_S = 10.0  # how long to wait for another process placing its identity file by file
+
+MARK_KEY = "mark.key"
+MARK_KEY_BYTES = 32
 
 ALGORITHMS = ("es256", "ed25519")
 DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")  # id-kp-documentSigning (RFC 9336)
@@ -252,6 +262,11 @@ def _key_pem(key) -> bytes:
                              serialization.NoEncryption())
 
 
+def _make_private_folder(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+
+
 def _write(path: Path, data: bytes, mode: int) -> None:
     """Atomic write with `mode` from the start (a key is never readable by others, even briefly)."""
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
@@ -265,6 +280,74 @@ def _write(path: Path, data: bytes, mode: int) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+# --- the invisible mark's key ---------------------------------------------------------------------
+
+def read_mark_secret(folder: Path) -> bytes | None:
+    """The production's mark key (32 bytes) kept in `folder`, or None if it has none yet.
+
+    `CredentialsError` naming the file when it cannot be read or is not a mark key."""
+    path = Path(folder) / MARK_KEY
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CredentialsError(f"{path}: cannot read the mark key: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        secret = bytes.fromhex(text)
+    except ValueError:
+        secret = b""
+    if len(secret) != MARK_KEY_BYTES:
+        raise CredentialsError(f"{path}: not a mark key ({2 * MARK_KEY_BYTES} hex digits); restore it from "
+                               "your backup")
+    return secret
+
+
+def load_or_create_mark_secret(folder: Path) -> tuple[bytes, bool]:
+    """The production's mark key, made (32 random bytes, 0600) the first time one is needed: (key, created).
+
+    Never replaces a key: the new key is written in full to a temporary file, then linked to its name,
+    which fails if the name exists; so when two processes start at once on a new production the first
+    link wins and the other reads the winner's key."""
+    existing = read_mark_secret(folder)
+    if existing is not None:
+        return existing, False
+    folder = Path(folder)
+    _make_private_folder(folder)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        _write(ignore, b"# private keys never leave this machine\n*.key\n", 0o644)
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{MARK_KEY}.tmp-")
+    created = False
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(MARK_KEY_BYTES).hex().encode("ascii") + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temp, folder / MARK_KEY)
+            created = True
+        except FileExistsError:  # another process made it first: use theirs
+            pass
+    finally:
+        Path(temp).unlink(missing_ok=True)
+    if created:
+        _fsync_folder(folder)
+    secret = read_mark_secret(folder)
+    if secret is None:  # linked (by us or another process), then removed from under us
+        raise CredentialsError(f"{folder / MARK_KEY}: the mark key vanished while it was being made")
+    return secret, created
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 # --- loading --------------------------------------------------------------------------------------

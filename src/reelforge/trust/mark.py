@@ -5,23 +5,38 @@ What is embedded
 Each delivery gets a random 64-bit mark id. The id is encoded with a BCH(127, 64) code
 (corrects any 10 bit errors) into 127 code bits. A *tile* of 16 × 16 cells (a cell is
 16 × 16 pixels at 1080p, so the tile is 256 × 256 pixels) carries every code bit once and a
-fixed *sync* pattern in the other 129 cells; the cell layout, the sync signs and a
-scrambling of the code bits come from SHA-256 of fixed labels, so they never change with a
-library version. Each cell holds one smooth bump (a sine window, zero at the cell's edge)
-of sign ±1. The tile repeats over the whole frame, on every frame: any region of the
-picture and any stretch of frames carries the whole mark, and H.264 inter prediction
-carries it from frame to frame instead of having to code it anew.
+*sync* pattern in the other 129 cells. Each cell holds one smooth bump (a sine window, zero
+at the cell's edge) of sign ±1. The tile repeats over the whole frame, on every frame: any
+region of the picture and any stretch of frames carries the whole mark, and H.264 inter
+prediction carries it from frame to frame instead of having to code it anew.
 
 The pattern goes into luma only: the same value is added to R, G and B, which moves Y and
 leaves Cb/Cr alone. Its amplitude follows the local activity of the frame (textured areas
 hide more, flat areas get a floor that H.264 still keeps) and the frame's RMS change is
 capped, so PSNR stays above 40 dB whatever the content.
 
-Embedding is deterministic: the pattern depends only on the id and the frame size, the
+Embedding is deterministic: the pattern depends only on the key, the id and the frame size, the
 activity map is computed in integer OpenCV paths (fixed-point, bit-exact), and the final
-sum is one float multiply and one saturating add per pixel. Same id + same frame → same
-bytes. The frame index is accepted but does not change the mark: a trimmed copy may start
+sum is one float multiply and one saturating add per pixel. Same key + same id + same frame →
+same bytes. The frame index is accepted but does not change the mark: a trimmed copy may start
 anywhere.
+
+The key
+-------
+The cell layout (which cell carries which code bit, which cells are sync), the sync signs and
+the signs that scramble the code bits — so every cell's chip sign — come from HMAC-SHA256 under
+the production's mark key (32 random bytes, `.reelforge/identity/mark.key`, see
+trust/identity.py), over fixed labels (KEYED_ALG, "org.reelforge.mark.v2"). Without the key a
+copy's mark cannot be read (the sync search finds no peak, or the bits decode to no codeword),
+and no valid mark can be made for an id: trace with another key finds nothing. The tables are
+computed once per key (`_layout`, `_sync_spectrum`: lru_cache on the key bytes), so keying costs
+nothing per frame. What the key does not stop: the pattern repeats in every tile of every frame,
+so someone who averages a marked copy can estimate it and subtract it (removal), or copy one
+delivery's estimated pattern onto another picture (which names that delivery, not a new one).
+
+Deliveries marked before keying carry the public v1 pattern (the same tables from SHA-256 of
+the labels, PUBLIC_ALG): `MarkKey(None)` = PUBLIC_PATTERN reads and re-creates them, and
+trace falls back to it only for deliveries the catalog records as marked that way.
 
 How it is read
 --------------
@@ -49,8 +64,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -59,7 +75,8 @@ import av
 import cv2
 import numpy as np
 
-SOFT_BINDING_ALG = "org.reelforge.mark.v1"
+PUBLIC_ALG = "org.reelforge.mark.v1"  # the pattern from SHA-256 of fixed labels: deliveries marked before keying
+KEYED_ALG = "org.reelforge.mark.v2"  # the pattern from HMAC-SHA256 under the production's mark key
 
 REF_HEIGHT = 1080  # the tile geometry below is in pixels of a 1080-line picture
 CELL = 16  # pixels per cell side at 1080p
@@ -88,25 +105,70 @@ TRY_FRAMES = (48, 96)  # detect_mark_in_file tries a decode after these many fra
 
 
 # --------------------------------------------------------------------------------------------
-# Fixed pseudo-random layout (SHA-256 of labels: stable across numpy versions and machines)
+# The key and the pattern tables it gives (cell layout, sync signs, code-bit scramble)
+
+KEY_BYTES = 32  # a production's mark secret: 32 random bytes (trust/identity.py keeps it)
 
 
-def _hash_bytes(label: str, n: int) -> bytes:
+@dataclass(frozen=True)
+class MarkKey:
+    """Whose pattern a mark is made and read with.
+
+    A production's secret (KEY_BYTES random bytes) gives the keyed v2 pattern: without it a copy can be
+    neither read nor given a valid mark. `secret=None` is the public v1 pattern that deliveries had
+    before marks were keyed (PUBLIC_PATTERN): kept only so those deliveries can still be verified and
+    traced; a new delivery is never marked with it (deliver/options.py always loads the production's key).
+    """
+
+    secret: bytes | None = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self.secret is not None and (not isinstance(self.secret, bytes) or len(self.secret) != KEY_BYTES):
+            raise ValueError(f"a mark key is {KEY_BYTES} bytes")
+
+    @property
+    def public(self) -> bool:
+        """The public v1 pattern (deliveries marked before keying)."""
+        return self.secret is None
+
+    @property
+    def algorithm(self) -> str:
+        return PUBLIC_ALG if self.secret is None else KEYED_ALG
+
+    @property
+    def key_id(self) -> str:
+        """A public fingerprint of the key (16 hex digits; "public" for the v1 pattern): recorded with each
+        delivery so verify and trace know which key made its mark, without revealing the key."""
+        if self.secret is None:
+            return "public"
+        return hmac.new(self.secret, f"{KEYED_ALG}/key-id".encode(), hashlib.sha256).hexdigest()[:16]
+
+
+PUBLIC_PATTERN = MarkKey(None)  # the v1 pattern of deliveries marked before keying (verify and trace only)
+
+
+def _pattern_bytes(secret: bytes | None, label: str, n: int) -> bytes:
+    """n bytes for `label`: HMAC-SHA256 under the key (v2), or SHA-256 of the label (the public v1 pattern).
+
+    Both are stable across numpy versions and machines."""
     out = bytearray()
     counter = 0
     while len(out) < n:
-        out += hashlib.sha256(f"{SOFT_BINDING_ALG}/{label}/{counter}".encode()).digest()
+        if secret is None:
+            out += hashlib.sha256(f"{PUBLIC_ALG}/{label}/{counter}".encode()).digest()
+        else:
+            out += hmac.new(secret, f"{KEYED_ALG}/{label}/{counter}".encode(), hashlib.sha256).digest()
         counter += 1
     return bytes(out[:n])
 
 
-def _hash_signs(label: str, n: int) -> np.ndarray:
-    bits = np.unpackbits(np.frombuffer(_hash_bytes(label, (n + 7) // 8), np.uint8))[:n]
+def _signs(secret: bytes | None, label: str, n: int) -> np.ndarray:
+    bits = np.unpackbits(np.frombuffer(_pattern_bytes(secret, label, (n + 7) // 8), np.uint8))[:n]
     return (1 - 2 * bits.astype(np.int8)).astype(np.float32)
 
 
-def _hash_permutation(label: str, n: int) -> np.ndarray:
-    words = np.frombuffer(_hash_bytes(label, 8 * n), dtype="<u8")
+def _permutation(secret: bytes | None, label: str, n: int) -> np.ndarray:
+    words = np.frombuffer(_pattern_bytes(secret, label, 8 * n), dtype="<u8")
     order = list(range(n))
     for i in range(n - 1, 0, -1):  # Fisher–Yates
         j = int(words[i] % np.uint64(i + 1))
@@ -114,11 +176,24 @@ def _hash_permutation(label: str, n: int) -> np.ndarray:
     return np.array(order)
 
 
-_ORDER = _hash_permutation("layout", N_CELLS)
-CODE_CELLS = _ORDER[:N_CODE]  # cell of code bit i (row-major cell index in the tile)
-SYNC_CELLS = np.sort(_ORDER[N_CODE:])
-SYNC_SIGNS = _hash_signs("sync", N_CELLS)[SYNC_CELLS]
-SCRAMBLE = _hash_signs("scramble", N_CODE)
+@dataclass(frozen=True)
+class _Layout:
+    """One key's pattern tables: which cell carries each code bit, the sync cells and their signs, and the
+    signs that scramble the code bits (together: every cell's chip sign)."""
+
+    code_cells: np.ndarray  # cell of code bit i (row-major cell index in the tile)
+    sync_cells: np.ndarray
+    sync_signs: np.ndarray
+    scramble: np.ndarray
+
+
+@lru_cache(maxsize=8)
+def _layout(secret: bytes | None) -> _Layout:
+    """Computed once per key (the embedder and the detector ask for it on every delivery and read)."""
+    order = _permutation(secret, "layout", N_CELLS)
+    sync_cells = np.sort(order[N_CODE:])
+    return _Layout(code_cells=order[:N_CODE], sync_cells=sync_cells,
+                   sync_signs=_signs(secret, "sync", N_CELLS)[sync_cells], scramble=_signs(secret, "scramble", N_CODE))
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,19 +359,20 @@ def _tile(chips: np.ndarray) -> np.ndarray:
     return np.kron(chips.reshape(CELLS, CELLS).astype(np.float32), _bump()).astype(np.float32)
 
 
-def _chips(mark_id: int) -> np.ndarray:
+def _chips(mark_id: int, key: MarkKey) -> np.ndarray:
+    layout = _layout(key.secret)
     chips = np.zeros(N_CELLS, np.float32)
-    chips[SYNC_CELLS] = SYNC_SIGNS
-    chips[CODE_CELLS] = (1.0 - 2.0 * mark_codeword(mark_id).astype(np.float32)) * SCRAMBLE
+    chips[layout.sync_cells] = layout.sync_signs
+    chips[layout.code_cells] = (1.0 - 2.0 * mark_codeword(mark_id).astype(np.float32)) * layout.scramble
     return chips
 
 
-def mark_pattern(mark_id: int, width: int = 1920, height: int = 1080) -> np.ndarray:
-    """The id's pattern over a width × height picture, float32 in [-1, 1] (peak amplitude 1).
+def mark_pattern(mark_id: int, width: int = 1920, height: int = 1080, *, key: MarkKey) -> np.ndarray:
+    """The id's pattern under `key` over a width × height picture, float32 in [-1, 1] (peak amplitude 1).
 
     At 1080 lines the 256-pixel tile repeats from the top-left corner; other heights get the
     1080p pattern resized, so a 4K delivery carries the same mark at twice the size."""
-    tile = _tile(_chips(mark_id))
+    tile = _tile(_chips(mark_id, key))
     if height == REF_HEIGHT:
         reps = (-(-height // TILE), -(-width // TILE))
         return np.ascontiguousarray(np.tile(tile, reps)[:height, :width])
@@ -309,15 +385,15 @@ def mark_pattern(mark_id: int, width: int = 1920, height: int = 1080) -> np.ndar
 
 
 class MarkEmbedder:
-    """Embeds one delivery's mark; build once per delivery, then `embed` each frame."""
+    """Embeds one delivery's mark under the production's key; build once per delivery, then `embed` each frame."""
 
-    def __init__(self, mark_id: int, width: int = 1920, height: int = 1080):
+    def __init__(self, mark_id: int, width: int = 1920, height: int = 1080, *, key: MarkKey):
         self.mark_id = _check_id(mark_id)
         self.width, self.height = int(width), int(height)
         if self.width < 64 or self.height < 64:
             raise ValueError(f"frame size {width}×{height} is too small to carry a mark")
         # Pattern pre-divided by the weight scale, so the amplitude is pattern · uint8 weight.
-        self._pattern = (mark_pattern(self.mark_id, self.width, self.height) / WEIGHT_STEPS).astype(np.float32)
+        self._pattern = (mark_pattern(self.mark_id, self.width, self.height, key=key) / WEIGHT_STEPS).astype(np.float32)
         # Activity is measured on a picture reduced by 4 (block averages, integer arithmetic).
         self._small = (max(1, self.width // 4), max(1, self.height // 4))
         activity = np.arange(256, dtype=np.float64)
@@ -348,7 +424,8 @@ class MarkEmbedder:
         `index` is the frame's position in the delivery; the mark does not depend on it (the
         same pattern on every frame, so any stretch of the video carries all of it)."""
         if frame.dtype != np.uint8 or frame.shape != (self.height, self.width, 3):
-            raise ValueError(f"expected a {self.height}×{self.width}×3 uint8 RGB frame, got {frame.dtype} {frame.shape}")
+            raise ValueError(f"expected a {self.height}×{self.width}×3 uint8 RGB frame, "
+                             f"got {frame.dtype} {frame.shape}")
         frame = np.ascontiguousarray(frame)
         weights = self.weights(frame)
         amplitude = cv2.resize(weights, (self.width, self.height), interpolation=cv2.INTER_LINEAR)  # fixed-point
@@ -370,6 +447,7 @@ class MarkResult:
     bit_errors: code bits that disagreed with the decoded codeword (None if no codeword was found).
     sync_z: the sync correlation peak in robust standard deviations (≥ SYNC_MIN_Z to count).
     details: scale, offset, frames used and per-candidate figures, for reports.
+    key: the key it was read with (a found mark was made with it; `key.public`: marked before keying).
     """
 
     found: bool
@@ -379,6 +457,7 @@ class MarkResult:
     sync_z: float
     frames: int
     details: dict = field(default_factory=dict)
+    key: MarkKey | None = field(default=None, repr=False)
 
     def __str__(self) -> str:
         if self.found:
@@ -421,10 +500,11 @@ class MarkDetector:
             self.sum += residual
         self.frames += 1
 
-    def result(self) -> MarkResult:
+    def result(self, key: MarkKey) -> MarkResult:
+        """The mark under `key` in the frames added so far (the sum is kept: another key can be tried)."""
         if self.sum is None:
-            return MarkResult(False, None, 0.0, None, 0.0, 0, {"reason": "no frames"})
-        return _read(self.sum, self.frames)
+            return MarkResult(False, None, 0.0, None, 0.0, 0, {"reason": "no frames"}, key)
+        return _read(self.sum, self.frames, key)
 
 
 def _fold(residual: np.ndarray, sx: float, sy: float, tile: int = TILE) -> np.ndarray:
@@ -443,10 +523,10 @@ def _fold(residual: np.ndarray, sx: float, sy: float, tile: int = TILE) -> np.nd
     return padded.reshape(ny, tile, nx, tile).sum(axis=(0, 2), dtype=np.float64)
 
 
-def _sync(folded: np.ndarray) -> tuple[float, int, int]:
+def _sync(folded: np.ndarray, secret: bytes | None) -> tuple[float, int, int]:
     """Sync correlation over every cyclic shift: (z of the peak, row shift, column shift)."""
     size = folded.shape[0]
-    surface = np.fft.irfft2(np.fft.rfft2(folded) * _sync_spectrum(size), s=folded.shape)
+    surface = np.fft.irfft2(np.fft.rfft2(folded) * _sync_spectrum(secret, size), s=folded.shape)
     peak = int(np.argmax(surface))
     dy, dx = divmod(peak, size)
     median = float(np.median(surface))
@@ -455,17 +535,19 @@ def _sync(folded: np.ndarray) -> tuple[float, int, int]:
     return z, dy, dx
 
 
-@lru_cache(maxsize=2)
-def _sync_spectrum(size: int) -> np.ndarray:
+@lru_cache(maxsize=16)
+def _sync_spectrum(secret: bytes | None, size: int) -> np.ndarray:
+    """The sync pattern's conjugate spectrum at `size` (full and half resolution), once per key."""
+    layout = _layout(secret)
     chips = np.zeros(N_CELLS, np.float32)
-    chips[SYNC_CELLS] = SYNC_SIGNS
+    chips[layout.sync_cells] = layout.sync_signs
     tile = _tile(chips)
     if size != TILE:
         tile = cv2.resize(tile, (size, size), interpolation=cv2.INTER_AREA)
     return np.conj(np.fft.rfft2(tile.astype(np.float64)))
 
 
-def _coarse_scales(residual: np.ndarray, count: int = 3) -> list[tuple[float, float]]:
+def _coarse_scales(residual: np.ndarray, secret: bytes | None, count: int = 3) -> list[tuple[float, float]]:
     """Isotropic scales where a half-resolution fold shows the strongest sync peaks."""
     h, w = residual.shape
     half = cv2.resize(residual, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
@@ -473,7 +555,7 @@ def _coarse_scales(residual: np.ndarray, count: int = 3) -> list[tuple[float, fl
     hi = min(hi, min(h, w) / TILE)  # at least one whole tile in the copy
     steps = int(np.ceil(np.log(hi / lo) / np.log1p(COARSE_STEP))) + 1
     scales = lo * (1 + COARSE_STEP) ** np.arange(steps)
-    scores = np.array([_sync(_fold(half, s, s, TILE // 2))[0] for s in scales])
+    scores = np.array([_sync(_fold(half, s, s, TILE // 2), secret)[0] for s in scales])
     is_max = np.ones(len(scores), bool)
     is_max[1:] &= scores[1:] >= scores[:-1]
     is_max[:-1] &= scores[:-1] > scores[1:]
@@ -507,10 +589,10 @@ def _period_candidates(residual: np.ndarray, axis: int, count: int = 2) -> list[
     return periods
 
 
-def _scale_candidates(residual: np.ndarray) -> list[tuple[float, float]]:
+def _scale_candidates(residual: np.ndarray, secret: bytes | None) -> list[tuple[float, float]]:
     xs = [p / TILE for p in _period_candidates(residual, 1)]
     ys = [p / TILE for p in _period_candidates(residual, 0)]
-    candidates = _coarse_scales(residual) + [(sx, sy) for sx in xs for sy in ys]
+    candidates = _coarse_scales(residual, secret) + [(sx, sy) for sx in xs for sy in ys]
     lo, hi = SCALE_RANGE
     unique: list[tuple[float, float]] = []
     for sx, sy in candidates:
@@ -519,14 +601,14 @@ def _scale_candidates(residual: np.ndarray) -> list[tuple[float, float]]:
     return unique
 
 
-def _refine(residual: np.ndarray, sx: float, sy: float, z: float) -> tuple[float, float, float]:
+def _refine(residual: np.ndarray, sx: float, sy: float, z: float, secret: bytes | None) -> tuple[float, float, float]:
     """Coordinate search around (sx, sy) maximising the sync peak: (z, sx, sy)."""
     step = 0.008
     while step >= 0.0005:
         improved = False
         for dsx, dsy in ((step, 0), (-step, 0), (0, step), (0, -step), (step, step), (-step, -step)):
             cx, cy = sx * (1 + dsx), sy * (1 + dsy)
-            cz = _sync(_fold(residual, cx, cy))[0]
+            cz = _sync(_fold(residual, cx, cy), secret)[0]
             if cz > z:
                 sx, sy, z, improved = cx, cy, cz, True
         if not improved:
@@ -540,11 +622,11 @@ def _cell_values(tile: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return cells.sum(axis=(1, 3)).reshape(-1)
 
 
-def _cancel_crosstalk(values: np.ndarray, rounds: int = 2, radius: int = 2) -> np.ndarray:
+def _cancel_crosstalk(values: np.ndarray, layout: _Layout, rounds: int = 2, radius: int = 2) -> np.ndarray:
     """Remove neighbour cross-talk: fit each cell's response to its (2r+1)² neighbours' chips
     (sync chips known, code chips from the current decisions), subtract the neighbours' part."""
     decided = np.sign(values)
-    decided[SYNC_CELLS] = SYNC_SIGNS
+    decided[layout.sync_cells] = layout.sync_signs
     offsets = [(a, b) for a in range(-radius, radius + 1) for b in range(-radius, radius + 1)]
     centre = offsets.index((0, 0))
     cleaned = values
@@ -554,61 +636,67 @@ def _cancel_crosstalk(values: np.ndarray, rounds: int = 2, radius: int = 2) -> n
         response, *_ = np.linalg.lstsq(design, values, rcond=None)
         cleaned = values - (design @ response - design[:, centre] * response[centre])
         decided = np.sign(cleaned)
-        decided[SYNC_CELLS] = SYNC_SIGNS
+        decided[layout.sync_cells] = layout.sync_signs
     return cleaned
 
 
-def _read(residual: np.ndarray, frames: int) -> MarkResult:
+def _read(residual: np.ndarray, frames: int, key: MarkKey) -> MarkResult:
     residual = residual.astype(np.float32)
+    secret, layout = key.secret, _layout(key.secret)
     trials = []
-    for sx, sy in _scale_candidates(residual):
-        z, dy, dx = _sync(_fold(residual, sx, sy))
+    for sx, sy in _scale_candidates(residual, secret):
+        z, dy, dx = _sync(_fold(residual, sx, sy), secret)
         trials.append((z, sx, sy))
     if not trials:  # the picture is too small to hold one tile at any scale searched
         return MarkResult(False, None, 0.0, None, 0.0, frames, {"reason": "picture too small",
-                                                                "size": residual.shape[::-1]})
+                                                                "size": residual.shape[::-1]}, key)
     trials.sort(reverse=True)
     # Refine the two best candidates (a mark off by a little in scale still shows a clear peak).
-    z, sx, sy = max(_refine(residual, sx, sy, z) if z >= REFINE_MIN_Z else (z, sx, sy) for z, sx, sy in trials[:2])
+    z, sx, sy = max(_refine(residual, sx, sy, z, secret) if z >= REFINE_MIN_Z else (z, sx, sy)
+                    for z, sx, sy in trials[:2])
     tile = _fold(residual, sx, sy)
-    z, dy, dx = _sync(tile)
+    z, dy, dx = _sync(tile, secret)
     details = {"scale": (round(sx, 5), round(sy, 5)), "offset": (dy, dx), "size": residual.shape[::-1],
                "candidates": [(round(t[0], 2), round(t[1], 4), round(t[2], 4)) for t in trials]}
     if z < SYNC_MIN_Z:
-        return MarkResult(False, None, 0.0, None, z, frames, {**details, "reason": "no sync"})
-    values = _cancel_crosstalk(_cell_values(tile, dy, dx))
-    soft = values[CODE_CELLS] * SCRAMBLE  # > 0 means code bit 0
+        return MarkResult(False, None, 0.0, None, z, frames, {**details, "reason": "no sync"}, key)
+    values = _cancel_crosstalk(_cell_values(tile, dy, dx), layout)
+    soft = values[layout.code_cells] * layout.scramble  # > 0 means code bit 0
     hard = (soft < 0).astype(np.uint8)
     details["code_bits"] = f"{_from_bits(hard):032x}"  # the raw hard decisions, bit i = code bit i
     decoded = _BCH_CODE.decode(_from_bits(hard))
     if decoded is None:
         return MarkResult(False, None, 0.0, None, z, frames, {**details, "reason": "no codeword within "
-                                                                                   f"{MAX_BIT_ERRORS} bits"})
+                                                                                   f"{MAX_BIT_ERRORS} bits"}, key)
     mark_id, _ = decoded
     code = mark_codeword(mark_id)
     errors = int(np.count_nonzero(code != hard))
     signs = 1.0 - 2.0 * code
     confidence = float(max(0.0, (soft * signs).sum() / max(np.abs(soft).sum(), 1e-12)))
     if errors > MAX_BIT_ERRORS:  # cannot happen with a bounded-distance decoder; kept as the rule
-        return MarkResult(False, None, 0.0, errors, z, frames, {**details, "reason": "too many bit errors"})
-    return MarkResult(True, mark_id, confidence, errors, z, frames, details)
+        return MarkResult(False, None, 0.0, errors, z, frames, {**details, "reason": "too many bit errors"}, key)
+    return MarkResult(True, mark_id, confidence, errors, z, frames, details, key)
 
 
-def detect_mark(frames: Iterable[np.ndarray]) -> MarkResult:
-    """Read the mark from decoded frames (RGB (h, w, 3) uint8, or luma (h, w)), all one size.
+def detect_mark(frames: Iterable[np.ndarray], *, key: MarkKey) -> MarkResult:
+    """Read the mark made under `key` from decoded frames (RGB (h, w, 3) uint8, or luma (h, w)), all one size.
 
     The frames may be from anywhere in the copy; ~3 s (72 frames) is enough after H.264, a
-    scale to 720p or a 10 % crop."""
+    scale to 720p or a 10 % crop. A mark made under another key is not found."""
     detector = MarkDetector()
     for frame in frames:
         detector.add(frame)
-    return detector.result()
+    return detector.result(key)
 
 
-def detect_mark_in_file(path: str | Path, max_frames: int = 240, start_seconds: float = 0.0) -> MarkResult:
+def detect_mark_in_file(path: str | Path, keys: Sequence[MarkKey], max_frames: int = 240,
+                        start_seconds: float = 0.0) -> MarkResult:
     """Decode up to `max_frames` frames of `path` (from `start_seconds`) with PyAV and read the mark.
 
-    Tries a read after 48 and 96 frames and stops as soon as a mark is found."""
+    `keys` are tried in order on the same decoded frames: the result is the first key's that finds a
+    mark, else the first key's. Tries a read after 48 and 96 frames and stops as soon as a mark is found."""
+    if not keys:
+        raise ValueError("detect_mark_in_file needs at least one key")
     detector = MarkDetector()
     result = None
     with av.open(str(path)) as container:
@@ -621,7 +709,7 @@ def detect_mark_in_file(path: str | Path, max_frames: int = 240, start_seconds: 
                 continue
             detector.add(frame.to_ndarray(format="gray"))
             if detector.frames in TRY_FRAMES:
-                result = detector.result()
+                result = _first_found(detector, keys)
                 if result.found:
                     return result
             if detector.frames >= max_frames:
@@ -630,25 +718,36 @@ def detect_mark_in_file(path: str | Path, max_frames: int = 240, start_seconds: 
         raise ValueError(f"{path}: no video frames")
     if result is not None and result.frames == detector.frames:
         return result
-    return detector.result()
+    return _first_found(detector, keys)
+
+
+def _first_found(detector: MarkDetector, keys: Sequence[MarkKey]) -> MarkResult:
+    results = []
+    for key in keys:
+        results.append(detector.result(key))
+        if results[-1].found:
+            return results[-1]
+    return results[0]
 
 
 # --------------------------------------------------------------------------------------------
 # C2PA soft binding
 
 
-def soft_binding_assertion(mark_id: int) -> dict:
-    """The C2PA soft-binding assertion naming this mark (value: base64 of the id, 8 bytes big-endian)."""
+def soft_binding_assertion(mark_id: int, key: MarkKey) -> dict:
+    """The C2PA soft-binding assertion naming this mark (value: base64 of the id, 8 bytes big-endian).
+
+    Its algorithm says which pattern carries the id (KEYED_ALG: reading it needs the production's key)."""
     value = base64.b64encode(_check_id(mark_id).to_bytes(8, "big")).decode("ascii")
     return {"label": "c2pa.soft-binding",
-            "data": {"alg": SOFT_BINDING_ALG, "blocks": [{"scope": {}, "value": value}]}}
+            "data": {"alg": key.algorithm, "blocks": [{"scope": {}, "value": value}]}}
 
 
 def mark_id_from_soft_binding(assertion: dict) -> int:
     """The mark id in a soft-binding assertion made by `soft_binding_assertion` (ValueError otherwise)."""
     data = assertion.get("data", assertion)
-    if data.get("alg") != SOFT_BINDING_ALG:
-        raise ValueError(f"soft binding algorithm {data.get('alg')!r} is not {SOFT_BINDING_ALG}")
+    if data.get("alg") not in (KEYED_ALG, PUBLIC_ALG):
+        raise ValueError(f"soft binding algorithm {data.get('alg')!r} is not {KEYED_ALG} or {PUBLIC_ALG}")
     raw = base64.b64decode(data["blocks"][0]["value"], validate=True)
     if len(raw) != 8:
         raise ValueError("soft binding value is not a 64-bit mark id")

@@ -3,6 +3,10 @@
 What `reelforge trace FILE` and the studio's "Trace a file" page both call. A copy that was
 re-encoded, scaled, cropped or trimmed still carries the mark (see trust/mark.py); the catalog
 says which render, and so which recipient, got the delivery with that mark.
+
+The mark is read with the production's own mark key (trust/identity.py keeps it); a copy marked
+under another key shows no mark. Deliveries marked before keying carry the public pattern: it is
+tried too when the catalog records such deliveries, and a mark read with it names only one of them.
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from reelforge.store.catalog import Catalog
 from reelforge.store.paths import ProductionPaths
 from reelforge.store.schema import DeliveryRecord, RenderRecord
-from reelforge.trust.mark import MarkResult, detect_mark_in_file
+from reelforge.trust.identity import default_identity_folder, read_mark_secret
+from reelforge.trust.mark import PUBLIC_PATTERN, MarkKey, MarkResult, detect_mark_in_file
 
 
 class NotAVideo(ValueError):
@@ -48,17 +54,34 @@ class Trace:
 FindMark = Callable[[ProductionPaths, MarkResult], Trace]
 
 
-def read_mark(file: Path) -> MarkResult:
-    """The file's invisible mark (found or not); NotAVideo when it cannot be decoded."""
+def production_mark_keys(paths: ProductionPaths) -> list[MarkKey]:
+    """The keys the production's deliveries were marked with: its own key (if it has one), then the public
+    pattern if some delivery was marked before keying. CredentialsError when its key file is unreadable."""
+    keys = []
+    secret = read_mark_secret(default_identity_folder(paths.root))
+    if secret is not None:
+        keys.append(MarkKey(secret))
+    if paths.catalog.exists():
+        with Catalog(paths.catalog) as catalog:
+            if catalog.has_public_pattern_marks():
+                keys.append(PUBLIC_PATTERN)
+    return keys
+
+
+def read_mark(file: Path, keys: list[MarkKey]) -> MarkResult:
+    """The file's invisible mark under the first of `keys` that finds one (found or not); NotAVideo when it
+    cannot be decoded. With no keys there is nothing to find (the production never marked a delivery)."""
+    if not keys:
+        return MarkResult(False, None, 0.0, None, 0.0, 0, {"reason": "the production has no mark key"})
     try:
-        return detect_mark_in_file(file)
+        return detect_mark_in_file(file, keys)
     except Exception as exc:  # noqa: BLE001 - whatever the decoder raises, an undecodable file is bad input
         raise NotAVideo(str(exc) or type(exc).__name__) from None
 
 
 def trace_file(file: Path, paths: ProductionPaths, find: FindMark) -> Trace:
     """Read `file`'s mark and `find` the production's delivery that carries it (none recorded: no render)."""
-    mark = read_mark(file)
+    mark = read_mark(file, production_mark_keys(paths))
     if not mark.found or not paths.catalog.exists():
         return Trace(mark)
     return find(paths, mark)

@@ -31,6 +31,7 @@ from reelforge.trust.deliveries import (
     delivery_credentials,
     relative_name,
 )
+from reelforge.trust.identity import CredentialsError
 from reelforge.trust.trace import NotAVideo, trace_file
 
 router = APIRouter()
@@ -125,5 +126,7 @@ async def trace_upload(request: Request) -> Response:
         except NotAVideo:
             return page(request, "trust_trace_result.html", status_code=415, trace=None,
                         error=f"the file is not a video this decoder can read (send an {VIDEO_CONTAINERS} copy)")
+        except CredentialsError as exc:  # the production's mark key cannot be read: the studio's to fix
+            return page(request, "trust_trace_result.html", status_code=500, trace=None, error=str(exc))
     delivered = relative_name(state.paths, found.render.output_path) if found.render is not None else None
     return page(request, "trust_trace_result.html", error=None, trace=found, stored=upload, delivered=delivered)
