@@ -154,12 +154,13 @@ def test_a_public_pattern_mark_names_only_a_delivery_marked_before_keying(marked
     # the delivery was marked with the production's key: a public-pattern copy of its id names nothing
     result = run_cli("trace", str(forged), "--production", str(marked), check=False)
     assert result.returncode == 1 and "no mark found" in result.stdout
-    # recorded as marked before keying (no key row, as in a catalog older than keying): the public pattern is
-    # tried and names the render; the keyed file, read with the production key, then names nothing
+    # deleting the key row (so the delivery looks marked before keying, when a public-pattern read would
+    # name it) is an edit of a record the signed render entry covers: trace says TAMPERED, names no one
     with sqlite3.connect(marked.parent / ".reelforge" / "catalog.sqlite") as db:
+        for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+            db.execute(f"DROP TRIGGER {name}")
         db.execute("DELETE FROM delivery_mark_keys")
     row = delivery_row(marked)
-    result = run_cli("trace", str(forged), "--production", str(marked))
-    assert row["mark_id"] in result.stdout and f"render #{row['render']}" in result.stdout
-    result = run_cli("trace", str(marked.parent / "renders" / "s01e01.mp4"), check=False)
-    assert result.returncode == 1 and "no render of" in result.stdout
+    result = run_cli("trace", str(forged), "--production", str(marked), check=False)
+    assert result.returncode == 1 and "TAMPERED" in result.stdout and "delivery_mark_keys" in result.stdout
+    assert f"by {row['rendered_by']}" not in result.stdout

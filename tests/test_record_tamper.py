@@ -19,8 +19,8 @@ from reelforge.records.audit import LoggedRender, check_render, render_entries
 from reelforge.records.leaves import canonical_json, entry_leaf
 from reelforge.records.render_rows import NOT_COVERED
 from reelforge.store.catalog import Catalog
-from reelforge.trust import trace as trace_module
 from reelforge.store.paths import ProductionPaths
+from reelforge.trust import trace as trace_module
 from reelforge.trust.trace import production_mark_keys, read_mark
 
 
