@@ -390,3 +390,14 @@ def test_a_time_filter_still_lists_a_log_with_an_altered_time(show, tmp_path):
     db.execute("UPDATE log_entries SET at = 'yesterday-ish' WHERE seq = 1")
     listed = entries(spec, "--since", "2000-01-01")
     assert [e["seq"] for e in listed] == [seq for seq in range(total) if seq != 1]  # the altered one fits no range
+
+
+def test_a_witness_nested_a_thousand_deep_is_refused_in_one_line(tmp_path):
+    """A checkpoint file handed over by someone else is bounded before it is parsed (no RecursionError)."""
+    spec = write_spec(tmp_path / "show", small_spec())
+    assert cli("commit", str(spec), "-m", "first")[0] == 0
+    witness = tmp_path / "deep.json"
+    witness.write_text("[" * 1000 + "]" * 1000)
+    code, out = cli("log", "verify", str(spec), "--witness", str(witness))
+    assert code == 2 and "not a reelforge checkpoint" in out and "nested more than" in out, out
+    assert "Traceback" not in out and len(out.strip().splitlines()) == 1, out

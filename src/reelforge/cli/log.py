@@ -30,6 +30,7 @@ from reelforge.cli.console import (
 from reelforge.deliver.options import DeliveryError
 from reelforge.records import changelog
 from reelforge.records.actors import current_actor
+from reelforge.spec.json_problems import FileProblem, check_depth, check_size
 from reelforge.store.atomic import write_text
 from reelforge.store.catalog import Catalog
 from reelforge.store.paths import ProductionBusy, ProductionPaths
@@ -81,10 +82,16 @@ def _print_or_write(text: str, output: Path | None, written: str) -> None:
 
 
 def _read_json(path: Path, what: str) -> dict:
+    """A proof or checkpoint file someone handed over: size and nesting bounded before it is parsed."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        check_size(path.stat().st_size)
+        text = path.read_text(encoding="utf-8")
+        check_depth(text)
+        value = json.loads(text)
     except FileNotFoundError:
         raise fail(f"{path}: no such file") from None
+    except FileProblem as exc:
+        raise fail(f"{path}: not a {what} ({exc})") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise fail(f"{path}: not a {what} (not JSON: {exc})") from None
     if not isinstance(value, dict):

@@ -67,12 +67,10 @@ def one_line(text: str) -> str:
     return text.translate(_LINE_BREAKING)
 
 
-
 class _JsonObject(dict):
     """A parsed JSON object that remembers keys given more than once (json keeps the last)."""
 
     duplicate_keys: list[str]
-
 
 
 class _NonStandardNumber:
@@ -80,7 +78,6 @@ class _NonStandardNumber:
 
     def __init__(self, literal: str) -> None:
         self.literal = literal
-
 
 
 def _object_with_duplicates(pairs: list[tuple[str, Any]]) -> _JsonObject:
@@ -94,7 +91,6 @@ def _object_with_duplicates(pairs: list[tuple[str, Any]]) -> _JsonObject:
     return obj
 
 
-
 class FileProblem(Exception):
     """A problem with the file as a whole; there is nothing to validate after it.
 
@@ -106,14 +102,12 @@ class FileProblem(Exception):
         self.path = path
 
 
-
 def check_size(size: int) -> None:
     """Refuse a file over MAX_FILE_BYTES, before it is read: FileProblem saying its size and the limit."""
     if size > MAX_FILE_BYTES:
         raise FileProblem(f"the file is {size / 2**20:.1f} MiB ({size} bytes), over the {MAX_FILE_BYTES // 2**20} MiB "
                           f"limit; a production is far smaller (a season of 500 shots is about 3.5 MiB): remove "
                           f"the data that does not belong in it")
-
 
 
 def read_text(path: Path) -> str:
@@ -136,7 +130,6 @@ def read_text(path: Path) -> str:
         ) from None
 
 
-
 def parse_json(text: str) -> Any:
     """The JSON value of a file's text; FileProblem for empty, invalid or too deeply nested text.
 
@@ -155,7 +148,6 @@ def parse_json(text: str) -> Any:
         if text[: exc.pos].rstrip().endswith(",") and exc.msg.startswith(("Expecting property name", "Expecting value")):
             hint = " (JSON allows no comma after the last item)"
         raise FileProblem(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {reason}{hint}") from None
-
 
 
 def _whole_number(literal: str) -> int | _NonStandardNumber:
@@ -238,7 +230,6 @@ def json_problems(node: Any, loc: Loc = ()) -> list[tuple[Loc, str]]:
     return found
 
 
-
 def with_json_problems(model_found: list[tuple[Loc, str]], raw: Any) -> list[tuple[Loc, str]]:
     """The model's problems plus `json_problems(raw)`, less the model's comments those make redundant.
 
@@ -250,7 +241,6 @@ def with_json_problems(model_found: list[tuple[Loc, str]], raw: Any) -> list[tup
     if bad_numbers:
         bad_numbers.add(())
     return [(loc, message) for loc, message in model_found if loc not in bad_numbers] + json_found
-
 
 
 def duplicate_keys(text: str) -> list[tuple[str, str]]:
@@ -274,7 +264,6 @@ def duplicate_keys(text: str) -> list[tuple[str, str]]:
     return found
 
 
-
 def first_errors(exc: ValidationError) -> tuple[list[dict], list[tuple[Loc, str]]]:
     """The first MAX_MODEL_ERRORS of pydantic's errors, and a problem saying how many more there are (if any)."""
     errors = exc.errors()
@@ -283,7 +272,6 @@ def first_errors(exc: ValidationError) -> tuple[list[dict], list[tuple[Loc, str]
     more = len(errors) - MAX_MODEL_ERRORS
     return errors[:MAX_MODEL_ERRORS], [((), f"{more} more problems are not listed (only the first "
                                              f"{MAX_MODEL_ERRORS} are): fix these and validate again")]
-
 
 
 def convert_errors(errors: list[dict], raw: dict, root: type[BaseModel]) -> list[tuple[Loc, str]]:
@@ -319,7 +307,6 @@ def convert_errors(errors: list[dict], raw: dict, root: type[BaseModel]) -> list
             wanted = " or ".join(dict.fromkeys(_describe_branch(name) for name, _, _ in branches))
             found.append((union_loc, f"expected {wanted}, got {describe(branches[0][2]['input'])}"))
     return found
-
 
 
 def _split_loc(loc: tuple, raw: Any, error_type: str) -> tuple[Loc, str | None, int]:
@@ -363,7 +350,6 @@ _BRANCH_WORDS = {
 }
 
 
-
 def _describe_branch(name: str) -> str:
     inner = re.fullmatch(r"function-\w+\[.*, (.+)\]", name)  # validator around a type: name the type
     if inner:
@@ -398,7 +384,6 @@ _LIMIT_WORDS = {
     "less_than": ("lt", "less than"),
     "less_than_equal": ("le", "at most"),
 }
-
 
 
 def _convert_one(error: dict, loc: Loc, root: type[BaseModel]) -> tuple[Loc, str]:
@@ -452,13 +437,11 @@ def _convert_one(error: dict, loc: Loc, root: type[BaseModel]) -> tuple[Loc, str
     return loc, message[:1].lower() + message[1:]
 
 
-
 def _decimal_hint(value: Any) -> str:
     """Point out 24.0: a whole number, but written as a fraction."""
     if isinstance(value, float) and value.is_integer():
         return " (write it without a decimal point)"
     return ""
-
 
 
 def _unknown_field_message(loc: Loc, root: type[BaseModel]) -> str:
@@ -503,7 +486,6 @@ def unknown_field_text(name: str, known: list[str], cutoff: float = 0.6, homes: 
     return f"unknown field '{name}'; known fields: {', '.join(known)}"
 
 
-
 def _literal_message(expected: str, value: Any) -> str:
     """pydantic gives the choices as "'a', 'b' or 'c'"; say "must be one of 'a', 'b', 'c'"."""
     choices = re.findall(r"'((?:[^'\\]|\\.)*)'|(-?\d+(?:\.\d+)?)", expected)
@@ -519,7 +501,6 @@ def _literal_message(expected: str, value: Any) -> str:
     return message
 
 
-
 def _too_few_message(parent: Loc, needed: int, value: Any, root: type[BaseModel]) -> str:
     """A fixed-length list (a tuple in the model) that is too short; name its parts if documented."""
     got = len(value) if isinstance(value, list) else 0
@@ -527,7 +508,6 @@ def _too_few_message(parent: Loc, needed: int, value: Any, root: type[BaseModel]
     info = model.model_fields.get(parent[-1]) if model is not None else None
     parts = f" ({info.description})" if info is not None and info.description else ""
     return f"expected {needed} items{parts}, got {got}"
-
 
 
 @functools.lru_cache(maxsize=4096)  # problems cluster: many in one object ask for the same location
@@ -545,7 +525,6 @@ def _model_at(loc: Loc, root: type[BaseModel]) -> type[BaseModel] | None:
     return _as_model(annotation)
 
 
-
 def _as_model(annotation: Any) -> type[BaseModel] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
@@ -553,7 +532,6 @@ def _as_model(annotation: Any) -> type[BaseModel] | None:
         models = [m for m in map(_as_model, typing.get_args(annotation)) if m is not None]
         return models[0] if len(models) == 1 else None
     return None
-
 
 
 def _item_type(annotation: Any) -> Any:
@@ -567,7 +545,6 @@ def _item_type(annotation: Any) -> Any:
     if origin in (list, tuple) and typing.get_args(annotation):
         return typing.get_args(annotation)[0]
     return None
-
 
 
 def document_order(raw: Any) -> Callable[[Loc], tuple[int, ...]]:
@@ -584,7 +561,6 @@ def document_order(raw: Any) -> Callable[[Loc], tuple[int, ...]]:
         return positions[id(node)].get(part, len(node))
 
     return functools.partial(_document_position, raw, position)
-
 
 
 def _document_position(raw: Any, position: Callable[[dict, Any], int], loc: Loc) -> tuple[int, ...]:
@@ -606,7 +582,6 @@ def _document_position(raw: Any, position: Callable[[dict, Any], int], loc: Loc)
     return tuple(key)
 
 
-
 def value_at(raw: Any, loc: Loc) -> Any:
     node = raw
     for part in loc:
@@ -617,7 +592,6 @@ def value_at(raw: Any, loc: Loc) -> Any:
         else:
             return None
     return node
-
 
 
 def describe(value: Any) -> str:
@@ -655,10 +629,8 @@ def _json_start(value: Any, limit: int = 40) -> str:
     return text
 
 
-
 def _short(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
 
 
 def _number(value: Any) -> str:
@@ -668,10 +640,8 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-
 def _is_number(text: str) -> bool:
     return re.fullmatch(r"-?\d+(\.\d+)?", text) is not None
-
 
 
 def _items(count: int) -> str:
