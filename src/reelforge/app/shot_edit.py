@@ -50,7 +50,14 @@ from reelforge.records.entities import RecordsError
 from reelforge.records.versions import CommitResult
 from reelforge.spec import presets
 from reelforge.spec.easing import EASINGS
-from reelforge.spec.json_problems import FileProblem, check_depth, check_size, duplicate_keys, json_path
+from reelforge.spec.json_problems import (
+    FileProblem,
+    check_depth,
+    check_size,
+    duplicate_keys,
+    indexed_objects,
+    json_path,
+)
 from reelforge.spec.load import load_production
 from reelforge.spec.styles import load_families
 from reelforge.store.atomic import atomic_path
@@ -526,24 +533,20 @@ def find_shot(raw: dict, shot_path: str) -> tuple[tuple[int, int, int], dict]:
     parts = shot_path.split("/")
     if len(parts) == 3:
         episode_id, scene_id, shot_id = parts
-        for e, episode in _indexed(raw.get("episodes")):
+        for e, episode in indexed_objects(raw.get("episodes")):
             if episode.get("id") != episode_id:
                 continue
-            for s, scene in _indexed(episode.get("scenes")):
+            for s, scene in indexed_objects(episode.get("scenes")):
                 if scene.get("id") != scene_id:
                     continue
-                for t, shot in _indexed(scene.get("shots")):
+                for t, shot in indexed_objects(scene.get("shots")):
                     if shot.get("id") == shot_id:
                         return (e, s, t), shot
     raise UnknownShot(f"no shot {shot_path!r} in this production")
 
 
-def _indexed(items: Any) -> list[tuple[int, dict]]:
-    return [(i, item) for i, item in enumerate(items) if isinstance(item, dict)] if isinstance(items, list) else []
-
-
 def _dicts(items: Any) -> list[dict]:
-    return [item for _, item in _indexed(items)]
+    return [item for _, item in indexed_objects(items)]
 
 
 def _text(value: Any, language: str) -> str:

@@ -53,7 +53,7 @@ from reelforge.records.entities import (
     UnknownVersion,
     parse_entity,
 )
-from reelforge.spec.json_problems import FileProblem, json_path, parse_json, read_text
+from reelforge.spec.json_problems import FileProblem, indexed_objects, json_path, parse_json, read_text
 from reelforge.spec.styles import load_families, lora_path
 from reelforge.store.assets import AssetChanged, keep_asset
 from reelforge.store.catalog import Catalog, utc_now
@@ -440,12 +440,9 @@ def check_removals(catalog: Catalog, spec_path: str | Path) -> None:
 
 
 def _dicts(items) -> list[dict]:
-    return [item for _, item in _indexed(items)]
+    return [item for _, item in indexed_objects(items)]
 
 
-def _indexed(items) -> list[tuple[int, dict]]:
-    """(index, item) for the objects of a list; nothing for anything else (the JSON may have any shape)."""
-    return [(i, item) for i, item in enumerate(items) if isinstance(item, dict)] if isinstance(items, list) else []
 
 
 def _raw_references(raw: dict) -> list[tuple[str, str, str]]:
@@ -459,15 +456,15 @@ def _raw_references(raw: dict) -> list[tuple[str, str, str]]:
 
     series = raw.get("series", {}).get("id") if isinstance(raw.get("series"), dict) else None
     style(raw, f"series:{series}", "$")
-    for e, episode in _indexed(raw.get("episodes")):
+    for e, episode in indexed_objects(raw.get("episodes")):
         ep_at = f"$.episodes[{e}]"
         style(episode, f"episode:{episode.get('id')}", ep_at)
-        for s, scene in _indexed(episode.get("scenes")):
+        for s, scene in indexed_objects(episode.get("scenes")):
             sc, sc_at = f"{episode.get('id')}/{scene.get('id')}", f"{ep_at}.scenes[{s}]"
             style(scene, f"scene:{sc}", sc_at)
             if isinstance(scene.get("location"), str):
                 found.append((f"location:{scene['location']}", f"scene:{sc}", f"{sc_at}.location"))
-            for t, shot in _indexed(scene.get("shots")):
+            for t, shot in indexed_objects(scene.get("shots")):
                 sh, sh_at = f"shot:{sc}/{shot.get('id')}", f"{sc_at}.shots[{t}]"
                 style(shot, sh, sh_at)
                 for i, who in enumerate(shot.get("cast") if isinstance(shot.get("cast"), list) else []):

@@ -102,6 +102,13 @@ class FileProblem(Exception):
         self.path = path
 
 
+def indexed_objects(items: Any) -> list[tuple[int, dict]]:
+    """(index, item) for the items of a list that are objects; nothing for a non-list (raw JSON has any shape)."""
+    if not isinstance(items, list):
+        return []
+    return [(index, item) for index, item in enumerate(items) if isinstance(item, dict)]
+
+
 def check_size(size: int) -> None:
     """Refuse a file over MAX_FILE_BYTES, before it is read: FileProblem saying its size and the limit."""
     if size > MAX_FILE_BYTES:

@@ -34,6 +34,7 @@ from reelforge.spec.json_problems import (
     describe,
     document_order,
     first_errors,
+    indexed_objects,
     json_path,
     one_line,
     parse_json,
@@ -201,11 +202,11 @@ def _reference_problems(raw: dict) -> list[tuple[Loc, str]]:
         found.append((("backend",), f"backend '{backend}' renders with a model you bring: add "
                                     f"\"model\": {{\"checkpoint\": \"path/to/checkpoint\"}}"))
 
-    for e, episode in _dicts(raw.get("episodes")):
+    for e, episode in indexed_objects(raw.get("episodes")):
         episode_name = _label(episode, e)
         scenes_loc = ("episodes", e, "scenes")
         _unique_ids(found, "scene", scenes_loc, episode.get("scenes"), where=f" in episode {episode_name}")
-        for s, scene in _dicts(episode.get("scenes")):
+        for s, scene in indexed_objects(episode.get("scenes")):
             scene_name = f"{episode_name}/{_label(scene, s)}"
             scene_loc = scenes_loc + (s,)
             location = scene.get("location")
@@ -214,7 +215,7 @@ def _reference_problems(raw: dict) -> list[tuple[Loc, str]]:
                     f"scene {scene_name} is set in", "location", location, location_ids)))
             shots_loc = scene_loc + ("shots",)
             _unique_ids(found, "shot", shots_loc, scene.get("shots"), where=f" in scene {scene_name}")
-            for t, shot in _dicts(scene.get("shots")):
+            for t, shot in indexed_objects(scene.get("shots")):
                 shot_name = f"{scene_name}/{_label(shot, t)}"
                 found += _cast_problems(shot, shots_loc + (t,), shot_name, characters, character_ids)
                 found += _speaker_problems(shot, shots_loc + (t,), shot_name, characters, character_ids)
@@ -254,7 +255,7 @@ def _speaker_problems(shot: dict, shot_loc: Loc, shot_name: str, characters: Any
     found: list[tuple[Loc, str]] = []
     if not isinstance(characters, list):
         return found
-    for d, line in _dicts(shot.get("dialogue")):
+    for d, line in indexed_objects(shot.get("dialogue")):
         speaker = line.get("speaker")
         if isinstance(speaker, str) and speaker not in character_ids:
             found.append((shot_loc + ("dialogue", d, "speaker"), _unknown_reference(
@@ -292,18 +293,18 @@ def _wardrobe_change_problems(raw: dict) -> list[tuple[Loc, str]]:
         return found
     episode_ids: dict[str, Loc] = {}
     scene_ids: dict[str, dict[str, Loc]] = {}  # episode id → its scenes' ids (the first episode of an id)
-    for e, episode in _dicts(episodes):
+    for e, episode in indexed_objects(episodes):
         episode_id = episode.get("id")
         if isinstance(episode_id, str) and episode_id not in episode_ids:
             episode_ids[episode_id] = ("episodes", e, "id")
             scene_ids[episode_id] = {scene["id"]: ("episodes", e, "scenes", s, "id")
-                                     for s, scene in reversed(_dicts(episode.get("scenes")))
+                                     for s, scene in reversed(indexed_objects(episode.get("scenes")))
                                      if isinstance(scene.get("id"), str)}
-    for c, character in _dicts(raw.get("characters")):
+    for c, character in indexed_objects(raw.get("characters")):
         name = _label(character, c)
         changes_loc = ("characters", c, "wardrobe_changes")
         first: dict[tuple[str, str | None], Loc] = {}
-        for j, change in _dicts(character.get("wardrobe_changes")):
+        for j, change in indexed_objects(character.get("wardrobe_changes")):
             episode_id, scene_id = change.get("episode"), change.get("scene")
             if not isinstance(episode_id, str) or not (scene_id is None or isinstance(scene_id, str)):
                 continue  # the model check reports the wrong types
@@ -328,7 +329,7 @@ def _wardrobe_change_problems(raw: dict) -> list[tuple[Loc, str]]:
 def _unique_ids(found: list, kind: str, list_loc: Loc, items: Any, where: str) -> dict[str, Loc]:
     """Record duplicate ids among a list of objects; return each id's first location."""
     first: dict[str, Loc] = {}
-    for index, item in _dicts(items):
+    for index, item in indexed_objects(items):
         item_id = item.get("id")
         if not isinstance(item_id, str):
             continue
@@ -348,13 +349,6 @@ def _unknown_reference(subject: str, kind: str, name: str, known: dict[str, Loc]
     if close:
         return f"{message}; did you mean '{close[0]}'? Known {kind}s: {', '.join(sorted(known))}"
     return f"{message}; known {kind}s: {', '.join(sorted(known))}"
-
-
-def _dicts(items: Any) -> list[tuple[int, dict]]:
-    """(index, item) for the items of a list that are objects; nothing for a non-list."""
-    if not isinstance(items, list):
-        return []
-    return [(index, item) for index, item in enumerate(items) if isinstance(item, dict)]
 
 
 def _label(item: dict, index: int) -> str:
