@@ -39,6 +39,7 @@ from reelforge.trust.identity import (
     load_identity,
     renew_leaf,
 )
+from reelforge.trust.unhashed_boxes import C2PA_UUID
 
 RENDER = {
     "prompts": ["a lighthouse at dusk, 35mm", "é ✓ unicode"],
@@ -404,12 +405,16 @@ def free_box(size: int = 4096, kind: bytes = b"free") -> bytes:
     return struct.pack(">I4s", 8 + size, kind) + bytes(range(256)) * (size // 256)
 
 
-@pytest.mark.parametrize("change", ["append free", "append skip", "insert before moov", "ftyp brand"])
+@pytest.mark.parametrize("change", ["append free", "append skip", "append c2pa uuid", "insert before moov",
+                                    "ftyp brand"])
 def test_unhashed_boxes_changed_after_signing_are_a_modification(change, signed_video, identity, work):
     """c2pa's BMFF hash leaves ftyp/free/skip out, so these alone would read Trusted; reelforge must not."""
     data = signed_video.read_bytes()
     top = boxes(data)
-    if change.startswith("append"):
+    if change == "append c2pa uuid":  # a second manifest-store box: c2pa excludes every one from its hash
+        extra = struct.pack(">I4s", 8 + 16 + 4096, b"uuid") + C2PA_UUID + bytes(range(256)) * 16
+        changed, offset, code = data + extra, len(data), "reelforge.box.added"
+    elif change.startswith("append"):
         changed, offset, code = data + free_box(kind=change.split()[1].encode()), len(data), "reelforge.box.added"
     elif change == "insert before moov":  # after mdat: the media still plays, nothing inside moov moves
         offset, code = top["moov"][0], "reelforge.box.added"

@@ -173,6 +173,19 @@ def test_damaged_stored_frames_are_said_and_rendered_again(show, monkeypatch, ca
     assert code == 0 and "were damaged" not in out  # repaired once, then reused as it is
 
 
+@pytest.mark.parametrize("damage", ['{"frames": 5}', "[1]", '"x"', "[" * 5000 + "]" * 5000])
+def test_damaged_store_records_are_rendered_again_not_a_crash(show, monkeypatch, capsys, damage):
+    """A shot manifest or segment record overwritten (a hand edit, a disk fault) is not trusted: the shot or
+    segment is made again and the delivery is the same; never an internal error."""
+    before = stream_sha(show / EPISODE)
+    for record in [*(show / ".reelforge" / "jobs").glob("*/*/manifest.json"),
+                   *(show / ".reelforge" / "segments").glob("*.json")]:
+        record.write_text(damage)
+    code, out, err = reelforge(monkeypatch, capsys, "render", str(show / "production.json"))
+    assert code == 0 and "Traceback" not in out + err, err
+    assert stream_sha(show / EPISODE) == before
+
+
 def test_a_bug_is_one_line_with_exit_70_and_the_traceback_on_request(show, monkeypatch, capsys):
     def broken(spec):
         raise KeyError("shots")

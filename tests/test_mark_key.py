@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import shutil
 import sqlite3
 import stat
 from pathlib import Path
@@ -147,6 +148,26 @@ def test_another_key_finds_no_mark(marked, tmp_path):
     run_cli("render", str(other))  # a catalog to search
     result = run_cli("trace", str(marked.parent / "renders" / "s01e01.mp4"), "--production", str(other), check=False)
     assert result.returncode == 1 and "no mark found" in result.stdout
+
+
+def test_a_lost_or_replaced_mark_key_is_said_and_never_silently_replaced(marked, tmp_path):
+    """Without its key a production's leaked copies cannot be traced: trace says the key is gone (not "no mark"),
+    and a marked render refuses to make a new key in its place."""
+    copy = Path(shutil.copytree(marked.parent, tmp_path / "copy",
+                                ignore=shutil.ignore_patterns("*-wal", "*-shm"))) / "production.json"
+    key = copy.parent / ".reelforge" / "identity" / MARK_KEY
+    delivery = copy.parent / "renders" / "s01e01.mp4"
+    for broken in ("lost", "replaced"):
+        if broken == "lost":
+            key.unlink()
+        else:
+            key.write_text("ab" * 32 + "\n")
+        result = run_cli("trace", str(delivery), check=False)
+        assert result.returncode == 2 and "restore" in result.stderr and "no mark found" not in result.stdout
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        result = run_cli("render", str(copy), "--mark", check=False)
+        assert result.returncode == 2 and "restore" in result.stderr, result.stderr
+    assert key.read_text() == "ab" * 32 + "\n"  # the render made no new key
 
 
 def test_a_public_pattern_mark_names_only_a_delivery_marked_before_keying(marked, tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -124,8 +125,43 @@ def test_a_mark_removed_from_its_delivery_row_is_still_found_and_tampered(show, 
      "entity_refs rows of commit #1 differ from its change-log entry"),
 ])
 def test_an_edited_shot_state_or_reference_fails_log_verify_naming_it(show, tmp_path, statement, named):
-    code, out = cli("log", "verify", str(tampered(show, tmp_path, statement)))
+    spec = tampered(show, tmp_path, statement)
+    code, out = cli("log", "verify", str(spec))
     assert code == 1 and named in out, out
+    # refs, history, show and diff answer from these tables: they say TAMPERED instead
+    for args in (("refs", "character:mara"), ("history", "shot:s01e01/sc01/sh01")):
+        code, out = cli(*args, "--production", str(spec))
+        assert code == 1 and "TAMPERED" in out and named in out and "cast in" not in out, out
+
+
+def test_a_render_logged_twice_or_an_unlogged_render_below_the_first_is_forged(show, tmp_path):
+    """A second render entry for a render (appended by hand, then signed by whatever signs next) does not
+    replace the one the render wrote; a render row numbered below every logged one is not "older than the log"."""
+    from reelforge.records.changelog import append_entry
+    from reelforge.store.schema import LogEntry
+
+    spec, db = copy_of_records(show, tmp_path / "twice")
+    db.close()
+    with Catalog(spec.parent / ".reelforge" / "catalog.sqlite") as catalog, catalog.session() as session:
+        (found,) = render_entries(session).values()
+        entry = session.get(LogEntry, found.entry.seq)
+        append_entry(session, actor=entry.actor, kind="render", entity=entry.entity, version=entry.version,
+                     before=None, after={**found.state, "rendered_by": "bob"}, reason=entry.reason)
+        session.commit()
+    with sqlite3.connect(spec.parent / ".reelforge" / "catalog.sqlite") as raw:
+        for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+            raw.execute(f"DROP TRIGGER {name}")
+        raw.execute("UPDATE deliveries SET rendered_by = 'bob'")
+    code, out = cli("verify", str(show["file"]), "--production", str(spec))
+    assert code == 1 and f"records render #{render_id(show)} again" in out, out
+    code, out = cli("log", "verify", str(spec))
+    assert code == 1 and "again" in out, out
+
+    spec = tampered(show, tmp_path / "below", "INSERT INTO renders SELECT 0, kind, episode_id, output_path, "
+                    "output_sha256, started_at, finished_at, seconds, frames, shots_rendered, shots_reused, "
+                    "encode_json, environment_json FROM renders")
+    code, out = cli("log", "verify", str(spec))
+    assert code == 1 and "render #0 has no change-log entry" in out, out
 
 
 def test_show_and_status_mark_a_tampered_render(show, tmp_path):
@@ -134,7 +170,7 @@ def test_show_and_status_mark_a_tampered_render(show, tmp_path):
     assert code == 1 and "TAMPERED: render_shots row" in out, out
     assert json.loads(out[out.index("{"):out.rindex("}") + 1])["records"]["state"] == "tampered"
     code, out = cli("status", str(spec))
-    assert code == 0 and "TAMPERED" in out, out
+    assert code == 1 and "TAMPERED: render #" in out, out
 
 
 def test_an_untouched_production_verifies_and_traces(show):

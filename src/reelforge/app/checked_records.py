@@ -2,8 +2,10 @@
 
 `verify`, `trace`, `status`, `show render:N` and the studio's credentials page read a render's
 rows; a row edited in the database file (triggers dropped, as anyone with the file can) must make
-them say TAMPERED, not answer wrongly. Each check reads only the renders it answers about
-(records/audit.py `check_render`), never the whole log: cheap enough for every page view.
+them say TAMPERED, not answer wrongly. A check reads the rows of the renders it answers about and
+the render entries (records/audit.py `check_render`: a few queries, not the whole `log verify`);
+`verify` and `trace` also hold the entry against the newest signed checkpoint (its leaf hashes and
+one signature), since an entry rewritten with its own hashes still agrees with its rows.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from reelforge.cli.console import (
 from reelforge.deliver.options import DeliveryError
 from reelforge.errors import SpecError
 from reelforge.records.actors import current_actor
+from reelforge.records.audit import check_records
 from reelforge.records.entities import RecordsError
 from reelforge.records.versions import (
     ABSENT,
@@ -41,11 +42,22 @@ app = typer.Typer()
 
 
 def catalog_or_exit(production: Path | None) -> Catalog:
-    """The catalog of --production, or of the production the current folder is in."""
+    """The catalog of --production, or of the production the current folder is in, its version tables checked.
+
+    `history`, `show`, `diff` and `refs` answer from the version tables (commits, versions, references,
+    shot states): a row edited since its change-log entry makes them say TAMPERED (exit 1), not answer.
+    """
     paths = production_option(production)
     if not paths.catalog.exists():
         raise fail(f"{paths.root} has no commits recorded yet: run `reelforge commit {shown(paths.spec)} -m REASON`")
-    return Catalog(paths.catalog)
+    catalog = Catalog(paths.catalog)
+    with catalog.session() as session:
+        problems = check_records(session, with_renders=False)
+    if problems:
+        catalog.close()
+        raise fail(f"TAMPERED: {problems[0]}: nothing answered from altered records (`reelforge log verify` lists "
+                   "every problem)", code=1)
+    return catalog
 
 
 @app.command("commit")

@@ -316,3 +316,9 @@ def status_command(spec: Annotated[Path, typer.Argument(help="production.json")]
                       ", ".join(shot.changed_fields))
     console.print(table)
     console.print(", ".join(f"{count} {LABELS[state]}" for state, count in status.counts.items()), highlight=False)
+    tampered = sorted({shot.last_render.render_id for shot in status.shots()
+                       if shot.last_render is not None and shot.last_render.tampered})
+    if tampered:  # the statuses above come from rows that disagree with the log: a failed check
+        console.print(f"[bold red]TAMPERED[/]: render {', '.join(f'#{n}' for n in tampered)}: its records disagree "
+                      "with the change log (`reelforge log verify` lists every problem)", highlight=False)
+        raise typer.Exit(1)

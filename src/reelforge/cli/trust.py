@@ -106,6 +106,7 @@ def watermark(
     """Burn a visible watermark in by the documented ffmpeg recipe (same input → same bytes); optionally sign it."""
     if production is None:
         _burn(src, dst, text=text, logo=logo, position=position, opacity=opacity)
+        console.print(f"marked {dst} (sha256 {file_sha256(dst)})", highlight=False, markup=False, soft_wrap=True)
         return
     if dst.suffix.lower() not in (".mp4", ".m4v", ".mov"):
         raise fail(f"{dst}: a signed output must be .mp4, .m4v or .mov")
@@ -157,7 +158,6 @@ def _burn(src: Path, dst: Path, *, text: str, logo: Path | None, position: str, 
         apply_watermark(src, dst, spec)
     except WatermarkError as exc:
         raise fail(str(exc)) from None
-    console.print(f"marked {dst} (sha256 {file_sha256(dst)})", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()

@@ -16,6 +16,7 @@ from reelforge.media.encode import EncodeSettings
 from reelforge.media.watermark import WatermarkError, WatermarkSpec, recipe_record
 from reelforge.records.actors import current_actor
 from reelforge.store.assets import keep_asset
+from reelforge.store.paths import SPEC_NAME, ProductionPaths
 from reelforge.trust.identity import (
     MARK_KEY,
     CredentialsError,
@@ -27,6 +28,7 @@ from reelforge.trust.identity import (
     read_mark_secret,
 )
 from reelforge.trust.mark import PUBLIC_PATTERN, MarkKey
+from reelforge.trust.mark_keys import key_problem
 
 
 class DeliveryError(Exception):
@@ -93,6 +95,9 @@ def production_mark_key(root: Path, announce=None) -> MarkKey:
     Also for a production signed with a studio's chain or not signed: the key belongs to the production."""
     folder = default_identity_folder(root)
     try:
+        problem = key_problem(folder / MARK_KEY, read_mark_secret(folder), ProductionPaths(root / SPEC_NAME).catalog)
+        if problem is not None:  # never a new key in place of a lost one
+            raise DeliveryError(f"mark: {problem}")
         secret, created = load_or_create_mark_secret(folder)
     except CredentialsError as exc:
         raise DeliveryError(f"mark: {exc}") from None

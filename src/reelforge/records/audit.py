@@ -11,6 +11,7 @@ are checked on what they did record and reported as not checkable for the rest (
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from reelforge.records.render_rows import (
     load_render_rows,
     render_record,
 )
+from reelforge.store.catalog import in_chunks
 from reelforge.store.schema import (
     CommitRecord,
     EntityRef,
@@ -43,13 +45,14 @@ from reelforge.store.schema import (
 )
 
 
-def check_records(session: Session) -> list[str]:
+def check_records(session: Session, *, with_renders: bool = True) -> list[str]:
     """The version tables against the change log: what `history`, `show` and `show render:N` print must be
     what the log recorded, or `reelforge log verify` would vouch for a log while the records beside it lie.
 
     Commits (actor, time, reason, spec hash), entity versions (content and the commit that wrote them) and
     render → commit links are compared with their log entries; a row without one was forged (or its entry
     removed, which the tree shows). Renders logged before the render entry named its commit are not linked.
+    `with_renders=False`: the version tables only (what `refs` reads), not every render's rows.
     """
     problems: list[str] = []
     logged = list(session.scalars(select(LogEntry).where(LogEntry.kind.in_(("commit", "asset", "render")))))
@@ -57,9 +60,9 @@ def check_records(session: Session) -> list[str]:
                                                                           row.entity.startswith("commit:"))}
     blobs: dict[str, bytes] = {}
     wanted_list = sorted(wanted)
-    for start in range(0, len(wanted_list), 500):  # SQLite caps the parameters of one statement
+    for chunk in in_chunks(wanted_list):
         blobs.update((digest, data) for digest, data in session.execute(
-            select(LogState.sha256, LogState.data).where(LogState.sha256.in_(wanted_list[start:start + 500]))))
+            select(LogState.sha256, LogState.data).where(LogState.sha256.in_(chunk))))
 
     def after(row) -> dict:
         try:
@@ -101,7 +104,8 @@ def check_records(session: Session) -> list[str]:
                  for render_id, state in sorted(renders.items(), key=lambda item: str(item[0]))
                  if state.get("commit") is not None and render_id not in linked]
     problems += _commit_row_differences(session, commits)
-    problems += [problem for audit in check_render_records(session).values() for problem in audit.problems]
+    if with_renders:
+        problems += [problem for audit in check_render_records(session).values() for problem in audit.problems]
     return problems
 
 
@@ -150,6 +154,7 @@ class LoggedRender:
     entry: LogEntry
     state: dict
     intact: bool
+    again: tuple[int, ...] = ()  # later render entries for the same render id: a render is logged once
 
 
 @dataclass(frozen=True)
@@ -177,7 +182,12 @@ class RenderAudit:
 
 
 def render_entries(session: Session) -> dict[int, LoggedRender]:
-    """Every render entry by the render id it records (one query)."""
+    """Every render entry by the render id it records (one query).
+
+    A render is logged once, in its own transaction: the first entry for an id is its entry. A later
+    one for the same id (appended by hand, and signed by whatever command signs next) is kept in
+    `again`, so it is reported as forged instead of replacing what was signed.
+    """
     found: dict[int, LoggedRender] = {}
     query = (select(LogEntry, LogState.data).outerjoin(LogState, LogState.sha256 == LogEntry.after_sha256)
              .where(LogEntry.kind == "render").order_by(LogEntry.seq))
@@ -191,7 +201,11 @@ def render_entries(session: Session) -> dict[int, LoggedRender]:
         except ValueError:
             state = None
         if isinstance(state, dict) and isinstance(state.get("render_id"), int):
-            found[state["render_id"]] = LoggedRender(entry, state, intact)
+            first = found.get(state["render_id"])
+            if first is None:
+                found[state["render_id"]] = LoggedRender(entry, state, intact)
+            else:
+                found[state["render_id"]] = dataclasses.replace(first, again=(*first.again, entry.seq))
     return found
 
 
@@ -214,11 +228,16 @@ def check_render(session: Session, render_id: int, logged: dict[int, LoggedRende
     if found is None:
         if rows.render is None:
             return RenderAudit(render_id, None, (f"no render #{render_id} is recorded",), False)
-        if any(other < render_id for other in logged):  # renders after the first logged one always have one
+        # Only a render recorded before the log existed has no entry: its id is one of the first (SQLite
+        # numbers rows from 1), below every logged render's. Any other row without an entry was forged.
+        if render_id < 1 or any(other < render_id for other in logged):
             return RenderAudit(render_id, None, (f"renders row of render #{render_id} has no change-log entry "
                                                  "(forged, or its entry removed)",), False)
         return RenderAudit(render_id, None, (), False)
     seq = found.entry.seq
+    if found.again:
+        return RenderAudit(render_id, seq, (f"change-log entry {found.again[0]} records render #{render_id} again "
+                                            f"(a render is logged once, by entry {seq}): forged",), True)
     if not found.intact:
         return RenderAudit(render_id, seq, (f"change-log entry {seq} (render #{render_id}) was altered: run "
                                             "`reelforge log verify`",), covers_rows(found.state))
@@ -309,8 +328,7 @@ def check_render_records(session: Session, render_ids: list[int] | None = None) 
     ids = sorted(set(rows) | (set(logged) if render_ids is None else set()))
     keys = sorted({shot.job_key for found in rows.values() for shot in found.shots})
     jobs: dict[str, JobRecord] = {}
-    for start in range(0, len(keys), 500):  # SQLite caps the parameters of one statement
-        jobs.update((job.key, job) for job in session.scalars(select(JobRecord)
-                                                              .where(JobRecord.key.in_(keys[start:start + 500]))))
+    for chunk in in_chunks(keys):
+        jobs.update((job.key, job) for job in session.scalars(select(JobRecord).where(JobRecord.key.in_(chunk))))
     return {render_id: check_render(session, render_id, logged, rows.get(render_id, RenderRows(None)), jobs)
             for render_id in ids}

@@ -11,13 +11,13 @@ check (changelog.verify_log → audit) can use it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reelforge.records.leaves import canonical_json
+from reelforge.store.catalog import in_chunks
 from reelforge.store.schema import (
     DeliveryMarkKey,
     DeliveryRecord,
@@ -75,11 +75,6 @@ class RenderRows:
     nodes: dict[int, list[RenderShotNode]] = field(default_factory=dict)  # position → farm nodes
 
 
-def _chunks(ids: list[int]) -> Iterable[list[int]]:
-    for start in range(0, len(ids), 500):  # SQLite caps the parameters of one statement
-        yield ids[start:start + 500]
-
-
 def load_render_rows(session: Session, render_ids: list[int] | None = None) -> dict[int, RenderRows]:
     """The rows of these renders (None: every render), a handful of queries whatever their number.
 
@@ -90,7 +85,7 @@ def load_render_rows(session: Session, render_ids: list[int] | None = None) -> d
         if render_ids is None:
             yield from session.scalars(select(model))
             return
-        for chunk in _chunks(render_ids):
+        for chunk in in_chunks(render_ids):
             yield from session.scalars(select(model).where(column.in_(chunk)))
 
     found: dict[int, RenderRows] = {}

@@ -56,7 +56,7 @@ from reelforge.records.entities import (
 from reelforge.spec.json_problems import FileProblem, indexed_objects, json_path, parse_json, read_text
 from reelforge.spec.styles import load_families, lora_path
 from reelforge.store.assets import AssetChanged, keep_asset
-from reelforge.store.catalog import Catalog, utc_now
+from reelforge.store.catalog import Catalog, in_chunks, utc_now
 from reelforge.store.hashing import cached_file_sha256, file_sha256
 from reelforge.store.schema import (
     CommitRecord,
@@ -543,8 +543,8 @@ def _refs_of(session: Session, rows: Iterable[EntityVersion]) -> dict[str, dict[
     wanted = {(row.entity, row.version) for row in rows}
     found: dict[str, dict[str, str]] = {}
     names = sorted({entity for entity, _ in wanted})
-    for start in range(0, len(names), 500):  # SQLite caps the parameters of one statement
-        for ref in session.scalars(select(EntityRef).where(EntityRef.entity.in_(names[start:start + 500]))):
+    for chunk in in_chunks(names):
+        for ref in session.scalars(select(EntityRef).where(EntityRef.entity.in_(chunk))):
             if (ref.entity, ref.version) not in wanted:
                 continue
             found.setdefault(ref.entity, {})[ref.field] = ref.target

@@ -9,11 +9,11 @@ tables, with those of the change log and the versions, are in store/schema.py.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Self
+from typing import Self, TypeVar
 
 from sqlalchemy import URL, create_engine, event, select
 from sqlalchemy.orm import Session
@@ -28,6 +28,15 @@ from reelforge.store.schema import (
     RenderRecord,
     RenderShot,
 )
+
+T = TypeVar("T")
+SQL_PARAMETERS = 500  # values bound in one `IN (...)`: SQLite caps the parameters of one statement
+
+
+def in_chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
+    """`values` in slices small enough for one `IN (...)` each."""
+    for start in range(0, len(values), SQL_PARAMETERS):
+        yield values[start:start + SQL_PARAMETERS]
 
 
 def utc_now() -> str:
@@ -146,6 +155,11 @@ class Catalog:
         with self.session() as session:
             row = session.get(DeliveryMarkKey, render_id)
             return row.key_id if row else None
+
+    def mark_key_ids(self) -> set[str]:
+        """The fingerprints of every key a recorded delivery's mark was made with."""
+        with self.session() as session:
+            return set(session.scalars(select(DeliveryMarkKey.key_id).distinct()))
 
     def has_public_pattern_marks(self) -> bool:
         """Whether any delivery was marked before keying (a mark id, no key recorded): trace then also

@@ -43,10 +43,12 @@ def cached_file_sha256(path: Path) -> str:
     with _cache_lock:
         try:
             cache = json.loads(store.read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
+            cache = {}
+        if not isinstance(cache, dict):  # a damaged cache is rebuilt, never trusted
             cache = {}
         entry = cache.get(str(path))
-        if entry and entry.get("stamp") == stamp:
+        if isinstance(entry, dict) and entry.get("stamp") == stamp and isinstance(entry.get("sha256"), str):
             return entry["sha256"]
         sha = file_sha256(path)
         cache[str(path)] = {"stamp": stamp, "sha256": sha}

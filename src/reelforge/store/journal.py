@@ -56,9 +56,10 @@ class JobFiles:
         try:
             data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
             frames = data["frames"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):  # damaged (a killed write, a hand edit)
             return None
-        if not all(isinstance(f, str) and re.fullmatch(r"[0-9a-f]{64}", f) for f in frames):
+        if not isinstance(frames, list) or not all(isinstance(f, str) and re.fullmatch(r"[0-9a-f]{64}", f)
+                                                   for f in frames):
             return None
         return frames
 

@@ -33,9 +33,9 @@ class SegmentStore:
             return None
         try:
             expected = json.loads(record.read_text())["sha256"]
-        except (ValueError, KeyError):
+        except (ValueError, KeyError, TypeError, RecursionError):  # a damaged record: encode the segment again
             return None
-        return (segment, expected) if file_sha256(segment) == expected else None
+        return (segment, expected) if isinstance(expected, str) and file_sha256(segment) == expected else None
 
     def keep(self, encoded: Path, key: str) -> tuple[Path, str]:
         """Move a freshly encoded segment into place under its key and record its hash: (segment, sha256)."""

@@ -405,7 +405,7 @@ def _read_bytes(path: Path, what: str) -> bytes:
     except FileNotFoundError:
         raise CredentialsError(f"{path}: {what} not found") from None
     except IsADirectoryError:
-        raise CredentialsError(f"{path}: is a folder, expected a {what} file") from None
+        raise CredentialsError(f"{path}: is a folder, expected a {what}") from None
     except OSError as exc:
         raise CredentialsError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
 

@@ -18,8 +18,9 @@ from pathlib import Path
 from reelforge.store.catalog import Catalog
 from reelforge.store.paths import ProductionPaths
 from reelforge.store.schema import DeliveryRecord, RenderRecord
-from reelforge.trust.identity import default_identity_folder, read_mark_secret
+from reelforge.trust.identity import MARK_KEY, CredentialsError, default_identity_folder, read_mark_secret
 from reelforge.trust.mark import PUBLIC_PATTERN, MarkKey, MarkResult, detect_mark_in_file
+from reelforge.trust.mark_keys import key_problem
 
 
 class NotAVideo(ValueError):
@@ -56,9 +57,14 @@ FindMark = Callable[[ProductionPaths, MarkResult], Trace]
 
 def production_mark_keys(paths: ProductionPaths) -> list[MarkKey]:
     """The keys the production's deliveries were marked with: its own key (if it has one), then the public
-    pattern if some delivery was marked before keying. CredentialsError when its key file is unreadable."""
+    pattern if some delivery was marked before keying. CredentialsError when its key file is unreadable, or
+    gone or replaced while the catalog records deliveries marked with it (trust/mark_keys.py)."""
     keys = []
-    secret = read_mark_secret(default_identity_folder(paths.root))
+    folder = default_identity_folder(paths.root)
+    secret = read_mark_secret(folder)
+    problem = key_problem(folder / MARK_KEY, secret, paths.catalog)
+    if problem is not None:
+        raise CredentialsError(problem)
     if secret is not None:
         keys.append(MarkKey(secret))
     if paths.catalog.exists():

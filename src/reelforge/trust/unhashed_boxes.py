@@ -133,6 +133,9 @@ def changes(path: Path, mime: str, manifest: Mapping) -> list[tuple[str, str]]:
         return []
     found = layout(path)
     problems: list[tuple[str, str]] = []
+    # The hash leaves out every C2PA uuid box, but a signed file has exactly one: its manifest store.
+    problems += [("reelforge.box.added", f"{_name(box)}: a second C2PA manifest box, which the signature does "
+                                         "not cover") for box in [b for b in found.boxes if b.is_manifest][1:]]
     unhashed = [b for b in found.boxes if b.kind in kinds and not b.is_manifest]
     recorded = next((a.get("data") for a in manifest.get("assertions", []) if a.get("label") == UNHASHED_LABEL), None)
     if recorded is None:
