@@ -15,7 +15,7 @@ from pathlib import Path
 
 import av
 import numpy as np
-from conftest import run_cli, small_spec, stream_sha, write_spec
+from conftest import cli, run_cli, small_spec, stream_sha, write_spec
 
 from reelforge.media.yuv import rgb_to_yuv420
 from reelforge.store.frames import FrameStore
@@ -137,22 +137,32 @@ def test_verify_a_single_shot(small_production: Path):
     assert "s01e01/sc01/sh01" not in result.stdout
 
 
-def test_verify_names_differing_frames_and_environment_fields(small_production: Path):
-    """A render recorded elsewhere (other frame bytes, other numpy) is reported field by field."""
+def test_verify_names_differing_frames_and_environment_fields(small_production: Path, monkeypatch):
+    """Verified on a machine that renders otherwise (other frame bytes, other numpy): reported field by field.
+
+    The machine is simulated in this process: frame 3 of a shot re-renders to other bytes, and the
+    fingerprint reports another numpy (editing the recorded rows instead would be tampering, which
+    verify refuses to answer from)."""
+    from reelforge.app import verify as verify_module
+
     run_cli("render", str(small_production))
-    catalog = small_production.parent / ".reelforge" / "catalog.sqlite"
-    with sqlite3.connect(catalog) as db:
-        hashes = json.loads(db.execute("SELECT frame_hashes_json FROM render_shots WHERE position=1").fetchone()[0])
-        hashes[3] = "0" * 64
-        db.execute("UPDATE render_shots SET frame_hashes_json=? WHERE position=1", (json.dumps(hashes),))
-        env = json.loads(db.execute("SELECT environment_json FROM renders").fetchone()[0])
-        env["packages"]["numpy"] = "1.26.4"
-        db.execute("UPDATE renders SET environment_json=?", (json.dumps(env),))
-    result = run_cli("verify", str(small_production.parent / "renders" / "s01e01.mp4"), check=False)
-    assert result.returncode == 1
-    assert "frame 3: recorded 0000000000000000" in result.stdout
-    assert "packages.numpy: recorded '1.26.4'" in result.stdout
-    assert "NOT VERIFIED" in result.stdout
+    real_frames, real_fingerprint = verify_module.produce_frames, verify_module.environment_fingerprint
+
+    def other_frames(job, indices, backends):
+        for index, digest, yuv in real_frames(job, indices, backends):
+            yield index, ("0" * 64 if index == 3 and job.shot_path == "s01e01/sc01/sh02" else digest), yuv
+
+    def other_fingerprint(*args, **kwargs):
+        env = real_fingerprint(*args, **kwargs)
+        return {**env, "packages": {**env["packages"], "numpy": "1.26.4"}}
+
+    monkeypatch.setattr(verify_module, "produce_frames", other_frames)
+    monkeypatch.setattr(verify_module, "environment_fingerprint", other_fingerprint)
+    code, out = cli("verify", str(small_production.parent / "renders" / "s01e01.mp4"))
+    assert code == 1, out
+    assert "frame 3: recorded" in out and "re-rendered 0000000000000000" in out
+    assert "packages.numpy: recorded" in out and "now '1.26.4'" in out
+    assert "NOT VERIFIED" in out
 
 
 def test_verify_detects_an_altered_file(small_production: Path):

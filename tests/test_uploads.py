@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from studio_support import login, small_production, studio_app
 
 from reelforge.store.paths import ProductionPaths
+from reelforge.studio import uploads as uploads_module
 from reelforge.studio.state import SESSION_COOKIE
 from reelforge.studio.uploads import (
     MAX_PARTS,
@@ -128,6 +129,33 @@ def test_a_non_video_is_refused_on_its_first_bytes_without_reading_the_rest(tmp_
     assert refused.value.status == 415
     assert sum(consumed) <= CHUNK < len(body)  # decided on the first chunk: the other 3 MB were never read
     assert files_under(folder.path) == set() and folder.held == 0
+
+
+@pytest.mark.parametrize("where", ["another part first", "after the closing boundary"])
+def test_bytes_that_are_not_the_file_are_not_read_to_the_limit(tmp_path, where):
+    """Only the file may be large: a big other field is refused as it crosses 64 KiB, and nothing after the
+    closing boundary is read."""
+    folder = folder_of(tmp_path, limit=8 << 20)
+    if where == "another part first":
+        body, content_type = multipart([("other", None, os.urandom(3 << 20)), ("file", "a.mp4", MP4_HEAD)])
+    else:
+        body, content_type = multipart([("file", "a.mp4", MP4_HEAD)])
+        body += os.urandom(3 << 20)
+    consumed = []
+
+    async def counted():
+        async for chunk in chunked(body, CHUNK):
+            consumed.append(len(chunk))
+            yield chunk
+
+    if where == "another part first":
+        with pytest.raises(UploadRefused, match="other than the file"):
+            anyio.run(store_multipart, counted(), content_type, None, folder)
+        assert files_under(folder.path) == set() and folder.held == 0
+    else:
+        with anyio.run(store_multipart, counted(), content_type, None, folder) as upload:
+            assert upload.path.read_bytes() == MP4_HEAD
+    assert sum(consumed) <= 2 * CHUNK < len(body)
 
 
 def test_past_the_limit_the_upload_is_refused_and_nothing_is_left(tmp_path):
@@ -289,6 +317,23 @@ def test_a_killed_upload_is_swept_but_one_in_progress_is_not(tmp_path):
         assert upload.path.is_file() and not stale.exists() and not legacy.exists() and unrelated.exists()
         assert upload.finish().path.read_bytes() == MP4_HEAD
     assert not upload.path.exists()
+
+
+def test_a_sweep_never_removes_an_upload_before_it_is_locked(tmp_path, monkeypatch):
+    """A render or a studio starting sweeps unlocked uploads: one being created must not be taken for one."""
+    paths = ProductionPaths.for_spec(tmp_path / "production.json")
+    paths.uploads.mkdir(parents=True)
+    real_flock = uploads_module.fcntl.flock
+
+    def sweep_first(fd, operation):  # the sweep lands between the file's creation and its lock
+        paths.remove_stale_uploads()
+        return real_flock(fd, operation)
+
+    monkeypatch.setattr(uploads_module.fcntl, "flock", sweep_first)
+    with Upload(UploadFolder(paths.uploads)) as upload:
+        monkeypatch.setattr(uploads_module.fcntl, "flock", real_flock)
+        upload.write(MP4_HEAD)
+        assert upload.finish().path.read_bytes() == MP4_HEAD
 
 
 # --- through the studio ------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ resumes. Any other exception is a bug (`INTERNAL`, 70, sysexits' EX_SOFTWARE).
 from __future__ import annotations
 
 import errno
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def internal_message(error: BaseException) -> str:
 
 
 def _os_message(error: OSError, show: Callable[[Path], str]) -> str:
-    file = show(Path(error.filename)) if error.filename else "a file"
+    file = show(Path(os.fsdecode(error.filename))) if error.filename else "a file"
     if error.errno in _FULL:
         return (f"{_FULL[error.errno]} writing {file}: free some space and run the command again "
                 "(a render resumes where it stopped; what was there before is intact)")

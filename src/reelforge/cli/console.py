@@ -97,7 +97,7 @@ def shown(path: Path) -> str:
     """A path as the user would type it: relative to the current folder when inside it."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+    except (ValueError, OSError):  # outside it, or the current folder itself is gone
         return str(path)
 
 

@@ -23,6 +23,10 @@ SPEC_NAME = "production.json"  # what `init` writes and what a folder of a produ
 WORK_PREFIX = "incoming-"
 # An upload a studio holds (studio/uploads.py locks its file while it arrives and is traced): sweeps pass it by.
 UPLOAD_INCOMING_PREFIX, UPLOAD_INCOMING_SUFFIX = ".incoming-", ".part"
+# An upload's file is made under this prefix, locked, then renamed to UPLOAD_INCOMING_PREFIX: a sweep
+# never sees an incoming file before its lock. One left by a process killed in that instant is swept
+# once it is older than CLAIM_STALE_S.
+UPLOAD_CLAIMING_PREFIX, CLAIM_STALE_S = ".claiming-", 60.0
 # What studios before issue 16 kept an upload as (<sha256><suffix>): nothing reads them, so they are swept too.
 LEGACY_UPLOAD_NAME = re.compile(r"[0-9a-f]{64}\.(mp4|mov|mkv|webm|avi|ts|bin)")
 LOCK_POLL_S = 0.05  # how often a command that may wait for the lock tries again
@@ -130,7 +134,8 @@ class ProductionPaths:
         removed = 0
         for stale in self.uploads.iterdir():
             is_upload = (stale.name.startswith(UPLOAD_INCOMING_PREFIX)
-                         or LEGACY_UPLOAD_NAME.fullmatch(stale.name) is not None)
+                         or LEGACY_UPLOAD_NAME.fullmatch(stale.name) is not None
+                         or (stale.name.startswith(UPLOAD_CLAIMING_PREFIX) and _older_than(stale, CLAIM_STALE_S)))
             if is_upload and stale.is_file() and _unlocked(stale):
                 stale.unlink(missing_ok=True)
                 removed += 1
@@ -172,6 +177,13 @@ class ProductionPaths:
 def _holder(fd: int) -> str:
     """What the holder of a lock wrote into it; "another command" if it has not written yet."""
     return os.pread(fd, 200, 0).decode(errors="replace").strip() or "another command"
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > seconds
+    except OSError:
+        return False
 
 
 def _unlocked(path: Path) -> bool:

@@ -31,6 +31,7 @@ import anyio
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from reelforge.store.paths import UPLOAD_CLAIMING_PREFIX as CLAIMING_PREFIX
 from reelforge.store.paths import UPLOAD_INCOMING_PREFIX as INCOMING_PREFIX
 from reelforge.store.paths import UPLOAD_INCOMING_SUFFIX as INCOMING_SUFFIX
 
@@ -149,11 +150,12 @@ class Upload:
         self.folder = folder
         try:
             folder.path.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(dir=folder.path, prefix=INCOMING_PREFIX, suffix=INCOMING_SUFFIX)
+            fd, name = tempfile.mkstemp(dir=folder.path, prefix=CLAIMING_PREFIX, suffix=INCOMING_SUFFIX)
+            fcntl.flock(fd, fcntl.LOCK_EX)  # held: a sweep of stale uploads leaves it (released on close)
+            self.path = Path(name).with_name(INCOMING_PREFIX + Path(name).name.removeprefix(CLAIMING_PREFIX))
+            os.rename(name, self.path)  # only now a sweep sees it, already locked
         except OSError as exc:
             raise _write_refusal(exc, folder.path) from None
-        fcntl.flock(fd, fcntl.LOCK_EX)  # held: a sweep of stale uploads leaves it (released on close)
-        self.path = Path(name)
         self._file = os.fdopen(fd, "wb")
         self._hash = hashlib.sha256()
         self._head = b""
@@ -273,6 +275,11 @@ async def store_multipart(body: AsyncIterable[bytes], content_type: str, content
     def on_part_data(data: bytes, start: int, end: int) -> None:
         if parts[-1]["is_file"]:
             pending.append(data[start:end])
+            return
+        parts[-1]["other_bytes"] = parts[-1].get("other_bytes", 0) + end - start
+        if parts[-1]["other_bytes"] > MULTIPART_ALLOWANCE:  # another field: nothing the studio reads is this big
+            raise UploadRefused(f"a part other than the file is over {_size(MULTIPART_ALLOWANCE)}: send just the "
+                                f"file, in {field!r}")
 
     parser = MultipartParser(options[b"boundary"], {
         "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
@@ -293,6 +300,8 @@ async def store_multipart(body: AsyncIterable[bytes], content_type: str, content
                 data = b"".join(pending)
                 pending.clear()
                 await anyio.to_thread.run_sync(upload.write, data)  # hashing and disk off the event loop
+            if ended:  # past the closing boundary: nothing more to read
+                break
         try:
             parser.finalize()
         except FormParserError as exc:

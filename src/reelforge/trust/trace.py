@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
+
 from reelforge.store.catalog import Catalog
 from reelforge.store.paths import ProductionPaths
 from reelforge.store.schema import DeliveryRecord, RenderRecord
@@ -77,12 +79,22 @@ def production_mark_keys(paths: ProductionPaths) -> list[MarkKey]:
 def read_mark(file: Path, keys: list[MarkKey]) -> MarkResult:
     """The file's invisible mark under the first of `keys` that finds one (found or not); NotAVideo when it
     cannot be decoded. With no keys there is nothing to find (the production never marked a delivery)."""
-    if not keys:
-        return MarkResult(False, None, 0.0, None, 0.0, 0, {"reason": "the production has no mark key"})
     try:
+        if not keys:  # still said when it is not a video: "no mark" is an answer about a video
+            return MarkResult(False, None, 0.0, None, 0.0, 0, {"reason": "the production has no mark key",
+                                                               "frames": _decoded_frames(file)})
         return detect_mark_in_file(file, keys)
     except Exception as exc:  # noqa: BLE001 - whatever the decoder raises, an undecodable file is bad input
         raise NotAVideo(str(exc) or type(exc).__name__) from None
+
+
+def _decoded_frames(file: Path) -> int:
+    """How many video frames the file decodes to (ValueError: none)."""
+    with av.open(str(file)) as container:
+        frames = sum(1 for _ in container.decode(container.streams.video[0]))
+    if frames == 0:
+        raise ValueError(f"{file}: no video frames")
+    return frames
 
 
 def trace_file(file: Path, paths: ProductionPaths, find: FindMark) -> Trace:
