@@ -9,7 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,6 +42,25 @@ def write_spec(folder: Path, spec: dict) -> Path:
     return path
 
 
+def backup_catalog(source: Path, target: Path) -> None:
+    """One consistent copy of a catalog through SQLite's backup API (both connections closed after)."""
+    with closing(sqlite3.connect(source)) as original, closing(sqlite3.connect(target)) as duplicate:
+        original.backup(duplicate)
+
+
+def copy_production(source: Path, target: Path) -> Path:
+    """A copy of a production folder, its catalog taken through SQLite's backup API.
+
+    A catalog's -wal/-shm files come and go as connections close (a reader left to the garbage
+    collector checkpoints and removes them), so a file-by-file copy can fail or tear mid-way.
+    """
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("catalog.sqlite*"))
+    catalog = source / ".reelforge" / "catalog.sqlite"
+    if catalog.exists():
+        backup_catalog(catalog, target / ".reelforge" / "catalog.sqlite")
+    return target
+
+
 def copy_of_records(show: dict, target: Path, drop_triggers: bool = False) -> tuple[Path, sqlite3.Connection]:
     """The spec, identity and a copy of the catalog in `target`, plus a raw sqlite3 connection to the copy.
 
@@ -53,9 +72,7 @@ def copy_of_records(show: dict, target: Path, drop_triggers: bool = False) -> tu
     (target / ".reelforge").mkdir(parents=True)
     shutil.copy(show["spec"], target / "production.json")
     shutil.copytree(source / ".reelforge" / "identity", target / ".reelforge" / "identity")
-    with sqlite3.connect(source / ".reelforge" / "catalog.sqlite") as original, \
-            sqlite3.connect(target / ".reelforge" / "catalog.sqlite") as duplicate:
-        original.backup(duplicate)
+    backup_catalog(source / ".reelforge" / "catalog.sqlite", target / ".reelforge" / "catalog.sqlite")
     db = sqlite3.connect(target / ".reelforge" / "catalog.sqlite", isolation_level=None)
     for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall() if drop_triggers else []:
         db.execute(f"DROP TRIGGER {name}")

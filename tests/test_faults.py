@@ -9,13 +9,12 @@ from __future__ import annotations
 import errno
 import json
 import os
-import shutil
 import sqlite3
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, small_spec, stream_sha, write_spec
+from conftest import copy_production, run_cli, small_spec, stream_sha, write_spec
 from fastapi.testclient import TestClient
 
 from reelforge.app.faults import fault_message
@@ -53,7 +52,7 @@ def rendered(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def show(rendered: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(rendered, tmp_path / "show"))
+    return copy_production(rendered, tmp_path / "show")
 
 
 def catalog_rows(folder: Path) -> dict[str, int]:

@@ -7,14 +7,13 @@ the tests read what was delivered.
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import pytest
-from conftest import run_cli, small_spec, write_spec
+from conftest import copy_production, run_cli, small_spec, write_spec
 
 FPS = 24  # the small spec: three shots of 8 frames, sc01/sh01, sc01/sh02, sc02/sh01
 
@@ -168,7 +167,7 @@ def test_a_new_language_later_renders_and_encodes_nothing(rendered, tmp_path):
     from reelforge.spec.load import load_production
 
     show = tmp_path / "show"
-    shutil.copytree(rendered.parent, show)
+    copy_production(rendered.parent, show)
     spec = show / "production.json"
     keys = [job.key for e in plan(load_production(spec), base_dir=show) for job in e.jobs]
     data = json.loads(spec.read_text(encoding="utf-8"))

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import shutil
 import sqlite3
 import stat
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, small_spec, write_spec
+from conftest import copy_production, run_cli, small_spec, write_spec
 
 from reelforge.deliver.assemble import encode_marked
 from reelforge.deliver.options import DeliveryError, recorded_mark_key
@@ -153,8 +152,7 @@ def test_another_key_finds_no_mark(marked, tmp_path):
 def test_a_lost_or_replaced_mark_key_is_said_and_never_silently_replaced(marked, tmp_path):
     """Without its key a production's leaked copies cannot be traced: trace says the key is gone (not "no mark"),
     and a marked render refuses to make a new key in its place."""
-    copy = Path(shutil.copytree(marked.parent, tmp_path / "copy",
-                                ignore=shutil.ignore_patterns("*-wal", "*-shm"))) / "production.json"
+    copy = copy_production(marked.parent, tmp_path / "copy") / "production.json"
     key = copy.parent / ".reelforge" / "identity" / MARK_KEY
     delivery = copy.parent / "renders" / "s01e01.mp4"
     for broken in ("lost", "replaced"):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 import pytest
-from conftest import run_cli, small_spec, write_spec
+from conftest import copy_production, run_cli, small_spec, write_spec
 
 
 def otio_spec() -> dict:
@@ -92,10 +92,8 @@ def test_language_delivery_timeline_points_at_it_and_names_scenes_in_it(producti
 
 
 def test_export_follows_the_latest_render(production, tmp_path):
-    import shutil
-
     show = tmp_path / "show"
-    shutil.copytree(production.parent, show)
+    copy_production(production.parent, show)
     spec = show / "production.json"
     data = json.loads(spec.read_text(encoding="utf-8"))
     data["episodes"][0]["scenes"][1]["shots"][0]["prompt"] = "Theo waits in the alley"
@@ -120,10 +118,9 @@ def test_unknown_episode_or_language_is_a_clear_error(production):
 
 def test_language_delivery_made_with_an_earlier_render_of_the_same_picture_is_exported(production, tmp_path):
     """Languages are delivered one at a time: a later render (same picture) must not hide the earlier 'fr'."""
-    import shutil
 
     show = tmp_path / "show"
-    shutil.copytree(production.parent, show)
+    copy_production(production.parent, show)
     spec = show / "production.json"
     run_cli("render", str(spec), "--languages", "en")  # a newer picture render, same frames, no 'fr'
     timeline = export(spec, "--language", "fr")
