@@ -21,8 +21,8 @@ def example_spec() -> dict:
     return json.loads(EXAMPLE.read_text(encoding="utf-8"))
 
 
-def small_spec() -> dict:
-    """The example cut down to one episode of three short shots (24 frames) for fast tests."""
+def small_spec(frames: int = 8) -> dict:
+    """The example cut down to one episode of three short shots (`frames` each) for fast tests."""
     spec = copy.deepcopy(example_spec())
     episode = spec["episodes"][0]
     episode["scenes"] = episode["scenes"][:2]
@@ -30,7 +30,7 @@ def small_spec() -> dict:
     for scene in episode["scenes"]:
         for shot in scene["shots"]:
             shot.pop("seconds", None)
-            shot["frames"] = 8
+            shot["frames"] = frames
     spec["episodes"] = [episode]
     return spec
 

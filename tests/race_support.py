@@ -47,11 +47,8 @@ reelforge.cli.main()
 
 def tiny_spec() -> dict:
     """One episode of two 3-frame shots, encoded ultrafast: the smallest production that has seams."""
-    spec = small_spec()
-    scene = spec["episodes"][0]["scenes"][0]
-    spec["episodes"][0]["scenes"] = [scene]
-    for shot in scene["shots"]:
-        shot["frames"] = 3
+    spec = small_spec(frames=3)
+    spec["episodes"][0]["scenes"] = spec["episodes"][0]["scenes"][:1]
     spec["delivery"]["preset"] = "ultrafast"
     return spec
 

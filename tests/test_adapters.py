@@ -65,11 +65,8 @@ def _hash_cache(tmp_path_factory, monkeypatch):
 
 def model_spec(backend: str, checkpoint: Path, shots: int = 1, **model) -> dict:
     """The small example cut to `shots` shots of 2 frames, rendered by `backend` at 64×64."""
-    spec = small_spec()
+    spec = small_spec(frames=2)
     episode = spec["episodes"][0]
-    for scene in episode["scenes"]:
-        for shot in scene["shots"]:
-            shot["frames"] = 2
     kept = [(scene, shot) for scene in episode["scenes"] for shot in scene["shots"]][:shots]
     for scene in episode["scenes"]:
         scene["shots"] = [shot for s, shot in kept if s is scene]

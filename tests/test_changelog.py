@@ -97,10 +97,7 @@ def test_every_proof_of_every_small_tree_verifies_and_a_changed_one_does_not():
 
 @pytest.fixture(scope="module")
 def show(tmp_path_factory):
-    spec_data = small_spec()
-    for scene in spec_data["episodes"][0]["scenes"]:
-        for shot in scene["shots"]:
-            shot["frames"] = 3
+    spec_data = small_spec(frames=3)
     spec = write_spec(tmp_path_factory.mktemp("log") / "show", spec_data)
     first, episode = render_episode(spec, "ann")
     spec_data["episodes"][0]["scenes"][0]["shots"][0]["prompt"] = "the ferry leaves in heavy rain"

@@ -27,11 +27,7 @@ from reelforge.trust.trace import production_mark_keys, read_mark
 
 @pytest.fixture(scope="module")
 def show(tmp_path_factory):
-    spec_data = small_spec()
-    for scene in spec_data["episodes"][0]["scenes"]:
-        for shot in scene["shots"]:
-            shot["frames"] = 4
-    spec = write_spec(tmp_path_factory.mktemp("tamper") / "show", spec_data)
+    spec = write_spec(tmp_path_factory.mktemp("tamper") / "show", small_spec(frames=4))
     code, out = cli("commit", str(spec), "-m", "first cut", "--actor", "dana")
     assert code == 0, out
     result, _ = render_episode(spec, "dana", mark=True)

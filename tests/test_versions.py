@@ -220,11 +220,7 @@ def test_every_new_version_appends_a_change_log_entry_with_before_and_after(tmp_
 
 
 def test_render_commits_an_uncommitted_spec_and_points_at_that_commit(tmp_path: Path):
-    data = small_spec()
-    for scene in data["episodes"][0]["scenes"]:
-        for shot in scene["shots"]:
-            shot["frames"] = 2
-    spec = write_spec(tmp_path / "show", data)
+    spec = write_spec(tmp_path / "show", small_spec(frames=2))
     out = run_cli("render", str(spec), "--actor", "cy").stdout
     assert f"recorded the spec as commit #1 ({AUTO_REASON}, by cy)" in out
     catalog = catalog_of(spec)

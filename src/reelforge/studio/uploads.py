@@ -23,7 +23,8 @@ import hashlib
 import os
 import tempfile
 import threading
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 
@@ -164,7 +165,7 @@ class Upload:
         self.sha256 = ""
 
     def write(self, data: bytes) -> None:
-        try:
+        with self._removed_on_error():
             if self.size + len(data) > self.folder.limit:
                 raise UploadTooLarge(too_large_message(self.folder.limit))
             self.folder.claim(len(data))
@@ -175,6 +176,12 @@ class Upload:
                     self._sniff()
             self._hash.update(data)
             self._file.write(data)
+
+    @contextmanager
+    def _removed_on_error(self) -> Iterator[None]:
+        """Any error removes the file (a refusal as it is, a failed write as a refusal a user can act on)."""
+        try:
+            yield
         except OSError as exc:
             self.remove()
             raise _write_refusal(exc, self.folder.path) from None
@@ -190,18 +197,12 @@ class Upload:
 
     def finish(self) -> Self:
         """The complete upload, its first bytes checked; still held (remove it once the request is answered)."""
-        try:
+        with self._removed_on_error():
             if self.size == 0:
                 raise UploadRefused("the file is empty")
             if self.container is None:  # shorter than SNIFF_BYTES
                 self._sniff()
             self._file.flush()
-        except OSError as exc:
-            self.remove()
-            raise _write_refusal(exc, self.folder.path) from None
-        except BaseException:
-            self.remove()
-            raise
         self.sha256 = self._hash.hexdigest()
         return self
 
