@@ -20,6 +20,7 @@ from reelforge.spec.character import Character, Wardrobe  # noqa: F401 (re-expor
 from reelforge.spec.dialogue import DialogueLine, dialogue_time_problems
 from reelforge.spec.lighting import Lighting
 from reelforge.spec.look import Look
+from reelforge.spec.store import StoreSettings
 from reelforge.spec.styles import Style
 
 SPEC_FORMAT = "reelforge/1"
@@ -215,6 +216,8 @@ class Production(Strict):
     characters: list[Character] = []
     locations: list[Location] = Field(min_length=1)
     episodes: list[Episode] = Field(min_length=1)
+    store: StoreSettings = Field(StoreSettings(), description="how much of the frame store the production keeps "
+                                                              "(a size budget; how long superseded frames stay)")
 
     @field_validator("language")
     @classmethod
