@@ -2,26 +2,32 @@
 
 A frame's hash is the SHA-256 of its raw RGB24 bytes (row-major, height × width
 × 3), so anyone can recompute it from a decoded PNG. On disk a frame is a small
-header plus zlib-compressed pixels (level 1: PNG-level size on gray-box frames
-at a quarter of the cost). The header also holds the SHA-256 of the compressed
-payload, so `check` proves a stored frame intact by hashing ~30 KB instead of
-decompressing 6 MB; `get` re-hashes the pixels themselves. A damaged frame is
-reported and removed, never returned.
+header plus its losslessly compressed pixels; the header names the codec
+(store/frame_codec.py: zstd or lossless JPEG XL, chosen per frame) and holds the
+SHA-256 of the compressed payload, so `check` proves a stored frame intact by
+hashing the payload instead of decoding it; `get` proves the payload, decodes it
+and re-hashes the pixels themselves. A damaged frame is reported and removed,
+never returned.
+
+Frames written before the codec was chosen per frame (header `RFF1`, zlib) are
+still read, checked and reused as they are: nothing needs rendering again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 
+from reelforge.store import frame_codec
 from reelforge.store.atomic import write_bytes
 
-MAGIC = b"RFF1"
-HEADER = struct.Struct(">4sII32s")  # magic, height, width, SHA-256 of the compressed payload
+MAGIC = b"RFF2"
+HEADER = struct.Struct(">4sBII32s")  # magic, codec, height, width, SHA-256 of the compressed payload
+MAGIC_V1 = b"RFF1"
+HEADER_V1 = struct.Struct(">4sII32s")  # what stores before this release wrote: always zlib
 
 
 class CorruptFrame(Exception):
@@ -31,6 +37,42 @@ class CorruptFrame(Exception):
 def frame_hash(frame: np.ndarray) -> str:
     """SHA-256 of the frame's raw RGB24 bytes."""
     return hashlib.sha256(np.ascontiguousarray(frame).data).hexdigest()
+
+
+def encode_frame(frame: np.ndarray) -> bytes:
+    """A frame as its stored file: header (codec, size, payload hash) and compressed pixels."""
+    height, width = frame.shape[:2]
+    codec, payload = frame_codec.encode(frame)
+    return HEADER.pack(MAGIC, codec, height, width, hashlib.sha256(payload).digest()) + payload
+
+
+def _parse(data: bytes) -> tuple[int, int, int, memoryview]:
+    """(codec, height, width, payload) of a stored frame's bytes, after proving the payload against the
+    header's hash; ValueError when the header is unknown or the payload is not what was written."""
+    try:
+        magic = bytes(data[:4])
+        if magic == MAGIC:
+            _, codec, height, width, payload_sha = HEADER.unpack_from(data)
+            payload = memoryview(data)[HEADER.size:]
+        elif magic == MAGIC_V1:
+            _, height, width, payload_sha = HEADER_V1.unpack_from(data)
+            codec, payload = frame_codec.ZLIB, memoryview(data)[HEADER_V1.size:]
+        else:
+            raise ValueError("not a stored frame (unknown header)")
+    except struct.error as exc:
+        raise ValueError(f"header cut short ({exc})") from exc
+    if hashlib.sha256(payload).digest() != payload_sha:
+        raise ValueError("payload does not match its header's hash")
+    return codec, height, width, payload
+
+
+def _pixels(data: bytes, digest: str) -> np.ndarray:
+    """The pixels a stored frame's bytes hold, proved to hash to `digest`; ValueError otherwise."""
+    codec, height, width, payload = _parse(data)
+    frame = frame_codec.decode(codec, payload, height, width)
+    if frame_hash(frame) != digest:
+        raise ValueError("pixels do not match the frame's hash")
+    return frame
 
 
 class FrameStore:
@@ -46,12 +88,8 @@ class FrameStore:
     def put(self, frame: np.ndarray, digest: str | None = None) -> str:
         """Store a frame (if not already there) and return its hash."""
         digest = digest or frame_hash(frame)
-        target = self.path(digest)
         if not self.check(digest):  # absent, or damaged: (re)write it
-            height, width = frame.shape[:2]
-            payload = zlib.compress(np.ascontiguousarray(frame).data, 1)
-            header = HEADER.pack(MAGIC, height, width, hashlib.sha256(payload).digest())
-            write_bytes(target, header + payload, durable=False)
+            write_bytes(self.path(digest), encode_frame(frame), durable=False)
         return digest
 
     def read_encoded(self, digest: str) -> bytes:
@@ -69,45 +107,34 @@ class FrameStore:
         if self.check(digest):
             return digest
         try:
-            magic, height, width, payload_sha = HEADER.unpack_from(data)
-            payload = memoryview(data)[HEADER.size:]
-            if magic != MAGIC or hashlib.sha256(payload).digest() != payload_sha:
-                raise ValueError("bad header or payload")
+            _, height, width, _ = _parse(data)
             if (height, width) != tuple(shape):
                 raise ValueError(f"{width}×{height}, not the job's {shape[1]}×{shape[0]}")
-            pixels = zlib.decompress(payload)
-        except (ValueError, zlib.error, struct.error) as exc:
+            _pixels(data, digest)
+        except ValueError as exc:
             raise CorruptFrame(f"frame {digest[:12]}… arrived unreadable ({exc})") from exc
-        if len(pixels) != height * width * 3 or hashlib.sha256(pixels).hexdigest() != digest:
-            raise CorruptFrame(f"frame {digest[:12]}… arrived with pixels that do not match its hash")
         write_bytes(self.path(digest), bytes(data), durable=False)
         return digest
 
     def check(self, digest: str) -> bool:
-        """True if the stored file is exactly as written (cheap: hashes the compressed bytes)."""
+        """True if the stored file is exactly as written (cheap: hashes the compressed bytes, decodes nothing)."""
         try:
-            data = self.path(digest).read_bytes()
-            magic, _, _, payload_sha = HEADER.unpack_from(data)
-        except (OSError, struct.error):
+            _parse(self.path(digest).read_bytes())
+        except (OSError, ValueError):
             return False
-        return magic == MAGIC and hashlib.sha256(memoryview(data)[HEADER.size:]).digest() == payload_sha
+        return True
+
+    def codec(self, digest: str) -> str:
+        """The name of the codec a stored frame was written with (zlib: by a store before this release)."""
+        codec, _, _, _ = _parse(self.path(digest).read_bytes())
+        return frame_codec.NAMES[codec]
 
     def get(self, digest: str) -> np.ndarray:
         """Load a frame and check its hash; raises CorruptFrame (and drops the file) if it fails."""
         target = self.path(digest)
+        data = target.read_bytes()  # FileNotFoundError: not stored
         try:
-            payload = target.read_bytes()
-            magic, height, width, _ = HEADER.unpack_from(payload)
-            if magic != MAGIC:
-                raise ValueError("bad magic")
-            pixels = zlib.decompress(payload[HEADER.size:])
-            frame = np.frombuffer(pixels, dtype=np.uint8).reshape(height, width, 3)
-        except FileNotFoundError:
-            raise
-        except (ValueError, zlib.error, struct.error) as exc:
+            return _pixels(data, digest)
+        except ValueError as exc:
             target.unlink(missing_ok=True)
             raise CorruptFrame(f"frame {digest[:12]}… is unreadable ({exc})") from exc
-        if frame_hash(frame) != digest:
-            target.unlink(missing_ok=True)
-            raise CorruptFrame(f"frame {digest[:12]}… does not match its hash")
-        return frame
