@@ -128,8 +128,9 @@ def retention(paths: ProductionPaths, production: Production, now: float | None 
         current = _version(versions, job.key)
         current.shot_path, current.reasons = job.shot_path, current.reasons | {"current"}
         frames = JobFiles(paths.jobs, job.key).read_manifest()
-        if frames is not None and segment_key(frames, settings) in contents.segments:
-            current.segments.add(segment_key(frames, settings))
+        segment = segment_key(frames, settings) if frames is not None else None
+        if segment in contents.segments:
+            current.segments.add(segment)
     by_sha: dict[str, list[Version]] = {}
     for v in versions.values():
         for sha in v.segment_shas:
@@ -172,8 +173,8 @@ def _from_catalog(paths: ProductionPaths, versions: dict[str, Version]) -> dict[
                 latest[row.shot_path] = row.job_key  # rows run oldest first: the last one per shot is the newest
             for key in latest.values():  # rule 1
                 versions[key].reasons.add("latest")
-            for render in session.scalars(select(RenderRecord).where(RenderRecord.id.in_(list(by_render)))):  # rule 3
-                if still_delivered(session, render):
+            for render in session.scalars(select(RenderRecord)):  # rule 3
+                if render.id in by_render and still_delivered(session, render):
                     for row in by_render[render.id]:
                         versions[row.job_key].reasons.add("delivered")
             for entry in changelog.entries(session, kind="approval"):  # rule 2
