@@ -8,6 +8,7 @@
     energy.py    energy
     models.py    models (make-tiny, hash)
     export.py    export otio
+    store.py     store (du, gc)
     studio.py    studio
     console.py   what they share: the consoles, `fail`, finding the production, common options
 
@@ -34,6 +35,7 @@ from reelforge.cli import (
     records,
     render,
     spec,
+    store,
     studio,
     trust,
 )
@@ -41,7 +43,7 @@ from reelforge.cli.console import fail, shown
 
 app = typer.Typer(help="Deterministic rendering of AI video series on your own hardware.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-for commands in (spec, render, records, log, trust, energy, models, export, studio):
+for commands in (spec, render, records, log, trust, energy, models, export, store, studio):
     app.add_typer(commands.app)
 
 

@@ -106,7 +106,7 @@ def log_list(
     actor: Annotated[str | None, typer.Option(help="only changes by this person")] = None,
     since: Annotated[str | None, typer.Option(help="from this date or ISO 8601 time (UTC unless it says)")] = None,
     until: Annotated[str | None, typer.Option(help="up to this date (the whole day) or time, inclusive")] = None,
-    kind: Annotated[str | None, typer.Option(help="commit, asset, render, approval or key-change")] = None,
+    kind: Annotated[str | None, typer.Option(help="commit, asset, render, approval, key-change or gc")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="entries with their before/after states, as JSON")] = False,
 ) -> None:
     """List change-log entries, oldest first."""

@@ -30,6 +30,15 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * UNITS[unit])
 
 
+def format_size(size: int) -> str:
+    """Bytes as people read them, in the units `parse_size` takes: "812 B", "1.2 GB" (GB = 10⁹ bytes)."""
+    for unit in ("TB", "GB", "MB", "KB"):
+        if size >= UNITS[unit]:
+            value = size / UNITS[unit]
+            return f"{value:.1f} {unit}" if value < 100 else f"{value:.0f} {unit}"
+    return f"{size} B"
+
+
 def parse_age_days(text: str) -> int:
     """Days in an age such as "30d" ("0d": none); ValueError saying what is accepted."""
     match = AGE.match(text)

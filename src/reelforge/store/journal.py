@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 from reelforge.store.atomic import write_text
@@ -71,3 +72,9 @@ class JobFiles:
     def forget_manifest(self) -> None:
         """Drop a manifest whose frames turned out damaged, so the shot renders again."""
         self.manifest_path.unlink(missing_ok=True)
+
+    def remove(self) -> None:
+        """Delete the job's folder, manifest first: a kill mid-way never leaves a manifest of a partial job."""
+        self.forget_manifest()
+        self.journal_path.unlink(missing_ok=True)
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -28,14 +28,24 @@ class SegmentStore:
 
     def stored(self, key: str) -> tuple[Path, str] | None:
         """(segment, sha256) when the segment of this key is stored and still has its recorded bytes."""
-        segment, record = self.folder / f"{key}.mp4", self.folder / f"{key}.json"
-        if not (segment.exists() and record.exists()):
+        segment = self.folder / f"{key}.mp4"
+        if not segment.exists():
             return None
+        expected = self.recorded_sha256(key)
+        return (segment, expected) if expected is not None and file_sha256(segment) == expected else None
+
+    def recorded_sha256(self, key: str) -> str | None:
+        """The hash `<key>.json` records for the segment (None: no record, or a damaged one), its bytes unread."""
         try:
-            expected = json.loads(record.read_text())["sha256"]
-        except (ValueError, KeyError, TypeError, RecursionError):  # a damaged record: encode the segment again
+            expected = json.loads((self.folder / f"{key}.json").read_text())["sha256"]
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):  # a damaged record: encode it again
             return None
-        return (segment, expected) if isinstance(expected, str) and file_sha256(segment) == expected else None
+        return expected if isinstance(expected, str) else None
+
+    def remove(self, key: str) -> None:
+        """Delete a segment, then its record: a kill in between leaves a record with no segment (never joined)."""
+        (self.folder / f"{key}.mp4").unlink(missing_ok=True)
+        (self.folder / f"{key}.json").unlink(missing_ok=True)
 
     def keep(self, encoded: Path, key: str) -> tuple[Path, str]:
         """Move a freshly encoded segment into place under its key and record its hash: (segment, sha256)."""

@@ -2,17 +2,25 @@
 
 Sizes are the files' own lengths (`st_size`, what `du --apparent-size` adds up), so a total here is
 exactly the sum of the bytes of the files it lists. A file removed while it is being listed (by a
-render that replaced it) is skipped, never an error.
+render that replaced it) is skipped, never an error. `store_contents` sorts every file into one
+part (a frame by hash, a job's files by key, a segment by key, or the catalog, assets, identity and
+the rest), so the parts add up to the folder's bytes.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from reelforge.store.frames import FrameStore
+from reelforge.store.journal import JobFiles
 from reelforge.store.paths import ProductionPaths
+
+HEX_KEY = re.compile(r"[0-9a-f]{64}")  # a frame hash, a job key, a segment key
+SEGMENT_SUFFIXES = (".mp4", ".json")  # <key>.mp4 and its record <key>.json (store/segments.py)
 
 
 @dataclass(frozen=True)
@@ -38,3 +46,49 @@ def files_under(folder: Path) -> Iterator[StoredFile]:
 def state_bytes(paths: ProductionPaths) -> int:
     """Bytes of every file in the production's `.reelforge/` folder (frames, segments, jobs, catalog, …)."""
     return sum(f.size for f in files_under(paths.state))
+
+
+@dataclass
+class StoreContents:
+    """Every file under `.reelforge/`, each in exactly one part."""
+
+    frames: dict[str, StoredFile] = field(default_factory=dict)  # by frame hash
+    jobs: dict[str, list[StoredFile]] = field(default_factory=dict)  # a job's manifest / journal, by job key
+    segments: dict[str, list[StoredFile]] = field(default_factory=dict)  # <key>.mp4 and <key>.json, by segment key
+    parts: dict[str, list[StoredFile]] = field(default_factory=dict)  # "catalog", "assets", "identity", "other"
+
+    @property
+    def bytes(self) -> int:
+        groups = [[f] for f in self.frames.values()] + [*self.jobs.values(), *self.segments.values(),
+                                                         *self.parts.values()]
+        return sum(f.size for group in groups for f in group)
+
+
+def store_contents(paths: ProductionPaths) -> StoreContents:
+    """The production's `.reelforge/` files sorted into frames, jobs, segments and the other parts.
+
+    A file is a frame, job file or segment only where the store itself would put one of that name
+    (`FrameStore.path`, `JobFiles`, `<key>.mp4|json`), so a work file a killed render left is "other".
+    """
+    contents = StoreContents()
+    frames = FrameStore(paths.frames)
+    for stored in files_under(paths.state):
+        relative = stored.path.relative_to(paths.state)
+        top, stem = relative.parts[0], stored.path.name.split(".")[0]
+        if top == paths.frames.name and HEX_KEY.fullmatch(stem) and frames.path(stem) == stored.path:
+            contents.frames[stem] = stored
+        elif top == paths.jobs.name and len(relative.parts) == 4 and HEX_KEY.fullmatch(relative.parts[2]) \
+                and JobFiles(paths.jobs, relative.parts[2]).dir == stored.path.parent:
+            contents.jobs.setdefault(relative.parts[2], []).append(stored)
+        elif top == paths.segments.name and len(relative.parts) == 2 and HEX_KEY.fullmatch(stem) \
+                and stored.path.name in {stem + suffix for suffix in SEGMENT_SUFFIXES}:
+            contents.segments.setdefault(stem, []).append(stored)
+        else:
+            contents.parts.setdefault(_part(paths, relative), []).append(stored)
+    return contents
+
+
+def _part(paths: ProductionPaths, relative: Path) -> str:
+    if relative.name.startswith(paths.catalog.name) and len(relative.parts) == 1:  # the file and its -wal, -shm
+        return "catalog"
+    return {paths.assets.name: "assets", paths.identity.name: "identity"}.get(relative.parts[0], "other")
