@@ -101,6 +101,8 @@ def test_the_tree_shows_every_shot_with_thumbnail_status_and_cast(rendered):
     assert 'hx-vals=\'{"target": "episode:s01e01"}\'' in page.text
     assert "The Lamp" in page.text  # the episode's title
     assert "Dusk on the quay" in page.text and "The alley" in page.text
+    store = re.search(r'data-testid="store-size">([^<]+)<', page.text).group(1)  # the store's size, as `status` says
+    assert store.startswith("store: .reelforge holds ") and "no budget set: $.store.budget" in store
 
 
 def test_a_never_rendered_shot_has_no_thumbnail(fresh):
@@ -258,6 +260,7 @@ def test_status_json_lists_every_shot(rendered):
     assert first["cast"] == [{"id": "mara", "name": "Mara"}] and first["frames"] == 8
     assert re.fullmatch(r"[0-9a-f]{64}", first["thumbnail"])
     assert set(data["counts"]) == {"never-rendered", "up-to-date", "changed"}
+    assert data["store"]["bytes"] > 0 and data["store"]["budget"] is None and data["store"]["used"] is None
 
 
 def test_a_spec_broken_on_disk_is_shown_not_crashed(fresh):

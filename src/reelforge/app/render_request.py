@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reelforge.app.store_budget import budget_warning, over_budget_note
 from reelforge.backends.checkpoints import CheckpointError
 from reelforge.backends.errors import ModelRenderError
 from reelforge.backends.models import resolve_model
@@ -221,6 +222,8 @@ class RenderOutcome:
     job: ShotJob | None = None  # the shot of a shot render
     range_matches: bool = True  # a shot range equals the shot's full render where one exists
     range_report: str = ""
+    budget_warning: str | None = None  # said before the render: it would take the store past $.store.budget
+    budget_note: str | None = None  # said after it: the store is past $.store.budget
 
 
 def chosen_work(request: RenderRequest, planned_all: list[EpisodePlan]) -> tuple[list[EpisodePlan], ShotJob | None]:
@@ -291,6 +294,11 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
     if planned is not None:
         planned(episodes, job)
     settings = encode_settings(production.delivery)
+    # Before anything renders: would the frames this render stores take the store past its budget? (never blocks)
+    jobs = [job] if job is not None else [j for e in episodes for j in e.jobs]
+    warning = budget_warning(spec, production.store, jobs, request.frames)
+    if warning is not None:
+        announce(warning)
 
     # One hold of the production's lock from the first file a render may create (the signing identity, the
     # catalog its auto-commit opens) to the last it writes: two renders of a new production never both create.
@@ -301,7 +309,7 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
             # No render of an unrecorded state: the spec is committed first (creating the catalog on a first render).
             commit_id = auto_commit(as_written, spec, delivery.actor, delivery.identity, announce)
             outcome = RenderOutcome(results=[], contact_sheet=None, mark_id=delivery.mark_id, actor=delivery.actor,
-                                    commit_id=commit_id, job=job)
+                                    commit_id=commit_id, job=job, budget_warning=warning)
             pipeline = held.enter_context(RenderPipeline(paths, settings, progress=progress, delivery=delivery,
                                                          commit_id=commit_id, runner=runner))
             paths.remove_stale_temp_files(out_dir)  # left by a render that was killed
@@ -329,6 +337,7 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
         raise RenderRefused(f"{spec}: {exc}") from None
     except FarmError as exc:  # a node without the checkpoint (2), a farm that lost every worker (1)
         raise RenderRefused(f"{spec}: {exc}", code=exc.code) from None
+    outcome.budget_note = over_budget_note(spec, production.store)
     return outcome
 
 

@@ -25,6 +25,7 @@ from reelforge.app.render_request import load_spec, plan_episodes
 from reelforge.app.review import ReviewError, frame_png
 from reelforge.records.render_log import changed_fields
 from reelforge.spec.base import text_in
+from reelforge.spec.store import StoreSettings
 from reelforge.store.catalog import Catalog, existing_catalog
 from reelforge.store.frames import FrameStore
 from reelforge.store.paths import ProductionPaths
@@ -129,6 +130,7 @@ class ProductionStatus:
     fps: int
     episodes: tuple[EpisodeStatus, ...]
     counts: dict[str, int] = field(default_factory=dict)  # state → number of shots
+    store: StoreSettings = field(default_factory=StoreSettings)  # its budget: app/store_budget.py measures against it
 
     def shots(self) -> Iterator[ShotStatus]:
         for episode in self.episodes:
@@ -188,7 +190,8 @@ def production_status(spec: Path) -> ProductionStatus:
         for shot in episode.shots():
             counts[shot.state] += 1
     return ProductionStatus(spec=spec, title=said(production.series.title, production.series.id), language=language,
-                            fps=production.delivery.fps, episodes=tuple(episodes), counts=counts)
+                            fps=production.delivery.fps, episodes=tuple(episodes), counts=counts,
+                            store=production.store)
 
 
 def latest_renders(spec: Path, shot_paths: list[str] | None = None,

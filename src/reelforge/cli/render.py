@@ -17,6 +17,7 @@ from reelforge.app.render_request import (
     render_production,
 )
 from reelforge.app.status import CHANGED, LABELS, UP_TO_DATE, production_status
+from reelforge.app.store_budget import store_usage
 from reelforge.app.verify import verify_render
 from reelforge.cli.console import (
     console,
@@ -94,7 +95,8 @@ def render(
                            description=f"{shot_job.episode_id} {shot_job.shot_path}")
 
             outcome = render_production(request, start=begin, progress=advance,
-                                        announce=lambda text: console.print(text, highlight=False),
+                                        announce=lambda text: console.print(text, highlight=False, markup=False,
+                                                                            soft_wrap=True),
                                         warn=lambda found: print_warnings(spec, found),
                                         farm_watch=_farm_display(bar))
     except RenderRefused as exc:
@@ -106,6 +108,8 @@ def render(
         console.print(f"contact sheet: {outcome.contact_sheet}", highlight=False)
     if outcome.mark_id is not None:
         console.print(f"invisible mark {outcome.mark_id:016x} recorded for {outcome.actor}", highlight=False)
+    if outcome.budget_note is not None:
+        console.print(outcome.budget_note, style="yellow", highlight=False, markup=False, soft_wrap=True)
     if not outcome.range_matches:
         raise typer.Exit(1)
 
@@ -316,6 +320,8 @@ def status_command(spec: Annotated[Path, typer.Argument(help="production.json")]
                       ", ".join(shot.changed_fields))
     console.print(table)
     console.print(", ".join(f"{count} {LABELS[state]}" for state, count in status.counts.items()), highlight=False)
+    usage = store_usage(spec, status.store)
+    console.print(usage.line, style="yellow" if usage.over else None, highlight=False, markup=False)
     tampered = sorted({shot.last_render.render_id for shot in status.shots()
                        if shot.last_render is not None and shot.last_render.tampered})
     if tampered:  # the statuses above come from rows that disagree with the log: a failed check

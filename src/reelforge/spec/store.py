@@ -30,13 +30,13 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * UNITS[unit])
 
 
-def format_size(size: int) -> str:
-    """Bytes as people read them, in the units `parse_size` takes: "812 B", "1.2 GB" (GB = 10⁹ bytes)."""
+def format_size(count: int) -> str:
+    """Bytes as people read them, in the decimal units a budget is written in: "14.2 GB", "850 MB", "0 B"."""
     for unit in ("TB", "GB", "MB", "KB"):
-        if size >= UNITS[unit]:
-            value = size / UNITS[unit]
-            return f"{value:.1f} {unit}" if value < 100 else f"{value:.0f} {unit}"
-    return f"{size} B"
+        if count >= UNITS[unit]:
+            value = count / UNITS[unit]
+            return f"{value:.1f}".removesuffix(".0") + f" {unit}" if value < 100 else f"{value:.0f} {unit}"
+    return f"{count} B"
 
 
 def parse_age_days(text: str) -> int:

@@ -66,10 +66,16 @@ def _parse(data: bytes) -> tuple[int, int, int, memoryview]:
     return codec, height, width, payload
 
 
+def decode_frame(data: bytes) -> np.ndarray:
+    """The pixels a stored frame's bytes hold (`encode_frame`'s or the previous release's); ValueError when
+    the header is unknown or the payload is not what was written."""
+    codec, height, width, payload = _parse(data)
+    return frame_codec.decode(codec, payload, height, width)
+
+
 def _pixels(data: bytes, digest: str) -> np.ndarray:
     """The pixels a stored frame's bytes hold, proved to hash to `digest`; ValueError otherwise."""
-    codec, height, width, payload = _parse(data)
-    frame = frame_codec.decode(codec, payload, height, width)
+    frame = decode_frame(data)
     if frame_hash(frame) != digest:
         raise ValueError("pixels do not match the frame's hash")
     return frame

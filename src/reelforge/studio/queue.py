@@ -546,9 +546,12 @@ def renders_of(outcome, spec: Path) -> list[dict]:
 
 
 def outcome_message(outcome) -> str:
-    """What the item says once done: the range check of a shot, the figures of an episode."""
+    """What the item says once done: the range check of a shot, the figures of an episode; the store's budget."""
     if outcome.job is not None:
-        return outcome.range_report if outcome.range_matches else f"warning: {outcome.range_report}"
-    parts = [f"{r.episode_id}: {r.frames} frames, {r.shots_reused} of {len(r.shots)} shots reused, "
-             f"{r.seconds:.1f} s" for r in outcome.results]
+        parts = [outcome.range_report if outcome.range_matches else f"warning: {outcome.range_report}"]
+    else:
+        parts = [f"{r.episode_id}: {r.frames} frames, {r.shots_reused} of {len(r.shots)} shots reused, "
+                 f"{r.seconds:.1f} s" for r in outcome.results]
+    if outcome.budget_note is not None:  # the item's message is read once it is done: where the store ended up
+        parts.append(outcome.budget_note)
     return "; ".join(parts)
