@@ -188,7 +188,7 @@ def test_corrupt_stored_frame_is_caught_by_verify_and_rerendered(small_productio
 
     report = run_cli("verify", str(mp4), check=False)
     assert report.returncode == 1
-    assert "stored copies of frames [4] are missing or corrupt" in report.stdout
+    assert "stored copies of frames [4] are corrupt" in report.stdout
     assert "STORE DAMAGED" in report.stdout
 
     run_cli("render", str(small_production))

@@ -4,6 +4,7 @@ removes only that, under the lock, in a kill-safe order, logged, and never break
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +139,24 @@ def test_gc_now_removes_only_superseded_frames_and_reuse_and_verify_still_hold(s
         last = session.query(RenderRecord).order_by(RenderRecord.id.desc()).first()
         assert (last.shots_rendered, last.shots_reused) == (0, 3)  # every kept shot reused, nothing rendered
         assert sum(s.frame_count for s in last.shots if not s.reused) == 0
+
+
+def test_a_copied_out_marked_delivery_of_a_removed_version_still_verifies(tmp_path):
+    """A delivery sent out before its shot was redone: after gc removed its frames, verify re-renders them,
+    re-embeds the invisible mark from them and proves the copy, noting the frames are no longer stored."""
+    data = small_spec(frames=2)
+    data["delivery"] = {**data.get("delivery", {}), "mark": True}
+    spec = write_spec(tmp_path / "show", data)
+    _render(spec)
+    sent = tmp_path / "sent-to-distributor.mp4"
+    shutil.copy(spec.parent / "renders" / "s01e01.mp4", sent)
+    _edit_camera(spec)
+    _render(spec)
+    code, output = _gc(spec, "--older-than", "0d")
+    assert code == 0 and "removed 1 superseded version(s)" in output, output
+    code, output = cli("verify", str(sent), "--production", str(spec))
+    assert code == 0 and "VERIFIED: every byte matches" in output, output
+    assert "2 of its frames are no longer in the store" in output and "re-embedded" in output
 
 
 def test_a_current_jobs_journal_is_kept_and_frames_nothing_names_go(show):

@@ -4,9 +4,10 @@ Verification trusts nothing but the catalog's record of the render: each shot's
 job is re-rendered from its recorded JSON (not from today's spec), every frame
 anew (never read from the frame store, and nothing written to it), and every
 frame hash is compared with the recorded one. The stored copies are checked too
-(a damaged one is reported, never removed), the segments are re-encoded, and the
-unsigned delivery is re-created (joined, or re-marked from the checked stored
-frames, then watermarked) and compared with its recorded hash; the delivered
+(a damaged one is reported, never removed; one `reelforge store gc` removed, or that
+was never kept, is only noted), the segments are re-encoded, and the unsigned
+delivery is re-created (joined, or re-marked from the re-rendered frames, then
+watermarked) and compared with its recorded hash; the delivered
 file's own hash and its signature are checked on their own. The environment
 recorded at render time is compared field by field, so a mismatch comes with its
 likely cause.
@@ -58,7 +59,8 @@ class ShotCheck:
     first_frame: int
     frames: int
     mismatches: list[FrameMismatch] = field(default_factory=list)
-    damaged_in_store: list[int] = field(default_factory=list)
+    damaged_in_store: list[int] = field(default_factory=list)  # stored copy present but not what was written
+    absent_from_store: int = 0  # frames the store no longer holds (removed by `store gc`): not damage
     segment_matches: bool = True
     checkpoint_problem: str | None = None  # the model's files are gone or no longer hash as recorded
 
@@ -90,7 +92,7 @@ class VerifyReport:
 
     @property
     def store_ok(self) -> bool:
-        """Every recorded frame is intact in the production's store."""
+        """No stored copy of a recorded frame is damaged (frames `store gc` removed are not damage)."""
         return not any(s.damaged_in_store for s in self.shots)
 
 
@@ -197,21 +199,24 @@ def _verify(replay: _Replay, record: RenderRecord, target: str, file: Path | Non
             frame_range: tuple[int, int] | None) -> VerifyReport:
     checks, segments = [], []
     engine_changed = False
+    whole = shot_paths is None and frame_range is None
     with tempfile.TemporaryDirectory(prefix="reelforge-verify-") as tmp:
+        # The re-rendered frames, kept apart for re-creating a marked delivery: proved against the recorded
+        # hashes, they stand in for the production's store, which may no longer hold them (`store gc`).
+        proved = FrameStore(Path(tmp) / "proved") if whole else None
         for shot in record.shots:
             if shot_paths is not None and shot.shot_path not in shot_paths:
                 continue
             job_json = replay.catalog.job(shot.job_key)
             engine_changed |= job_json["engine"] != render_code_hash(job_json["backend"])
-            check, segment = _check_shot(replay, shot, frame_range, Path(tmp))
+            check, segment = _check_shot(replay, shot, frame_range, Path(tmp), proved)
             checks.append(check)
             segments.append(segment)
-        whole = shot_paths is None and frame_range is None and None not in segments
-        rebuilt_matches: bool | None = None  # None: not re-created (a partial verify, or damaged store)
+        whole = whole and None not in segments
+        rebuilt_matches: bool | None = None  # None: not re-created (a partial verify)
         delivery = replay.catalog.delivery(record.id)
-        store_intact = not any(c.damaged_in_store for c in checks)
-        if whole and all(c.ok for c in checks) and (store_intact or delivery is None or not delivery.mark_id):
-            rebuilt_matches = _rebuild_matches(replay, record, delivery, segments, Path(tmp))
+        if whole and all(c.ok for c in checks):
+            rebuilt_matches = _rebuild_matches(replay, record, delivery, segments, Path(tmp), proved)
         elif whole and not all(c.ok for c in checks):
             rebuilt_matches = False
     recorded_env = json.loads(record.environment_json)
@@ -230,7 +235,7 @@ def _verify(replay: _Replay, record: RenderRecord, target: str, file: Path | Non
 
 
 def _check_shot(replay: _Replay, shot: RenderShot, frame_range: tuple[int, int] | None,
-                workdir: Path) -> tuple[ShotCheck, Path | None]:
+                workdir: Path, proved: FrameStore | None) -> tuple[ShotCheck, Path | None]:
     job = ShotJob.model_validate(replay.catalog.job(shot.job_key))
     job, missing_asset = relocate_assets(job, replay.paths.root)
     recorded = shot.frame_hashes
@@ -243,11 +248,13 @@ def _check_shot(replay: _Replay, shot: RenderShot, frame_range: tuple[int, int] 
         return check, None  # re-rendering with other weights would prove nothing
     segment = workdir / f"{shot.position:04d}.mp4"
     encoder = SegmentEncoder(segment, replay.settings)
-    for index, digest, yuv in produce_frames(job, list(range(start, stop)), replay.backends):  # no store: anew
+    for index, digest, yuv in produce_frames(job, list(range(start, stop)), replay.backends, proved):  # anew
         expected = recorded[index - shot.first_frame]
         if digest != expected:
             check.mismatches.append(FrameMismatch(index, expected, digest))
-        if not replay.frames.check(expected):  # non-destructive: verify leaves the store as it found it
+        if not replay.frames.has(expected):  # removed by `store gc` (or never kept): the next render makes it
+            check.absent_from_store += 1
+        elif not replay.frames.check(expected):  # non-destructive: verify leaves the store as it found it
             check.damaged_in_store.append(index)
         encoder.add_yuv(yuv)
         replay.progress(job, 1)
@@ -258,7 +265,7 @@ def _check_shot(replay: _Replay, shot: RenderShot, frame_range: tuple[int, int] 
 
 
 def _rebuild_matches(replay: _Replay, record: RenderRecord, delivery: DeliveryRecord | None, segments: list[Path],
-                     workdir: Path) -> bool:
+                     workdir: Path, proved: FrameStore) -> bool:
     """Re-create the delivery before signing — joined (or marked), then watermarked — and compare its hash.
 
     Renders made before deliveries were recorded compare the joined file with the file's hash.
@@ -270,23 +277,25 @@ def _rebuild_matches(replay: _Replay, record: RenderRecord, delivery: DeliveryRe
         else:
             rebuilt = segments[0]
         return file_sha256(rebuilt) == record.output_sha256
-    localized = _rebuild_localized(replay, record, segments, workdir)  # a language delivery: picture + its text
+    localized = _rebuild_localized(replay, record, segments, workdir, proved)  # a language delivery: picture + text
     if localized is not None:
         return file_sha256(localized) == delivery.unsigned_sha256
-    return file_sha256(_rebuild_picture(replay, record, delivery, segments, workdir, "rebuilt.mp4")) == \
+    return file_sha256(_rebuild_picture(replay, record, delivery, segments, workdir, "rebuilt.mp4", proved)) == \
         delivery.unsigned_sha256
 
 
 def _rebuild_picture(replay: _Replay, record: RenderRecord, delivery: DeliveryRecord | None, segments: list[Path],
-                     workdir: Path, name: str) -> Path:
-    """The unsigned picture delivery as it was assembled: joined (or marked), then watermarked."""
+                     workdir: Path, name: str, proved: FrameStore) -> Path:
+    """The unsigned picture delivery as it was assembled: joined (or marked from the re-rendered frames, `proved`),
+    then watermarked."""
     mark_key_id = replay.catalog.mark_key_id(delivery.render_id) if delivery is not None else None
     options = recorded_options(delivery, replay.paths.root.resolve(), mark_key_id)
     frame_hashes = [digest for shot in record.shots for digest in shot.frame_hashes]
-    return assemble(workdir / name, segments, frame_hashes, replay.frames, replay.settings, options, workdir)
+    return assemble(workdir / name, segments, frame_hashes, proved, replay.settings, options, workdir)
 
 
-def _rebuild_localized(replay: _Replay, record: RenderRecord, segments: list[Path], workdir: Path) -> Path | None:
+def _rebuild_localized(replay: _Replay, record: RenderRecord, segments: list[Path], workdir: Path,
+                       proved: FrameStore) -> Path | None:
     """The unsigned language delivery re-created from the recorded picture and text (None: not one).
 
     The picture is re-created exactly as its own delivery was, then the recorded text is muxed again.
@@ -297,7 +306,8 @@ def _rebuild_localized(replay: _Replay, record: RenderRecord, segments: list[Pat
             return None
         picture_id, burned = row.picture_render_id, row.burned_titles
         text = EpisodeText.from_record(json.loads(row.text_json))
-    picture = _rebuild_picture(replay, record, replay.catalog.delivery(picture_id), segments, workdir, "picture.mp4")
+    picture = _rebuild_picture(replay, record, replay.catalog.delivery(picture_id), segments, workdir, "picture.mp4",
+                               proved)
     rebuilt = workdir / f"rebuilt.{text.language}.mp4"
     localized_file(picture, rebuilt, text, burned, replay.settings, workdir)
     return rebuilt

@@ -264,8 +264,11 @@ def _print_report(report) -> None:
             console.print(f"    [red]not re-rendered: {shot.checkpoint_problem}[/]", highlight=False)
         if not shot.segment_matches:
             console.print("    encoded segment differs from the recorded one")
+        if shot.absent_from_store:
+            console.print(f"    {shot.absent_from_store} of its frames are no longer in the store (`reelforge store gc` "
+                          "removes superseded frames): re-rendered here, and by the next render that needs them")
         if shot.damaged_in_store:
-            console.print(f"    [yellow]stored copies of frames {shot.damaged_in_store} are missing or corrupt[/] "
+            console.print(f"    [yellow]stored copies of frames {shot.damaged_in_store} are corrupt[/] "
                           "(the next render re-renders them)")
     if report.file_matches is not None:
         console.print("  file bytes: " + ("[green]identical to the recorded render[/]" if report.file_matches
@@ -273,8 +276,7 @@ def _print_report(report) -> None:
     if report.rebuilt_matches_record is False:
         console.print("  [red]re-encoded output differs from the recorded output[/]")
     elif report.rebuilt_matches_record is None:
-        console.print("  unsigned stream: not re-created (only part of the render was verified, or the store is "
-                      "damaged)")
+        console.print("  unsigned stream: not re-created (only part of the render was verified)")
     else:
         console.print("  unsigned stream: [green]re-created byte for byte[/]")
         if report.mark_id:
