@@ -1,7 +1,8 @@
 """The driver's side of a unit: check what a worker sent back and write it into the production's store.
 
 Nothing a worker sends is trusted: every frame is decoded and re-hashed before it is stored
-(store/frames.py: `put_encoded`), the segment's bytes must hash to what the worker says, and
+(store/frames.py: `put_encoded`; frames are proved on several driver threads at once, since
+decoding a generative 1080p frame takes ≈ 60 ms of a core and the codecs and hashlib release the GIL), the segment's bytes must hash to what the worker says, and
 the segment is filed under the key the driver computes from the checked frame hashes and its own
 encode settings. Files are written atomically and a shot's manifest last, so a driver killed
 mid-way leaves a store the next render resumes from. Jobs are content-addressed, so a unit that
@@ -12,6 +13,8 @@ disagrees with what the store already holds for the job is rejected (`ResultReje
 from __future__ import annotations
 
 import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +25,8 @@ from reelforge.media.encode import EncodeSettings
 from reelforge.store.atomic import write_bytes
 from reelforge.store.frames import CorruptFrame
 from reelforge.store.shots import ShotStore
+
+CHECK_THREADS = min(8, os.cpu_count() or 1)  # driver threads proving a result's frames; never changes a byte
 
 
 class ResultRejected(Exception):
@@ -66,9 +71,12 @@ def accept(result: UnitResult, unit: Unit, store: ShotStore, settings: EncodeSet
             raise ResultRejected(f"node {node} rendered frames {differ} of {job.shot_path} other than the ones "
                                  "already journaled for the same job: kept the journaled ones")
     # 2. Every frame decodes to pixels with its hash; only then is it stored.
+    def prove(digest: str) -> str:
+        return store.frames.put_encoded(result.frames[digest], digest, (job.canvas_height, job.canvas_width))
+
     try:
-        for digest in dict.fromkeys(result.frame_hashes):
-            store.frames.put_encoded(result.frames[digest], digest, (job.canvas_height, job.canvas_width))
+        with ThreadPoolExecutor(max_workers=CHECK_THREADS, thread_name_prefix="accept") as pool:
+            list(pool.map(prove, dict.fromkeys(result.frame_hashes)))
     except (CorruptFrame, KeyError) as exc:
         raise DamagedResult(f"a frame of {unit.describe()} from node {node} arrived damaged ({exc})") from None
     if result.segment is not None and hashlib.sha256(result.segment).hexdigest() != result.segment_sha256:
