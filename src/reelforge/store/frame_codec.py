@@ -55,19 +55,28 @@ def encode(frame: np.ndarray) -> tuple[int, bytes]:
 
 
 def decode(codec: int, payload: bytes | memoryview, height: int, width: int) -> np.ndarray:
-    """The frame a payload holds; ValueError when it cannot be read as a `height` × `width` RGB24 frame."""
+    """The frame a payload holds; ValueError when it cannot be read as a `height` × `width` RGB24 frame.
+
+    Every codec decodes into (or at most) the `height` × `width` × 3 bytes the caller expects, so a
+    payload that claims a larger picture fails instead of allocating it.
+    """
+    size = height * width * 3
     try:
         if codec == JPEGXL:
-            frame = np.asarray(imagecodecs.jpegxl_decode(bytes(payload), numthreads=THREADS))
-        elif codec in (ZSTD, ZLIB):
-            pixels = imagecodecs.zstd_decode(payload) if codec == ZSTD else zlib.decompress(payload)
-            if len(pixels) != height * width * 3:
-                raise ValueError(f"{len(pixels)} bytes of pixels, not {height * width * 3}")
-            frame = np.frombuffer(pixels, dtype=np.uint8).reshape(height, width, 3)
+            frame = imagecodecs.jpegxl_decode(bytes(payload), numthreads=THREADS,
+                                              out=np.empty((height, width, 3), np.uint8))
+        elif codec == ZSTD:
+            pixels = imagecodecs.zstd_decode(payload, out=size)
+        elif codec == ZLIB:
+            pixels = zlib.decompressobj().decompress(payload, size + 1)
         else:
             raise ValueError(f"unknown codec {codec}")
     except (imagecodecs.JpegxlError, imagecodecs.ZstdError, zlib.error) as exc:
         raise ValueError(f"{NAMES.get(codec, codec)} payload unreadable ({exc})") from exc
+    if codec != JPEGXL:
+        if len(pixels) != size:
+            raise ValueError(f"{len(pixels)} bytes of pixels, not {size}")
+        frame = np.frombuffer(pixels, dtype=np.uint8).reshape(height, width, 3)
     if frame.shape != (height, width, 3) or frame.dtype != np.uint8:
         raise ValueError(f"decoded to {frame.shape} {frame.dtype}, not {height}×{width} RGB24")
     return frame

@@ -3,11 +3,11 @@
 A frame's hash is the SHA-256 of its raw RGB24 bytes (row-major, height × width
 × 3), so anyone can recompute it from a decoded PNG. On disk a frame is a small
 header plus its losslessly compressed pixels; the header names the codec
-(store/frame_codec.py: zstd or lossless JPEG XL, chosen per frame) and holds the
-SHA-256 of the compressed payload, so `check` proves a stored frame intact by
-hashing the payload instead of decoding it; `get` proves the payload, decodes it
-and re-hashes the pixels themselves. A damaged frame is reported and removed,
-never returned.
+(store/frame_codec.py: zstd or lossless JPEG XL, chosen per frame) and the
+frame's size, and holds the SHA-256 of those and of the compressed payload, so
+`check` proves a stored frame intact by hashing it instead of decoding it; `get`
+proves it, decodes it into a buffer of the proven size and re-hashes the pixels
+themselves. A damaged frame is reported and removed, never returned.
 
 Frames written before the codec was chosen per frame (header `RFF1`, zlib) are
 still read, checked and reused as they are: nothing needs rendering again.
@@ -25,9 +25,11 @@ from reelforge.store import frame_codec
 from reelforge.store.atomic import write_bytes
 
 MAGIC = b"RFF2"
-HEADER = struct.Struct(">4sBII32s")  # magic, codec, height, width, SHA-256 of the compressed payload
+HEADER = struct.Struct(">4sBII32s")  # magic, codec, height, width, SHA-256 of (codec, height, width, payload)
+SIZED = slice(4, 13)  # the header's codec, height and width: covered by its hash with the payload
 MAGIC_V1 = b"RFF1"
-HEADER_V1 = struct.Struct(">4sII32s")  # what stores before this release wrote: always zlib
+HEADER_V1 = struct.Struct(">4sII32s")  # what stores before this release wrote: always zlib, hash of the payload
+MAX_SIDE = 16384  # a frame wider or taller is no frame of a delivery (8K is 7680 × 4320): a damaged header
 
 
 class CorruptFrame(Exception):
@@ -40,29 +42,34 @@ def frame_hash(frame: np.ndarray) -> str:
 
 
 def encode_frame(frame: np.ndarray) -> bytes:
-    """A frame as its stored file: header (codec, size, payload hash) and compressed pixels."""
+    """A frame as its stored file: header (codec, size, their hash with the payload's) and compressed pixels."""
     height, width = frame.shape[:2]
     codec, payload = frame_codec.encode(frame)
-    return HEADER.pack(MAGIC, codec, height, width, hashlib.sha256(payload).digest()) + payload
+    sized = HEADER.pack(MAGIC, codec, height, width, bytes(32))[SIZED]
+    return HEADER.pack(MAGIC, codec, height, width, hashlib.sha256(sized + payload).digest()) + payload
 
 
 def _parse(data: bytes) -> tuple[int, int, int, memoryview]:
-    """(codec, height, width, payload) of a stored frame's bytes, after proving the payload against the
-    header's hash; ValueError when the header is unknown or the payload is not what was written."""
+    """(codec, height, width, payload) of a stored frame's bytes, after proving them against the header's
+    hash; ValueError when the header is unknown or anything it covers is not what was written."""
     try:
         magic = bytes(data[:4])
         if magic == MAGIC:
-            _, codec, height, width, payload_sha = HEADER.unpack_from(data)
+            _, codec, height, width, recorded = HEADER.unpack_from(data)
             payload = memoryview(data)[HEADER.size:]
+            digest = hashlib.sha256(memoryview(data)[SIZED])
         elif magic == MAGIC_V1:
-            _, height, width, payload_sha = HEADER_V1.unpack_from(data)
-            codec, payload = frame_codec.ZLIB, memoryview(data)[HEADER_V1.size:]
+            _, height, width, recorded = HEADER_V1.unpack_from(data)
+            codec, payload, digest = frame_codec.ZLIB, memoryview(data)[HEADER_V1.size:], hashlib.sha256()
         else:
             raise ValueError("not a stored frame (unknown header)")
     except struct.error as exc:
         raise ValueError(f"header cut short ({exc})") from exc
-    if hashlib.sha256(payload).digest() != payload_sha:
-        raise ValueError("payload does not match its header's hash")
+    digest.update(payload)
+    if digest.digest() != recorded:
+        raise ValueError("header or payload does not match the header's hash")
+    if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE):
+        raise ValueError(f"a {width}×{height} frame is larger than any delivery")
     return codec, height, width, payload
 
 
