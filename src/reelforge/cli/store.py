@@ -10,6 +10,7 @@ import json
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.table import Table
 
 from reelforge.app.render_request import RenderRefused
@@ -27,7 +28,7 @@ store_app = typer.Typer(help="The frame store: its size by episode, shot and ver
                              "versions (gc). See docs/store.md.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
 
-SHORT_KEY = 10  # hex digits of a job key shown: enough to tell versions apart, short enough to read
+SHORT_KEY = 8  # hex digits of a job key shown: enough to tell versions apart, short enough to read
 
 
 @store_app.command("du")
@@ -45,20 +46,26 @@ def du(
     if as_json:
         print(json.dumps(usage.to_json(), indent=2))
         return
-    table = Table(title=f"frame store of {paths.root.name}", title_justify="left")
-    for column in ("episode", "shot", "version", "status", "frames", "size", "last used"):
-        table.add_column(column, justify="right" if column in ("frames", "size", "last used") else "left",
-                         no_wrap=True)
-    shown_episode = shown_shot = None
+    tables: dict[str, Table] = {}  # one an episode, no side rules: fits 80 columns
+    shown_shot = None
     for v in usage.versions:
         episode, _, shot = v.shot_path.partition("/")
-        new_episode, new_shot = episode != shown_episode, v.shot_path != shown_shot
-        shown_episode, shown_shot = episode, v.shot_path
-        table.add_row(episode if new_episode else "", shot if new_shot else "", v.job_key[:SHORT_KEY],
-                      f"[yellow]{v.status}[/]" if v.status == SUPERSEDED else v.status, str(v.frames),
-                      format_size(v.bytes), _age(v.age_days))
-    console.print(table, highlight=False)
-    parts = Table(title="the rest of .reelforge", title_justify="left")
+        if episode not in tables:
+            tables[episode] = table = Table(title=f"{paths.root.name}: {episode}", title_justify="left",
+                                            box=box.SIMPLE, show_edge=False, pad_edge=False)
+            table.add_column("shot", no_wrap=True, min_width=max(len(v.shot_path.partition("/")[2]) for v in usage.versions))
+            table.add_column("version", no_wrap=True, min_width=SHORT_KEY)
+            table.add_column("status")  # the one column that wraps when the terminal is narrow
+            for column in ("frames", "size", "last used"):
+                table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
+        tables[episode].add_row(shot if v.shot_path != shown_shot else "", v.job_key[:SHORT_KEY],
+                                f"[yellow]{v.status}[/]" if v.status == SUPERSEDED else v.status, str(v.frames),
+                                format_size(v.bytes), _age(v.age_days))
+        shown_shot = v.shot_path
+    for table in tables.values():
+        console.print(table, highlight=False)
+    parts = Table(title="the rest of .reelforge", title_justify="left", box=box.SIMPLE, show_edge=False,
+                  pad_edge=False)
     parts.add_column("part")
     parts.add_column("size", justify="right")
     for name, size in usage.parts.items():
@@ -123,7 +130,8 @@ def gc(
 def _print_plan(plan: GcPlan, dry_run: bool) -> None:
     if not plan.removals:
         return
-    table = Table(title="would remove" if dry_run else "removed", title_justify="left")
+    table = Table(title="would remove" if dry_run else "removed", title_justify="left", box=box.SIMPLE,
+                  show_edge=False, pad_edge=False)
     for column in ("shot", "version", "frames", "segments", "size", "last used"):
         table.add_column(column, justify="left" if column in ("shot", "version") else "right", no_wrap=True)
     for r in plan.removals:
