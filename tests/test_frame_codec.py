@@ -200,6 +200,35 @@ def test_a_payload_claiming_a_bigger_picture_than_its_header_is_refused_not_deco
     assert peak < 4_000_000  # the 48 MB the payload holds were never allocated
 
 
+def test_a_worker_frame_in_the_older_format_is_refused(tmp_path):
+    """Workers render into a new scratch store, so an RFF1 frame from one is damage (an unbounded zlib stream)."""
+    frame = photo_like(40, 48)
+    with pytest.raises(CorruptFrame, match="this release's format"):
+        FrameStore(tmp_path / "driver").put_encoded(old_format(frame), frame_hash(frame), (40, 48))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), min_size=1, max_size=4),
+       textured=st.booleans())
+def test_a_damaged_payload_with_a_matching_header_is_only_ever_refused(tmp_path, flips, textured):
+    """Bytes damaged before the header was written (a worker's bug, a forged result): whatever the decoder makes
+    of them, the driver refuses them as damaged (never another error, never a wrong frame stored)."""
+    frame = photo_like(24, 32) if textured else np.full((24, 32, 3), 7, np.uint8)
+    codec, payload = frame_codec.encode(frame)
+    damaged = bytearray(payload)
+    for position, xor in flips:
+        damaged[position % len(damaged)] ^= xor
+    sized = struct.pack(">BII", codec, 24, 32)
+    data = b"RFF2" + sized + hashlib.sha256(sized + bytes(damaged)).digest() + bytes(damaged)
+    store = FrameStore(tmp_path / "driver")
+    try:
+        store.put_encoded(data, frame_hash(frame), (24, 32))
+    except CorruptFrame:
+        assert not store.has(frame_hash(frame))
+    else:
+        assert np.array_equal(store.get(frame_hash(frame)), frame)  # a flip the codec does not read: same pixels
+
+
 def test_the_codec_of_every_stored_frame_is_in_its_header(tmp_path):
     spec = write_spec(tmp_path / "show", small_spec(frames=3))
     run_cli("render", str(spec))

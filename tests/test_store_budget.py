@@ -15,7 +15,7 @@ from reelforge.cli import app
 from reelforge.spec.store import StoreSettings, format_size
 from reelforge.store.paths import ProductionPaths
 from reelforge.store.shots import ShotStore
-from reelforge.store.usage import StoreSize, state_bytes, store_size
+from reelforge.store.usage import StoreSize, files_under, store_size
 from reelforge.studio.queue import outcome_message
 
 SHOT = "s01e01/sc01/sh01"
@@ -105,7 +105,7 @@ def test_new_frames_are_estimated_at_the_stored_frames_mean_size_or_half_their_r
 def test_status_shows_the_store_size_and_how_much_of_the_budget_it_uses(rendered):
     runner = CliRunner()
     size = store_size(ProductionPaths.for_spec(rendered))
-    assert size.total == state_bytes(ProductionPaths.for_spec(rendered)) and not size.sampled  # exact when small
+    assert size.total == sum(f.size for f in files_under(ProductionPaths.for_spec(rendered).state)) and not size.sampled  # exact when small
     result = runner.invoke(app, ["status", str(rendered)], env={"COLUMNS": "200", "NO_COLOR": "1"})
     assert result.exit_code == 0
     assert f"store: .reelforge holds {format_size(size.total)} (no budget set: $.store.budget)" in result.stdout
@@ -121,12 +121,13 @@ def test_status_shows_the_store_size_and_how_much_of_the_budget_it_uses(rendered
         set_budget(rendered, None)
 
 
-def test_a_budget_that_is_no_size_is_refused_at_its_json_path(tmp_path):
-    spec = budgeted(tmp_path / "bad", "lots")
+@pytest.mark.parametrize(("budget", "said"), [("lots", "'lots' is not a size"), ("0 GB", "leaves no room")])
+def test_a_budget_that_is_no_size_is_refused_at_its_json_path(tmp_path, budget, said):
+    spec = budgeted(tmp_path / "bad", budget)
     result = run_cli("validate", str(spec), check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr + result.stdout
     problem = next(line for line in result.stderr.splitlines() if "$.store.budget" in line)
-    assert "'lots' is not a size" in problem and "200 GB" in problem
+    assert said in problem and "200 GB" in problem
 
 
 def test_a_large_frame_store_is_measured_from_a_sample_of_its_shards(tmp_path):

@@ -22,7 +22,7 @@ from reelforge.store.frames import FrameStore
 from reelforge.store.journal import JobFiles
 from reelforge.store.paths import ProductionPaths
 from reelforge.store.schema import LogEntry, RenderRecord
-from reelforge.store.usage import files_under, state_bytes
+from reelforge.store.usage import files_under
 
 EDITED = "s01e01/sc01/sh01"
 
@@ -81,7 +81,7 @@ def _gc_entries(spec: Path) -> list[LogEntry]:
 def test_du_adds_up_to_the_bytes_on_disk_and_shows_the_old_version_superseded(show):
     usage = _du(show)
     paths = ProductionPaths.for_spec(show)
-    assert usage["total_bytes"] == state_bytes(paths) == sum(f.size for f in files_under(paths.state))
+    assert usage["total_bytes"] == sum(f.size for f in files_under(paths.state))
     assert usage["kept_bytes"] + usage["superseded_bytes"] == usage["total_bytes"]
     counted = sum(v["bytes"] for v in usage["versions"]) + sum(usage["parts"].values())
     assert counted == usage["total_bytes"]  # every file counted once: shared frames are not counted twice
@@ -156,7 +156,7 @@ def test_a_copied_out_marked_delivery_of_a_removed_version_still_verifies(tmp_pa
     assert code == 0 and "removed 1 superseded version(s)" in output, output
     code, output = cli("verify", str(sent), "--production", str(spec))
     assert code == 0 and "VERIFIED: every byte matches" in output, output
-    assert "2 of its frames are no longer in the store" in output and "re-embedded" in output
+    assert "2 of its frames are not in the store" in output and "re-embedded" in output
 
 
 def test_a_current_jobs_journal_is_kept_and_frames_nothing_names_go(show):
@@ -202,6 +202,53 @@ def test_an_approved_old_version_is_kept(tmp_path):
     assert all(FrameStore(ProductionPaths.for_spec(spec).frames).has(d) for d in approved)
 
 
+def test_a_delivered_file_is_kept_after_the_production_moves(tmp_path):
+    """A delivery is known by its bytes, not by the path the catalog recorded: a production moved to a bigger
+    disk keeps the version its episode file holds, even when the shot was re-rendered alone since."""
+    spec = write_spec(tmp_path / "old-disk" / "show", small_spec(frames=2))
+    _render(spec)
+    _edit_camera(spec)
+    code, output = cli("render", str(spec), "--shot", EDITED)  # the episode file still holds the first version
+    assert code == 0, output
+    before = _versions(_du(spec), EDITED)
+    assert sorted(before.values()) == ["delivered", "latest, delivered, current"]  # the shot file too
+    moved = tmp_path / "new-disk" / "show"
+    moved.parent.mkdir()
+    spec.parent.rename(moved)
+    assert _versions(_du(moved / "production.json"), EDITED) == before
+
+
+def test_a_delivery_written_outside_the_production_keeps_its_version(tmp_path):
+    spec = write_spec(tmp_path / "show", small_spec(frames=2))
+    code, output = cli("render", str(spec), "--out", str(tmp_path / "to-the-client"))
+    assert code == 0, output
+    _edit_camera(spec)
+    _render(spec)
+    assert sorted(_versions(_du(spec), EDITED).values()) == ["delivered", "latest, delivered, current"]
+    (tmp_path / "to-the-client" / "s01e01.mp4").write_bytes(b"replaced by something else")
+    assert sorted(_versions(_du(spec), EDITED).values()) == ["latest, delivered, current", "superseded"]
+
+
+def test_a_shot_cut_from_the_spec_is_superseded_once_no_delivery_holds_it(show):
+    data = json.loads(show.read_text())
+    cut = data["episodes"][0]["scenes"][0]["shots"].pop(1)
+    show.write_text(json.dumps(data, indent=2))
+    cut_path = f"s01e01/sc01/{cut['id']}"
+    assert _versions(_du(show), cut_path) and set(_versions(_du(show), cut_path).values()) == {"delivered"}
+    _render(show)  # the episode without it: no delivered file holds the cut shot any more
+    assert set(_versions(_du(show), cut_path).values()) == {"superseded"}
+
+
+def test_without_its_catalog_the_store_is_not_collected(show):
+    paths = ProductionPaths.for_spec(show)
+    before = sorted(f.path for f in files_under(paths.frames))
+    paths.catalog.rename(paths.catalog.with_name("catalog.sqlite.moved-aside"))
+    for command in ("gc", "du"):
+        code, output = cli("store", command, str(show), *(["--older-than", "0d"] if command == "gc" else []))
+        assert code == 2 and output.count("\n") == 1 and "catalog.sqlite is missing" in output, output
+    assert sorted(f.path for f in files_under(paths.frames)) == before and not paths.catalog.exists()
+
+
 def test_a_killed_gc_leaves_a_consistent_store_and_a_rerun_finishes(show, monkeypatch):
     paths = ProductionPaths.for_spec(show)
     frames = FrameStore(paths.frames)
@@ -218,7 +265,7 @@ def test_a_killed_gc_leaves_a_consistent_store_and_a_rerun_finishes(show, monkey
     with pytest.raises(KeyboardInterrupt):
         store_gc.collect_garbage(paths, load_production(show), 0, "--older-than 0d", "tester")
     monkeypatch.undo()
-    assert len(removed) == 1 and _gc_entries(show) == []
+    assert len(removed) == 1 and len(_gc_entries(show)) == 1  # logged before anything was removed
     assert all(frames.has(d) for d in kept)
     for job in paths.jobs.glob("*/*"):  # no manifest left naming a removed frame
         assert all(frames.has(d) for d in JobFiles(paths.jobs, job.name).read_manifest() or [])
@@ -226,7 +273,7 @@ def test_a_killed_gc_leaves_a_consistent_store_and_a_rerun_finishes(show, monkey
     code, output = _gc(show, "--older-than", "0d")  # the lock was released; the rerun finishes the job
     assert code == 0 and "removed 1 superseded version(s): 1 frame(s)" in output, output
     assert _du(show)["superseded_bytes"] == 0 and all(frames.has(d) for d in kept)
-    assert len(_gc_entries(show)) == 1
+    assert len(_gc_entries(show)) == 2  # the run that finished the job has an entry of its own
 
 
 def test_gc_is_refused_while_a_render_holds_the_lock(show):
@@ -241,8 +288,3 @@ def test_gc_is_refused_while_a_render_holds_the_lock(show):
 def test_a_bad_age_is_one_line_and_exit_2(show, age):
     code, output = _gc(show, "--older-than", age)
     assert code == 2 and output.count("\n") == 1 and "--older-than" in output and "30d" in output, output
-
-
-def test_sizes_read_as_people_write_them():
-    assert [format_size(n) for n in (0, 812, 1_250, 1_200_000_000, 250 * 10**9)] == \
-        ["0 B", "812 B", "1.2 KB", "1.2 GB", "250 GB"]

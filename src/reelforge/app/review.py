@@ -86,27 +86,13 @@ def _picture_renders():
     return RenderRecord.id.not_in(localized)
 
 
-def _newest_at_path(session, record: RenderRecord) -> bool:
-    """No later render was written to this render's output path."""
-    newest = session.scalar(select(func.max(RenderRecord.id)).where(RenderRecord.output_path == record.output_path))
-    return newest == record.id
-
-
 def _current_file(session, root: Path, record: RenderRecord) -> Path | None:
     """The render's file when it can be played: newest render at its path, inside the production, present."""
-    if not _newest_at_path(session, record):
+    newest = session.scalar(select(func.max(RenderRecord.id)).where(RenderRecord.output_path == record.output_path))
+    if newest != record.id:
         return None
     path = inside_production(root, record.output_path)
     return path if path is not None and path.is_file() else None
-
-
-def still_delivered(session, record: RenderRecord) -> bool:
-    """The render's file is still on disk: the newest render written to its path, and the file exists.
-
-    Wherever it lies (a render written outside the production with `--out` too): what the store keeps
-    for delivered files (app/store_retention.py); only serving it asks that it lie inside the production.
-    """
-    return _newest_at_path(session, record) and Path(record.output_path).is_file()
 
 
 # --------------------------------------------------------------------------- versions

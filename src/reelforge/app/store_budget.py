@@ -26,7 +26,7 @@ WHAT_TO_DO = "`reelforge store du` shows what is superseded, `reelforge store gc
 
 
 @dataclass(frozen=True)
-class StoreUsage:
+class StoreBudget:
     """How big the production's `.reelforge/` is, and its budget when the spec sets one."""
 
     size: StoreSize
@@ -52,9 +52,9 @@ class StoreUsage:
                 "used": None if not self.budget_bytes else round(self.size.total / self.budget_bytes, 4)}
 
 
-def store_usage(spec: Path, settings: StoreSettings) -> StoreUsage:
+def store_against_budget(spec: Path, settings: StoreSettings) -> StoreBudget:
     """The size of the spec's store now (store/usage.py: exact, or estimated from a sample of a very large store)."""
-    return StoreUsage(store_size(ProductionPaths.for_spec(spec)), settings.budget, settings.budget_bytes)
+    return StoreBudget(store_size(ProductionPaths.for_spec(spec)), settings.budget, settings.budget_bytes)
 
 
 def frames_to_store(jobs: Iterable[ShotJob], store: ShotStore, frames: tuple[int, int] | None = None) -> dict[str, int]:
@@ -110,7 +110,7 @@ def over_budget_note(spec: Path, settings: StoreSettings) -> str | None:
     """One line when the store is past its budget now (after a render); None when it is not (or no budget)."""
     if settings.budget_bytes is None:
         return None
-    usage = store_usage(spec, settings)
+    usage = store_against_budget(spec, settings)
     if not usage.over:
         return None
     return (f"store budget: .reelforge now holds {_about(usage.size)}{format_size(usage.size.total)}, past the "

@@ -4,17 +4,18 @@ What is kept is app/store_retention.py's; gc removes a superseded version (its j
 frames and segments no other remaining version names) once it has not been used for `older_than_days`
 ("0d": every superseded version now), and stored frames and segments no version names once their files
 are that old. It holds the production's lock (never under a render), works from a retention computed
-under that lock, and removes in an order a kill at any moment leaves consistent:
+under that lock, and logs before it removes, in an order a kill at any moment leaves consistent:
 
-1. the job folders of the versions it removes (manifest first): no manifest ever names a removed frame,
+1. one "gc" change-log entry (entity "store": the policy, the counts, the bytes it frees, the SHA-256 of
+   the sorted list of frame hashes it removes, and the versions) and a signed checkpoint, committed before
+   anything is removed: a run killed part-way is still on the record;
+2. the job folders of the versions it removes (manifest first): no manifest ever names a removed frame,
    so a render never takes a half-removed version for a stored one;
-2. their frames, then their segments (the video before its record): a segment without frames, or a record
-   without its segment, is at worst encoded again;
-3. one "gc" change-log entry (entity "store": the policy, the counts, the bytes freed and the SHA-256 of
-   the sorted list of removed frame hashes) and a signed checkpoint.
+3. their frames, then their segments (the video before its record): a segment without frames, or a record
+   without its segment, is at worst encoded again.
 
-A run killed before step 3 logs nothing; running gc again removes what is left and logs that. A gc that
-removes nothing logs nothing (nothing changed). The catalog is never touched: recorded renders keep their
+Running gc again after a kill removes what is left, with an entry of its own. A gc that removes nothing
+logs nothing (nothing changed). The catalog is never touched: recorded renders keep their
 frame hashes, so `verify` re-renders a removed version from its recorded jobs as before.
 """
 
@@ -72,6 +73,7 @@ class GcPlan:
 
     def counts(self) -> dict:
         return {"versions": sum(1 for r in self.removals if r.job_key is not None), "frames": len(self.frames),
+                "unreferenced_frames": sum(len(r.frames) for r in self.removals if r.job_key is None),
                 "segments": sum(len(r.segments) for r in self.removals),
                 "job_folders": sum(1 for r in self.removals if r.job_folder)}
 
@@ -91,7 +93,8 @@ def plan_gc(kept: Retention, older_than_days: int) -> GcPlan:
     """What gc would remove now: superseded versions unused for `older_than_days`, and old unreferenced files."""
     old_enough = lambda age: age >= older_than_days  # noqa: E731  (0d: everything superseded)
     going = [v for v in kept.versions.values() if not v.kept and old_enough(kept.age_days(v))]
-    staying = [v for v in kept.versions.values() if v not in going]
+    going_keys = {v.job_key for v in going}
+    staying = [v for v in kept.versions.values() if v.job_key not in going_keys]
     needed_frames = {d for v in staying for d in v.frames}
     needed_segments = {s for v in staying for s in v.segments}
     taken_frames: set[str] = set()
@@ -135,7 +138,7 @@ def remove_file(path: Path) -> None:
 
 def collect_garbage(paths: ProductionPaths, production: Production, older_than_days: int, policy: str, actor: str,
                     announce: Callable[[str], None] | None = None) -> GcResult:
-    """Remove what `plan_gc` says, under the production's lock, and log it; returns what was removed.
+    """Log what `plan_gc` says and remove it, under the production's lock; returns what was removed.
 
     `policy` says where the age came from ("--older-than 0d", "production store.keep_superseded 30d").
     Raises ProductionBusy, RenderRefused (a spec that does not plan) or DeliveryError (no signing identity).
@@ -144,18 +147,8 @@ def collect_garbage(paths: ProductionPaths, production: Production, older_than_d
         plan = plan_gc(retention(paths, production), older_than_days)
         if not plan.removals:
             return GcResult(plan, None, None)
-        identity = signing_identity(production, paths.root, announce=announce)  # before anything is removed
-        for removal in plan.removals:  # 1. job folders: no manifest names a frame about to go
-            if removal.job_folder:
-                JobFiles(paths.jobs, removal.job_key).remove()
-        frames, segments = FrameStore(paths.frames), SegmentStore(paths.segments)
-        for removal in plan.removals:  # 2. frames, then segments
-            for digest in removal.frames:
-                remove_file(frames.path(digest))
-        for removal in plan.removals:
-            for key in removal.segments:
-                segments.remove(key)
-        with Catalog(paths.catalog) as catalog, catalog.session() as session:  # 3. the record of it
+        identity = signing_identity(production, paths.root, announce=announce)
+        with Catalog(paths.catalog) as catalog, catalog.session() as session:  # 1. the record of it, first
             after = {"policy": policy, "older_than_days": older_than_days, **plan.counts(), "bytes_freed": plan.bytes,
                      "removed_frames_sha256": hashlib.sha256("\n".join(plan.frames).encode()).hexdigest(),
                      "removed_versions": [{"shot": r.shot_path, "job_key": r.job_key}
@@ -164,5 +157,15 @@ def collect_garbage(paths: ProductionPaths, production: Production, older_than_d
                                          after=after, reason=f"store gc ({policy}): removed superseded versions")
             checkpoint = changelog.write_checkpoint(session, identity)
             session.commit()
+        for removal in plan.removals:  # 2. job folders: no manifest names a frame about to go
+            if removal.job_folder:
+                JobFiles(paths.jobs, removal.job_key).remove()
+        frames, segments = FrameStore(paths.frames), SegmentStore(paths.segments)
+        for removal in plan.removals:  # 3. frames, then segments
+            for digest in removal.frames:
+                remove_file(frames.path(digest))
+        for removal in plan.removals:
+            for key in removal.segments:
+                segments.remove(key)
     return GcResult(plan, seq, checkpoint.id if checkpoint is not None else None)
 

@@ -3,16 +3,21 @@
 A *version* of a shot is one job key (app/review.py): its frames (by hash), its encoded segments
 and its job folder (manifest, or the journal of a render that was cut off). A version is kept when
 
-1. it is the **latest** render of its shot (the newest render_shots row of the shot, any kind of render);
+1. it is the **latest** render of a shot the spec still has (the newest render_shots row of the shot, any
+   kind of render); a shot cut from the spec keeps its versions only by the rules below, so cutting
+   shots frees their frames once they age out;
 2. it was **approved**: an "approval" entry of the change log names a render, and a shot approval keeps
    that shot's version in it, an episode approval every shot's version in it;
-3. it is in a **delivered** file still present: a render that is the newest written to its output path
-   and whose file exists (app/review.py: `still_delivered`);
+3. it is in a **delivered** file still present: a file in the production's `renders/` folder (or at a
+   path outside the production a render was written to with `--out`) whose bytes are a recorded render's
+   output, by hash, so a production moved to another disk or a file restored from a backup still counts
+   and a file overwritten by a later render no longer does;
 4. the **current** spec plans it: its manifest's frames are what the next render reuses, its journal
    what a killed render resumes from. A picked take (issue 17) will be the current spec's job, so it is
    kept by this rule.
 
-Everything else stored is superseded, and so is a file no version names (a frame of a job whose folder
+With no catalog (moved aside, lost) nothing says what was rendered or delivered: `retention` refuses
+rather than take every recorded version for superseded. Everything else stored is superseded, and so is a file no version names (a frame of a job whose folder
 is gone and that no render recorded). Its age is counted from the newest of: the render that last used
 it, its job files and its frame and segment files, so a version re-used or re-written yesterday is a day
 old however old its first render. Frames shared by several versions are kept when any kept version
@@ -21,21 +26,21 @@ needs them, and are counted once: for the newest kept version using them, else t
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import select
 
-from reelforge.app.render_request import plan_episodes
-from reelforge.app.review import still_delivered
+from reelforge.app.render_request import RenderRefused, plan_episodes
 from reelforge.engine.shot import segment_key
 from reelforge.media.encode import encode_settings
 from reelforge.records import changelog
 from reelforge.spec.model import Production
 from reelforge.store.catalog import existing_catalog
+from reelforge.store.hashing import cached_file_sha256
 from reelforge.store.journal import JobFiles
-from reelforge.store.paths import ProductionPaths
+from reelforge.store.paths import ProductionPaths, inside_production
 from reelforge.store.schema import JobRecord, RenderRecord, RenderShot
 from reelforge.store.segments import SegmentStore
 from reelforge.store.usage import StoreContents, StoredFile, store_contents
@@ -115,12 +120,16 @@ class Retention:
 def retention(paths: ProductionPaths, production: Production, now: float | None = None) -> Retention:
     """What the store holds and what of it is kept, from the catalog, the change log and the current spec.
 
-    Raises RenderRefused when the spec does not plan: what it plans is kept, so it must be known.
+    Raises RenderRefused when the spec does not plan (what it plans is kept, so it must be known) or when
+    the store holds work but the catalog is gone (what was rendered and delivered must be known too).
     """
     plans = plan_episodes(production, paths.spec)
     contents = store_contents(paths)
+    if (contents.frames or contents.jobs) and not paths.catalog.exists():
+        raise RenderRefused(f"{paths.catalog} is missing, so what was rendered, approved and delivered is unknown: "
+                            "restore it from a backup before `reelforge store du | gc`")
     versions: dict[str, Version] = {}
-    job_shots = _from_catalog(paths, versions)
+    job_shots = _from_catalog(paths, versions, {job.shot_path for plan in plans for job in plan.jobs})
     _from_job_folders(paths, contents, versions, job_shots)
     segments = SegmentStore(paths.segments)
     settings = encode_settings(production.delivery)
@@ -148,8 +157,9 @@ def _version(versions: dict[str, Version], key: str) -> Version:
     return versions.setdefault(key, Version(key))
 
 
-def _from_catalog(paths: ProductionPaths, versions: dict[str, Version]) -> dict[str, str]:
-    """Rules 1–3 from the catalog: every recorded render's versions, the latest, approved and delivered ones.
+def _from_catalog(paths: ProductionPaths, versions: dict[str, Version], planned_shots: set[str]) -> dict[str, str]:
+    """Rules 1–3 from the catalog: every recorded render's versions, the latest (of the shots the spec still has),
+    approved and delivered ones.
 
     Returns the shot of every recorded job key (a job folder's shot when no render of it was recorded).
     """
@@ -171,10 +181,12 @@ def _from_catalog(paths: ProductionPaths, versions: dict[str, Version]) -> dict[
                 v.last_used = max(v.last_used, _epoch(finished_at))
                 by_render.setdefault(row.render_id, []).append(row)
                 latest[row.shot_path] = row.job_key  # rows run oldest first: the last one per shot is the newest
-            for key in latest.values():  # rule 1
-                versions[key].reasons.add("latest")
+            for shot_path, key in latest.items():  # rule 1
+                if shot_path in planned_shots:
+                    versions[key].reasons.add("latest")
+            present = _delivered_files(paths)
             for render in session.scalars(select(RenderRecord)):  # rule 3
-                if render.id in by_render and still_delivered(session, render):
+                if render.id in by_render and _still_delivered(paths, render, present):
                     for row in by_render[render.id]:
                         versions[row.job_key].reasons.add("delivered")
             for entry in changelog.entries(session, kind="approval"):  # rule 2
@@ -199,16 +211,27 @@ def _from_job_folders(paths: ProductionPaths, contents: StoreContents, versions:
         v.frames.update(files.read_manifest() or [])
         v.frames.update(files.read_journal().values())
         if v.shot_path == UNKNOWN_SHOT:
-            v.shot_path = _manifest_shot(files) or UNKNOWN_SHOT
+            v.shot_path = files.manifest_shot() or UNKNOWN_SHOT
 
 
-def _manifest_shot(files: JobFiles) -> str | None:
-    """The shot a manifest's job names (None: no manifest, or a damaged one)."""
-    try:
-        shot_path = json.loads(files.manifest_path.read_text(encoding="utf-8"))["job"]["shot_path"]
-    except (OSError, ValueError, KeyError, TypeError, RecursionError):
-        return None
-    return shot_path if isinstance(shot_path, str) else None
+def _delivered_files(paths: ProductionPaths) -> set[str]:
+    """The SHA-256 of every file in the production's `renders/` folder (cached by size and mtime: a render's
+    files are hashed once, not on every `du`)."""
+    if not paths.renders.is_dir():
+        return set()
+    return {cached_file_sha256(path) for path in paths.renders.rglob("*") if path.is_file() and not path.is_symlink()}
+
+
+def _still_delivered(paths: ProductionPaths, render: RenderRecord, present: set[str]) -> bool:
+    """The render's file is on disk with its recorded bytes: in `renders/` (`present`), or where `--out` put it
+    outside any production (a path in another production's folder is that production's file: the one this
+    production was copied from, say)."""
+    if render.output_sha256 in present:
+        return True
+    recorded = Path(render.output_path)
+    if inside_production(paths.root, recorded) is not None or ProductionPaths.find_for_file(recorded) is not None:
+        return False
+    return recorded.is_file() and cached_file_sha256(recorded) == render.output_sha256
 
 
 def _last_used(result: Retention) -> None:

@@ -200,10 +200,11 @@ def _verify(replay: _Replay, record: RenderRecord, target: str, file: Path | Non
     checks, segments = [], []
     engine_changed = False
     whole = shot_paths is None and frame_range is None
+    delivery = replay.catalog.delivery(record.id)
     with tempfile.TemporaryDirectory(prefix="reelforge-verify-") as tmp:
-        # The re-rendered frames, kept apart for re-creating a marked delivery: proved against the recorded
-        # hashes, they stand in for the production's store, which may no longer hold them (`store gc`).
-        proved = FrameStore(Path(tmp) / "proved") if whole else None
+        # A marked delivery is re-created from the re-rendered frames, kept apart for it: proved against the
+        # recorded hashes, they stand in for the production's store, which may no longer hold them (`store gc`).
+        proved = FrameStore(Path(tmp) / "proved") if whole and _remarked(replay, record, delivery) else None
         for shot in record.shots:
             if shot_paths is not None and shot.shot_path not in shot_paths:
                 continue
@@ -214,7 +215,6 @@ def _verify(replay: _Replay, record: RenderRecord, target: str, file: Path | Non
             segments.append(segment)
         whole = whole and None not in segments
         rebuilt_matches: bool | None = None  # None: not re-created (a partial verify)
-        delivery = replay.catalog.delivery(record.id)
         if whole and all(c.ok for c in checks):
             rebuilt_matches = _rebuild_matches(replay, record, delivery, segments, Path(tmp), proved)
         elif whole and not all(c.ok for c in checks):
@@ -232,6 +232,17 @@ def _verify(replay: _Replay, record: RenderRecord, target: str, file: Path | Non
         rebuilt_matches_record=rebuilt_matches, credentials=credentials,
         mark_id=delivery.mark_id if delivery is not None else None,
     )
+
+
+def _remarked(replay: _Replay, record: RenderRecord, delivery: DeliveryRecord | None) -> bool:
+    """Whether re-creating the delivery embeds an invisible mark in its frames (its own, or its picture's)."""
+    if delivery is not None and delivery.mark_id:
+        return True
+    with replay.catalog.session() as session:
+        localized = session.get(LocalizedDelivery, record.id)
+        picture_id = localized.picture_render_id if localized is not None else None
+    picture = replay.catalog.delivery(picture_id) if picture_id is not None else None
+    return picture is not None and bool(picture.mark_id)
 
 
 def _check_shot(replay: _Replay, shot: RenderShot, frame_range: tuple[int, int] | None,
@@ -265,7 +276,7 @@ def _check_shot(replay: _Replay, shot: RenderShot, frame_range: tuple[int, int] 
 
 
 def _rebuild_matches(replay: _Replay, record: RenderRecord, delivery: DeliveryRecord | None, segments: list[Path],
-                     workdir: Path, proved: FrameStore) -> bool:
+                     workdir: Path, proved: FrameStore | None) -> bool:
     """Re-create the delivery before signing — joined (or marked), then watermarked — and compare its hash.
 
     Renders made before deliveries were recorded compare the joined file with the file's hash.
@@ -285,7 +296,7 @@ def _rebuild_matches(replay: _Replay, record: RenderRecord, delivery: DeliveryRe
 
 
 def _rebuild_picture(replay: _Replay, record: RenderRecord, delivery: DeliveryRecord | None, segments: list[Path],
-                     workdir: Path, name: str, proved: FrameStore) -> Path:
+                     workdir: Path, name: str, proved: FrameStore | None) -> Path:
     """The unsigned picture delivery as it was assembled: joined (or marked from the re-rendered frames, `proved`),
     then watermarked."""
     mark_key_id = replay.catalog.mark_key_id(delivery.render_id) if delivery is not None else None
@@ -295,7 +306,7 @@ def _rebuild_picture(replay: _Replay, record: RenderRecord, delivery: DeliveryRe
 
 
 def _rebuild_localized(replay: _Replay, record: RenderRecord, segments: list[Path], workdir: Path,
-                       proved: FrameStore) -> Path | None:
+                       proved: FrameStore | None) -> Path | None:
     """The unsigned language delivery re-created from the recorded picture and text (None: not one).
 
     The picture is re-created exactly as its own delivery was, then the recorded text is muxed again.

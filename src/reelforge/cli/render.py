@@ -17,7 +17,7 @@ from reelforge.app.render_request import (
     render_production,
 )
 from reelforge.app.status import CHANGED, LABELS, UP_TO_DATE, production_status
-from reelforge.app.store_budget import store_usage
+from reelforge.app.store_budget import store_against_budget
 from reelforge.app.verify import verify_render
 from reelforge.cli.console import (
     console,
@@ -265,8 +265,8 @@ def _print_report(report) -> None:
         if not shot.segment_matches:
             console.print("    encoded segment differs from the recorded one")
         if shot.absent_from_store:
-            console.print(f"    {shot.absent_from_store} of its frames are no longer in the store (`reelforge store gc` "
-                          "removes superseded frames): re-rendered here, and by the next render that needs them")
+            console.print(f"    {shot.absent_from_store} of its frames are not in the store (removed by `reelforge "
+                          "store gc`, or lost): re-rendered here, and by the next render that needs them")
         if shot.damaged_in_store:
             console.print(f"    [yellow]stored copies of frames {shot.damaged_in_store} are corrupt[/] "
                           "(the next render re-renders them)")
@@ -322,7 +322,7 @@ def status_command(spec: Annotated[Path, typer.Argument(help="production.json")]
                       ", ".join(shot.changed_fields))
     console.print(table)
     console.print(", ".join(f"{count} {LABELS[state]}" for state, count in status.counts.items()), highlight=False)
-    usage = store_usage(spec, status.store)
+    usage = store_against_budget(spec, status.store)
     console.print(usage.line, style="yellow" if usage.over else None, highlight=False, markup=False)
     tampered = sorted({shot.last_render.render_id for shot in status.shots()
                        if shot.last_render is not None and shot.last_render.tampered})

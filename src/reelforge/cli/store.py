@@ -118,6 +118,8 @@ def gc(
     counts = plan.counts()
     what = (f"{counts['versions']} superseded version(s): {counts['frames']} frame(s), {counts['segments']} "
             f"segment(s), {format_size(plan.bytes)}")
+    if counts["unreferenced_frames"]:
+        what += f" ({counts['unreferenced_frames']} of those frames named by no version)"
     if dry_run:
         console.print(f"dry run ({policy}): would remove {what}; nothing was removed", highlight=False)
     elif seq is None:

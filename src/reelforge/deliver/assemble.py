@@ -18,7 +18,7 @@ from pathlib import Path
 from reelforge.deliver.options import DeliveryError, DeliveryOptions
 from reelforge.media.encode import EncodeSettings, SegmentEncoder, concat_segments
 from reelforge.media.watermark import apply_watermark
-from reelforge.store.frames import FrameStore, frame_hash
+from reelforge.store.frames import CorruptFrame, FrameStore, frame_hash
 from reelforge.store.paths import WORK_PREFIX
 from reelforge.trust.mark import MarkEmbedder, MarkKey
 
@@ -34,7 +34,11 @@ def encode_marked(target: Path, frames: Iterable[tuple[str, object]], store: Fra
                 if not store.check(digest):  # non-destructive: verify must leave the store as it found it
                     raise DeliveryError(f"stored frame {digest[:16]}… is missing or damaged; render again to "
                                         "repair the store")
-                frame = store.get(digest)
+                try:
+                    frame = store.get(digest)
+                except CorruptFrame:
+                    raise DeliveryError(f"stored frame {digest[:16]}… is damaged; render again to repair the "
+                                        "store") from None
             if frame_hash(frame) != digest:  # never mark (and sign) a frame that is not the one recorded
                 raise DeliveryError(f"stored frame {digest[:16]}… is damaged; render again to repair the store")
             encoder.add_rgb(embedder.embed(frame, index))

@@ -165,7 +165,8 @@ def produce_frames(job: ShotJob, indices: list[int], backends: Backends, store: 
     """Yield (index, hash, YUV 4:2:0 frame) in order: from the store where `known` says and intact, else rendered.
 
     Rendered frames are put in `store` (and on the job's `journal`). Without a store every frame is
-    rendered anew and nothing is kept: what `verify` does, which never trusts or touches the store.
+    rendered anew and nothing is kept: what `verify` does, which never trusts or touches the production's
+    store (it passes a scratch store of its own when it must re-mark a delivery from the frames).
     """
     backend = backends.get(job.backend)
     known = known or {}

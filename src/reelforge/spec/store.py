@@ -59,8 +59,8 @@ class StoreSettings(Strict):
     @field_validator("budget")
     @classmethod
     def _size(cls, v: str | None) -> str | None:
-        if v is not None:
-            parse_size(v)
+        if v is not None and parse_size(v) == 0:
+            raise ValueError(f"a budget of {v} leaves no room for any frame: give a size above 0, e.g. \"200 GB\"")
         return v
 
     @field_validator("keep_superseded")

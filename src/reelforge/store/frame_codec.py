@@ -71,8 +71,9 @@ def decode(codec: int, payload: bytes | memoryview, height: int, width: int) -> 
             pixels = zlib.decompressobj().decompress(payload, size + 1)
         else:
             raise ValueError(f"unknown codec {codec}")
-    except (imagecodecs.JpegxlError, imagecodecs.ZstdError, zlib.error) as exc:
-        raise ValueError(f"{NAMES.get(codec, codec)} payload unreadable ({exc})") from exc
+    # libjxl also answers some damaged codestreams with a RuntimeError; a payload is data, never a bug of ours
+    except (imagecodecs.JpegxlError, imagecodecs.ZstdError, zlib.error, RuntimeError, MemoryError) as exc:
+        raise ValueError(f"{NAMES.get(codec, codec)} payload unreadable ({type(exc).__name__}: {exc})") from exc
     if codec != JPEGXL:
         if len(pixels) != size:
             raise ValueError(f"{len(pixels)} bytes of pixels, not {size}")

@@ -120,6 +120,8 @@ class FrameStore:
         if self.check(digest):
             return digest
         try:
+            if bytes(data[:4]) != MAGIC:  # workers render into a new scratch store: never the older format
+                raise ValueError("not a frame in this release's format")
             _, height, width, _ = _parse(data)
             if (height, width) != tuple(shape):
                 raise ValueError(f"{width}×{height}, not the job's {shape[1]}×{shape[0]}")

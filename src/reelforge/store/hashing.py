@@ -1,7 +1,7 @@
 """SHA-256 of a file, streamed: the one hash every record (frames aside) uses for files.
 
-Large files a job names (checkpoints, LoRAs, reference images) are hashed on every plan, so
-`cached_file_sha256` keeps each file's hash in the user's cache folder and recomputes it only
+Large files a job names (checkpoints, LoRAs, reference images) are hashed on every plan, and the
+delivered files `store du | gc` looks for on every run, so `cached_file_sha256` keeps each file's hash in the user's cache folder and recomputes it only
 when the file's size, mtime, inode or ctime changed.
 """
 

@@ -64,6 +64,14 @@ class JobFiles:
             return None
         return frames
 
+    def manifest_shot(self) -> str | None:
+        """The shot path the manifest's job names (None: no manifest, or a damaged one)."""
+        try:
+            shot_path = json.loads(self.manifest_path.read_text(encoding="utf-8"))["job"]["shot_path"]
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+            return None
+        return shot_path if isinstance(shot_path, str) else None
+
     def write_manifest(self, key: str, job_json: dict, frames: list[str]) -> None:
         manifest = {"key": key, "job": job_json, "frames": frames}
         write_text(self.manifest_path, json.dumps(manifest, indent=1, sort_keys=True) + "\n")

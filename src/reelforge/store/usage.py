@@ -1,6 +1,6 @@
 """What a production's `.reelforge/` folder holds on disk: its files, their sizes and ages.
 
-Sizes are the files' own lengths (`st_size`, what `du --apparent-size` adds up), so a total here is
+Sizes are the files' own lengths (`st_size`; `du` also counts the folders), so a total here is
 exactly the sum of the bytes of the files it lists. A file removed while it is being listed (by a
 render that replaced it) is skipped, never an error. `store_contents` sorts every file into one
 part (a frame by hash, a job's files by key, a segment by key, or the catalog, assets, identity and
@@ -42,11 +42,6 @@ def files_under(folder: Path, skip: Collection[Path] = ()) -> Iterator[StoredFil
                 continue
             if not path.is_symlink():
                 yield StoredFile(path, info.st_size, info.st_mtime)
-
-
-def state_bytes(paths: ProductionPaths) -> int:
-    """Bytes of every file in the production's `.reelforge/` folder (frames, segments, jobs, catalog, …)."""
-    return sum(f.size for f in files_under(paths.state))
 
 
 @dataclass

@@ -34,7 +34,7 @@ from reelforge.app.status import (
     shot_thumbnail,
     thumbnail_png,
 )
-from reelforge.app.store_budget import store_usage
+from reelforge.app.store_budget import store_against_budget
 from reelforge.studio.pages import is_htmx, page, session, shot_path, studio
 
 router = APIRouter()
@@ -68,7 +68,7 @@ def production_tree(request: Request) -> HTMLResponse:
     except _SpecBroken as exc:
         return _broken(request, str(exc))
     return page(request, "browse_tree.html", status=status,
-                store=store_usage(status.spec, status.store))
+                store=store_against_budget(status.spec, status.store))
 
 
 @router.get("/api/status")
@@ -77,7 +77,7 @@ def status_json(request: Request) -> JSONResponse:
         status = _status(request)
     except _SpecBroken as exc:
         return JSONResponse({"error": str(exc)}, status_code=409)
-    store = store_usage(status.spec, status.store)
+    store = store_against_budget(status.spec, status.store)
     return JSONResponse({**status.to_json(), "store": store.to_json()})
 
 
