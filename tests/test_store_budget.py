@@ -62,6 +62,13 @@ def test_a_render_past_the_budget_is_warned_before_it_starts_and_still_renders(t
     assert "Traceback" not in out + result.stderr
 
 
+def test_a_dry_run_says_what_the_render_would_of_the_budget_and_stores_nothing(tmp_path):
+    spec = budgeted(tmp_path / "show", "1 KB")
+    result = run_cli("render", str(spec), "--dry-run")
+    assert "store budget: this render would bring .reelforge to about" in result.stdout
+    assert not (tmp_path / "show" / ".reelforge" / "frames").exists()
+
+
 def test_a_generous_budget_says_nothing(tmp_path):
     spec = budgeted(tmp_path / "show", "1 TB")
     outcome, warnings = render(spec)

@@ -7,6 +7,7 @@ out: a CPU task, a GPU worker, or split into frame spans over several).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from reelforge.app.render_request import (
     RenderRefused,
@@ -17,10 +18,15 @@ from reelforge.app.render_request import (
     shot_runner,
     with_model_override,
 )
+from reelforge.app.store_budget import budget_warning
 from reelforge.engine.shot import Backends, stored_frames
 from reelforge.farm.errors import FarmError
+from reelforge.plan.jobs import ShotJob
 from reelforge.store.paths import ProductionPaths
 from reelforge.store.shots import ShotStore
+
+if TYPE_CHECKING:
+    from reelforge.farm.runner import FarmShots  # imports Ray: only when a farm is named
 
 REUSED = "reused from the store"
 
@@ -38,6 +44,7 @@ class RenderPlan:
     summary: str
     farm: str | None = None
     nodes: list = field(default_factory=list)  # farm/cluster.py: FarmNode, when a farm is named
+    budget_warning: str | None = None  # what the render would say of the store's budget ($.store.budget)
 
 
 def plan_render(request: RenderRequest) -> RenderPlan:
@@ -50,6 +57,14 @@ def plan_render(request: RenderRequest) -> RenderPlan:
     store = ShotStore.of(ProductionPaths.for_spec(spec))
     jobs = [job] if job is not None else [j for e in episodes for j in e.jobs]
     farm = request.farm.address if request.farm else None
+    plan = _plan(request, runner, store, jobs, job, farm)
+    plan.budget_warning = budget_warning(spec, production.store, jobs, request.frames)
+    return plan
+
+
+def _plan(request: RenderRequest, runner: FarmShots | None, store: ShotStore, jobs: list[ShotJob], job: ShotJob | None,
+          farm: str | None) -> RenderPlan:
+    """What would happen to each shot: reused, rendered (resumed), or sent to the farm, and how."""
     if job is not None and request.frames is not None:
         start, stop = request.frames
         where = "on the farm" if runner else "here"

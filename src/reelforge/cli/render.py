@@ -167,6 +167,8 @@ def _print_plan(plan: RenderPlan) -> None:
         table.add_row(shot.shot_path, str(shot.frames), shot.action)
     console.print(table)
     console.print(plan.summary, highlight=False)
+    if plan.budget_warning is not None:
+        console.print(plan.budget_warning, highlight=False, markup=False, soft_wrap=True)
 
 
 def _summary(results: list[RenderResult]) -> None:
