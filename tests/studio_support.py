@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,6 +17,16 @@ from reelforge.studio.app import create_app
 from reelforge.studio.state import SESSION_COOKIE, StudioState
 
 WAIT = 120  # seconds: a generous bound so a broken queue fails the test instead of hanging it
+
+
+@contextmanager
+def running(queue):
+    """A render queue's worker started for the block and stopped after it, whatever the block raised."""
+    queue.start()
+    try:
+        yield queue
+    finally:
+        queue.stop()
 
 
 @dataclass

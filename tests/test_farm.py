@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 from render_support import harbor_lights, recorded, rendered, tiny_backend_shot
+from studio_support import running
 
 from reelforge.app.render_request import RenderRefused, RenderRequest, render_production
 from reelforge.cli.render import with_farm_default
@@ -419,11 +420,8 @@ def test_a_farm_that_cannot_be_joined_is_one_line_and_exit_2(tmp_path):
 def test_the_studio_queue_renders_through_the_farm(farm, tmp_path):
     spec = harbor_lights(tmp_path / "harbor-lights")
     queue = RenderQueue(spec, farm=farm)
-    queue.start()
-    try:
+    with running(queue):
         item, _ = queue.submit("shot:s01e02/sc01/sh01", "ana")
         done = queue.wait(item["id"], 300)
-    finally:
-        queue.stop()
     assert done["state"] == "done", done["message"]
     assert [shot for shot, _, _ in node_rows(spec)] == ["s01e02/sc01/sh01"]

@@ -232,7 +232,7 @@ def test_studio_answers_a_damaged_catalog_with_one_line(show):
 
 
 def test_studio_queue_says_a_full_disk_as_the_cli_does(tmp_path):
-    from studio_support import WAIT
+    from studio_support import WAIT, running
 
     from reelforge.studio.queue import RenderQueue
 
@@ -243,11 +243,8 @@ def test_studio_queue_says_a_full_disk_as_the_cli_does(tmp_path):
 
     queue = RenderQueue(spec, render=render)
     item, _ = queue.submit("episode:s01e01", "ana")
-    queue.start()
-    try:
+    with running(queue):
         finished = queue.wait(item["id"], WAIT)
-    finally:
-        queue.stop()
     assert finished["state"] == "failed"
     assert finished["message"].startswith("no space left on the disk writing renders/s01e01.mp4: free some space")
 

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from studio_support import WAIT, FakeRender, small_production
+from studio_support import WAIT, FakeRender, running, small_production
 
 from reelforge.app.render_request import RenderOutcome
 from reelforge.engine.pipeline import RenderResult
@@ -54,11 +54,8 @@ def test_items_render_in_the_order_asked_and_a_waiting_target_is_not_queued_twic
     assert [item["id"] for item in queue.snapshot()["items"]] == [first["id"], second["id"], episode["id"]]
     assert queue.snapshot()["queued"] == 3
 
-    queue.start()
-    try:
+    with running(queue):
         finished = [queue.wait(item["id"], WAIT) for item in (first, second, episode)]
-    finally:
-        queue.stop()
     assert targets_rendered(fake) == [(f"shot:{SHOT_A}", "ana"), (f"shot:{SHOT_B}", "bo"), ("episode:s01e01", "bo")]
     assert [item["state"] for item in finished] == ["done", "done", "done"]
     assert finished[0]["frames_done"] == 8 and finished[2]["frames_done"] == 8
@@ -75,17 +72,17 @@ def test_a_target_asked_again_while_it_renders_is_queued_again_and_only_queued_i
     queue = RenderQueue(spec, render=fake)
     queue.start()
     try:
-        running, _ = queue.submit(f"shot:{SHOT_A}", "ana")
+        rendering, _ = queue.submit(f"shot:{SHOT_A}", "ana")
         assert fake.started.wait(WAIT)
-        assert queue.item(running["id"])["state"] == "running"
+        assert queue.item(rendering["id"])["state"] == "running"
         # the spec may have changed since it started: the same target is rendered once more
         rerun, created = queue.submit(f"shot:{SHOT_A}", "bo")
-        assert created and rerun["id"] != running["id"] and rerun["position"] == 1
+        assert created and rerun["id"] != rendering["id"] and rerun["position"] == 1
         waiting, _ = queue.submit(f"shot:{SHOT_B}", "bo")
         assert queue.item(waiting["id"])["position"] == 2
 
         with pytest.raises(NotCancellable, match="is rendering"):
-            queue.cancel(running["id"])
+            queue.cancel(rendering["id"])
         cancelled = queue.cancel(waiting["id"])
         assert cancelled["state"] == "cancelled" and cancelled["finished"]
         with pytest.raises(NotCancellable, match="already finished"):
@@ -109,11 +106,8 @@ def test_a_target_asked_again_while_it_renders_is_queued_again_and_only_queued_i
 def test_only_the_last_finished_items_are_kept(spec):
     queue = RenderQueue(spec, render=FakeRender(), keep_finished=2)
     items = [queue.submit(target, "ana")[0] for target in (f"shot:{SHOT_A}", f"shot:{SHOT_B}", "episode:s01e01")]
-    queue.start()
-    try:
+    with running(queue):
         queue.wait(items[2]["id"], WAIT)
-    finally:
-        queue.stop()
     assert [item["id"] for item in queue.snapshot()["items"]] == [items[2]["id"], items[1]["id"]]
     with pytest.raises(UnknownItem):
         queue.item(items[0]["id"])
@@ -157,11 +151,8 @@ def test_a_spec_broken_after_queueing_fails_the_item_with_the_render_refusal(tmp
     broken = json.loads(spec.read_text())
     broken["episodes"][0]["scenes"][0]["shots"][0]["frames"] = -3
     spec.write_text(json.dumps(broken))
-    queue.start()
-    try:
+    with running(queue):
         failed = queue.wait(item["id"], WAIT)
-    finally:
-        queue.stop()
     assert failed["state"] == "failed"
     assert "$.episodes[0].scenes[0].shots[0].frames" in failed["message"]
     assert failed["renders"] == [] and failed["links"] == []
@@ -171,8 +162,7 @@ def test_a_production_held_by_the_cli_fails_clearly_then_renders_under_the_reque
     spec = small_production(tmp_path)
     paths = ProductionPaths.for_spec(spec)
     queue = RenderQueue(spec)
-    queue.start()
-    try:
+    with running(queue):
         with paths.lock("a render"):  # what a `reelforge render` in a terminal holds while it runs
             busy, _ = queue.submit(f"shot:{SHOT_B}", "bo")
             busy = queue.wait(busy["id"], WAIT)
@@ -181,8 +171,6 @@ def test_a_production_held_by_the_cli_fails_clearly_then_renders_under_the_reque
 
         item, _ = queue.submit(f"shot:{SHOT_B}", "bo")  # asked again once the terminal's render is over
         done = queue.wait(item["id"], WAIT)
-    finally:
-        queue.stop()
     assert done["state"] == "done", done["message"]
     assert done["frames_done"] == done["frames_total"] == 8
     [render] = done["renders"]
@@ -215,12 +203,9 @@ def test_an_unexpected_failure_fails_the_item_readably_logs_the_trace_and_the_wo
 
     queue = RenderQueue(spec, render=render)
     items = [queue.submit(target, "ana")[0] for target in (f"shot:{SHOT_A}", f"shot:{SHOT_B}", "episode:s01e01")]
-    queue.start()
-    try:
+    with running(queue):
         with caplog.at_level("ERROR", logger="reelforge.studio.queue"):
             finished = [queue.wait(item["id"], WAIT) for item in items]
-    finally:
-        queue.stop()
     assert [item["state"] for item in finished] == ["failed", "failed", "done"]
     assert "the engine tripped" in finished[0]["message"] and "Traceback" not in finished[0]["message"]
     assert finished[1]["message"].startswith("the render failed unexpectedly")
@@ -244,11 +229,8 @@ def test_progress_snapshots_are_throttled_but_start_and_finish_always_go_out(spe
     queue = RenderQueue(spec, render=FakeRender(), clock=lambda: now[0], broadcaster=broadcaster,
                         progress_interval=0.2)
     item, _ = queue.submit(f"shot:{SHOT_A}", "ana")
-    queue.start()
-    try:
+    with running(queue):
         queue.wait(item["id"], WAIT)  # eight frames at the same instant: no progress snapshot is due
-    finally:
-        queue.stop()
     states = [(e.kind, e.data["items"][0]["state"], e.data["items"][0]["frames_done"]) if e.kind == "queue"
               else (e.kind, e.data["state"]) for e in broadcaster.published]
     assert states == [("queue", "queued", 0), ("queue", "running", 0),  # submitted, started
@@ -264,11 +246,8 @@ def test_progress_snapshots_are_throttled_but_start_and_finish_always_go_out(spe
     queue = RenderQueue(spec, render=FakeRender(tick=tick), clock=lambda: now[0], broadcaster=broadcaster,
                         progress_interval=0.2)
     item, _ = queue.submit(f"shot:{SHOT_B}", "ana")
-    queue.start()
-    try:
+    with running(queue):
         queue.wait(item["id"], WAIT)
-    finally:
-        queue.stop()
     progress = [e.data["items"][0]["frames_done"] for e in broadcaster.published
                 if e.kind == "queue" and e.data["items"][0]["state"] == "running"]
     assert progress == [0, 0, 1, 2, 3, 4, 5, 6, 7, 8]

@@ -26,7 +26,7 @@ from reelforge.store.atomic import write_bytes
 
 MAGIC = b"RFF2"
 HEADER = struct.Struct(">4sBII32s")  # magic, codec, height, width, SHA-256 of (codec, height, width, payload)
-SIZED = slice(4, 13)  # the header's codec, height and width: covered by its hash with the payload
+SIZED = struct.Struct(">BII")  # the header's codec, height and width (bytes 4–12): hashed with the payload
 MAGIC_V1 = b"RFF1"
 HEADER_V1 = struct.Struct(">4sII32s")  # what stores before this release wrote: always zlib, hash of the payload
 MAX_SIDE = 16384  # a frame wider or taller is no frame of a delivery (8K is 7680 × 4320): a damaged header
@@ -45,8 +45,8 @@ def encode_frame(frame: np.ndarray) -> bytes:
     """A frame as its stored file: header (codec, size, their hash with the payload's) and compressed pixels."""
     height, width = frame.shape[:2]
     codec, payload = frame_codec.encode(frame)
-    sized = HEADER.pack(MAGIC, codec, height, width, bytes(32))[SIZED]
-    return HEADER.pack(MAGIC, codec, height, width, hashlib.sha256(sized + payload).digest()) + payload
+    digest = hashlib.sha256(SIZED.pack(codec, height, width) + payload).digest()
+    return HEADER.pack(MAGIC, codec, height, width, digest) + payload
 
 
 def _parse(data: bytes) -> tuple[int, int, int, memoryview]:
@@ -57,7 +57,7 @@ def _parse(data: bytes) -> tuple[int, int, int, memoryview]:
         if magic == MAGIC:
             _, codec, height, width, recorded = HEADER.unpack_from(data)
             payload = memoryview(data)[HEADER.size:]
-            digest = hashlib.sha256(memoryview(data)[SIZED])
+            digest = hashlib.sha256(SIZED.pack(codec, height, width))
         elif magic == MAGIC_V1:
             _, height, width, recorded = HEADER_V1.unpack_from(data)
             codec, payload, digest = frame_codec.ZLIB, memoryview(data)[HEADER_V1.size:], hashlib.sha256()
