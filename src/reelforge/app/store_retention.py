@@ -6,8 +6,10 @@ and its job folder (manifest, or the journal of a render that was cut off). A ve
 1. it is the **latest** render of a shot the spec still has (the newest render_shots row of the shot, any
    kind of render); a shot cut from the spec keeps its versions only by the rules below, so cutting
    shots frees their frames once they age out;
-2. it was **approved**: an "approval" entry of the change log names a render, and a shot approval keeps
-   that shot's version in it, an episode approval every shot's version in it;
+2. it is **approved**: its latest review status is *approved* (app/review_status.py: a "review" entry
+   of the change log, or an "approval" entry naming a render — a shot approval approves that shot's
+   version in it, an episode approval every shot's version in it); a version approved and later
+   sent back for a retake (or set back to waiting) is no longer kept for it;
 3. it is in a **delivered** file still present: a file in the production's `renders/` folder (or at a
    path outside the production a render was written to with `--out`) whose bytes are a recorded render's
    output, by hash, so a production moved to another disk or a file restored from a backup still counts
@@ -33,6 +35,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from reelforge.app.render_request import RenderRefused, plan_episodes
+from reelforge.app.review_status import APPROVED, version_statuses
 from reelforge.engine.shot import segment_key
 from reelforge.media.encode import encode_settings
 from reelforge.records import changelog
@@ -189,15 +192,9 @@ def _from_catalog(paths: ProductionPaths, versions: dict[str, Version], planned_
                 if render.id in by_render and _still_delivered(paths, render, present):
                     for row in by_render[render.id]:
                         versions[row.job_key].reasons.add("delivered")
-            for entry in changelog.entries(session, kind="approval"):  # rule 2
-                after = changelog.state(session, entry.after_sha256)
-                render = after.get("render") if isinstance(after, dict) else None
-                if not isinstance(render, dict) or after.get("status") != "approved":
-                    continue
-                prefix, _, name = entry.entity.partition(":")
-                for row in by_render.get(render.get("render_id"), []):
-                    if prefix == "episode" or row.shot_path == name:
-                        versions[row.job_key].reasons.add("approved")
+            for (_, key), status in version_statuses(session).items():  # rule 2
+                if status.status == APPROVED and key in versions:
+                    versions[key].reasons.add("approved")
             job_shots = {key: shot for key, shot in session.execute(select(JobRecord.key, JobRecord.shot_path))}
     return job_shots
 

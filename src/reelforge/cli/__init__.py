@@ -4,6 +4,7 @@
     render.py    render, verify, status
     records.py   commit, history, show, diff, refs
     log.py       log (list, verify, proof, check-proof, checkpoint), approve
+    review.py    review (set, note, notes): review statuses and frame-pinned notes
     trust.py     credentials (show, verify), watermark, trace
     energy.py    energy
     models.py    models (make-tiny, hash)
@@ -34,6 +35,7 @@ from reelforge.cli import (
     models,
     records,
     render,
+    review,
     spec,
     store,
     studio,
@@ -43,7 +45,7 @@ from reelforge.cli.console import fail, shown
 
 app = typer.Typer(help="Deterministic rendering of AI video series on your own hardware.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-for commands in (spec, render, records, log, trust, energy, models, export, store, studio):
+for commands in (spec, render, records, log, review, trust, energy, models, export, store, studio):
     app.add_typer(commands.app)
 
 

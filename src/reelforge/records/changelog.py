@@ -1,8 +1,8 @@
 """The append-only, tamper-evident change log.
 
-Every change — spec commits, asset uploads, renders, approvals, key changes, store gc runs — appends one entry
-(sequence number, actor, UTC time, kind, entity and version, before/after states by content hash,
-reason). Nothing updates or deletes an entry: the tables refuse it with SQLite triggers, so a bug
+Every change — spec commits, asset uploads, renders, approvals, review statuses and notes, key changes, store
+gc runs — appends one entry (sequence number, actor, UTC time, kind, entity and version, before/after states
+by content hash, reason). Nothing updates or deletes an entry: the tables refuse it with SQLite triggers, so a bug
 cannot; someone editing the database file can, and that is what the tree is for.
 
 The entries are the leaves of an RFC 6962 Merkle tree (records/merkle.py). After each command
@@ -39,7 +39,7 @@ from reelforge.records.leaves import canonical_json, entry_leaf
 from reelforge.store.catalog import utc_now
 from reelforge.store.schema import LogCheckpoint, LogEntry, LogSigner, LogState
 
-KINDS = ("commit", "asset", "render", "approval", "key-change", "gc")
+KINDS = ("commit", "asset", "render", "approval", "key-change", "gc", "review", "note")
 ORIGIN = "reelforge change log"  # first line of every signed checkpoint (C2SP tlog-checkpoint layout)
 PROOF_FORMAT = "reelforge-inclusion-proof/1"
 CHECKPOINT_FORMAT = "reelforge-checkpoint/1"

@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from reelforge.app.render_request import RenderRefused
+from reelforge.app.review_status import reviews_for_spec
 from reelforge.app.shot_edit import (
     EditError,
     EditInvalid,
@@ -68,7 +69,8 @@ def production_tree(request: Request) -> HTMLResponse:
     except _SpecBroken as exc:
         return _broken(request, str(exc))
     return page(request, "browse_tree.html", status=status,
-                store=store_against_budget(status.spec, status.store))
+                store=store_against_budget(status.spec, status.store),
+                reviews=reviews_for_spec(status.spec, {shot.path: shot.job_key for shot in status.shots()}))
 
 
 @router.get("/api/status")

@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from reelforge.app import review
 from reelforge.app.render_request import RenderRefused
+from reelforge.app.review_status import reviews_for_spec
 from reelforge.app.status import production_status
 from reelforge.store.catalog import existing_catalog
 from reelforge.store.frames import FrameStore
@@ -106,8 +107,9 @@ def episode_page(request: Request, episode: str) -> HTMLResponse:
     if spec_episode is None and (videos is None or videos.picture is None):
         raise HTTPException(status_code=404, detail=f"no such episode: {episode}")
     spans = {span.shot_path: span for span in videos.picture.shots} if videos and videos.picture else {}
+    planned = {shot.path: shot.job_key for shot in spec_episode.shots()} if spec_episode is not None else None
     return page(request, "review_episode.html", episode_id=episode, episode=spec_episode, videos=videos,
-                spans=spans)
+                spans=spans, reviews=reviews_for_spec(spec, planned))
 
 
 # --------------------------------------------------------------------------- files
