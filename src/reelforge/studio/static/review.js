@@ -92,7 +92,9 @@
     prev.addEventListener("click", () => step(-1));
     next.addEventListener("click", () => step(1));
     slider.addEventListener("input", () => { state.index = Number(slider.value); render(); });
-    document.addEventListener("keydown", (event) => {
+    // The player (player.js) owns the keys when it is on the page: the stepper follows its frame instead.
+    document.body.addEventListener("reelforge:frame", (event) => { state.index = event.detail.index; render(); });
+    if (!document.getElementById("player")) document.addEventListener("keydown", (event) => {
       const target = event.target;
       if (event.altKey || event.ctrlKey || event.metaKey) return;
       if (target.closest && target.closest("input, select, textarea, video, [contenteditable]")) return;
