@@ -142,6 +142,10 @@ class EntryView:
         return int(number) if kind == "commit" and number.isdigit() else None
 
     @property
+    def created(self) -> bool:
+        return [change.text for change in self.plain] == ["version: created"]
+
+    @property
     def subject(self) -> str:
         """The entity as words: 'shot s01e01/sc01/sh01', 'character mara'."""
         kind, _, name = self.entity.partition(":")
@@ -165,7 +169,13 @@ class LogGroup:
 
     @property
     def versions(self) -> list[EntryView]:
-        return [entry for entry in self.entries if entry.commit is None]
+        """The versions written that changed an entity (new ones are `created`)."""
+        return [entry for entry in self.entries if entry.commit is None and not entry.created]
+
+    @property
+    def created(self) -> list[EntryView]:
+        """The entities this commit wrote for the first time: named in one line, not one each."""
+        return [entry for entry in self.entries if entry.commit is None and entry.created]
 
 
 @dataclass(frozen=True)

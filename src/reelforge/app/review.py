@@ -133,7 +133,12 @@ class ShotVersion:
     @property
     def label(self) -> str:
         who = f" by {self.actor}" if self.actor else ""
-        return f"v{self.number} · render #{self.render_id} · {self.finished_at}{who}"
+        return f"v{self.number} · render #{self.render_id} · {plain_time(self.finished_at)}{who}"
+
+
+def plain_time(at: str) -> str:
+    """'2026-12-07T18:09:52+00:00' as people read it: '2026-12-07 18:09 UTC' (other text as it is)."""
+    return f"{at[:10]} {at[11:16]} UTC" if len(at) >= 16 and at[10:11] == "T" else at
 
 
 def shot_versions(catalog: Catalog, shot_path: str) -> list[ShotVersion]:

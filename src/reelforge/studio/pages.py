@@ -10,6 +10,7 @@ from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from reelforge.app.review import plain_time
 from reelforge.energy.report import energy_text, pue_range
 from reelforge.errors import SpecError
 from reelforge.spec.base import ID_PATTERN, text_in
@@ -21,6 +22,7 @@ STATIC = Path(str(resources.files("reelforge.studio") / "static"))
 templates = Jinja2Templates(directory=TEMPLATES)
 templates.env.filters["energy"] = energy_text  # Wh or kWh, as `reelforge energy` prints them
 templates.env.filters["pue_range"] = pue_range
+templates.env.filters["when"] = plain_time  # an ISO time as '2026-12-07 18:09 UTC'
 
 _ID = re.compile(ID_PATTERN)
 
