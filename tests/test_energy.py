@@ -14,7 +14,7 @@ import typer
 from reelforge.cli.energy import energy_command
 from reelforge.energy import meters
 from reelforge.energy.meters import EnergyMeter, EnergyReading, RaplCounters, find_rapl_zones
-from reelforge.energy.report import energy_report, render_figures
+from reelforge.energy.report import energy_range, energy_report, energy_text, render_figures
 from reelforge.store.catalog import Catalog
 from reelforge.store.paths import ProductionPaths
 from reelforge.store.schema import RenderRecord
@@ -308,10 +308,11 @@ def test_energy_command_table_and_json(production: Path, capsys):
     energy_command(production)
     out = capsys.readouterr().out
     line = next(li for li in out.splitlines() if li.strip("│ ").startswith(str(render_id)))
-    for cell in ("s01e01", "cuda:0", "1.00", "0.011", "0.014–0.017", "gpu✓", "cpu~"):  # ✓ measured, ~ estimated
+    for cell in ("s01e01", "cuda:0", "1.00", "11.0 Wh", "14.3–16.5 Wh/min", "gpu✓", "cpu~"):  # ✓ measured, ~ estimated
         assert cell in line
     assert "✓ measured, ~ estimated" in out
-    assert "Measured: 0.01 kWh of 0.011 kWh in total; estimated: 0.001 kWh" in out
+    assert "Measured: 10.0 Wh of 11.0 Wh in total; estimated: 1.00 Wh" in out
+    assert "e-0" not in out  # no figure in e-notation
     assert "gpu (measured, renders 1): measured: NVML total energy counter of H100 (GPU 0)" in out
     assert "cpu (ESTIMATED, renders 1): estimated: CPU time × 4 W per busy hardware thread" in out
     assert "PUE 1.3–1.5" in out
@@ -320,3 +321,18 @@ def test_energy_command_table_and_json(production: Path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["totals"]["kwh_per_minute"] == pytest.approx(0.011)
     assert data["renders"][0]["measured"] == ["gpu"] and data["renders"][0]["estimated"] == ["cpu"]
+
+
+@pytest.mark.parametrize(("kwh", "per", "text"), [
+    (2.31e-05, "", "0.0231 Wh"), (1.2345, "", "1.23 kWh"), (0.9996, "", "1.00 kWh"), (0.011, "/min", "11.0 Wh/min"),
+    (0.0001, "", "0.100 Wh"), (12345.0, "", "12300 kWh"), (0.0, "", "0 Wh"), (None, "", "–"),
+    (float("nan"), "", "–"),
+])
+def test_energy_reads_in_wh_or_kwh_with_three_significant_figures(kwh, per, text):
+    assert energy_text(kwh, per) == text
+
+
+def test_an_energy_range_is_written_in_the_unit_of_its_higher_end():
+    assert energy_range(3.0e-05, 3.46e-05, "/min") == "0.0300–0.0346 Wh/min"
+    assert energy_range(0.9, 1.2) == "0.900–1.20 kWh"
+    assert energy_range(None, 1.0) == "–"

@@ -102,7 +102,8 @@ def test_a_spec_change_marks_only_that_shot_changed_and_names_what_moved(rendere
         assert states == {SHOTS[0]: UP_TO_DATE, SHOTS[1]: CHANGED, SHOTS[2]: UP_TO_DATE}
         changed = status.shot(SHOTS[1])
         assert changed.label == "spec changed"
-        assert "lighting" in changed.changed_fields
+        assert changed.changed_fields == ("lighting",)  # what was edited, not the prompt it rewrites
+        assert set(changed.changed_job_fields) == {"lighting", "prompt"}  # the derived job fields, for details
         assert changed.job_key != changed.last_render.job_key
         assert changed.thumbnail == changed.last_render.thumbnail  # the last render's picture until re-rendered
     assert production_status(rendered).shot(SHOTS[1]).state == UP_TO_DATE  # the same spec again: up to date
@@ -178,7 +179,7 @@ def test_a_change_outside_the_shot_a_style_file_or_a_character_marks_it_changed(
 
     style_file.write_text(json.dumps({**family, "prompt": family["prompt"] + ", wet paper"}), encoding="utf-8")
     shot = production_status(spec).shot(SHOTS[0])
-    assert shot.state == CHANGED and "style" in shot.changed_fields
+    assert shot.state == CHANGED and shot.changed_fields == ("style family harbor-wash",)
     style_file.write_text(json.dumps(family), encoding="utf-8")
     assert production_status(spec).shot(SHOTS[0]).state == UP_TO_DATE
 
@@ -187,7 +188,8 @@ def test_a_change_outside_the_shot_a_style_file_or_a_character_marks_it_changed(
 
     with edited(spec, scarf):
         shot = production_status(spec).shot(SHOTS[0])
-        assert shot.state == CHANGED and "cast" in shot.changed_fields
+        assert shot.state == CHANGED and shot.changed_fields == ("character mara",)
+        assert "cast" in shot.changed_job_fields  # the job's identity tokens: kept for the details
         assert production_status(spec).shot(SHOTS[1]).state == NEVER_RENDERED  # its episode never rendered
 
 
@@ -223,3 +225,26 @@ def test_a_shot_only_ever_rendered_in_part_is_never_rendered(tmp_path):
     spec = write_spec(tmp_path / "show", small_spec())
     render_production(RenderRequest(spec, shot=SHOTS[1], frames=(0, 3), actor="ana"))
     assert production_status(spec).shot(SHOTS[1]).state == NEVER_RENDERED
+
+
+def test_what_changed_names_inherited_edits_as_such_and_hides_those_a_shot_overrides(rendered):
+    def relight_scene(raw):
+        scene = raw["episodes"][0]["scenes"][0]
+        scene["lighting"] = {"preset": "neon-night"}
+        scene["shots"][1]["lighting"] = {"preset": "overcast"}  # sh02 sets its own: the scene's is not its edit
+
+    with edited(rendered, relight_scene):
+        status = production_status(rendered)
+        assert status.shot(SHOTS[0]).changed_fields == ("lighting (scene sc01)",)
+        assert status.shot(SHOTS[1]).changed_fields == ("lighting",)
+        assert status.shot(SHOTS[2]).state == UP_TO_DATE
+
+
+def test_reelforge_status_says_only_the_field_edited(rendered):
+    def relight(raw):
+        raw["episodes"][0]["scenes"][0]["shots"][1]["lighting"] = {"preset": "neon-night"}
+
+    with edited(rendered, relight), cli_width(200):
+        result = CliRunner().invoke(app, ["status", str(rendered)], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    line = next(line for line in result.output.splitlines() if SHOTS[1] in line)
+    assert "lighting" in line and "prompt" not in line

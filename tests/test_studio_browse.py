@@ -102,7 +102,8 @@ def test_the_tree_shows_every_shot_with_thumbnail_status_and_cast(rendered):
     assert "The Lamp" in page.text  # the episode's title
     assert "Dusk on the quay" in page.text and "The alley" in page.text
     store = re.search(r'data-testid="store-size">([^<]+)<', page.text).group(1)  # the store's size, as `status` says
-    assert store.startswith("store: .reelforge holds ") and "no budget set: $.store.budget" in store
+    assert store.startswith("store: .reelforge holds ") and store.endswith("(no budget set)")
+    assert "<code>$.store.budget</code>" in page.text  # where to set one: behind the details toggle
 
 
 def test_a_never_rendered_shot_has_no_thumbnail(fresh):

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 
+from reelforge.app.human_diff import HumanChange, human_changes
 from reelforge.records import changelog
 from reelforge.records.versions import ABSENT, diff_contents
 from reelforge.store.catalog import Catalog
@@ -130,8 +131,51 @@ class EntryView:
     entity: str
     version: int | None
     reason: str
-    changes: list[ShownChange]
+    changes: list[ShownChange]  # as JSON paths: behind the details toggle
     more_changes: int  # not shown (past SHOWN_CHANGES)
+    plain: list[HumanChange] = field(default_factory=list)  # the same change in words, shown first
+
+    @property
+    def commit(self) -> int | None:
+        """The commit this is the summary entry of ('commit:12' → 12), else None."""
+        kind, _, number = self.entity.partition(":")
+        return int(number) if kind == "commit" and number.isdigit() else None
+
+    @property
+    def created(self) -> bool:
+        return [change.text for change in self.plain] == ["version: created"]
+
+    @property
+    def subject(self) -> str:
+        """The entity as words: 'shot s01e01/sc01/sh01', 'character mara'."""
+        kind, _, name = self.entity.partition(":")
+        return f"{kind} {name}" if name else self.entity
+
+
+@dataclass(frozen=True)
+class LogGroup:
+    """Entries one act wrote: a commit's summary with the versions it wrote, or a single entry (a render …)."""
+
+    commit: int | None
+    at: str
+    actor: str
+    kind: str
+    reason: str
+    entries: list[EntryView]  # a commit: the versions it wrote, in log order; else the one entry
+
+    @property
+    def head(self) -> EntryView | None:
+        return None if self.commit is None else next((e for e in self.entries if e.commit == self.commit), None)
+
+    @property
+    def versions(self) -> list[EntryView]:
+        """The versions written that changed an entity (new ones are `created`)."""
+        return [entry for entry in self.entries if entry.commit is None and not entry.created]
+
+    @property
+    def created(self) -> list[EntryView]:
+        """The entities this commit wrote for the first time: named in one line, not one each."""
+        return [entry for entry in self.entries if entry.commit is None and entry.created]
 
 
 @dataclass(frozen=True)
@@ -144,6 +188,30 @@ class LogPage:
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
+
+    @property
+    def groups(self) -> list[LogGroup]:
+        return group_entries(self.entries)
+
+
+def group_entries(entries: list[EntryView]) -> list[LogGroup]:
+    """Newest-first entries grouped by the act that wrote them: a commit's summary entry (`commit:N`) gathers
+    the version entries after it written at the same moment by the same actor; anything else stands alone.
+
+    A page boundary can split a commit: its versions on the next page form a group of their own.
+    """
+    groups: list[LogGroup] = []
+    for entry in entries:
+        last = groups[-1] if groups else None
+        joins = (last is not None and last.kind == "commit" and entry.commit is None
+                 and entry.kind in ("commit", "asset") and (entry.at, entry.actor) == (last.at, last.actor))
+        if joins:
+            last.entries.append(entry)
+        elif entry.kind in ("commit", "asset"):
+            groups.append(LogGroup(entry.commit, entry.at, entry.actor, "commit", entry.reason, [entry]))
+        else:
+            groups.append(LogGroup(None, entry.at, entry.actor, entry.kind, entry.reason, [entry]))
+    return groups
 
 
 def _short(value: object) -> str:
@@ -179,15 +247,18 @@ def log_page(paths: ProductionPaths, where: LogFilter, page: int = 1, per_page: 
         chosen = rows[(page - 1) * per_page:page * per_page]
         views = []
         for row in chosen:
+            plain = []
             try:
-                changes, more = compact_diff(changelog.state(session, row.before_sha256),
-                                             changelog.state(session, row.after_sha256))
+                before, after = changelog.state(session, row.before_sha256), changelog.state(session, row.after_sha256)
+                changes, more = compact_diff(before, after)
+                if row.kind in ("commit", "asset") and not row.entity.startswith("commit:"):
+                    plain = human_changes(row.entity, before, after)
             except changelog.LogError as exc:  # a removed state: the verify status says so too
                 changes, more = [ShownChange("$", "", str(exc), False, False)], 0
             except ValueError:  # a state overwritten with what is not JSON: the verify status names it
                 changes, more = [ShownChange("$", "", "a recorded state no longer reads as JSON", False, False)], 0
             views.append(EntryView(row.seq, row.at, row.actor, row.kind, row.entity, row.version, row.reason,
-                                   changes, more))
+                                   changes, more, plain))
     return LogPage(views, len(rows), page, per_page)
 
 

@@ -26,8 +26,10 @@ import numpy as np
 from PIL import Image
 from sqlalchemy import func, select
 
+from reelforge.backends import previz
 from reelforge.deliver.localize import language_output
 from reelforge.records.render_log import changed_fields
+from reelforge.records.spec_changes import committed_contents, job_words, shot_changes
 from reelforge.store.catalog import Catalog
 from reelforge.store.frames import CorruptFrame, FrameStore
 from reelforge.store.hashing import file_sha256
@@ -115,7 +117,9 @@ class ShotVersion:
     first_frame: int  # index of frame_hashes[0] in the shot (0 unless only a range was rendered)
     frame_hashes: tuple[str, ...]  # a contiguous run from first_frame, in playback order
     renders: tuple[int, ...]  # every render with this key, newest first
-    changed: tuple[str, ...] = ()  # job fields that differ from the version before it
+    changed: tuple[str, ...] = ()  # what was edited since the version before it, in the spec's words
+    changed_job: tuple[str, ...] = ()  # the job fields that differ from the version before it (details)
+    backend: str | None = None  # what rendered it (previz draws no prompt)
 
     def digest_at(self, index: int) -> str | None:
         """The digest of the shot's frame `index` in this version, None where it was not rendered."""
@@ -129,7 +133,12 @@ class ShotVersion:
     @property
     def label(self) -> str:
         who = f" by {self.actor}" if self.actor else ""
-        return f"v{self.number} · render #{self.render_id} · {self.finished_at}{who}"
+        return f"v{self.number} · render #{self.render_id} · {plain_time(self.finished_at)}{who}"
+
+
+def plain_time(at: str) -> str:
+    """'2026-12-07T18:09:52+00:00' as people read it: '2026-12-07 18:09 UTC' (other text as it is)."""
+    return f"{at[:10]} {at[11:16]} UTC" if len(at) >= 16 and at[10:11] == "T" else at
 
 
 def shot_versions(catalog: Catalog, shot_path: str) -> list[ShotVersion]:
@@ -152,6 +161,8 @@ def shot_versions(catalog: Catalog, shot_path: str) -> list[ShotVersion]:
             for offset, digest in enumerate(row.frame_hashes):
                 found["frames"].setdefault(row.first_frame + offset, digest)
         keys = list(by_key)
+        commits = {key: session.get(RenderCommit, by_key[key]["latest"].render_id) for key in keys}
+        states: dict[int, dict] = {}
         versions = []
         for position, key in enumerate(keys):
             found = by_key[key]
@@ -161,6 +172,8 @@ def shot_versions(catalog: Catalog, shot_path: str) -> list[ShotVersion]:
             commit = session.get(CommitRecord, link.commit_id) if link is not None else None
             job = session.get(JobRecord, key)
             older = keys[position + 1] if position + 1 < len(keys) else None
+            changed_job = tuple(_changed(session, older, job)) if older is not None and job is not None else ()
+            edits = _edits(session, states, commits.get(older), commits[key], shot_path) if older else []
             versions.append(ShotVersion(
                 number=len(keys) - position, job_key=key, render_id=latest.render_id, kind=found["kind"],
                 finished_at=found["finished_at"], actor=delivery.rendered_by if delivery is not None else None,
@@ -170,7 +183,8 @@ def shot_versions(catalog: Catalog, shot_path: str) -> list[ShotVersion]:
                 frames=job.frames if job is not None else len(found["frames"]),
                 first_frame=min(found["frames"]) if found["frames"] else 0,
                 frame_hashes=_contiguous(found["frames"]), renders=tuple(found["renders"]),
-                changed=tuple(_changed(session, older, job)) if older is not None and job is not None else ()))
+                changed=tuple(edits or job_words(list(changed_job))), changed_job=changed_job,
+                backend=json.loads(job.job_json).get("backend") if job is not None else None))
     return versions
 
 
@@ -189,9 +203,57 @@ def _changed(session, older_key: str, job: JobRecord) -> list[str]:
     return changed_fields(session, older_key, json.loads(job.job_json))
 
 
+def _edits(session, states: dict[int, dict], older: RenderCommit | None, newer: RenderCommit | None,
+           shot_path: str) -> list[str]:
+    """What was edited for the shot between the commits two versions were rendered from ([] when unknown)."""
+    if older is None or newer is None:
+        return []
+    for commit_id in (older.commit_id, newer.commit_id):
+        if commit_id not in states:
+            states[commit_id] = committed_contents(session, commit_id)
+    return shot_changes(states[older.commit_id], states[newer.commit_id], shot_path)
+
+
 def default_pair(versions: list[ShotVersion]) -> tuple[ShotVersion, ShotVersion] | None:
     """What a review compares first: A = the version before the newest, B = the newest (None with fewer than two)."""
     return (versions[1], versions[0]) if len(versions) >= 2 else None
+
+
+# How the job fields a backend does not draw read in a sentence.
+UNDRAWN_WORDS = {"prompt": "the prompt", "negative_prompt": "the negative prompt", "language": "the render language",
+                 "cast": "the characters' descriptions", "model": "the model settings"}
+
+
+def why_identical(catalog: Catalog, a: ShotVersion, b: ShotVersion) -> str:
+    """Why two versions' frames can be identical, in words: the job fields they differ in and what draws them.
+
+    Said beside an A/B that found no pixel differing, so "identical" never stands alone: two versions
+    of a previz shot that differ only in its prompt are the same picture, because previz draws the
+    blocking and no words.
+    """
+    if a.job_key == b.job_key:
+        return "A and B are the same version: the same job makes the same frames."
+    with catalog.session() as session:
+        job = session.get(JobRecord, b.job_key)
+        fields = changed_fields(session, a.job_key, json.loads(job.job_json)) if job is not None else []
+    names = f"v{a.number} and v{b.number}"
+    backend = b.backend or "the backend"
+    undrawn = previz.UNDRAWN if backend == "previz" else ()
+    if fields and all(name in undrawn for name in fields):
+        words = _listed([UNDRAWN_WORDS.get(name, name) for name in fields])
+        return (f"{names} differ only in {words}, which previz does not draw: previz draws the blocking (figures, "
+                "set, camera, light, look), so this edit changes no pixel here. The prompt shapes the generative "
+                "backends only.")
+    if fields == ["engine"]:
+        return f"{names} differ only in reelforge's render code, which draws this shot the same."
+    if not fields:
+        return f"{names} differ in nothing recorded that {backend} draws."
+    return (f"{names} differ in {_listed(fields)}; this frame comes out the same, other frames may not "
+            "(step through them).")
+
+
+def _listed(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 @dataclass(frozen=True)

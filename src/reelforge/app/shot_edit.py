@@ -155,6 +155,7 @@ class ShotForm:
     styles: list[str]
     characters: list[tuple[str, str]]  # (id, name in the source language)
     inherited: dict[str, str]  # "camera" / "lighting" / "style" → what an empty value falls back to
+    backend: str = "previz"  # what renders the production ($.backend; previz draws no prompt)
 
 # --------------------------------------------------------------------------- reading the form
 
@@ -183,7 +184,8 @@ def load_shot_form(spec: Path, shot_path: str) -> ShotForm:
                   if isinstance(c.get("id"), str)]
     return ShotForm(shot_path=shot_path, base=_sha(data), values=values, language=source, languages=languages,
                     moves=sorted(presets.CAMERA_MOVES), easings=list(EASINGS), lighting_presets=lighting_presets,
-                    styles=list(styles), characters=characters, inherited=inherited)
+                    styles=list(styles), characters=characters, inherited=inherited,
+                    backend=raw["backend"] if isinstance(raw.get("backend"), str) else "previz")
 
 
 def source_language(raw: dict) -> str:

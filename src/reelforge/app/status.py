@@ -24,12 +24,13 @@ from reelforge.app.checked_records import render_audits
 from reelforge.app.render_request import load_spec, plan_episodes
 from reelforge.app.review import ReviewError, frame_png
 from reelforge.records.render_log import changed_fields
+from reelforge.records.spec_changes import committed_contents, job_words, shot_changes, spec_contents
 from reelforge.spec.base import text_in
 from reelforge.spec.store import StoreSettings
 from reelforge.store.catalog import Catalog, existing_catalog
 from reelforge.store.frames import FrameStore
 from reelforge.store.paths import ProductionPaths
-from reelforge.store.schema import RenderRecord, RenderShot
+from reelforge.store.schema import RenderCommit, RenderRecord, RenderShot
 
 NEVER_RENDERED = "never-rendered"
 UP_TO_DATE = "up-to-date"
@@ -77,7 +78,9 @@ class ShotStatus:
     cast: tuple[CastMember, ...]
     last_render: LastRender | None
     thumbnail: str | None  # frame digest, present only when the frame store has it
-    changed_fields: tuple[str, ...] = ()  # job fields that differ from the last render's job (when known)
+    changed_fields: tuple[str, ...] = ()  # what was edited since the last render, in the spec's words
+    changed_job_fields: tuple[str, ...] = ()  # the job fields that differ from the last render's job (details)
+    backend: str = "previz"  # what renders it: previz draws the blocking only, and no prompt
 
     @property
     def label(self) -> str:
@@ -94,6 +97,7 @@ class ShotStatus:
                 "seconds": round(self.seconds, 3), "prompt": self.prompt,
                 "cast": [{"id": c.id, "name": c.name} for c in self.cast],
                 "thumbnail": self.thumbnail, "changed_fields": list(self.changed_fields),
+                "changed_job_fields": list(self.changed_job_fields), "backend": self.backend,
                 "last_render": None if last is None else {
                     "render_id": last.render_id, "kind": last.kind, "finished_at": last.finished_at,
                     "job_key": last.job_key, "first_frame": last.first_frame, "frames": len(last.frame_hashes),
@@ -162,8 +166,8 @@ def production_status(spec: Path) -> ProductionStatus:
     names = {c.id: said(c.name, c.id) for c in production.characters}
     jobs = {job.shot_path: job for plan in plans.values() for job in plan.jobs}
     renders = latest_renders(spec, whole={job.key: job.frames for job in jobs.values()})
-    changed = _changed_fields(spec, {path: (renders[path].job_key, jobs[path])
-                                     for path in jobs if path in renders and renders[path].job_key != jobs[path].key})
+    changed = _changed_fields(spec, production, {path: (renders[path], jobs[path]) for path in jobs
+                                                 if path in renders and renders[path].job_key != jobs[path].key})
     store = _frame_store(spec)
     episodes = []
     for episode in production.episodes:
@@ -182,7 +186,8 @@ def production_status(spec: Path) -> ProductionStatus:
                     path=path, episode_id=episode.id, scene_id=scene.id, shot_id=shot.id, state=state,
                     job_key=job.key, frames=job.frames, fps=production.delivery.fps, prompt=said(shot.prompt, ""),
                     cast=tuple(CastMember(who, names.get(who, who)) for who in shot.cast), last_render=last,
-                    thumbnail=thumbnail, changed_fields=tuple(changed.get(path, ()))))
+                    thumbnail=thumbnail, changed_fields=changed.get(path, ((), ()))[0],
+                    changed_job_fields=changed.get(path, ((), ()))[1], backend=job.backend))
             scenes.append(SceneStatus(scene.id, said(scene.title, scene.id), tuple(shots)))
         episodes.append(EpisodeStatus(episode.id, said(episode.title, episode.id), tuple(scenes)))
     counts = {state: 0 for state in STATES}
@@ -226,14 +231,29 @@ def latest_renders(spec: Path, shot_paths: list[str] | None = None,
             if last.render_id in audits and not audits[last.render_id].ok else last for path, last in found.items()}
 
 
-def _changed_fields(spec: Path, moved: dict[str, tuple[str, object]]) -> dict[str, list[str]]:
-    """For shots whose key moved: the job fields that differ from the job last rendered (what changed)."""
+def _changed_fields(spec: Path, production, moved: dict[str, tuple[LastRender, object]]
+                    ) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """For shots whose key moved: (what was edited in the spec since the render, the job fields that differ).
+
+    The edits compare the spec now with the commit the last render was made from; where no spec field
+    moved (a reelforge upgrade, another model file), the job fields that did are said in words.
+    """
     if not moved:
         return {}
-
+    now = spec_contents(production, spec.absolute().parent)
+    found = {}
     with Catalog(ProductionPaths.for_spec(spec).catalog) as catalog, catalog.session() as session:
-        return {path: changed_fields(session, old_key, job.model_dump(mode="json"))
-                for path, (old_key, job) in moved.items()}
+        states: dict[int, dict] = {}  # commit → its contents, read once for every shot rendered from it
+        for path, (last, job) in moved.items():
+            job_fields = changed_fields(session, last.job_key, job.model_dump(mode="json"))
+            link = session.get(RenderCommit, last.render_id)
+            edits = []
+            if link is not None:
+                if link.commit_id not in states:
+                    states[link.commit_id] = committed_contents(session, link.commit_id)
+                edits = shot_changes(states[link.commit_id], now, path)
+            found[path] = (tuple(edits or job_words(job_fields)), tuple(job_fields))
+    return found
 
 
 def _frame_store(spec: Path):

@@ -40,9 +40,13 @@ class StoreBudget:
     @property
     def line(self) -> str:
         """'store: .reelforge holds 1.2 GB, 12% of the 10 GB budget'."""
+        return self.said(where=True)
+
+    def said(self, where: bool = False) -> str:
+        """The line; `where`: with the spec field that sets a budget when none is set (the studio shows it apart)."""
         held = f"store: .reelforge holds {_about(self.size)}{format_size(self.size.total)}"
         if self.budget_bytes is None:
-            return f"{held} (no budget set: {BUDGET_PATH})"
+            return f"{held} (no budget set{f': {BUDGET_PATH}' if where else ''})"
         used = f"{self.size.total / self.budget_bytes:.0%} of" if self.budget_bytes else "over"
         return f"{held}, {used} the {self.budget} budget" + (" (over it)" if self.over and self.budget_bytes else "")
 

@@ -28,6 +28,11 @@ from reelforge.previz.raster import ShotScene, check_index, draw
 if TYPE_CHECKING:
     from reelforge.plan.jobs import ShotJob
 
+# Job fields previz never reads: it draws the blocking (figures, set, camera, light, look, style
+# recipe), not the words. An edit that moves only these changes no previz pixel; the generative
+# backends read them all. (The cast's identity tokens are text; its figures are `figures`.)
+UNDRAWN = ("prompt", "negative_prompt", "language", "cast", "model")
+
 
 class PrevizBackend:
     name = "previz"

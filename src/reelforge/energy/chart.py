@@ -8,12 +8,13 @@ carries its value as text: a bar too short to see still says what it is.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from reelforge.energy.report import figure
+from reelforge.energy.report import energy_text, figure
 
 WIDTH, HEIGHT = 760, 260
-LEFT, RIGHT, TOP, BOTTOM = 72, 16, 16, 44  # margins: axis labels left, bar labels below
+LEFT, RIGHT, TOP, BOTTOM = 104, 16, 16, 44  # margins: axis labels left ("0.200 Wh/min" fits), bar labels below
 
 
 def nice_maximum(value: float) -> float:
@@ -67,8 +68,10 @@ class BarChart:
 
 
 def bar_chart(items: list[tuple[str, str, float | None]], *, title: str, unit: str, width: int = WIDTH,
-              height: int = HEIGHT) -> BarChart:
+              height: int = HEIGHT, text: Callable[[float | None], str] = figure) -> BarChart:
     """One bar per (key, label, value), left to right; an unknown value (None) gets a labelled empty slot.
+
+    `text` writes a value as its bar and the axis show it (energy: `energy_text`, with its unit).
 
     A value that is not a finite number (NaN, ±inf from a broken reading) is shown as unknown: every
     coordinate written into the SVG stays a finite number.
@@ -86,23 +89,25 @@ def bar_chart(items: list[tuple[str, str, float | None]], *, title: str, unit: s
         if value is not None and value > 0:
             bar_height = max(bar_height, 1.0)  # a tiny figure still shows as a line
         centre = LEFT + slot * (index + 0.5)
-        bars.append(Bar(key=key, label=label, value=value, text=figure(value), x=round(centre - bar_width / 2, 2),
+        bars.append(Bar(key=key, label=label, value=value, text=text(value), x=round(centre - bar_width / 2, 2),
                         y=round(bottom - bar_height, 2), width=round(bar_width, 2), height=round(bar_height, 2),
                         label_x=round(centre, 2), text_y=round(bottom - bar_height - 4, 2)))
-    ticks = [Tick(round(bottom - plot_height * fraction, 2), figure(top * fraction)) for fraction in (0, 0.5, 1)]
+    ticks = [Tick(round(bottom - plot_height * fraction, 2), text(top * fraction)) for fraction in (0, 0.5, 1)]
     return BarChart(title=title, unit=unit, width=width, height=height, bars=bars, ticks=ticks, axis_left=LEFT,
                     axis_bottom=bottom, axis_right=width - RIGHT)
 
 
 def energy_charts(report: dict) -> list[BarChart]:
-    """kWh per render and kWh per finished minute, from `energy.report.energy_report()`: one bar per render."""
+    """Energy per render and per finished minute, from `energy.report.energy_report()`: one bar per render."""
     renders = report["renders"]
 
     def label(render: dict) -> str:
         return f"#{render['render_id']} {render['episode_id']}" + ("" if render["kind"] == "episode" else " clip")
 
     return [
-        bar_chart([(str(r["render_id"]), label(r), r["kwh"]) for r in renders], title="kWh per render", unit="kWh"),
+        bar_chart([(str(r["render_id"]), label(r), r["kwh"]) for r in renders], title="Energy per render",
+                  unit="Wh or kWh", text=energy_text),
         bar_chart([(str(r["render_id"]), label(r), r["kwh_per_minute"]) for r in renders],
-                  title="kWh per finished minute", unit="kWh/min"),
+                  title="Energy per finished minute", unit="Wh or kWh per minute",
+                  text=lambda value: energy_text(value, "/min")),
     ]

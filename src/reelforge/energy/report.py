@@ -7,18 +7,56 @@ compared with a cloud render. Measured and estimated kWh are kept apart all the 
 
 from __future__ import annotations
 
+import math
+
 PUES = (1.3, 1.5)
 
 
 def figure(value: float | None) -> str:
-    """kWh figures span 1e-9 (a reused episode) to hundreds: 3 significant digits, '–' when unknown."""
+    """A bare number to 3 significant digits, '–' when unknown (a chart's generic label)."""
     return "–" if value is None else f"{value:.3g}"
 
 
-def pue_range(values: dict[str, float | None]) -> str:
-    """A figure at the lowest and the highest PUE, as 'LOW–HIGH' ('–' when unknown)."""
-    low, high = values[f"{PUES[0]:g}"], values[f"{PUES[-1]:g}"]
-    return "–" if low is None else f"{low:.2g}–{high:.2g}"
+def _significant(value: float) -> str:
+    """3 significant figures written out (0.0231, 1.23, 12300), not in e-notation, within ±1e±9."""
+    rounded = float(f"{value:.3g}")
+    if rounded == 0:
+        return "0"
+    exponent = math.floor(math.log10(abs(rounded)))
+    if not -9 <= exponent <= 9:  # past what anyone meters: e-notation is the readable form
+        return f"{value:.3g}"
+    return f"{rounded:.{max(0, 2 - exponent)}f}"
+
+
+def _energy_unit(kwh: float) -> tuple[float, str]:
+    """Wh below a kilowatt-hour (after rounding to 3 figures: 999.6 Wh reads 1.00 kWh), kWh above."""
+    return (kwh, "kWh") if abs(float(f"{kwh * 1000:.3g}")) >= 1000 else (kwh * 1000, "Wh")
+
+
+def energy_text(kwh: float | None, per: str = "") -> str:
+    """An energy in kWh as people read it: Wh or kWh, 3 significant figures ('2.31e-05' → '0.0231 Wh').
+
+    `per` follows the unit ('/min'); '–' when unknown or not a number. Every page and `reelforge
+    energy` write energy through this one function.
+    """
+    if kwh is None or not math.isfinite(kwh):
+        return "–"
+    value, unit = _energy_unit(kwh)
+    return f"{_significant(value)} {unit}{per}"
+
+
+def energy_range(low: float | None, high: float | None, per: str = "") -> str:
+    """'LOW–HIGH unit' in the unit of the higher figure ('0.0300–0.0346 Wh/min'); '–' when unknown."""
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return "–"
+    _, unit = _energy_unit(high)
+    scale = 1.0 if unit == "kWh" else 1000.0
+    return f"{_significant(low * scale)}–{_significant(high * scale)} {unit}{per}"
+
+
+def pue_range(values: dict[str, float | None], per: str = "") -> str:
+    """An energy at the lowest and the highest PUE, as 'LOW–HIGH unit' ('–' when unknown)."""
+    return energy_range(values[f"{PUES[0]:g}"], values[f"{PUES[-1]:g}"], per)
 
 
 def _pue(value: float | None) -> dict[str, float | None]:

@@ -10,7 +10,8 @@ from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from reelforge.energy.report import figure, pue_range
+from reelforge.app.review import plain_time
+from reelforge.energy.report import energy_text, pue_range
 from reelforge.errors import SpecError
 from reelforge.spec.base import ID_PATTERN, text_in
 from reelforge.spec.load import load_production
@@ -19,8 +20,9 @@ from reelforge.studio.state import Session, StudioState
 TEMPLATES = Path(str(resources.files("reelforge.studio") / "templates"))
 STATIC = Path(str(resources.files("reelforge.studio") / "static"))
 templates = Jinja2Templates(directory=TEMPLATES)
-templates.env.filters["kwh"] = figure  # energy figures read as `reelforge energy` prints them
+templates.env.filters["energy"] = energy_text  # Wh or kWh, as `reelforge energy` prints them
 templates.env.filters["pue_range"] = pue_range
+templates.env.filters["when"] = plain_time  # an ISO time as '2026-12-07 18:09 UTC'
 
 _ID = re.compile(ID_PATTERN)
 

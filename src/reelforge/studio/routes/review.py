@@ -26,6 +26,7 @@ router = APIRouter()
 RENDER_ID = re.compile(r"[1-9][0-9]{0,17}")
 # A frame or a difference is named by the content it shows: the browser may keep it for good.
 IMMUTABLE = {"cache-control": "private, max-age=31536000, immutable"}
+WHY_VERSIONS = 12  # the newest versions whose A/B pairs get an explanation of "identical" (12² sentences at most)
 STATUS = {review.UnknownFrame: 404, review.UnknownRender: 404, review.MediaUnavailable: 410,
           review.OutsideProduction: 403, review.FrameSizeMismatch: 409, review.BadWidth: 400}
 
@@ -85,12 +86,15 @@ def shot_review(request: Request, episode: str, scene: str, shot: str) -> HTMLRe
     with existing_catalog(studio(request).paths.catalog) as catalog:
         versions = review.shot_versions(catalog, path) if catalog is not None else []
         video = review.shot_video(catalog, spec.parent, path) if catalog is not None else None
+        why = {a.job_key: {b.job_key: review.why_identical(catalog, a, b) for b in versions[:WHY_VERSIONS]}
+               for a in versions[:WHY_VERSIONS]}
     if shot_status is None and not versions:
         raise HTTPException(status_code=404, detail=f"no such shot: {path}")
     pair = review.default_pair(versions)
     first = review.compare_at(_store(request), pair[0], pair[1], 0) if pair is not None else None
+    backend = shot_status.backend if shot_status is not None else versions[0].backend if versions else None
     return page(request, "review_shot.html", path=path, episode=episode, scene=scene, shot=shot,
-                status=shot_status, versions=versions, video=video, pair=pair, first=first,
+                status=shot_status, versions=versions, video=video, pair=pair, first=first, why=why, backend=backend,
                 versions_json=[{"key": v.job_key, "number": v.number, "label": v.label,
                                 "frames": v.frames_by_index()} for v in versions])
 

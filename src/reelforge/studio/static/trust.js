@@ -46,8 +46,12 @@
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    if (input.files.length) upload(input.files[0]);
-    else status.textContent = "Choose or drop a video file first.";
+    if (input.files.length) {
+      upload(input.files[0]);
+    } else {  // one message at a time: an earlier result gives way to this one
+      slot.replaceChildren();
+      status.textContent = "Choose or drop a video file first.";
+    }
   });
   input.addEventListener("change", () => { if (input.files.length) upload(input.files[0]); });
 
