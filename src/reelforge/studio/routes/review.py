@@ -14,8 +14,10 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from reelforge.app import review
-from reelforge.app.render_request import RenderRefused
+from reelforge.app.render_request import RenderRefused, load_spec
+from reelforge.app.review_status import shot_reviews
 from reelforge.app.status import production_status
+from reelforge.app.timeline import episode_timeline
 from reelforge.store.catalog import existing_catalog
 from reelforge.store.frames import FrameStore
 from reelforge.studio.pages import check_id, page, shot_path, studio
@@ -106,8 +108,18 @@ def episode_page(request: Request, episode: str) -> HTMLResponse:
     if spec_episode is None and (videos is None or videos.picture is None):
         raise HTTPException(status_code=404, detail=f"no such episode: {episode}")
     spans = {span.shot_path: span for span in videos.picture.shots} if videos and videos.picture else {}
+    cut = spec_episode.cut if spec_episode is not None else None
+    timeline = episode_timeline(spec_episode, cut, _reviews(request)) if cut is not None else []
     return page(request, "review_episode.html", episode_id=episode, episode=spec_episode, videos=videos,
-                spans=spans)
+                spans=spans, cut=cut, timeline=timeline)
+
+
+def _reviews(request: Request) -> dict:
+    """Each shot's review state (app/review_status.py), or none while the spec does not load."""
+    try:
+        return shot_reviews(studio(request).paths, load_spec(_spec(request)))
+    except RenderRefused:
+        return {}
 
 
 # --------------------------------------------------------------------------- files
