@@ -346,7 +346,7 @@ def _print_report(report) -> None:
 
 @app.command("status")
 def status_command(spec: Annotated[Path, typer.Argument(help="production.json")]) -> None:
-    """Each shot's status (never rendered, up to date, spec changed) and each episode's cut (up to date or outdated)."""
+    """Each shot's status (never rendered, up to date, spec changed) and each episode's cut (up to date, outdated)."""
     try:
         status = production_status(spec)
     except RenderRefused as exc:

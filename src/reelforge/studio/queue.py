@@ -60,7 +60,7 @@ class QueueRefused(Exception):
 
 
 class InvalidTarget(QueueRefused):
-    """The target is not `shot:EP/SC/SH`, `episode:EP` or `assemble:EP`, or the spec does not load or plan (HTTP 400)."""
+    """The target is not `shot:EP/SC/SH`, `episode:EP` or `assemble:EP`, or the spec does not load or plan (400)."""
 
 
 class UnknownTarget(QueueRefused):
