@@ -210,6 +210,7 @@ class RenderRequest:
     languages: str | list[str] | None = None
     burn_titles: bool = False
     farm: FarmOptions | None = None  # render the shots on a Ray farm (farm/); None: in this process
+    assemble: bool = False  # join the episodes from the store only: refused when a shot would have to render
 
 
 @dataclass
@@ -253,6 +254,20 @@ def chosen_work(request: RenderRequest, planned_all: list[EpisodePlan]) -> tuple
     return episodes, job
 
 
+def refuse_unstored(episodes: list[EpisodePlan], job: ShotJob | None, store: ShotStore, spec: Path) -> None:
+    """An assembly joins stored shots and renders nothing: RenderRefused naming each shot it would have to render."""
+    if job is not None:
+        raise RenderRefused("assemble joins whole episodes; leave out --shot (render the shot with `reelforge render`)")
+    for episode in episodes:
+        missing = [j.shot_path for j in episode.jobs if not store.holds(j.key, j.frames)]
+        if missing:
+            raise RenderRefused(f"{episode.episode_id} cannot be assembled from the store: {', '.join(missing)} "
+                                f"{'has' if len(missing) == 1 else 'have'} no render of the current spec; render "
+                                f"{'it' if len(missing) == 1 else 'them'} first (`reelforge render {spec} --shot "
+                                f"{missing[0]}`), or the whole episode (`reelforge render {spec} --episode "
+                                f"{episode.episode_id}`)")
+
+
 def shot_runner(farm: FarmOptions | None, watch: Callable | None = None) -> FarmShots | None:
     """The farm's runner (joined now, so a wrong address is said before anything renders), or None: this process."""
     if farm is None:
@@ -291,6 +306,8 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
     chosen = chosen_languages(production, spec, request.languages, request.shot, warn)
     if request.burn_titles and not chosen:
         raise RenderRefused("--burn-titles needs --languages (the titles are drawn in each language)")
+    if request.assemble:
+        refuse_unstored(episodes, job, ShotStore.of(ProductionPaths.for_spec(spec)), spec)
     if planned is not None:
         planned(episodes, job)
     settings = encode_settings(production.delivery)
@@ -318,8 +335,9 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
                 start(job.episode_id, job.shot_path, stop - first)
                 # '.' cannot occur in ids, so two shot paths never map to one file name
                 name = f"{job.shot_path.replace('/', '.')}.f{first:05d}-{stop:05d}.mp4"
+                full = pipeline.store.job(job.key).read_manifest()  # before: a whole-shot render files its own
                 result = pipeline.render_range(job, first, stop, out_dir / "shots" / name)
-                outcome.range_matches, outcome.range_report = compare_with_full_render(pipeline.store, job, result, first)
+                outcome.range_matches, outcome.range_report = compare_with_full_render(full, job, result, first)
                 outcome.results = [result]
             else:
                 for e in episodes:
@@ -341,9 +359,9 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
     return outcome
 
 
-def compare_with_full_render(store: ShotStore, job: ShotJob, result: RenderResult, start: int) -> tuple[bool, str]:
-    """Compare a re-rendered range with the shot's full render, when one exists: (all equal, what to say)."""
-    full = store.job(job.key).read_manifest()
+def compare_with_full_render(full: list[str] | None, job: ShotJob, result: RenderResult, start: int
+                             ) -> tuple[bool, str]:
+    """Compare a re-rendered range with the shot's full render (its manifest before the range), if any."""
     hashes = result.shots[0].frame_hashes
     if full is None:
         if start == 0 and len(hashes) == job.frames:

@@ -1,5 +1,9 @@
 """Where each shot of a production stands: never rendered, up to date, or changed since its last render.
 
+Each episode also says whether its file is the cut the spec makes now (app/cut_status.py): a shot's
+"up to date" is about the shot's own latest render, never about an episode file that may hold an
+older version of it.
+
 A shot is up to date when its latest whole render (in an episode, or alone; a `--frames` range
 of part of it does not count) used the job key the current spec plans for it. The key covers everything that
 can change a pixel — the spec's fields, the backend, checkpoints, engine code — so any such
@@ -21,6 +25,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from reelforge.app.checked_records import render_audits
+from reelforge.app.cut_status import EpisodeCut, episode_cuts
 from reelforge.app.render_request import load_spec, plan_episodes
 from reelforge.app.review import ReviewError, frame_png
 from reelforge.records.render_log import changed_fields
@@ -116,6 +121,7 @@ class EpisodeStatus:
     id: str
     title: str
     scenes: tuple[SceneStatus, ...]
+    cut: EpisodeCut | None = None  # its file against the spec (app/cut_status.py): up to date or cut outdated
 
     def shots(self) -> Iterator[ShotStatus]:
         for scene in self.scenes:
@@ -145,9 +151,9 @@ class ProductionStatus:
 
     def to_json(self) -> dict:
         return {"spec": str(self.spec), "title": self.title, "language": self.language, "counts": self.counts,
-                "episodes": [{"id": e.id, "title": e.title, "scenes": [
-                    {"id": s.id, "title": s.title, "shots": [shot.to_json() for shot in s.shots]}
-                    for s in e.scenes]} for e in self.episodes]}
+                "episodes": [{"id": e.id, "title": e.title, "cut": e.cut.to_json() if e.cut is not None else None,
+                              "scenes": [{"id": s.id, "title": s.title, "shots": [shot.to_json() for shot in s.shots]}
+                                         for s in e.scenes]} for e in self.episodes]}
 
 
 def production_status(spec: Path) -> ProductionStatus:
@@ -169,6 +175,7 @@ def production_status(spec: Path) -> ProductionStatus:
     changed = _changed_fields(spec, production, {path: (renders[path], jobs[path]) for path in jobs
                                                  if path in renders and renders[path].job_key != jobs[path].key})
     store = _frame_store(spec)
+    cuts = episode_cuts(spec, plans.values())
     episodes = []
     for episode in production.episodes:
         scenes = []
@@ -189,7 +196,7 @@ def production_status(spec: Path) -> ProductionStatus:
                     thumbnail=thumbnail, changed_fields=changed.get(path, ((), ()))[0],
                     changed_job_fields=changed.get(path, ((), ()))[1], backend=job.backend))
             scenes.append(SceneStatus(scene.id, said(scene.title, scene.id), tuple(shots)))
-        episodes.append(EpisodeStatus(episode.id, said(episode.title, episode.id), tuple(scenes)))
+        episodes.append(EpisodeStatus(episode.id, said(episode.title, episode.id), tuple(scenes), cuts[episode.id]))
     counts = {state: 0 for state in STATES}
     for episode in episodes:
         for shot in episode.shots():

@@ -1,7 +1,7 @@
 """The `reelforge` command, assembled from one module per concern.
 
     spec.py      init, validate, schema, styles
-    render.py    render, verify, status
+    render.py    render, assemble, verify, status
     records.py   commit, history, show, diff, refs
     log.py       log (list, verify, proof, check-proof, checkpoint), approve
     review.py    review (set, note, notes): review statuses and frame-pinned notes

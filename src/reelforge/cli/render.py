@@ -1,4 +1,5 @@
-"""`reelforge render | verify | status`: render a production, prove a delivery, see what is up to date."""
+"""`reelforge render | assemble | verify | status`: render a production, re-assemble an outdated cut, prove a delivery,
+see what is up to date."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from reelforge.app.reassemble import assembly_request
 from reelforge.app.render_plan import RenderPlan, plan_render
 from reelforge.app.render_request import (
     RENDER_INPUT_ERRORS,
@@ -197,6 +199,45 @@ def _repair_text(repair: FrameRepair) -> str:
 
 
 @app.command()
+def assemble(
+    spec: Annotated[Path, typer.Argument(help="production.json")],
+    episode: Annotated[list[str] | None, typer.Option(help="this episode (repeatable; default: every episode whose "
+                                                           "cut is outdated)")] = None,
+    out: Annotated[Path | None, typer.Option(help="output folder (default: renders/ beside the spec)")] = None,
+    actor: Annotated[str | None, typer.Option(help="who is assembling, for the records (default: "
+                                                   "$REELFORGE_ACTOR or your login)")] = None,
+) -> None:
+    """Re-assemble episodes whose cut is outdated from the stored shots: stream copy, seconds, nothing rendered.
+
+    The file equals what `reelforge render --episode E` would deliver now (and is signed and recorded
+    like it); refused, naming the shots, when a shot's current version has not been rendered yet.
+    """
+    try:
+        status = production_status(spec)
+        known = {e.id: e for e in status.episodes}
+        unknown = [e for e in episode or [] if e not in known]
+        if unknown:
+            raise RenderRefused(f"unknown episode {', '.join(unknown)}; episodes: {', '.join(known)}")
+        chosen = [known[e] for e in dict.fromkeys(episode)] if episode else \
+            [e for e in status.episodes if not e.cut.up_to_date]
+        results = []
+        for item in chosen:
+            if item.cut.up_to_date:
+                console.print(f"{item.id}: {item.cut.label} (render #{item.cut.render_id}); nothing to assemble",
+                              highlight=False)
+                continue
+            outcome = render_production(assembly_request(spec, item.id, actor, out),
+                                        warn=lambda found: print_warnings(spec, found))
+            results += outcome.results
+    except RenderRefused as exc:
+        raise refused(exc) from None
+    if not chosen:
+        console.print("every episode's cut is up to date; nothing to assemble", highlight=False)
+    if results:
+        _summary(results)
+
+
+@app.command()
 def verify(
     target: Annotated[str, typer.Argument(help="a rendered MP4, or a shot path like s01e01/sc01/sh03")],
     production: Annotated[Path | None, typer.Option(help="production.json (found from the MP4's folder if omitted)")] = None,
@@ -305,7 +346,7 @@ def _print_report(report) -> None:
 
 @app.command("status")
 def status_command(spec: Annotated[Path, typer.Argument(help="production.json")]) -> None:
-    """Each shot's status: never rendered, up to date, or spec changed since its last render."""
+    """Each shot's status (never rendered, up to date, spec changed) and each episode's cut (up to date, outdated)."""
     try:
         status = production_status(spec)
     except RenderRefused as exc:
@@ -324,6 +365,8 @@ def status_command(spec: Annotated[Path, typer.Argument(help="production.json")]
                       ", ".join(shot.changed_fields))
     console.print(table)
     console.print(", ".join(f"{count} {LABELS[state]}" for state, count in status.counts.items()), highlight=False)
+    for episode in status.episodes:  # a shot up to date says nothing of an episode file holding an older version
+        console.print(cut_line(spec, episode.cut), highlight=False, markup=False, soft_wrap=True)
     usage = store_against_budget(spec, status.store)
     console.print(usage.line, style="yellow" if usage.over else None, highlight=False, markup=False)
     tampered = sorted({shot.last_render.render_id for shot in status.shots()
@@ -332,3 +375,15 @@ def status_command(spec: Annotated[Path, typer.Argument(help="production.json")]
         console.print(f"[bold red]TAMPERED[/]: render {', '.join(f'#{n}' for n in tampered)}: its records disagree "
                       "with the change log (`reelforge log verify` lists every problem)", highlight=False)
         raise typer.Exit(1)
+
+
+def cut_line(spec: Path, cut) -> str:
+    """'s01e01: cut outdated (render #4): 1 shot re-rendered since the cut — `reelforge assemble …`'."""
+    if cut.up_to_date:
+        return f"{cut.episode_id}: {cut.label} (render #{cut.render_id})"
+    made = f" (render #{cut.render_id})" if cut.render_id is not None else ""
+    if cut.can_assemble:
+        fix = f"reelforge assemble {spec} --episode {cut.episode_id}"
+    else:
+        fix = f"reelforge render {spec} --episode {cut.episode_id}"
+    return f"{cut.episode_id}: {cut.label}{made}: {cut.reason} — `{fix}`"

@@ -26,7 +26,15 @@ from reelforge.deliver.sign import sign
 from reelforge.energy.meters import EnergyMeter, EnergyReading
 from reelforge.engine.environment import environment_fingerprint
 from reelforge.engine.record import record_render
-from reelforge.engine.shot import Backends, LocalShots, ProgressFn, ShotOutput, ShotRunner, encode_record
+from reelforge.engine.shot import (
+    Backends,
+    LocalShots,
+    ProgressFn,
+    ShotOutput,
+    ShotRunner,
+    encode_record,
+    keep_whole_range,
+)
 from reelforge.media.encode import EncodeSettings
 from reelforge.plan.code_hash import ENGINE_VERSION, encode_code_hash
 from reelforge.plan.jobs import EpisodePlan, ShotJob
@@ -128,7 +136,10 @@ class RenderPipeline:
         shot = self.runner.render_range(job, (start, stop), self.store, self.settings, self.backends,
                                         self.progress)
         try:
-            # 2.–6. Deliver the clip and record it.
+            # 2. A range that is the whole shot is the shot's render: kept in the store (manifest, segment),
+            #    so the episodes holding the shot are re-assembled from it by stream copy.
+            keep_whole_range(shot, self.store, self.settings)
+            # 3. Deliver the clip and record it (a delivery's own steps, as for an episode).
             return self._deliver("shot", job.episode_id, [shot], output, started, started_at, meter)
         finally:
             shot.segment.unlink(missing_ok=True)

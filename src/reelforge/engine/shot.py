@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -285,6 +286,29 @@ def _whole_shot(job: ShotJob, store: ShotStore, settings: EncodeSettings, backen
     segment, sha = store.segments.keep(encoded, segment_key(hashes, settings))
     return ShotOutput(job, 0, hashes, segment, sha, rendered_frames=rendered, reused=False,
                       repaired=repairs[0] if repairs else None)
+
+
+def keep_whole_range(output: ShotOutput, store: ShotStore, settings: EncodeSettings) -> bool:
+    """File a range render that covers its whole shot as the shot's stored render: manifest and segment.
+
+    Its frames are the shot's frames (one job key, one set of pixels), and its clip was encoded from
+    them with the delivery's settings, so it is the very segment a whole-shot render would have kept:
+    an episode re-assembled after `render --shot` joins it by stream copy instead of rendering the shot
+    again. Only when the store has no whole render of the job yet (an existing one is never replaced)
+    and every frame is stored; the segment is kept before the manifest, so a kill in between leaves a
+    segment no manifest names (swept like any unused one). True when the shot was filed.
+    """
+    job, hashes = output.job, output.frame_hashes
+    files = store.job(job.key)
+    if output.first_frame != 0 or len(hashes) != job.frames or files.read_manifest() is not None:
+        return False
+    if not all(store.frames.has(digest) for digest in hashes):
+        return False
+    copy = store.segments.incoming(f"kept-{job.key}.mp4")
+    shutil.copyfile(output.segment, copy)
+    store.segments.keep(copy, segment_key(hashes, settings))
+    files.write_manifest(job.key, job.model_dump(mode="json"), hashes)
+    return True
 
 
 def _encode_from_store(job: ShotJob, frames: list[str], key: str, store: ShotStore, settings: EncodeSettings,

@@ -29,3 +29,9 @@ class ShotStore:
     def job(self, key: str) -> JobFiles:
         """The journal and manifest of one job key."""
         return JobFiles(self.jobs, key)
+
+    def holds(self, key: str, frames: int) -> bool:
+        """Whether a whole render of the job is kept (its manifest names every frame): a cut can be joined from it
+        without rendering. Its frames are re-hashed when they are used, not here (a status reads this often)."""
+        manifest = self.job(key).read_manifest()
+        return manifest is not None and len(manifest) == frames

@@ -28,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 from reelforge.app.faults import fault_message
+from reelforge.app.reassemble import assembly_request
 from reelforge.app.render_request import (
     RenderRefused,
     RenderRequest,
@@ -59,7 +60,7 @@ class QueueRefused(Exception):
 
 
 class InvalidTarget(QueueRefused):
-    """The target is not `shot:EP/SC/SH` or `episode:EP`, or the spec does not load or plan (HTTP 400)."""
+    """The target is not `shot:EP/SC/SH`, `episode:EP` or `assemble:EP`, or the spec does not load or plan (400)."""
 
 
 class UnknownTarget(QueueRefused):
@@ -78,9 +79,9 @@ class NotCancellable(QueueRefused):
 
 @dataclass(frozen=True)
 class Target:
-    """What one item renders: a shot's full frame range, or one episode."""
+    """What one item renders: a shot's full frame range, one episode, or one episode re-assembled from the store."""
 
-    kind: str  # "shot" | "episode"
+    kind: str  # "shot" | "episode" | "assemble"
     path: str  # "s01e01/sc01/sh01" or "s01e01"
 
     @property
@@ -94,11 +95,13 @@ class Target:
     def request(self, spec: Path, actor: str, farm: FarmOptions | None = None) -> RenderRequest:
         if self.kind == "shot":
             return RenderRequest(spec=spec, shot=self.path, actor=actor, farm=farm)
+        if self.kind == "assemble":  # renders nothing: no farm
+            return assembly_request(spec, self.path, actor)
         return RenderRequest(spec=spec, episodes=[self.path], actor=actor, farm=farm)
 
 
 def parse_target(text: str) -> Target:
-    """`shot:EP/SC/SH` or `episode:EP` (ids as in the spec); InvalidTarget says what is wrong."""
+    """`shot:EP/SC/SH`, `episode:EP` or `assemble:EP` (ids as in the spec); InvalidTarget says what is wrong."""
     text = (text or "").strip()
     if not text:
         raise InvalidTarget("target: missing; give shot:EPISODE/SCENE/SHOT or episode:EPISODE")
@@ -106,11 +109,12 @@ def parse_target(text: str) -> Target:
         raise InvalidTarget(f"target: longer than {MAX_TARGET_LENGTH} characters")
     kind, _, path = text.partition(":")
     parts = path.split("/")
-    expected = {"shot": 3, "episode": 1}.get(kind)
+    expected = {"shot": 3, "episode": 1, "assemble": 1}.get(kind)
     if expected is None:
-        raise InvalidTarget(f"target {text!r}: must start with 'shot:' or 'episode:'")
+        raise InvalidTarget(f"target {text!r}: must start with 'shot:' or 'episode:' (or 'assemble:' to re-assemble "
+                            "an episode from the store)")
     if len(parts) != expected or not all(_ID.fullmatch(part) for part in parts):
-        shape = "shot:EPISODE/SCENE/SHOT" if kind == "shot" else "episode:EPISODE"
+        shape = "shot:EPISODE/SCENE/SHOT" if kind == "shot" else f"{kind}:EPISODE"
         raise InvalidTarget(f"target {text!r}: must look like {shape}, each id lower-case letters, digits, "
                             "'-' or '_'")
     return Target(kind, path)
@@ -132,12 +136,12 @@ def plan_target(spec: Path, target: Target) -> PlannedTarget:
     except RenderRefused as exc:
         raise InvalidTarget(str(exc)) from None
     for episode in episodes:
-        if target.kind == "episode" and episode.episode_id == target.path:
+        if target.kind in ("episode", "assemble") and episode.episode_id == target.path:
             return PlannedTarget(target, tuple(job.shot_path for job in episode.jobs), episode.frames)
         for job in episode.jobs:
             if target.kind == "shot" and job.shot_path == target.path:
                 return PlannedTarget(target, (job.shot_path,), job.frames)
-    if target.kind == "episode":
+    if target.kind in ("episode", "assemble"):
         known = ", ".join(e.episode_id for e in episodes)
         raise UnknownTarget(f"no episode '{target.path}' in this production; episodes: {known}")
     known = ", ".join(job.shot_path for e in episodes for job in e.jobs)

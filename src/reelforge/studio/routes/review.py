@@ -17,6 +17,7 @@ from reelforge.app import review
 from reelforge.app.render_request import RenderRefused
 from reelforge.app.review_status import reviews_for_spec
 from reelforge.app.status import production_status
+from reelforge.app.timeline import episode_timeline
 from reelforge.store.catalog import existing_catalog
 from reelforge.store.frames import FrameStore
 from reelforge.studio.pages import check_id, page, shot_path, studio
@@ -112,8 +113,11 @@ def episode_page(request: Request, episode: str) -> HTMLResponse:
         raise HTTPException(status_code=404, detail=f"no such episode: {episode}")
     spans = {span.shot_path: span for span in videos.picture.shots} if videos and videos.picture else {}
     planned = {shot.path: shot.job_key for shot in spec_episode.shots()} if spec_episode is not None else None
+    reviews = reviews_for_spec(spec, planned)
+    cut = spec_episode.cut if spec_episode is not None else None
+    timeline = episode_timeline(spec_episode, cut, reviews) if cut is not None else []
     return page(request, "review_episode.html", episode_id=episode, episode=spec_episode, videos=videos,
-                spans=spans, reviews=reviews_for_spec(spec, planned))
+                spans=spans, reviews=reviews, cut=cut, timeline=timeline)
 
 
 # --------------------------------------------------------------------------- files
