@@ -169,6 +169,9 @@ def test_takes_are_listed_for_the_shot_as_it_is_now_and_a_pick_is_a_committed_re
     status = production_status(spec).shot(SHOT)
     assert status.state == UP_TO_DATE and status.job_key == listed.takes[0].job_key
     assert shot_thumbnail(spec, SHOT) == listed.takes[0].still
+    # a take's first render is a take side by side, not the shot's key changing: no key-change entry
+    with sqlite3.connect(spec.parent / ".reelforge" / "catalog.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM log_entries WHERE kind = 'key-change'").fetchone() == (0,)
 
     base = load_shot_form(spec, SHOT).base
     with pytest.raises(EditInvalid, match="reason"):
