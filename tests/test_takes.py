@@ -151,7 +151,8 @@ def test_takes_render_to_their_own_files_differ_and_re_render_byte_for_byte(tmp_
 
 def test_identical_takes_are_said(tmp_path: Path):
     spec = write_spec(tmp_path / "show", small_spec(2))  # gray-box, no grain, no handheld: nothing seeded
-    out = run_cli("render", str(spec), "--shot", SHOT, "--takes", "2").stdout
+    code, out = cli("render", str(spec), "--shot", SHOT, "--takes", "2")
+    assert code == 0, out
     assert "take 2 has the same frames as take 1" in " ".join(out.split())
 
 
@@ -160,7 +161,7 @@ def test_identical_takes_are_said(tmp_path: Path):
 
 def test_takes_are_listed_for_the_shot_as_it_is_now_and_a_pick_is_a_committed_reused_take(tmp_path: Path):
     spec = write_spec(tmp_path / "show", takes_spec(2))
-    run_cli("render", str(spec), "--shot", SHOT, "--takes", "3")
+    assert cli("render", str(spec), "--shot", SHOT, "--takes", "3")[0] == 0
     listed = shot_takes(spec, SHOT)
     assert [(t.number, t.chosen, t.rendered) for t in listed.takes] == [(1, True, True), (2, False, True),
                                                                        (3, False, True)]
