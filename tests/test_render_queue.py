@@ -115,7 +115,7 @@ def test_only_the_last_finished_items_are_kept(spec):
 
 @pytest.mark.parametrize("target, message", [
     ("", "target: missing"),
-    ("s01e01/sc01/sh01", "must start with 'shot:' or 'episode:'"),
+    ("s01e01/sc01/sh01", "must start with 'shot:', 'take:' or 'episode:'"),
     ("shot:s01e01/sc01", "must look like shot:EPISODE/SCENE/SHOT"),
     ("shot:../../etc/passwd", "must look like shot:EPISODE/SCENE/SHOT"),
     ("episode:S01E01", "must look like episode:EPISODE"),

@@ -41,7 +41,7 @@ def item_attributes(html: str) -> dict:
     ({"target": "shot:s01e01/sc09/sh01"}, 404, "no shot &#39;s01e01/sc09/sh01&#39; in this production"),
     ({"target": "episode:s02e01"}, 404, "no episode &#39;s02e01&#39; in this production; episodes: s01e01"),
     ({"target": "shot:../../etc/passwd"}, 400, "must look like shot:EPISODE/SCENE/SHOT"),
-    ({"target": "everything"}, 400, "must start with &#39;shot:&#39; or &#39;episode:&#39;"),
+    ({"target": "everything"}, 400, "must start with &#39;shot:&#39;, &#39;take:&#39; or &#39;episode:&#39;"),
     ({}, 400, "target: missing"),
 ])
 def test_render_refuses_targets_the_production_does_not_have(served, form, status, message):

@@ -35,9 +35,10 @@ from reelforge.farm.options import FarmOptions
 from reelforge.media.encode import encode_settings
 from reelforge.media.watermark import WatermarkError
 from reelforge.plan.cast import CastFileError
-from reelforge.plan.jobs import EpisodePlan, ShotJob, find_job, plan
+from reelforge.plan.jobs import EpisodePlan, ShotJob, find_job, plan, with_take
 from reelforge.plan.look import lut_problems
 from reelforge.plan.lut import LutError
+from reelforge.plan.takes import MAX_TAKES, take_number
 from reelforge.records.entities import RecordsError
 from reelforge.records.versions import AUTO_REASON, commit_spec
 from reelforge.spec.load import load_production, translation_warnings
@@ -211,6 +212,7 @@ class RenderRequest:
     burn_titles: bool = False
     farm: FarmOptions | None = None  # render the shots on a Ray farm (farm/); None: in this process
     assemble: bool = False  # join the episodes from the store only: refused when a shot would have to render
+    takes: tuple[int, ...] = ()  # with `shot`: render these takes of it (plan/takes.py), each a file of its own
 
 
 @dataclass
@@ -238,6 +240,7 @@ def chosen_work(request: RenderRequest, planned_all: list[EpisodePlan]) -> tuple
         episodes = [e for e in planned_all if e.episode_id in request.episodes]
     if request.frames and not request.shot:
         raise RenderRefused("--frames needs --shot")
+    check_takes(request)
     job = None
     if request.shot:
         try:
@@ -266,6 +269,31 @@ def refuse_unstored(episodes: list[EpisodePlan], job: ShotJob | None, store: Sho
                                 f"{'it' if len(missing) == 1 else 'them'} first (`reelforge render {spec} --shot "
                                 f"{missing[0]}`), or the whole episode (`reelforge render {spec} --episode "
                                 f"{episode.episode_id}`)")
+
+
+def check_takes(request: RenderRequest) -> None:
+    """Takes are whole renders of one shot, numbered 1 to MAX_TAKES; RenderRefused says what is wrong."""
+    if not request.takes:
+        return
+    if not request.shot:
+        raise RenderRefused("--takes needs --shot: takes are of one shot, e.g. --shot s01e01/sc01/sh01 --takes 4")
+    if request.frames:
+        raise RenderRefused("--takes renders whole shots; leave out --frames")
+    wrong = [number for number in request.takes if not 1 <= number <= MAX_TAKES]
+    if wrong:
+        raise RenderRefused(f"take {wrong[0]}: takes are numbered 1 to {MAX_TAKES}")
+
+
+def take_output(out_dir: Path, job: ShotJob) -> Path:
+    """Where a take is delivered: takes/EPISODE/SCENE/SHOT/take-K.mp4 in the output folder."""
+    return out_dir / "takes" / job.episode_id / job.scene_id / job.shot_id / f"take-{take_number(job.take)}.mp4"
+
+
+def takes_report(results: list[RenderResult]) -> str:
+    """'take 2 of s01e01/sc01/sh01 rendered (seed 123…); take 1 … reused from the store'."""
+    return "; ".join(f"take {take_number(shot.job.take)} of {shot.job.shot_path} "
+                     f"{'reused from the store' if shot.reused else 'rendered'} (seed {shot.job.seed})"
+                     for result in results for shot in result.shots)
 
 
 def shot_runner(farm: FarmOptions | None, watch: Callable | None = None) -> FarmShots | None:
@@ -312,7 +340,8 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
         planned(episodes, job)
     settings = encode_settings(production.delivery)
     # Before anything renders: would the frames this render stores take the store past its budget? (never blocks)
-    jobs = [job] if job is not None else [j for e in episodes for j in e.jobs]
+    takes = [with_take(job, production.seed, number) for number in request.takes] if job is not None else []
+    jobs = takes or ([job] if job is not None else [j for e in episodes for j in e.jobs])
     warning = budget_warning(spec, production.store, jobs, request.frames)
     if warning is not None:
         announce(warning)
@@ -330,7 +359,12 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
             pipeline = held.enter_context(RenderPipeline(paths, settings, progress=progress, delivery=delivery,
                                                          commit_id=commit_id, runner=runner))
             paths.remove_stale_temp_files(out_dir)  # left by a render that was killed
-            if job is not None:
+            if takes:
+                for take in takes:
+                    start(take.episode_id, f"{take.shot_path} take {take_number(take.take)}", take.frames)
+                    outcome.results.append(pipeline.render_shot(take, take_output(out_dir, take)))
+                outcome.range_report = takes_report(outcome.results)
+            elif job is not None:
                 first, stop = request.frames or (0, job.frames)
                 start(job.episode_id, job.shot_path, stop - first)
                 # '.' cannot occur in ids, so two shot paths never map to one file name

@@ -21,7 +21,8 @@ stays as written (keys in their order, fields the form does not show untouched),
 
 An empty form value means "not set here": the key is removed and the shot inherits the
 scene's (episode's, production's) camera, lighting or style. A field missing from the
-submitted values is left as it is.
+submitted values is left as it is. `take` (not on the form: the Takes panel's Pick sends it alone)
+sets which take of the shot renders.
 """
 
 from __future__ import annotations
@@ -313,6 +314,9 @@ def _apply(raw: dict, shot: dict, values: Mapping[str, str]) -> list[FieldProble
             _set(shot, "cast", cast or None)
     if "length" in values or "length_unit" in values:
         problems += _apply_length(shot, values)
+    if "take" in values:  # the take a director picked (app/takes.py); empty: the shot's own seed again
+        text = values["take"].strip()
+        _set(shot, "take", parse_number(text) if text else None)
     return problems
 
 
@@ -451,8 +455,8 @@ def field_for(problem: Problem, shot_at: tuple[int, int, int], source: str) -> s
         return PROMPT + (str(tail[0]) if tail else source)
     if head in LENGTH_UNITS:
         return "length"
-    if head == "cast":
-        return "cast"
+    if head in ("cast", "take"):
+        return head
     if head in OBJECT_FIELDS:
         fields = {sub: name for name, sub in OBJECT_FIELDS[head].items()}
         sub = tail[0] if tail else None

@@ -5,7 +5,9 @@ Each episode also says whether its file is the cut the spec makes now (app/cut_s
 older version of it.
 
 A shot is up to date when its latest whole render (in an episode, or alone; a `--frames` range
-of part of it does not count) used the job key the current spec plans for it. The key covers everything that
+of part of it does not count) used the job key the current spec plans for it. A shot rendered in
+takes (app/takes.py) is judged by its latest render of the take its spec uses, when there is one:
+rendering other takes to choose among does not make a shot "changed". The key covers everything that
 can change a pixel — the spec's fields, the backend, checkpoints, engine code — so any such
 change makes the shot `changed`, whether someone edited the spec or upgraded reelforge.
 
@@ -22,11 +24,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from reelforge.app.checked_records import render_audits
 from reelforge.app.cut_status import EpisodeCut, episode_cuts
-from reelforge.app.render_request import load_spec, plan_episodes
+from reelforge.app.render_request import RenderRefused, load_spec, plan_episodes
 from reelforge.app.review import ReviewError, frame_png
 from reelforge.records.render_log import changed_fields
 from reelforge.records.spec_changes import committed_contents, job_words, shot_changes, spec_contents
@@ -35,7 +37,7 @@ from reelforge.spec.store import StoreSettings
 from reelforge.store.catalog import Catalog, existing_catalog
 from reelforge.store.frames import FrameStore
 from reelforge.store.paths import ProductionPaths
-from reelforge.store.schema import RenderCommit, RenderRecord, RenderShot
+from reelforge.store.schema import JobRecord, RenderCommit, RenderRecord, RenderShot
 
 NEVER_RENDERED = "never-rendered"
 UP_TO_DATE = "up-to-date"
@@ -171,7 +173,8 @@ def production_status(spec: Path) -> ProductionStatus:
 
     names = {c.id: said(c.name, c.id) for c in production.characters}
     jobs = {job.shot_path: job for plan in plans.values() for job in plan.jobs}
-    renders = latest_renders(spec, whole={job.key: job.frames for job in jobs.values()})
+    renders = latest_renders(spec, whole={job.key: job.frames for job in jobs.values()},
+                             takes={path: job.take for path, job in jobs.items()})
     changed = _changed_fields(spec, production, {path: (renders[path], jobs[path]) for path in jobs
                                                  if path in renders and renders[path].job_key != jobs[path].key})
     store = _frame_store(spec)
@@ -206,32 +209,40 @@ def production_status(spec: Path) -> ProductionStatus:
                             store=production.store)
 
 
-def latest_renders(spec: Path, shot_paths: list[str] | None = None,
-                   whole: dict[str, int] | None = None) -> dict[str, LastRender]:
+def latest_renders(spec: Path, shot_paths: list[str] | None = None, whole: dict[str, int] | None = None,
+                   takes: dict[str, int | None] | None = None) -> dict[str, LastRender]:
     """Each shot's latest render from the catalog (shots never rendered are absent).
 
     With `whole` (job key → frame count), only renders of a whole shot count: a range that starts
     later or stops early is skipped, so a shot re-rendered only in part is not called up to date.
+    With `takes` (shot path → the take its spec uses, None for take 1), a shot's latest render of
+    that take wins over later renders of its other takes.
 
     Reads nothing (and creates nothing) when the production has no catalog yet.
     """
-    query = (select(RenderShot, RenderRecord.kind, RenderRecord.finished_at)
+    query = (select(RenderShot, RenderRecord.kind, RenderRecord.finished_at,
+                    func.json_extract(JobRecord.job_json, "$.take"))
              .join(RenderRecord, RenderRecord.id == RenderShot.render_id)
+             .join(JobRecord, JobRecord.key == RenderShot.job_key)
              .order_by(RenderShot.render_id.desc(), RenderShot.position))
     if shot_paths is not None:
         query = query.where(RenderShot.shot_path.in_(shot_paths))
-    found: dict[str, LastRender] = {}
+    of_take: dict[str, LastRender] = {}  # the latest render of the take the spec uses
+    found: dict[str, LastRender] = {}  # the latest render of any take
     with existing_catalog(ProductionPaths.for_spec(spec).catalog) as catalog:
         if catalog is None:
             return {}
         with catalog.session() as session:
-            for row, kind, finished_at in session.execute(query):
+            for row, kind, finished_at, take in session.execute(query):
                 if whole is not None and (row.first_frame != 0 or len(row.frame_hashes)
                                           != whole.get(row.job_key, len(row.frame_hashes))):
                     continue
-                if row.shot_path not in found:
-                    found[row.shot_path] = LastRender(row.render_id, kind, finished_at, row.job_key, row.first_frame,
-                                                      tuple(row.frame_hashes))
+                last = LastRender(row.render_id, kind, finished_at, row.job_key, row.first_frame,
+                                  tuple(row.frame_hashes))
+                found.setdefault(row.shot_path, last)
+                if takes is not None and row.shot_path in takes and take == takes[row.shot_path]:
+                    of_take.setdefault(row.shot_path, last)
+    found.update(of_take)
     # the renders shown, checked against the change log: an edited row is marked, not believed silently
     audits = render_audits(ProductionPaths.for_spec(spec), [last.render_id for last in found.values()])
     return {path: dataclasses.replace(last, tampered=audits[last.render_id].problems[0])
@@ -271,12 +282,27 @@ def _frame_store(spec: Path):
 
 
 def shot_thumbnail(spec: Path, shot_path: str) -> str | None:
-    """The digest of the shot's thumbnail frame (the middle of its latest render), None if it has none stored."""
-    last = latest_renders(spec, [shot_path]).get(shot_path)
+    """The digest of the shot's thumbnail frame (the middle of its latest render of the take its spec uses, as its
+    status has it), None if it has none stored."""
+    last = latest_renders(spec, [shot_path], takes=_spec_takes(spec, shot_path)).get(shot_path)
     if last is None or not last.frame_hashes:
         return None
     digest = last.thumbnail
     return digest if _frame_store(spec).has(digest) else None
+
+
+def _spec_takes(spec: Path, shot_path: str) -> dict[str, int | None] | None:
+    """{shot path: the take its spec uses (None for take 1)}; None while the spec does not load."""
+    try:
+        production = load_spec(spec)
+    except RenderRefused:
+        return None
+    for episode in production.episodes:
+        for scene in episode.scenes:
+            for shot in scene.shots:
+                if f"{episode.id}/{scene.id}/{shot.id}" == shot_path:
+                    return {shot_path: shot.take if shot.take != 1 else None}
+    return None
 
 
 def thumbnail_png(spec: Path, digest: str, width: int = THUMBNAIL_WIDTH) -> bytes | None:

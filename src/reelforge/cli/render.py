@@ -16,6 +16,7 @@ from reelforge.app.render_request import (
     RENDER_INPUT_ERRORS,
     RenderRefused,
     RenderRequest,
+    check_takes,
     render_production,
 )
 from reelforge.app.status import CHANGED, LABELS, UP_TO_DATE, production_status
@@ -35,6 +36,7 @@ from reelforge.engine.pipeline import RenderResult
 from reelforge.engine.shot import FrameRepair
 from reelforge.farm.options import LOCAL, FarmOptions
 from reelforge.plan.jobs import ShotJob
+from reelforge.plan.takes import MAX_TAKES, take_number
 from reelforge.spec.model import BACKENDS
 from reelforge.store.catalog import Catalog
 from reelforge.store.hashing import file_sha256
@@ -73,6 +75,10 @@ def render(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print which shots would render (and where, with "
                                                             "--farm) and which the store already has; render "
                                                             "nothing")] = False,
+    takes: Annotated[int | None, typer.Option(help=f"with --shot: render takes 1..N of the shot (N up to "
+                                                   f"{MAX_TAKES}), each with a seed of its own, to "
+                                                   "renders/takes/EPISODE/SCENE/SHOT/take-K.mp4; pick one with "
+                                                   "\"take\": K in the shot's spec")] = None,
 ) -> None:
     """Render episodes to 1080p H.264 MP4s (or a frame range of one shot), signed with Content Credentials."""
     try:
@@ -82,7 +88,8 @@ def render(
                                 frames=parse_range(frames) if frames else None, out=out, backend=backend,
                                 checkpoint=checkpoint, device=device, threads=threads, mark=mark, actor=actor,
                                 languages=languages, burn_titles=burn_titles,
-                                farm=FarmOptions(farm) if farm else None)
+                                farm=FarmOptions(farm) if farm else None, takes=_takes(takes, dry_run))
+        check_takes(request)  # before the spec is read: a wrong option is said first
         if dry_run:
             _print_plan(plan_render(request))
             return
@@ -93,8 +100,9 @@ def render(
                 tasks[task] = bar.add_task(label, total=total)
 
             def advance(shot_job: ShotJob, n: int) -> None:
+                take = f" take {shot_job.take}" if shot_job.take else ""
                 bar.update(tasks[shot_job.episode_id], advance=n,
-                           description=f"{shot_job.episode_id} {shot_job.shot_path}")
+                           description=f"{shot_job.episode_id} {shot_job.shot_path}{take}")
 
             outcome = render_production(request, start=begin, progress=advance,
                                         announce=lambda text: console.print(text, highlight=False, markup=False,
@@ -103,10 +111,13 @@ def render(
                                         farm_watch=_farm_display(bar))
     except RenderRefused as exc:
         raise refused(exc) from None
-    _summary(outcome.results)
-    if outcome.job is not None:
-        console.print(outcome.range_report, style=None if outcome.range_matches else "red", highlight=False)
+    if request.takes:
+        _print_takes(outcome)
     else:
+        _summary(outcome.results)
+    if outcome.job is not None and not request.takes:
+        console.print(outcome.range_report, style=None if outcome.range_matches else "red", highlight=False)
+    elif outcome.job is None:
         console.print(f"contact sheet: {outcome.contact_sheet}", highlight=False)
     if outcome.mark_id is not None:
         console.print(f"invisible mark {outcome.mark_id:016x} recorded for {outcome.actor}", highlight=False)
@@ -114,6 +125,42 @@ def render(
         console.print(outcome.budget_note, style="yellow", highlight=False, markup=False, soft_wrap=True)
     if not outcome.range_matches:
         raise typer.Exit(1)
+
+
+def _takes(count: int | None, dry_run: bool) -> tuple[int, ...]:
+    """--takes N as the take numbers 1..N; RenderRefused for a count out of bounds."""
+    if count is None:
+        return ()
+    if not 1 <= count <= MAX_TAKES:
+        raise RenderRefused(f"--takes must be 1 to {MAX_TAKES}, got {count}")
+    if dry_run:
+        raise RenderRefused("--dry-run does not plan takes; leave out one or the other")
+    return tuple(range(1, count + 1))
+
+
+def _print_takes(outcome) -> None:
+    """One row per take: its seed, whether the store had it, its file; the take the spec uses marked."""
+    chosen = take_number(outcome.job.take)
+    table = Table(title=f"takes of {outcome.job.shot_path}", title_justify="left")
+    table.add_column("take", no_wrap=True)
+    table.add_column("seed", no_wrap=True)
+    table.add_column("frames", no_wrap=True)
+    table.add_column("file", overflow="fold")
+    for result in outcome.results:
+        shot = result.shots[0]
+        number = take_number(shot.job.take)
+        table.add_row(f"{number}{' (the spec’s)' if number == chosen else ''}", str(shot.job.seed),
+                      f"{len(shot.frame_hashes)} {'from the store' if shot.reused else 'rendered'}",
+                      shown(result.output))
+    console.print(table)
+    first = outcome.results[0].shots[0].frame_hashes
+    alike = [str(take_number(r.shots[0].job.take)) for r in outcome.results[1:] if r.shots[0].frame_hashes == first]
+    if alike:
+        console.print(f"take {', '.join(alike)} {'has' if len(alike) == 1 else 'have'} the same frames as take 1: "
+                      f"nothing in this shot draws from its seed (on previz only film grain, a style's textures "
+                      f"and a handheld camera do)", style="yellow", highlight=False, soft_wrap=True)
+    console.print(f"pick a take: set \"take\": K on {outcome.job.shot_path} in the spec (or Pick in the studio)",
+                  highlight=False, markup=False, soft_wrap=True)
 
 
 def with_farm_default(args: list[str]) -> list[str]:

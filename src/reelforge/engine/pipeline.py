@@ -127,6 +127,16 @@ class RenderPipeline:
         # 2.–6. Deliver the episode and record it.
         return self._deliver("episode", episode.episode_id, shots, output, started, started_at, meter, localization)
 
+    def render_shot(self, job: ShotJob, output: Path) -> RenderResult:
+        """One whole shot (a take), from the store where it is intact, delivered as a clip of its own."""
+        started, started_at = time.perf_counter(), utc_now()
+        meter = EnergyMeter(render_device([job]))
+        meter.start()
+        # 1. Render the shot, a pure unit of work: from the store where it is intact, else anew.
+        shots = self.runner.render_shots([job], self.store, self.settings, self.backends, self.progress)
+        # 2.–6. Deliver the clip and record it.
+        return self._deliver("shot", job.episode_id, shots, output, started, started_at, meter)
+
     def render_range(self, job: ShotJob, start: int, stop: int, output: Path) -> RenderResult:
         """Frames [start, stop) of one shot rendered afresh and delivered as a clip."""
         started, started_at = time.perf_counter(), utc_now()

@@ -33,7 +33,8 @@ def record_render(catalog: Catalog, result, options: DeliveryOptions, started_at
                   root: Path, commit_id: int | None = None, also: AlsoFn | None = None) -> int:
     """Record a delivered file (an engine.pipeline.RenderResult) in one transaction; its render id."""
     with catalog.session() as session:
-        previous_keys = last_job_keys(session, [s.job.shot_path for s in result.shots])  # as before this render
+        previous_keys = last_job_keys(session, [s.job.shot_path for s in result.shots],  # as before this render
+                                      takes={s.job.shot_path: s.job.take for s in result.shots})
         for shot in result.shots:
             catalog.record_job(session, shot.job.key, shot.job.model_dump(mode="json"))
         record = RenderRecord(

@@ -20,8 +20,8 @@ from reelforge.plan.code_hash import render_code_hash
 from reelforge.plan.framing import picture_size
 from reelforge.plan.lighting import Light, lighting_phrase, resolve_lighting
 from reelforge.plan.look import LookJob, merge_looks, resolve_look
-from reelforge.plan.seeds import shot_seed
 from reelforge.plan.style import StyleJob, resolve_style
+from reelforge.plan.takes import take_seed
 from reelforge.spec.model import (
     Episode,
     Production,
@@ -77,6 +77,9 @@ class ShotJob(Frozen):
     episode_id: str
     scene_id: str
     shot_id: str
+    # Which take of the shot this is (plan/takes.py): None for take 1. Recorded, not keyed: the seed it
+    # derives is, so takes have keys of their own while a shot without takes keeps its key.
+    take: int | None = None
     # Everything below can change a pixel and is hashed into the key.
     backend: str
     engine: str
@@ -103,7 +106,7 @@ class ShotJob(Frozen):
     # in the keyed fields above, the paths are not (a moved file re-renders nothing).
     assets: dict[str, str] = {}
 
-    IDENTITY_FIELDS: ClassVar[tuple[str, ...]] = ("shot_path", "episode_id", "scene_id", "shot_id", "files",
+    IDENTITY_FIELDS: ClassVar[tuple[str, ...]] = ("shot_path", "episode_id", "scene_id", "shot_id", "take", "files",
                                                   "assets")
 
     @property
@@ -168,8 +171,9 @@ def plan_shot(production: Production, episode: Episode, scene: Scene, shot: Shot
     if model_job is not None:
         model_job = style_model_hints(production, model_job, style)
     return ShotJob(
-        shot_path=path, episode_id=episode.id, scene_id=scene.id, shot_id=shot.id,
-        backend=production.backend, engine=render_code_hash(production.backend), seed=shot_seed(production.seed, path),
+        shot_path=path, episode_id=episode.id, scene_id=scene.id, shot_id=shot.id, take=_recorded_take(shot.take),
+        backend=production.backend, engine=render_code_hash(production.backend),
+        seed=take_seed(production.seed, path, shot.take),
         language=production.language, prompt=prompt, negative_prompt=negative,
         width=width, height=height, canvas_width=canvas[0], canvas_height=canvas[1], fps=fps, frames=frames,
         camera=camera, lighting=light, look=look, style=style,
@@ -178,6 +182,16 @@ def plan_shot(production: Production, episode: Episode, scene: Scene, shot: Shot
         cast=cast, figures=figures, model=model_job, files=files,
         assets={**style_assets, **look_assets, **cast_assets},
     )
+
+
+def _recorded_take(take: int | None) -> int | None:
+    """Take 1 is recorded as none, as every job rendered before takes existed was."""
+    return None if take is None or take == 1 else take
+
+
+def with_take(job: ShotJob, master_seed: int, take: int) -> ShotJob:
+    """Take `take` of a planned shot: the same job with the take's seed (nothing else a take changes)."""
+    return job.model_copy(update={"take": _recorded_take(take), "seed": take_seed(master_seed, job.shot_path, take)})
 
 
 def style_model_hints(production: Production, model_job: ModelJob, style: StyleJob) -> ModelJob:

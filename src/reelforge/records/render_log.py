@@ -18,12 +18,22 @@ from reelforge.records.render_rows import load_render_rows, render_record
 from reelforge.store.schema import EntityVersion, JobRecord, RenderCommit, RenderShot
 
 
-def last_job_keys(session: Session, shot_paths: list[str]) -> dict[str, str]:
-    """The job key each shot was last rendered with (call before this render's rows are added)."""
+def last_job_keys(session: Session, shot_paths: list[str], takes: dict[str, int | None] | None = None
+                  ) -> dict[str, str]:
+    """The job key each shot was last rendered with (call before this render's rows are added).
+
+    With `takes` (shot path → the take this render makes, None for take 1): the key that take was
+    last rendered with. Takes are variants side by side (plan/takes.py): a take's first render is
+    not the shot's key changing.
+    """
     keys: dict[str, str] = {}
     for path in dict.fromkeys(shot_paths):
-        key = session.scalars(select(RenderShot.job_key).where(RenderShot.shot_path == path)
-                              .order_by(RenderShot.render_id.desc())).first()
+        query = select(RenderShot.job_key).where(RenderShot.shot_path == path)
+        if takes is not None and path in takes:
+            take = func.json_extract(JobRecord.job_json, "$.take")
+            query = query.join(JobRecord, JobRecord.key == RenderShot.job_key).where(
+                take.is_(None) if takes[path] is None else take == takes[path])
+        key = session.scalars(query.order_by(RenderShot.render_id.desc())).first()
         if key is not None:
             keys[path] = key
     return keys

@@ -68,6 +68,8 @@ class Shot(Strict):
     look: Look | None = None
     dialogue: list[DialogueLine] = Field([], description="lines spoken in the shot, delivered as subtitles "
                                                          "(never part of the picture or the job key)")
+    take: int | None = Field(None, ge=1, description="which take the shot renders: take k derives its own seed "
+                                                     "(docs/determinism.md); absent or 1: the shot's own seed")
 
     @model_validator(mode="after")
     def _one_length(self) -> Shot:

@@ -19,7 +19,7 @@ from reelforge.store.paths import ProductionPaths
 from reelforge.studio.gate import Gate
 from reelforge.studio.pages import STATIC
 from reelforge.studio.queue import RenderQueue
-from reelforge.studio.routes import browse, playback, render, review, review_notes, session, trust
+from reelforge.studio.routes import browse, playback, render, review, review_notes, session, takes, trust
 from reelforge.studio.state import StudioState
 from reelforge.studio.uploads import MAX_UPLOAD_BYTES, MAX_UPLOADS_FOLDER_BYTES, UploadFolder
 from reelforge.trust.deliveries import relative_name
@@ -52,7 +52,7 @@ def create_app(spec: Path, *, owner: str, allowed_hosts: set[str] | None = None,
     app = FastAPI(title="reelforge Open Studio", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.studio = state
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (session, browse, render, review, review_notes, trust, playback):
+    for module in (session, browse, render, review, review_notes, trust, playback, takes):
         app.include_router(module.router)
     app.add_exception_handler(StarletteHTTPException, error_page)
     app.add_exception_handler(Exception, fault_page)

@@ -37,6 +37,7 @@ from reelforge.app.render_request import (
     render_production,
 )
 from reelforge.farm.options import FarmOptions
+from reelforge.plan.takes import MAX_TAKES
 from reelforge.spec.base import ID_PATTERN
 from reelforge.store.paths import ProductionPaths
 from reelforge.trust.deliveries import relative_name
@@ -47,6 +48,7 @@ KEEP_FINISHED = 50  # finished items kept for the queue page (newest first)
 PROGRESS_INTERVAL = 0.2  # seconds: at most ~5 progress snapshots a second per item
 MAX_TARGET_LENGTH = 200
 ITEM_ID = re.compile(r"[0-9a-f]{12}")
+TAKE_NUMBER = re.compile(r"[1-9][0-9]{0,2}")
 _ID = re.compile(ID_PATTERN)
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
@@ -60,7 +62,8 @@ class QueueRefused(Exception):
 
 
 class InvalidTarget(QueueRefused):
-    """The target is not `shot:EP/SC/SH`, `episode:EP` or `assemble:EP`, or the spec does not load or plan (400)."""
+    """The target is not `shot:EP/SC/SH`, `take:EP/SC/SH#K`, `episode:EP` or `assemble:EP`, or the spec does not
+    load or plan (HTTP 400)."""
 
 
 class UnknownTarget(QueueRefused):
@@ -79,14 +82,20 @@ class NotCancellable(QueueRefused):
 
 @dataclass(frozen=True)
 class Target:
-    """What one item renders: a shot's full frame range, one episode, or one episode re-assembled from the store."""
+    """What one item renders: a shot's full frame range, one take of a shot (app/takes.py), one episode, or one
+    episode re-assembled from the store."""
 
-    kind: str  # "shot" | "episode" | "assemble"
+    kind: str  # "shot" | "take" | "episode" | "assemble"
     path: str  # "s01e01/sc01/sh01" or "s01e01"
+    take: int | None = None  # a take's number
 
     @property
     def text(self) -> str:
-        return f"{self.kind}:{self.path}"
+        return f"{self.kind}:{self.path}" + (f"#{self.take}" if self.take is not None else "")
+
+    @property
+    def label(self) -> str:
+        return self.path + (f" #{self.take}" if self.take is not None else "")
 
     @property
     def episode(self) -> str:
@@ -95,29 +104,39 @@ class Target:
     def request(self, spec: Path, actor: str, farm: FarmOptions | None = None) -> RenderRequest:
         if self.kind == "shot":
             return RenderRequest(spec=spec, shot=self.path, actor=actor, farm=farm)
+        if self.kind == "take":
+            return RenderRequest(spec=spec, shot=self.path, actor=actor, farm=farm, takes=(self.take,))
         if self.kind == "assemble":  # renders nothing: no farm
             return assembly_request(spec, self.path, actor)
         return RenderRequest(spec=spec, episodes=[self.path], actor=actor, farm=farm)
 
 
 def parse_target(text: str) -> Target:
-    """`shot:EP/SC/SH`, `episode:EP` or `assemble:EP` (ids as in the spec); InvalidTarget says what is wrong."""
+    """`shot:EP/SC/SH`, `take:EP/SC/SH#K`, `episode:EP` or `assemble:EP` (ids as in the spec); InvalidTarget says
+    what is wrong."""
     text = (text or "").strip()
     if not text:
         raise InvalidTarget("target: missing; give shot:EPISODE/SCENE/SHOT or episode:EPISODE")
     if len(text) > MAX_TARGET_LENGTH:
         raise InvalidTarget(f"target: longer than {MAX_TARGET_LENGTH} characters")
     kind, _, path = text.partition(":")
+    take = None
+    if kind == "take":
+        path, _, number = path.partition("#")
+        if not TAKE_NUMBER.fullmatch(number) or not 1 <= int(number) <= MAX_TAKES:
+            raise InvalidTarget(f"target {text!r}: must look like take:EPISODE/SCENE/SHOT#K, K a take from 1 to "
+                                f"{MAX_TAKES}")
+        take = int(number)
     parts = path.split("/")
-    expected = {"shot": 3, "episode": 1, "assemble": 1}.get(kind)
+    expected = {"shot": 3, "take": 3, "episode": 1, "assemble": 1}.get(kind)
     if expected is None:
-        raise InvalidTarget(f"target {text!r}: must start with 'shot:' or 'episode:' (or 'assemble:' to re-assemble "
-                            "an episode from the store)")
+        raise InvalidTarget(f"target {text!r}: must start with 'shot:', 'take:' or 'episode:' (or 'assemble:' to "
+                            "re-assemble an episode from the store)")
     if len(parts) != expected or not all(_ID.fullmatch(part) for part in parts):
-        shape = "shot:EPISODE/SCENE/SHOT" if kind == "shot" else f"{kind}:EPISODE"
+        shape = {"shot": "shot:EPISODE/SCENE/SHOT", "take": "take:EPISODE/SCENE/SHOT#K"}.get(kind, f"{kind}:EPISODE")
         raise InvalidTarget(f"target {text!r}: must look like {shape}, each id lower-case letters, digits, "
                             "'-' or '_'")
-    return Target(kind, path)
+    return Target(kind, path, take)
 
 
 @dataclass(frozen=True)
@@ -139,7 +158,7 @@ def plan_target(spec: Path, target: Target) -> PlannedTarget:
         if target.kind in ("episode", "assemble") and episode.episode_id == target.path:
             return PlannedTarget(target, tuple(job.shot_path for job in episode.jobs), episode.frames)
         for job in episode.jobs:
-            if target.kind == "shot" and job.shot_path == target.path:
+            if target.kind in ("shot", "take") and job.shot_path == target.path:
                 return PlannedTarget(target, (job.shot_path,), job.frames)
     if target.kind in ("episode", "assemble"):
         known = ", ".join(e.episode_id for e in episodes)
@@ -184,6 +203,8 @@ class QueueItem:
         if self.target.kind == "shot":
             episode, scene, shot = self.target.path.split("/")
             links = [{"href": f"/shots/{episode}/{scene}/{shot}/review", "label": "review the shot"}]
+        elif self.target.kind == "take":
+            links = [{"href": f"/shots/{self.target.path}#takes", "label": "see the takes"}]
         else:
             links = [{"href": f"/episodes/{self.target.path}", "label": "watch the episode"}]
         links += [{"href": f"/media/{render['render_id']}", "label": f"video (render #{render['render_id']})"}
@@ -192,7 +213,7 @@ class QueueItem:
 
     def to_json(self, position: int | None = None) -> dict:
         return {
-            "id": self.id, "target": self.target.text, "kind": self.target.kind, "label": self.target.path,
+            "id": self.id, "target": self.target.text, "kind": self.target.kind, "label": self.target.label,
             "requested_by": self.requested_by, "state": self.state, "finished": self.finished,
             "frames_done": self.frames_done, "frames_total": self.frames_total, "current_shot": self.current_shot,
             "message": self.message, "shots": list(self.shots), "renders": [dict(r) for r in self.renders],

@@ -86,7 +86,9 @@ def shot_review(request: Request, episode: str, scene: str, shot: str) -> HTMLRe
     shot_status = status.shot(path) if status is not None else None
     with existing_catalog(studio(request).paths.catalog) as catalog:
         versions = review.shot_versions(catalog, path) if catalog is not None else []
-        video = review.shot_video(catalog, spec.parent, path) if catalog is not None else None
+        # what the spec renders now (the take it picked, say) where it has a file, else the newest that has one
+        video = ((shot_status is not None and review.shot_video(catalog, spec.parent, path, shot_status.job_key))
+                 or review.shot_video(catalog, spec.parent, path)) if catalog is not None else None
         why = {a.job_key: {b.job_key: review.why_identical(catalog, a, b) for b in versions[:WHY_VERSIONS]}
                for a in versions[:WHY_VERSIONS]}
     if shot_status is None and not versions:
