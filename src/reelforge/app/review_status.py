@@ -10,9 +10,10 @@ Older "approval" entries (`reelforge approve`) count as *approved* for the versi
 approval for the shot's version in the approved render, an episode approval for every shot's version
 in the approved cut. The latest entry about a version is its status.
 
-A shot's state is the status of its latest rendered version — *changed since approval* when that
+A shot's state is the status of the version its spec plans when that version was rendered (with
+takes, the picked one), else of its latest rendered version — *changed since approval* when that
 version is approved but the current spec plans a different job key (an edit nobody rendered or
-reviewed yet). A status may be set on an older version only by naming it (`version`).
+reviewed yet). A status goes on that same version unless another is named (`version`).
 
 Store retention (app/store_retention.py) keeps a version for approval only while its latest status
 is *approved*: a version approved and later sent back for a retake is no longer kept for it.
@@ -55,7 +56,7 @@ class ShotReview:
 
     shot: str  # "s01e01/sc01/sh01"
     state: str  # one of STATE_LABELS
-    job_key: str | None  # the version the state is about: the latest rendered one (None: never rendered)
+    job_key: str | None  # the version the state is about (review_of); None: never rendered
     note: str | None = None  # the reason given with the status
     actor: str | None = None
     at: str | None = None
@@ -162,17 +163,22 @@ def shot_reviews(paths: ProductionPaths, production: Production,
 
 def review_of(shot: str, keys: list[str], statuses: dict[tuple[str, str], VersionStatus],
               planned: str | None) -> ShotReview:
-    """One shot's state from its rendered keys (newest first), the recorded statuses and the planned key."""
+    """One shot's state from its rendered keys (newest first), the recorded statuses and the planned key.
+
+    The state is about the version the spec plans when that one was rendered (a picked take, not
+    the newest take rendered to choose among), else about the newest version.
+    """
     if not keys:
         return ShotReview(shot, WAITING, None, planned_key=planned)
-    latest, number = keys[0], len(keys)
-    found = statuses.get((shot, latest))
+    subject = planned if planned in keys else keys[0]
+    number = len(keys) - keys.index(subject)
+    found = statuses.get((shot, subject))
     if found is None:
-        return ShotReview(shot, WAITING, latest, version=number, planned_key=planned)
+        return ShotReview(shot, WAITING, subject, version=number, planned_key=planned)
     state = found.status
-    if state == APPROVED and planned is not None and planned != latest:
+    if state == APPROVED and planned is not None and planned != subject:
         state = CHANGED
-    return ShotReview(shot, state, latest, found.note, found.actor, found.at, number, planned)
+    return ShotReview(shot, state, subject, found.note, found.actor, found.at, number, planned)
 
 
 def status_of(paths: ProductionPaths, shot: str, job_key: str) -> VersionStatus | None:
@@ -218,7 +224,7 @@ def known_shot(production: Production, shot: str) -> None:
 def set_status(paths: ProductionPaths, production: Production, shot: str, status: str, note: str, actor: str,
                version: int | None = None, job_key: str | None = None,
                announce: Callable[[str], None] | None = None) -> StatusSet:
-    """Record `status` for one version of `shot`: its latest, or the one named by number or job key.
+    """Record `status` for one version of `shot`: the one it stands at (`shot_reviews`), or one named by number or key.
 
     Steps: check the status, the note and the shot; find the version; append a "review" entry and
     sign a checkpoint under the production's lock. Raises ReviewRefused, DeliveryError (an unusable
@@ -232,6 +238,10 @@ def set_status(paths: ProductionPaths, production: Production, shot: str, status
     if len(note) > MAX_NOTE:
         raise ReviewRefused(f"the note is {len(note)} characters: at most {MAX_NOTE}")
     known_shot(production, shot)
+    if version is None and job_key is None:  # the version the shot stands at: the spec's, when rendered
+        job_key = shot_reviews(paths, production).get(shot, ShotReview(shot, WAITING, None)).job_key
+        if job_key is None:
+            raise ReviewRefused(f"shot {shot} has not been rendered yet: render it before reviewing it")
     chosen = _version(paths, shot, version, job_key)
     after = {"status": status, "job_key": chosen.job_key, "version": chosen.number, "render_id": chosen.render_id,
              "note": note or None}
