@@ -12,11 +12,13 @@ from pathlib import Path
 from conftest import cli, small_spec, write_spec
 
 from reelforge.app.cut_status import NEWER, OUTDATED, UP_TO_DATE
+from reelforge.app.review import shot_versions
 from reelforge.app.review_status import APPROVED, WAITING, shot_reviews
 from reelforge.app.shot_edit import load_shot_form
 from reelforge.app.status import production_status
 from reelforge.app.takes import pick_take, shot_takes
 from reelforge.spec.load import load_production
+from reelforge.store.catalog import Catalog
 from reelforge.store.paths import ProductionPaths
 
 SHOT = "s01e01/sc01/sh01"
@@ -33,6 +35,9 @@ def test_a_picked_take_is_reviewed_as_the_shot_and_joins_the_cut_by_re_assembly(
     assert cli("render", str(spec))[0] == 0
     assert cli("render", str(spec), "--shot", SHOT, "--takes", "3")[0] == 0
     takes = shot_takes(spec, SHOT).takes
+    with Catalog(ProductionPaths.for_spec(spec).catalog) as catalog:  # the review page's versions name their take
+        labels = {version.job_key: version.label for version in shot_versions(catalog, SHOT)}
+    assert "(take 2)" in labels[takes[1].job_key] and "(take" not in labels[takes[0].job_key]
 
     # 1. the state is about the spec's take (take 1), not take 3 rendered last; a status without
     #    --version goes on that take

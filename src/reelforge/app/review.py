@@ -120,6 +120,7 @@ class ShotVersion:
     changed: tuple[str, ...] = ()  # what was edited since the version before it, in the spec's words
     changed_job: tuple[str, ...] = ()  # the job fields that differ from the version before it (details)
     backend: str | None = None  # what rendered it (previz draws no prompt)
+    take: int | None = None  # the take it is (app/takes.py); None: the shot's own seed, take 1
 
     def digest_at(self, index: int) -> str | None:
         """The digest of the shot's frame `index` in this version, None where it was not rendered."""
@@ -133,7 +134,8 @@ class ShotVersion:
     @property
     def label(self) -> str:
         who = f" by {self.actor}" if self.actor else ""
-        return f"v{self.number} · render #{self.render_id} · {plain_time(self.finished_at)}{who}"
+        take = f" (take {self.take})" if self.take else ""
+        return f"v{self.number}{take} · render #{self.render_id} · {plain_time(self.finished_at)}{who}"
 
 
 def plain_time(at: str) -> str:
@@ -184,7 +186,8 @@ def shot_versions(catalog: Catalog, shot_path: str) -> list[ShotVersion]:
                 first_frame=min(found["frames"]) if found["frames"] else 0,
                 frame_hashes=_contiguous(found["frames"]), renders=tuple(found["renders"]),
                 changed=tuple(edits or job_words(list(changed_job))), changed_job=changed_job,
-                backend=json.loads(job.job_json).get("backend") if job is not None else None))
+                backend=json.loads(job.job_json).get("backend") if job is not None else None,
+                take=json.loads(job.job_json).get("take") if job is not None else None))
     return versions
 
 
