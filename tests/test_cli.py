@@ -1,25 +1,11 @@
-"""The command line as a user meets it: init, validate, schema, and bad input without tracebacks."""
+"""The command line as a user meets it: validate, schema, and bad input without tracebacks (init: test_first_hour.py)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from conftest import EXAMPLE, run_cli, small_spec, write_spec
-
-
-def test_init_scaffolds_the_bundled_example_which_validates(tmp_path: Path):
-    result = run_cli("init", str(tmp_path / "my-show"))
-    spec = tmp_path / "my-show" / "production.json"
-    assert spec.read_text() == EXAMPLE.read_text()
-    assert "reelforge render" in result.stdout
-    assert "OK" in run_cli("validate", str(spec)).stdout
-
-
-def test_init_refuses_to_overwrite(tmp_path: Path):
-    run_cli("init", str(tmp_path / "my-show"))
-    result = run_cli("init", str(tmp_path / "my-show"), check=False)
-    assert result.returncode == 2 and "already exists" in result.stderr
+from conftest import run_cli, small_spec, write_spec
 
 
 def test_validate_lists_problems_with_paths_and_exit_2(tmp_path: Path):

@@ -18,8 +18,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from reelforge.app.review import ShotVersion, shot_versions
-from reelforge.app.review_status import ReviewRefused, known_shot, pick_version
+from reelforge.app.review_status import ReviewRefused, chosen_version, known_shot
 from reelforge.deliver.options import signing_identity
 from reelforge.records import changelog
 from reelforge.records.render_log import current_version
@@ -120,7 +119,7 @@ def drawing_from_text(text: str, where: str) -> list[dict]:
 def add_note(paths: ProductionPaths, production: Production, shot: str, frame: int, text: str, actor: str,
              drawing: list | None = None, version: int | None = None, job_key: str | None = None,
              announce: Callable[[str], None] | None = None) -> Note:
-    """Pin a note to frame `frame` of one version of `shot` (its latest, or the one named) in the change log.
+    """Pin a note to frame `frame` of one version of `shot` (the one it stands at, or the one named) in the change log.
 
     Steps: check the text, the drawing and the shot; find the version and the frame's digest; append a
     "note" entry and sign a checkpoint under the production's lock. Raises NoteRefused (a ReviewRefused),
@@ -133,7 +132,7 @@ def add_note(paths: ProductionPaths, production: Production, shot: str, frame: i
         raise NoteRefused(f"the note is {len(text)} characters: at most {MAX_TEXT}")
     strokes = parse_drawing(drawing if drawing is not None else [])
     known_shot(production, shot)
-    chosen = _version(paths, shot, version, job_key)
+    chosen = chosen_version(paths, production, shot, version, job_key)
     digest = chosen.digest_at(frame) if isinstance(frame, int) and frame >= 0 else None
     if digest is None:
         rendered = len(chosen.frames_by_index())
@@ -153,17 +152,6 @@ def add_note(paths: ProductionPaths, production: Production, shot: str, frame: i
             session.commit()
     return Note(seq, shot, chosen.job_key, chosen.number, chosen.render_id, frame, digest, text, tuple(strokes),
                 actor, at)
-
-
-def _version(paths: ProductionPaths, shot: str, number: int | None, job_key: str | None) -> ShotVersion:
-    with existing_catalog(paths.catalog) as catalog:
-        versions = shot_versions(catalog, shot) if catalog is not None else []
-    if job_key is not None:
-        found = next((v for v in versions if v.job_key == job_key), None)
-        if found is None:
-            raise NoteRefused(f"shot {shot} has no rendered version with job key {job_key[:12]}…")
-        return found
-    return pick_version(versions, shot, number)
 
 
 # --------------------------------------------------------------------------- reading

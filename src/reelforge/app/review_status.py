@@ -238,11 +238,7 @@ def set_status(paths: ProductionPaths, production: Production, shot: str, status
     if len(note) > MAX_NOTE:
         raise ReviewRefused(f"the note is {len(note)} characters: at most {MAX_NOTE}")
     known_shot(production, shot)
-    if version is None and job_key is None:  # the version the shot stands at: the spec's, when rendered
-        job_key = shot_reviews(paths, production).get(shot, ShotReview(shot, WAITING, None)).job_key
-        if job_key is None:
-            raise ReviewRefused(f"shot {shot} has not been rendered yet: render it before reviewing it")
-    chosen = _version(paths, shot, version, job_key)
+    chosen = chosen_version(paths, production, shot, version, job_key)
     after = {"status": status, "job_key": chosen.job_key, "version": chosen.number, "render_id": chosen.render_id,
              "note": note or None}
     entity = f"shot:{shot}"
@@ -259,7 +255,13 @@ def set_status(paths: ProductionPaths, production: Production, shot: str, status
     return StatusSet(shot, status, chosen, seq, checkpoint.id if checkpoint is not None else None)
 
 
-def _version(paths: ProductionPaths, shot: str, number: int | None, job_key: str | None) -> ShotVersion:
+def chosen_version(paths: ProductionPaths, production: Production, shot: str, number: int | None,
+                   job_key: str | None) -> ShotVersion:
+    """The version named by job key or number, else the one the shot stands at (`review_of`); ReviewRefused if none."""
+    if number is None and job_key is None:
+        job_key = shot_reviews(paths, production)[shot].job_key
+        if job_key is None:
+            raise ReviewRefused(f"shot {shot} has not been rendered yet: render it before reviewing it")
     with existing_catalog(paths.catalog) as catalog:
         versions = shot_versions(catalog, shot) if catalog is not None else []
     if job_key is not None:

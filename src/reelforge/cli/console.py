@@ -9,6 +9,8 @@ prints a traceback: `main()` in cli/__init__.py says what no command caught (app
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -29,18 +31,33 @@ from reelforge.app.render_request import parse_range as parse_frames
 from reelforge.errors import SpecError
 from reelforge.spec.load import load_production
 from reelforge.spec.model import Production
-from reelforge.store.paths import SPEC_NAME, ProductionPaths
+from reelforge.store.paths import SPEC_NAME, STATE_DIR, ProductionPaths
 from reelforge.trust.anchors import production_anchor
 from reelforge.trust.identity import CredentialsError, load_anchor
 
-console = Console()
-errors = Console(stderr=True)
+# Output that is not a terminal (a pipe, a file, a CI log) is as wide as its text: rich would otherwise fold
+# and ellipsize tables at 80 columns, and a shot path cut to "s01e01/sc0…" is no use to a script or a reader.
+PIPED_WIDTH = 1000
 
-# `--production` for the commands that read a production's records: the one this folder is in by default.
-ProductionOption = Annotated[Path | None, typer.Option(help="production.json (default: the one this folder is in)")]
-# The change-log commands take the spec as an argument instead.
-SpecArgument = Annotated[Path | None, typer.Argument(help="production.json (default: the one here, or the "
-                                                          "production this folder is in)")]
+
+def _width(stream) -> int | None:
+    """rich's own width on a terminal or when $COLUMNS says one; PIPED_WIDTH otherwise."""
+    if os.environ.get("COLUMNS") or stream.isatty():
+        return None
+    return PIPED_WIDTH
+
+
+console = Console(width=_width(sys.stdout))
+errors = Console(stderr=True, width=_width(sys.stderr))
+
+# How a command that needs a production is told which: the one the current folder is in, else a path.
+HOW = "run it in a production folder or pass PATH/production.json"
+# `--production` for the commands whose argument is something else (a shot, an entity, a file).
+ProductionOption = Annotated[Path | None, typer.Option(help="production.json or its folder (default: the "
+                                                            "production this folder is in)")]
+# The commands about a production take its spec as their (optional) argument.
+SpecArgument = Annotated[Path | None, typer.Argument(help="production.json or its folder (default: the "
+                                                          "production this folder is in)", show_default=False)]
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -106,35 +123,54 @@ def progress_bar() -> Progress:
                     TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)
 
 
-def production_option(production: Path | None, what: str = "to read",
-                      near: Path | None = None) -> ProductionPaths:
-    """The production of `--production`, else the one `near` (a delivered file) or the current folder is in.
+def find_production(start: Path | None = None) -> ProductionPaths | None:
+    """The production `start` (a folder or a file; default: the current folder) is in, or None.
 
-    Exit 2 naming the option when neither says: "cannot tell which production {what}".
+    That is the nearest folder, `start`'s own or one above it, holding a production.json or a
+    `.reelforge/` (a production whose records outlive its spec, or a delivered file's renders/ folder).
     """
-    if production is not None:
-        if not production.is_file():
-            raise fail(f"--production {production}: no such file")
-        return ProductionPaths.for_spec(production)
-    paths = ProductionPaths.find_for_file(near if near is not None else Path.cwd() / SPEC_NAME)
-    if paths is None:
-        raise fail(f"cannot tell which production {what}; pass --production path/to/production.json")
-    return paths
+    here = Path.cwd() if start is None else Path(start).absolute()
+    for folder in ([here] if here.is_dir() else []) + list(here.parents):
+        if (folder / SPEC_NAME).is_file() or (folder / STATE_DIR).is_dir():
+            return ProductionPaths.for_spec(folder / SPEC_NAME)
+    return None
+
+
+def spec_file(spec: Path | None) -> Path:
+    """The spec a command is about: SPEC (a production.json, or its folder) as given, else the spec of the
+    production the current folder is in (as the user would type it). Exit 2 saying how when there is none."""
+    if spec is not None:
+        file = spec / SPEC_NAME if spec.is_dir() else spec
+        if not file.is_file():
+            raise fail(f"{spec}: no such spec file (give production.json or its folder)")
+        return file
+    found = find_production()
+    if found is None:
+        raise fail(f"no production here: {HOW}")
+    return Path(shown(found.spec))
 
 
 def spec_argument(spec: Path | None) -> ProductionPaths:
-    """SPEC, else production.json here, else the nearest folder above with a `.reelforge/`."""
-    if spec is not None:
-        if not spec.is_file():
-            raise fail(f"{spec}: no such spec file")
-        return ProductionPaths.for_spec(spec)
-    here = Path.cwd() / SPEC_NAME
-    if here.is_file():
-        return ProductionPaths.for_spec(here)
-    found = ProductionPaths.find_for_file(Path.cwd() / "x")
-    if found is None:
-        raise fail("no production here: give the path of its production.json")
-    return found
+    """The production of SPEC, else the one the current folder is in (spec_file)."""
+    return ProductionPaths.for_spec(spec_file(spec))
+
+
+def production_option(production: Path | None, what: str = "to read",
+                      near: Path | None = None) -> ProductionPaths:
+    """The production of `--production`, else the one `near` (a delivered file) is in, else the current folder's.
+
+    Exit 2 saying how when none is found: "cannot tell which production {what}: run it in ...".
+    """
+    if production is not None:
+        file = production / SPEC_NAME if production.is_dir() else production
+        if not file.is_file():
+            raise fail(f"--production {production}: no such spec file (give production.json or its folder)")
+        return ProductionPaths.for_spec(file)
+    paths = (find_production(near) if near is not None else None) or find_production()
+    if paths is None:
+        raise fail(f"cannot tell which production {what}: run it in a production folder or pass "
+                   "--production PATH/production.json")
+    return paths
 
 
 def trust_anchor(paths: ProductionPaths, trust: Path | None) -> bytes | None:

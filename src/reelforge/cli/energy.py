@@ -6,14 +6,13 @@ Exit codes: 0 printed, 2 bad input (no such spec, or no render energy recorded).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich import box
 from rich.table import Table
 
-from reelforge.cli.console import console, fail
+from reelforge.cli.console import SpecArgument, console, fail, spec_file
 from reelforge.energy.report import PUES, energy_report, energy_text, pue_range
 from reelforge.store.catalog import Catalog
 from reelforge.store.paths import ProductionPaths
@@ -27,12 +26,11 @@ def _sources(render: dict) -> str:
 
 
 @app.command("energy")
-def energy_command(spec: Annotated[Path, typer.Argument(help="production.json")],
+def energy_command(spec: SpecArgument = None,
                    as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False) -> None:
     """Energy (Wh or kWh) per render and per finished minute, measured vs estimated, with datacentre PUE 1.3–1.5 for comparison."""
+    spec = spec_file(spec)
     paths = ProductionPaths.for_spec(spec)
-    if not Path(spec).is_file():
-        raise fail(f"{spec}: no such file")
     rows = []
     if paths.catalog.exists():
         with Catalog(paths.catalog) as catalog:

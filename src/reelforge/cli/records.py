@@ -12,11 +12,13 @@ from rich.table import Table
 from reelforge.app.commit import commit_file
 from reelforge.cli.console import (
     ProductionOption,
+    SpecArgument,
     console,
     errors,
     fail,
     production_option,
     shown,
+    spec_file,
     spec_problems,
 )
 from reelforge.deliver.options import DeliveryError
@@ -62,12 +64,13 @@ def catalog_or_exit(production: Path | None) -> Catalog:
 
 @app.command("commit")
 def commit_command(
-    spec: Annotated[Path, typer.Argument(help="production.json")],
-    message: Annotated[str, typer.Option("-m", "--message", help="why: the reason recorded with the commit")],
+    spec: SpecArgument = None,
+    message: Annotated[str, typer.Option("-m", "--message", help="why: the reason recorded with the commit")] = ...,
     actor: Annotated[str | None, typer.Option(help="who is committing (default: $REELFORGE_ACTOR or your login)")]
     = None,
 ) -> None:
     """Record the spec's current state: a new version of every entity that changed; named files kept by hash."""
+    spec = spec_file(spec)
     paths = ProductionPaths.for_spec(spec)
     if not message.strip():
         raise fail("-m needs a reason: say what changed and why")

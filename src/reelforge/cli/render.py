@@ -23,6 +23,7 @@ from reelforge.app.status import CHANGED, LABELS, UP_TO_DATE, production_status
 from reelforge.app.store_budget import store_against_budget
 from reelforge.app.verify import verify_render
 from reelforge.cli.console import (
+    SpecArgument,
     console,
     fail,
     parse_range,
@@ -31,6 +32,7 @@ from reelforge.cli.console import (
     progress_bar,
     refused,
     shown,
+    spec_file,
 )
 from reelforge.engine.pipeline import RenderResult
 from reelforge.engine.shot import FrameRepair
@@ -43,10 +45,14 @@ from reelforge.store.hashing import file_sha256
 
 app = typer.Typer()
 
+UNSIGNED_STREAM_NOTE = ("unsigned stream: SHA-256 of the video before signing, the same on every render of the same "
+                        "spec (`reelforge verify FILE` re-creates it); the signed file's own hash changes with every "
+                        "signature")
+
 
 @app.command()
 def render(
-    spec: Annotated[Path, typer.Argument(help="production.json")],
+    spec: SpecArgument = None,
     out: Annotated[Path | None, typer.Option(help="output folder (default: renders/ beside the spec)")] = None,
     episode: Annotated[list[str] | None, typer.Option(help="render only this episode (repeatable)")] = None,
     shot: Annotated[str | None, typer.Option(help="one shot, e.g. s01e01/sc01/sh03")] = None,
@@ -81,6 +87,7 @@ def render(
                                                    "\"take\": K in the shot's spec")] = None,
 ) -> None:
     """Render episodes to 1080p H.264 MP4s (or a frame range of one shot), signed with Content Credentials."""
+    spec = spec_file(spec)
     try:
         if frames and not shot:
             raise RenderRefused("--frames needs --shot")
@@ -221,13 +228,19 @@ def _print_plan(plan: RenderPlan) -> None:
 
 
 def _summary(results: list[RenderResult]) -> None:
+    """Per delivery: shots rendered and reused, and the hash that repeats — of the unsigned stream, not the file.
+
+    A signed MP4's own SHA-256 changes on every signing (fresh ids and nonces); showing it would
+    make every render look different. The unsigned stream's is what a re-render reproduces.
+    """
     table = Table(title="render summary", title_justify="left")
-    for column in ("episode", "shots rendered", "shots reused", "frames", "seconds", "sha256"):
+    for column in ("episode", "shots rendered", "shots reused", "frames", "seconds", "unsigned stream"):
         table.add_column(column, no_wrap=True)
     for r in results:
         table.add_row(r.episode_id, str(len(r.shots) - r.shots_reused), str(r.shots_reused), str(r.frames),
-                      f"{r.seconds:.1f}", r.sha256[:12])
+                      f"{r.seconds:.1f}", r.unsigned_sha256[:12])
     console.print(table)
+    console.print(UNSIGNED_STREAM_NOTE, highlight=False, markup=False, soft_wrap=True)
     for repair in (shot.repaired for r in results for shot in r.shots if shot.repaired is not None):
         console.print(f"[yellow]{_repair_text(repair)}[/]", highlight=False, soft_wrap=True)
     for r in results:
@@ -247,7 +260,7 @@ def _repair_text(repair: FrameRepair) -> str:
 
 @app.command()
 def assemble(
-    spec: Annotated[Path, typer.Argument(help="production.json")],
+    spec: SpecArgument = None,
     episode: Annotated[list[str] | None, typer.Option(help="this episode (repeatable; default: every episode whose "
                                                            "cut is outdated)")] = None,
     out: Annotated[Path | None, typer.Option(help="output folder (default: renders/ beside the spec)")] = None,
@@ -259,6 +272,7 @@ def assemble(
     The file equals what `reelforge render --episode E` would deliver now (and is signed and recorded
     like it); refused, naming the shots, when a shot's current version has not been rendered yet.
     """
+    spec = spec_file(spec)
     try:
         status = production_status(spec)
         known = {e.id: e for e in status.episodes}
@@ -297,7 +311,7 @@ def verify(
     file = Path(target) if target.lower().endswith((".mp4", ".mov")) else None
     if file is not None and not file.is_file():
         raise fail(f"{file}: no such file" if not file.exists() else f"{file} is not a file")
-    paths = production_option(production, "this belongs to", near=file if file is not None else Path.cwd() / "x")
+    paths = production_option(production, "this belongs to", near=file)
     if not paths.catalog.exists():
         raise fail(f"{paths.root} has no renders recorded yet")
     shot_paths = None
@@ -392,8 +406,9 @@ def _print_report(report) -> None:
 
 
 @app.command("status")
-def status_command(spec: Annotated[Path, typer.Argument(help="production.json")]) -> None:
+def status_command(spec: SpecArgument = None) -> None:
     """Each shot's status (never rendered, up to date, spec changed) and each episode's cut (up to date, outdated)."""
+    spec = spec_file(spec)
     try:
         status = production_status(spec)
     except RenderRefused as exc:

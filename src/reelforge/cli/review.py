@@ -1,10 +1,11 @@
 """`reelforge review …`: review statuses of shot versions and notes pinned to their frames (issue 17).
 
-    reelforge review SPEC SHOT --status waiting|retake|approved [-m NOTE] [--version N]
-    reelforge review note SPEC SHOT --frame F -m TEXT [--drawing FILE.json] [--version N]
+    reelforge review [SPEC] SHOT --status waiting|retake|approved [-m NOTE] [--version N]
+    reelforge review note [SPEC] SHOT --frame F -m TEXT [--drawing FILE.json] [--version N]
     reelforge review notes [SPEC] [--shot P | --episode E] (--json OUT | --html OUT)
 
-`review SPEC SHOT` is `review set SPEC SHOT` (as `log SPEC` is `log list SPEC`). Exit codes: 0 done,
+`review SPEC SHOT` is `review set SPEC SHOT` (as `log SPEC` is `log list SPEC`); without SPEC, the
+production the current folder is in. Exit codes: 0 done,
 1 the production is busy, 2 bad input (no such shot or version, a retake without a note, a bad drawing).
 """
 
@@ -45,15 +46,27 @@ review_app = typer.Typer(cls=_ReviewGroup, no_args_is_help=True,
                               "export them. `reelforge review SPEC SHOT --status approved` is `review set …`.")
 app.add_typer(review_app, name="review")
 
-ShotArgument = Annotated[str, typer.Argument(help="the shot, e.g. s01e01/sc01/sh01")]
+# [SPEC] SHOT: an optional argument before a required one is more than typer parses, so both come as a list.
+SpecAndShot = Annotated[list[str], typer.Argument(metavar="[SPEC] SHOT", show_default=False,
+                                                  help="production.json or its folder (default: the production "
+                                                       "this folder is in), then the shot, e.g. s01e01/sc01/sh01")]
 VersionOption = Annotated[int | None, typer.Option("--version", help="the version number (v1 = the oldest); "
-                                                                      "default: the shot's latest rendered version")]
+                                                                      "default: the version the spec renders, else the latest rendered")]
 ActorOption = Annotated[str | None, typer.Option(help="who reviews (default: $REELFORGE_ACTOR or your login)")]
 
 
 def _production(spec: Path | None):
     paths = spec_argument(spec)
     return paths, load_or_exit(paths.spec)
+
+
+def _spec_and_shot(arguments: list[str]) -> tuple[Path | None, str]:
+    """SHOT, or SPEC SHOT; anything else is one line, exit 2."""
+    if len(arguments) == 1:
+        return None, arguments[0]
+    if len(arguments) == 2:
+        return Path(arguments[0]), arguments[1]
+    raise fail(f"give the shot, optionally after the production: [SPEC] SHOT (got {len(arguments)} arguments)")
 
 
 def _recorded(call):
@@ -70,14 +83,14 @@ def _recorded(call):
 
 @review_app.command("set")
 def set_command(
-    spec: Annotated[Path, typer.Argument(help="production.json")],
-    shot: ShotArgument,
+    spec_and_shot: SpecAndShot,
     status: Annotated[str, typer.Option("--status", help=f"one of {', '.join(STATUSES)}")],
     message: Annotated[str, typer.Option("-m", "--message", help="the note (required for a retake: what to fix)")] = "",
     version: VersionOption = None,
     actor: ActorOption = None,
 ) -> None:
-    """Set the review status of a shot's latest version (or of --version N), recorded in the change log."""
+    """Set the review status of the version the shot stands at (or of --version N), recorded in the change log."""
+    spec, shot = _spec_and_shot(spec_and_shot)
     paths, production = _production(spec)
     done = _recorded(lambda: set_status(paths, production, shot, status, message, actor or current_actor(),
                                         version=version, announce=console.print))
@@ -87,8 +100,7 @@ def set_command(
 
 @review_app.command("note")
 def note_command(
-    spec: Annotated[Path, typer.Argument(help="production.json")],
-    shot: ShotArgument,
+    spec_and_shot: SpecAndShot,
     frame: Annotated[int, typer.Option("--frame", help="the frame's index in the shot (0 = its first)")],
     message: Annotated[str, typer.Option("-m", "--message", help="the note's text")],
     drawing: Annotated[Path | None, typer.Option("--drawing", help="a JSON list of strokes: "
@@ -97,7 +109,8 @@ def note_command(
     version: VersionOption = None,
     actor: ActorOption = None,
 ) -> None:
-    """Pin a note (and a drawing) to one frame of a shot's latest version (or of --version N)."""
+    """Pin a note (and a drawing) to one frame of the version the shot stands at (or of --version N)."""
+    spec, shot = _spec_and_shot(spec_and_shot)
     paths, production = _production(spec)
     strokes = _drawing(drawing) if drawing is not None else []
     note = _recorded(lambda: add_note(paths, production, shot, frame, message, actor or current_actor(),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-import shutil
+import re
+import shlex
+import unicodedata
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -12,18 +14,23 @@ import typer
 from rich.table import Table
 
 from reelforge.cli.console import (
+    SpecArgument,
     console,
     errors,
     fail,
+    find_production,
     load_or_exit,
     print_warnings,
     shown,
+    spec_argument,
+    spec_file,
 )
 from reelforge.errors import Problem, SpecError
 from reelforge.plan.cast import cast_file_problems
 from reelforge.plan.look import lut_problems
 from reelforge.spec.load import production_schema, translation_warnings
 from reelforge.spec.styles import family_schema, load_families
+from reelforge.store.atomic import write_text
 from reelforge.store.paths import SPEC_NAME, ProductionPaths
 from reelforge.trust.identity import (
     CredentialsError,
@@ -35,31 +42,53 @@ app = typer.Typer()
 
 
 @app.command()
-def init(directory: Annotated[Path, typer.Argument(help="folder to create for the new production")]) -> None:
-    """Scaffold a production folder with a working example spec."""
+def init(name: Annotated[Path, typer.Argument(help="the production's name: the folder to create, and its series' "
+                                                  "title")]) -> None:
+    """Start a production: NAME/production.json, a small spec of one short episode that renders in seconds."""
+    directory = name
+    if directory.exists() and not directory.is_dir():
+        raise fail(f"{directory} is a file: give a new folder's name")
+    if directory.exists() and any(directory.iterdir()):  # never mix a new production into someone's files
+        raise fail(f"{directory} already exists and is not empty: give a new folder's name")
+    title = directory.resolve().name
     spec = directory / SPEC_NAME
-    if spec.exists():
-        raise fail(f"{spec} already exists; not overwriting it")
     directory.mkdir(parents=True, exist_ok=True)
-    template = resources.files("reelforge") / "templates" / "production.json"
-    with resources.as_file(template) as source:
-        shutil.copyfile(source, spec)
+    write_text(spec, starter_spec(title))
     identity = default_identity_folder(directory)
-    if not (identity / "chain.pem").exists():
-        try:
-            create_identity(identity, directory.resolve().name or "production")
-        except CredentialsError as exc:
-            raise fail(f"{identity}: {exc} (an incomplete identity, e.g. from an interrupted init: remove the "
-                       "folder and run init again)") from None
-        console.print(f"Created the production's signing identity in {identity} (keys readable by you only).")
-    console.print(f"Created [bold]{spec}[/]. Next:\n  reelforge validate {spec}\n  reelforge render {spec}")
+    try:
+        create_identity(identity, title)
+    except CredentialsError as exc:
+        raise fail(f"{identity}: {exc}") from None
+    say = lambda text: console.print(text, highlight=False, markup=False, soft_wrap=True)  # noqa: E731
+    say(f'Created {spec}: the series "{title}", one episode of three short previz shots.')
+    say(f"Created its signing identity in {identity} (keys readable by you only).")
+    say("Next:")
+    if directory.resolve() != Path.cwd().resolve():
+        say(f"  cd {shlex.quote(str(directory))}")
+    say("  reelforge validate    # check the spec\n  reelforge render      # a few seconds: renders/e01.mp4\n"
+        "  reelforge studio      # the same production in your browser")
+
+
+def starter_spec(title: str) -> str:
+    """The template spec (templates/production.json) with its series titled `title` and id'd after it."""
+    template = (resources.files("reelforge") / "templates" / SPEC_NAME).read_text(encoding="utf-8")
+    return (template.replace('"__SERIES_ID__"', json.dumps(series_id(title)))
+            .replace('"__SERIES_TITLE__"', json.dumps(title, ensure_ascii=False)))
+
+
+def series_id(title: str) -> str:
+    """'Night Ferry' → 'night-ferry': the title as a spec id (lower-case letters, digits, '-', '_'; ≤ 64)."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9_]+", "-", ascii_title.lower()).strip("-_")[:64].rstrip("-_")
+    return slug or "production"
 
 
 @app.command()
-def validate(spec: Annotated[Path, typer.Argument(help="production.json")],
+def validate(spec: SpecArgument = None,
              strict: Annotated[bool, typer.Option("--strict", help="treat warnings (missing translations) as "
                                                                    "errors")] = False) -> None:
     """Check a spec; list every problem with its JSON path (exit 2 if any); warn about missing translations."""
+    spec = spec_file(spec)
     production = load_or_exit(spec)
     root = ProductionPaths.for_spec(spec).root
     found = lut_problems(production, root) + cast_file_problems(production, root)
@@ -84,12 +113,14 @@ def schema(style: Annotated[bool, typer.Option("--style", help="the schema of a 
 
 
 @app.command()
-def styles(spec: Annotated[Path | None, typer.Argument(help="production.json: include its styles/ folder")] = None
-           ) -> None:
-    """List the style families a production can use: built-in and its own (styles/*.json beside the spec)."""
-    if spec is not None and not spec.is_file():
-        raise fail(f"{spec}: no such spec file")
-    families = load_families(spec.absolute().parent if spec is not None else None)
+def styles(spec: SpecArgument = None) -> None:
+    """List the style families a production can use: built-in and its own (styles/*.json beside the spec).
+
+    Outside a production and without SPEC: the built-in ones.
+    """
+    here = find_production() if spec is None else None
+    folder = spec_argument(spec).root if spec is not None else here.root if here is not None else None
+    families = load_families(folder)
     table = Table(title="style families", title_justify="left")
     for column in ("id", "from", "previz recipe", "name"):
         table.add_column(column)

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from reelforge.app.render_request import RenderRefused
-from reelforge.cli.console import console, errors, fail, load_or_exit, refused
+from reelforge.cli.console import SpecArgument, console, errors, fail, load_or_exit, refused, spec_file
 from reelforge.farm.options import FarmOptions
 from reelforge.records.actors import current_actor
-from reelforge.store.paths import SPEC_NAME
 
 app = typer.Typer()
 
 
 @app.command()
 def studio(
-    spec: Annotated[Path, typer.Argument(help="production.json, or the production's folder")] = Path("."),
+    spec: SpecArgument = None,
     port: Annotated[int, typer.Option(help="port to listen on")] = 8765,
     host: Annotated[str, typer.Option(help="address to listen on (default: this machine only); another "
                                            "address lets other machines in: a warning is printed")] = "127.0.0.1",
@@ -32,10 +30,7 @@ def studio(
     # Deferred: the web app's libraries (FastAPI, uvicorn) take half a second to import; no other command needs them.
     from reelforge.studio.server import serve
 
-    if spec.is_dir():
-        spec = spec / SPEC_NAME
-    if not spec.is_file():
-        raise fail(f"{spec}: no such spec file (give production.json or its folder)")
+    spec = spec_file(spec)
     load_or_exit(spec)  # a spec that does not load is reported here, with its JSON paths, not in the browser
     if not 0 < port < 65536:
         raise fail(f"--port must be 1–65535, got {port}")
