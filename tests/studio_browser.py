@@ -32,6 +32,7 @@ REQUIRED_ENV = "REELFORGE_BROWSER_TESTS"
 ARTIFACTS_ENV = "REELFORGE_TEST_ARTIFACTS"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
+VIEWPORT = {"width": 1440, "height": 900}  # the issue's review size: every page is screenshotted at it
 UI_TIMEOUT_MS = 15_000  # a page or htmx swap on a busy 2-core machine
 RENDER_TIMEOUT_MS = 60_000  # an 8-frame previz render, queued behind whatever runs
 
@@ -206,7 +207,7 @@ def _watch_page(page, watch: Watch) -> None:
 
 def open_viewer(browser, server: StudioServer, user: str | None) -> Viewer:
     """A fresh browser context, logged in as `user` through a one-time login link (None: not logged in)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport=VIEWPORT)
     watch = Watch()
     context.on("request", lambda request: watch.requests.append(request.url))
     page = context.new_page()

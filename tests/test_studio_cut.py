@@ -136,7 +136,6 @@ def test_re_assemble_of_a_shot_not_rendered_yet_fails_naming_it(outdated):
 
 def test_a_stale_cut_is_said_everywhere_and_re_assemble_plays_the_new_file(ana, studio_server, shots):
     page = ana.page
-    page.set_viewport_size({"width": 1440, "height": 900})
     server = studio_server
 
     # 1. The episode rendered from the tree: its cut is up to date.

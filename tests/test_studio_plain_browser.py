@@ -27,7 +27,6 @@ else:
 pytestmark = pytest.mark.xdist_group("studio-plain")
 
 SHOT = "s01e01/sc01/sh01"  # cast: mara; lit by its scene
-SIZE = {"width": 1440, "height": 900}
 
 
 def shot_json(spec, path: str) -> dict:
@@ -47,7 +46,6 @@ def save(page, reason: str) -> None:
 
 def test_the_cast_picker_adds_orders_and_saves_characters_by_name(ana, studio_server, shots):
     page = ana.page
-    page.set_viewport_size(SIZE)
     page.goto(studio_server.url(f"/shots/{SHOT}"))
     members = page.get_by_test_id("cast-member")
     expect(members).to_have_count(1)
@@ -75,7 +73,6 @@ def test_the_cast_picker_adds_orders_and_saves_characters_by_name(ana, studio_se
 
 def test_a_prompt_only_edit_on_previz_says_why_a_b_is_identical(ana, studio_server, shots):
     page = ana.page
-    page.set_viewport_size(SIZE)
     render_production(RenderRequest(studio_server.spec, shot=SHOT, actor="ana"))
     page.goto(studio_server.url(f"/shots/{SHOT}"))
     page.get_by_test_id("field-prompt").first.fill("Mara stops at the lighthouse door")
@@ -93,7 +90,6 @@ def test_a_prompt_only_edit_on_previz_says_why_a_b_is_identical(ana, studio_serv
 
 def test_the_change_log_shows_a_lighting_edit_in_words_under_its_commit(ana, studio_server, shots):
     page = ana.page
-    page.set_viewport_size(SIZE)
     page.goto(studio_server.url(f"/shots/{SHOT}"))
     page.get_by_test_id("field-lighting-preset").select_option("neon-night")
     save(page, "night exterior")
@@ -119,7 +115,6 @@ def test_the_change_log_shows_a_lighting_edit_in_words_under_its_commit(ana, stu
 
 def test_the_trace_page_shows_one_message_at_a_time(ana, studio_server, shots, tmp_path):
     page = ana.page
-    page.set_viewport_size(SIZE)
     page.goto(studio_server.url("/trace"))
     status, result = page.get_by_test_id("trace-status"), page.get_by_test_id("trace-result")
     expect(status).to_have_text("")

@@ -51,7 +51,6 @@ def rendered(studio_server):
 
 @pytest.fixture
 def page(ana, rendered):
-    ana.page.set_viewport_size({"width": 1440, "height": 900})
     return ana.page
 
 

@@ -21,7 +21,16 @@ pytest.register_assert_rewrite("studio_browser")
 
 from conftest import cli
 from PIL import Image
-from studio_browser import CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT_MS, Screenshots, login, require_browser, start_server
+from studio_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    UI_TIMEOUT_MS,
+    VIEWPORT,
+    Screenshots,
+    login,
+    require_browser,
+    start_server,
+)
 
 from reelforge.app.review_sheet import INK
 
@@ -57,7 +66,7 @@ def viewer(server) -> Iterator[dict]:
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        context = chromium.new_context(viewport={"width": 1440, "height": 900})
+        context = chromium.new_context(viewport=VIEWPORT)
         page = context.new_page()
         page.set_default_timeout(UI_TIMEOUT_MS)
         problems: list[str] = []

@@ -68,7 +68,6 @@ def test_render_takes_see_them_play_and_pick_one(chromium, takes_studio, request
     shots = Screenshots(request.node.name)
     ana = open_viewer(chromium, takes_studio, "ana")
     page = ana.page
-    page.set_viewport_size({"width": 1440, "height": 900})
     try:
         # 1. The shot page has a Takes panel: nothing rendered yet, the spec on take 1.
         with page.expect_response(lambda response: response.url.endswith("/events")):
