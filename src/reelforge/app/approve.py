@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from reelforge.deliver.options import signing_identity
+from reelforge.app.log_write import signed_write
 from reelforge.records import changelog
 from reelforge.records.entities import ENTITY_KINDS
 from reelforge.records.render_log import current_version
@@ -39,25 +39,22 @@ class Approval:
 
 def approve(paths: ProductionPaths, production: Production, entity: str, reason: str, actor: str,
             announce: Callable[[str], None] | None = None) -> Approval:
-    """Record an approval of `entity` in the change log, under the production's lock.
+    """Record an approval of `entity` in the change log, beside any render (app/log_write.py).
 
     Raises ApprovalRefused, DeliveryError (an unusable signing identity) or ProductionBusy.
     """
     problem = unknown_entity(production, entity, paths)
     if problem is not None:
         raise ApprovalRefused(problem)
-    with paths.lock("an approval"):
-        identity = signing_identity(production, paths.root, announce=announce)
-        with Catalog(paths.catalog) as catalog, catalog.session() as session:
-            previous = changelog.last_entry(session, entity=entity, kind="approval")
-            before = changelog.state(session, previous.after_sha256) if previous is not None else None
-            after = {"status": "approved", "render": latest_render(session, entity)}
-            seq = changelog.append_entry(session, actor=actor, kind="approval", entity=entity,
-                                         version=current_version(session, entity), before=before, after=after,
-                                         reason=reason)
-            checkpoint = changelog.write_checkpoint(session, identity)
-            session.commit()
-    return Approval(entity, actor, seq, checkpoint.id, after["render"])
+    with signed_write(paths, production, "an approval", announce) as write:
+        session = write.session
+        previous = changelog.last_entry(session, entity=entity, kind="approval")
+        before = changelog.state(session, previous.after_sha256) if previous is not None else None
+        after = {"status": "approved", "render": latest_render(session, entity)}
+        seq = changelog.append_entry(session, actor=actor, kind="approval", entity=entity,
+                                     version=current_version(session, entity), before=before, after=after,
+                                     reason=reason)
+    return Approval(entity, actor, seq, write.checkpoint_id, after["render"])
 
 
 def unknown_entity(production: Production, entity: str, paths: ProductionPaths | None = None) -> str | None:

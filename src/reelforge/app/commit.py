@@ -12,14 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from reelforge.deliver.options import signing_identity
+from reelforge.app.log_write import log_identity
 from reelforge.records.versions import CommitResult, check_removals, commit_spec
 from reelforge.spec.load import load_production
 from reelforge.store.catalog import Catalog
-from reelforge.store.paths import ProductionBusy, ProductionPaths
-from reelforge.trust.identity import CHAIN
-
-CREATION_WAIT_S = 10.0  # how long a first commit waits for another command creating the identity and catalog
+from reelforge.store.paths import ProductionPaths
 
 
 def commit_file(paths: ProductionPaths, spec_file: Path, *, actor: str, reason: str,
@@ -33,15 +30,7 @@ def commit_file(paths: ProductionPaths, spec_file: Path, *, actor: str, reason: 
         with Catalog(paths.catalog) as catalog:
             check_removals(catalog, spec_file)
     production = load_production(spec_file)
-    identity = None
-    own_identity_missing = production.signing is None and not (paths.identity / CHAIN).exists()
-    if not paths.catalog.exists() or own_identity_missing:
-        try:
-            with paths.lock("a commit", wait=CREATION_WAIT_S), Catalog(paths.catalog):
-                identity = signing_identity(production, paths.root, announce=announce)
-        except ProductionBusy:  # a render holds the lock: it made both; commit beside it
-            pass
-    if identity is None:
-        identity = signing_identity(production, paths.root)
+    identity = log_identity(paths, production, "a commit", announce)
     with Catalog(paths.catalog) as catalog:
         return commit_spec(catalog, production, spec_file, actor=actor, reason=reason, identity=identity)
+

@@ -18,12 +18,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from reelforge.app.log_write import signed_write
 from reelforge.app.review_status import ReviewRefused, chosen_version, known_shot
-from reelforge.deliver.options import signing_identity
 from reelforge.records import changelog
 from reelforge.records.render_log import current_version
 from reelforge.spec.model import Production
-from reelforge.store.catalog import Catalog, existing_catalog
+from reelforge.store.catalog import existing_catalog
 from reelforge.store.paths import ProductionPaths
 from reelforge.store.schema import LogEntry
 
@@ -122,7 +122,7 @@ def add_note(paths: ProductionPaths, production: Production, shot: str, frame: i
     """Pin a note to frame `frame` of one version of `shot` (the one it stands at, or the one named) in the change log.
 
     Steps: check the text, the drawing and the shot; find the version and the frame's digest; append a
-    "note" entry and sign a checkpoint under the production's lock. Raises NoteRefused (a ReviewRefused),
+    "note" entry and sign a checkpoint, beside any render (app/log_write.py). Raises NoteRefused (a ReviewRefused),
     DeliveryError (an unusable signing identity) or ProductionBusy.
     """
     text = (text or "").strip()
@@ -141,15 +141,11 @@ def add_note(paths: ProductionPaths, production: Production, shot: str, frame: i
     after = {"job_key": chosen.job_key, "version": chosen.number, "render_id": chosen.render_id, "frame": frame,
              "frame_sha256": digest, "text": text, "drawing": strokes}
     entity = f"shot:{shot}"
-    with paths.lock("a review note"):
-        identity = signing_identity(production, paths.root, announce=announce)
-        with Catalog(paths.catalog) as catalog, catalog.session() as session:
-            seq = changelog.append_entry(session, actor=actor, kind="note", entity=entity,
-                                         version=current_version(session, entity), before=None, after=after,
-                                         reason=text)
-            changelog.write_checkpoint(session, identity)
-            at = session.get(LogEntry, seq).at
-            session.commit()
+    with signed_write(paths, production, "a review note", announce) as write:
+        seq = changelog.append_entry(write.session, actor=actor, kind="note", entity=entity,
+                                     version=current_version(write.session, entity), before=None, after=after,
+                                     reason=text)
+        at = write.session.get(LogEntry, seq).at
     return Note(seq, shot, chosen.job_key, chosen.number, chosen.render_id, frame, digest, text, tuple(strokes),
                 actor, at)
 

@@ -27,15 +27,15 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from reelforge.app.log_write import signed_write
 from reelforge.app.render_request import RenderRefused, plan_episodes
 from reelforge.app.review import ShotVersion, shot_versions
-from reelforge.deliver.options import signing_identity
 from reelforge.errors import SpecError
 from reelforge.records import changelog
 from reelforge.records.render_log import current_version
 from reelforge.spec.load import load_production
 from reelforge.spec.model import Production
-from reelforge.store.catalog import Catalog, existing_catalog
+from reelforge.store.catalog import existing_catalog
 from reelforge.store.paths import ProductionPaths
 from reelforge.store.schema import LocalizedDelivery, RenderShot
 
@@ -227,7 +227,7 @@ def set_status(paths: ProductionPaths, production: Production, shot: str, status
     """Record `status` for one version of `shot`: the one it stands at (`shot_reviews`), or one named by number or key.
 
     Steps: check the status, the note and the shot; find the version; append a "review" entry and
-    sign a checkpoint under the production's lock. Raises ReviewRefused, DeliveryError (an unusable
+    sign a checkpoint, beside any render (app/log_write.py). Raises ReviewRefused, DeliveryError (an unusable
     signing identity) or ProductionBusy.
     """
     note = (note or "").strip()
@@ -242,17 +242,14 @@ def set_status(paths: ProductionPaths, production: Production, shot: str, status
     after = {"status": status, "job_key": chosen.job_key, "version": chosen.number, "render_id": chosen.render_id,
              "note": note or None}
     entity = f"shot:{shot}"
-    with paths.lock("a review status"):
-        identity = signing_identity(production, paths.root, announce=announce)
-        with Catalog(paths.catalog) as catalog, catalog.session() as session:
-            previous = version_statuses(session).get((shot, chosen.job_key))
-            before = {"status": previous.status, "job_key": chosen.job_key} if previous is not None else None
-            seq = changelog.append_entry(session, actor=actor, kind="review", entity=entity,
-                                         version=current_version(session, entity), before=before, after=after,
-                                         reason=note or f"v{chosen.number}: {STATE_LABELS[status]}")
-            checkpoint = changelog.write_checkpoint(session, identity)
-            session.commit()
-    return StatusSet(shot, status, chosen, seq, checkpoint.id if checkpoint is not None else None)
+    with signed_write(paths, production, "a review status", announce) as write:
+        session = write.session
+        previous = version_statuses(session).get((shot, chosen.job_key))
+        before = {"status": previous.status, "job_key": chosen.job_key} if previous is not None else None
+        seq = changelog.append_entry(session, actor=actor, kind="review", entity=entity,
+                                     version=current_version(session, entity), before=before, after=after,
+                                     reason=note or f"v{chosen.number}: {STATE_LABELS[status]}")
+    return StatusSet(shot, status, chosen, seq, write.checkpoint_id)
 
 
 def chosen_version(paths: ProductionPaths, production: Production, shot: str, number: int | None,
