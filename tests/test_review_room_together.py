@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import cli, small_spec, write_spec
+from fastapi.testclient import TestClient
+from studio_support import login, studio_app
 
 from reelforge.app.cut_status import NEWER, OUTDATED, UP_TO_DATE
 from reelforge.app.review import shot_versions
@@ -26,6 +28,11 @@ SHOT = "s01e01/sc01/sh01"
 
 def review_of(spec: Path):
     return shot_reviews(ProductionPaths.for_spec(spec), load_production(spec))[SHOT]
+
+
+def number_of(spec: Path, job_key: str) -> int:
+    with Catalog(ProductionPaths.for_spec(spec).catalog) as catalog:
+        return next(v.number for v in shot_versions(catalog, SHOT) if v.job_key == job_key)
 
 
 def test_a_picked_take_is_reviewed_as_the_shot_and_joins_the_cut_by_re_assembly(tmp_path: Path):
@@ -54,6 +61,20 @@ def test_a_picked_take_is_reviewed_as_the_shot_and_joins_the_cut_by_re_assembly(
     (episode,) = production_status(spec).episodes
     assert episode.cut.state == OUTDATED
     assert {shot.path: shot.state for shot in episode.cut.shots}[SHOT] == NEWER
+
+    # the studio plays, compares, reviews and annotates the picked take, not take 3 rendered last
+    app, state = studio_app(spec)
+    with TestClient(app) as client:
+        ana = login(client, state, "ana")
+        page = ana.get(f"/shots/{SHOT}/review").text
+        assert f'data-b="{takes[1].job_key}"' in page
+        panel = ana.get(f"/shots/{SHOT}/review/status").text
+        assert f'name="job_key" id="status-job-key" value="{takes[1].job_key}"' in panel
+        assert ana.get(f"/shots/{SHOT}/playback.json").json()["b"] == takes[1].job_key
+        hookup = ana.get("/shots/s01e01/sc01/sh02/hookup.json").json()["shots"]
+        assert (hookup[0]["shot"], hookup[0]["version"]) == (SHOT, number_of(spec, takes[1].job_key))
+    code, out = cli("review", "note", str(spec), SHOT, "--frame", "0", "-m", "the grain")
+    assert code == 0 and f"v{number_of(spec, takes[1].job_key)}," in out
 
     # 3. re-assembled from the store: take 2 is in the cut, nothing rendered
     code, out = cli("assemble", str(spec))

@@ -217,9 +217,19 @@ def _edits(session, states: dict[int, dict], older: RenderCommit | None, newer: 
     return shot_changes(states[older.commit_id], states[newer.commit_id], shot_path)
 
 
-def default_pair(versions: list[ShotVersion]) -> tuple[ShotVersion, ShotVersion] | None:
-    """What a review compares first: A = the version before the newest, B = the newest (None with fewer than two)."""
-    return (versions[1], versions[0]) if len(versions) >= 2 else None
+def current_version(versions: list[ShotVersion], planned_key: str | None) -> ShotVersion | None:
+    """The version a shot stands at: the one its spec plans when rendered (a picked take), else the newest."""
+    return next((v for v in versions if v.job_key == planned_key), versions[0] if versions else None)
+
+
+def default_pair(versions: list[ShotVersion], current: ShotVersion | None = None) -> tuple[ShotVersion, ShotVersion] | None:
+    """What a review compares first: B = the current version (default: the newest), A = the newest other one.
+
+    None with fewer than two versions.
+    """
+    current = current or (versions[0] if versions else None)
+    others = [v for v in versions if v is not current]
+    return (others[0], current) if current is not None and others else None
 
 
 # How the job fields a backend does not draw read in a sentence.

@@ -100,10 +100,17 @@ class VersionPlayback:
         return {"key": self.key, "number": self.number, "label": self.label, "media": self.media.to_json()}
 
 
-def shot_playback(catalog: Catalog, root: Path, store: FrameStore, shot_path: str) -> list[VersionPlayback]:
-    """Every version of a shot, newest first, with what plays for it."""
-    return [VersionPlayback(v.job_key, v.number, v.label, version_media(catalog, root, store, shot_path, v))
-            for v in review.shot_versions(catalog, shot_path)]
+def shot_playback(catalog: Catalog, root: Path, store: FrameStore, shot_path: str,
+                  planned_key: str | None = None) -> tuple[list[VersionPlayback], tuple[str, str] | None]:
+    """Every version of a shot, newest first, with what plays for it; and the keys of the A/B the review
+    page pairs first (B the current version, A the newest other one; one version: itself twice)."""
+    versions = review.shot_versions(catalog, shot_path)
+    played = [VersionPlayback(v.job_key, v.number, v.label, version_media(catalog, root, store, shot_path, v))
+              for v in versions]
+    current = review.current_version(versions, planned_key)
+    pair = review.default_pair(versions, current)
+    keys = (pair[0].job_key, pair[1].job_key) if pair else (current.job_key, current.job_key) if current else None
+    return played, keys
 
 
 @dataclass(frozen=True)
@@ -137,21 +144,25 @@ def hookup(catalog: Catalog | None, root: Path, store: FrameStore, status: Produ
             edge = "first" if role == PREVIOUS else "last"
             places.append(HookupShot(role, None, None, None, f"this is the {edge} shot of {episode.id}"))
         else:
-            places.append(_newest(catalog, root, store, role, path))
+            shot = status.shot(path)
+            places.append(_as_it_stands(catalog, root, store, role, path, shot.job_key if shot else None))
     return tuple(places)
 
 
-def _newest(catalog: Catalog | None, root: Path, store: FrameStore, role: str, path: str) -> HookupShot:
-    """A shot's newest version as it plays; an older version's file only when the newest shows nothing."""
+def _as_it_stands(catalog: Catalog | None, root: Path, store: FrameStore, role: str, path: str,
+                  planned_key: str | None) -> HookupShot:
+    """A shot's current version as it plays (the spec's, e.g. a picked take; else the newest); another
+    version's file only when the current one shows nothing."""
     versions = review.shot_versions(catalog, path) if catalog is not None else []
-    if not versions:
+    current = review.current_version(versions, planned_key)
+    if current is None:
         return HookupShot(role, path, None, None, f"{path} has not been rendered yet")
-    media = version_media(catalog, root, store, path, versions[0])
+    media = version_media(catalog, root, store, path, current)
     if media.kind != NONE:
-        return HookupShot(role, path, versions[0].number, media, media.note)
-    for older in versions[1:]:
-        found = version_media(catalog, root, store, path, older)
+        return HookupShot(role, path, current.number, media, media.note)
+    for other in versions:
+        found = version_media(catalog, root, store, path, other) if other is not current else media
         if found.kind != NONE:
-            return HookupShot(role, path, older.number, found,
-                              f"the newest version (v{versions[0].number}) cannot be shown: {found.note}")
-    return HookupShot(role, path, versions[0].number, None, media.note)
+            return HookupShot(role, path, other.number, found,
+                              f"the current version (v{current.number}) cannot be shown: {found.note}")
+    return HookupShot(role, path, current.number, None, media.note)

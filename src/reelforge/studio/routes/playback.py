@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from reelforge.app import review_media
 from reelforge.app.render_request import RenderRefused
+from reelforge.app.review_status import reviews_for_spec
 from reelforge.app.status import production_status
 from reelforge.store.catalog import existing_catalog
 from reelforge.store.frames import FrameStore
@@ -25,13 +26,14 @@ def playback(request: Request, episode: str, scene: str, shot: str) -> JSONRespo
     """Every version of the shot (newest first) with its media; A and B as the review page pairs them."""
     path = shot_path(episode, scene, shot)
     state = studio(request)
+    planned = reviews_for_spec(state.spec).get(path)
     with existing_catalog(state.paths.catalog) as catalog:
-        versions = (review_media.shot_playback(catalog, state.spec.parent, FrameStore(state.paths.frames), path)
-                    if catalog is not None else [])
-    if not versions:
+        versions, pair = (review_media.shot_playback(catalog, state.spec.parent, FrameStore(state.paths.frames), path,
+                                                     planned.planned_key if planned is not None else None)
+                          if catalog is not None else ([], None))
+    if pair is None:
         raise HTTPException(status_code=404, detail=f"{path} has no rendered version to play")
-    a, b = (versions[1], versions[0]) if len(versions) >= 2 else (versions[0], versions[0])
-    return JSONResponse({"shot": path, "a": a.key, "b": b.key, "versions": [v.to_json() for v in versions]},
+    return JSONResponse({"shot": path, "a": pair[0], "b": pair[1], "versions": [v.to_json() for v in versions]},
                         headers=FRESH)
 
 

@@ -93,11 +93,12 @@ def shot_review(request: Request, episode: str, scene: str, shot: str) -> HTMLRe
                for a in versions[:WHY_VERSIONS]}
     if shot_status is None and not versions:
         raise HTTPException(status_code=404, detail=f"no such shot: {path}")
-    pair = review.default_pair(versions)
+    current = review.current_version(versions, shot_status.job_key if shot_status is not None else None)
+    pair = review.default_pair(versions, current)
     first = review.compare_at(_store(request), pair[0], pair[1], 0) if pair is not None else None
     backend = shot_status.backend if shot_status is not None else versions[0].backend if versions else None
     return page(request, "review_shot.html", path=path, episode=episode, scene=scene, shot=shot,
-                status=shot_status, versions=versions, video=video, pair=pair, first=first, why=why, backend=backend,
+                status=shot_status, versions=versions, current=current, video=video, pair=pair, first=first, why=why, backend=backend,
                 versions_json=[{"key": v.job_key, "number": v.number, "label": v.label,
                                 "frames": v.frames_by_index()} for v in versions])
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from reelforge.app.review import shot_versions
+from reelforge.app.review import current_version, shot_versions
 from reelforge.app.review_notes import NoteRefused, add_note, drawing_from_text, notes, notes_export
 from reelforge.app.review_sheet import SHEET_CSP, review_sheet, sheet_shots
 from reelforge.app.review_status import (
@@ -96,8 +96,9 @@ def _status_panel(request: Request, path: str, status_code: int = 200, error: st
         by_key[version.job_key] = {"number": version.number, "state": state, "label": STATE_LABELS[state],
                                    "note": found.note if found else None, "actor": found.actor if found else None,
                                    "at": found.at if found else None}
+    current = current_version(versions, review.job_key)
     return page(request, "notes_status.html", status_code=status_code, path=path, review=review, versions=versions,
-                statuses=by_key, error=error, typed=typed)
+                current=current, statuses=by_key, error=error, typed=typed)
 
 
 @router.get("/shots/{episode}/{scene}/{shot}/review/status")

@@ -26,9 +26,9 @@
       badge.dataset.state = found.state;
       el("review-version").textContent = `v${found.number}`;
       el("review-by").textContent = found.actor ? `, set by ${found.actor} at ${found.at}` : "";
-      el("review-older").hidden = key === section.dataset.latest;
+      el("review-older").hidden = key === section.dataset.current;
       const changed = el("review-changed");
-      if (changed) changed.hidden = key !== section.dataset.latest;
+      if (changed) changed.hidden = key !== section.dataset.current;
       const note = el("review-note");
       note.textContent = found.note || "";
       note.hidden = !found.note;
