@@ -37,6 +37,13 @@ UI_TIMEOUT_MS = 15_000  # a page or htmx swap on a busy 2-core machine
 RENDER_TIMEOUT_MS = 60_000  # an 8-frame previz render, queued behind whatever runs
 
 
+try:  # the tests' assertions, waiting up to UI_TIMEOUT_MS; without Playwright, require_browser skips (or fails)
+    from playwright.sync_api import expect
+except ImportError:
+    expect = None
+else:
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+
 def browser_unavailable() -> str | None:
     """Why the browser tests cannot run here, or None when they can."""
     if not CHROMIUM.exists():

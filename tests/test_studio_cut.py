@@ -17,18 +17,12 @@ from studio_support import WAIT, login, running, small_production, studio_app
 
 pytest.register_assert_rewrite("studio_browser")
 
-from studio_browser import RENDER_TIMEOUT_MS, UI_TIMEOUT_MS  # noqa: E402
+from studio_browser import RENDER_TIMEOUT_MS, expect  # noqa: E402
 
 from reelforge.app.render_request import RenderRequest, render_production  # noqa: E402
 
 pytest_plugins = ("studio_browser",)
 
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the browser fixtures skip (or fail, where required) with the reason
-    expect = None
-else:
-    expect.set_options(timeout=UI_TIMEOUT_MS)
 
 pytestmark = pytest.mark.xdist_group("studio-cut")
 

@@ -21,8 +21,8 @@ pytest.register_assert_rewrite("studio_browser")  # its checks fail with pytest'
 
 from studio_browser import (
     RENDER_TIMEOUT_MS,
-    UI_TIMEOUT_MS,
     events,
+    expect,
     history,
     mark_page,
     open_viewer,
@@ -33,12 +33,6 @@ from studio_browser import (
 # The fixtures (studio_server, browser, ana, shots) live with the harness.
 pytest_plugins = ("studio_browser",)
 
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the fixtures skip (or fail, where required) with the reason
-    expect = None
-else:
-    expect.set_options(timeout=UI_TIMEOUT_MS)
 
 # The tests share one studio and build on each other's state: under pytest-xdist keep them on one
 # worker (`--dist loadgroup`).

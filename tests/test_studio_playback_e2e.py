@@ -15,18 +15,12 @@ import pytest
 
 pytest.register_assert_rewrite("studio_browser")
 
-from studio_browser import UI_TIMEOUT_MS
+from studio_browser import expect
 
 from reelforge.app.render_request import RenderRequest, render_production
 
 pytest_plugins = ("studio_browser",)
 
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the fixtures skip (or fail, where required) with the reason
-    expect = None
-else:
-    expect.set_options(timeout=UI_TIMEOUT_MS)
 
 pytestmark = pytest.mark.xdist_group("studio-playback-e2e")
 

@@ -27,19 +27,13 @@ from studio_browser import (
     UI_TIMEOUT_MS,
     VIEWPORT,
     Screenshots,
+    expect,
     login,
     require_browser,
     start_server,
 )
 
 from reelforge.app.review_sheet import INK
-
-try:
-    from playwright.sync_api import expect
-except ImportError:  # require_browser skips (or fails, where required) with the reason
-    expect = None
-else:
-    expect.set_options(timeout=UI_TIMEOUT_MS)
 
 pytestmark = pytest.mark.xdist_group("studio-review-room")
 

@@ -18,21 +18,14 @@ from studio_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     RENDER_TIMEOUT_MS,
-    UI_TIMEOUT_MS,
     Screenshots,
+    expect,
     open_viewer,
     require_browser,
     start_server,
 )
 
 from reelforge.app.takes import spec_sha
-
-try:
-    from playwright.sync_api import expect
-except ImportError:  # require_browser skips (or fails, where required) with the reason
-    expect = None
-else:
-    expect.set_options(timeout=UI_TIMEOUT_MS)
 
 SHOT = "s01e01/sc01/sh01"
 REASON = "take 2: the grain sits better on the quay"
