@@ -170,8 +170,7 @@ class _Replay:
 
 def recorded_settings(record: RenderRecord) -> EncodeSettings:
     """The encode settings a render recorded (what its segments must be encoded with again)."""
-    return EncodeSettings(**{k: v for k, v in json.loads(record.encode_json).items()
-                             if k in EncodeSettings.__dataclass_fields__})
+    return EncodeSettings.from_record(json.loads(record.encode_json))
 
 
 def verify_render(paths: ProductionPaths, record: RenderRecord, target: str, file: Path | None,
