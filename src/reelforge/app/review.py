@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 
 from reelforge.backends import previz
 from reelforge.deliver.localize import language_output
+from reelforge.engine.record import recorded_encode_settings
 from reelforge.media.encode import EncodeSettings
 from reelforge.records.render_log import changed_fields
 from reelforge.records.spec_changes import committed_contents, job_words, shot_changes
@@ -393,7 +394,7 @@ def episode_videos(catalog: Catalog, root: Path, episode_id: str) -> EpisodeVide
 
 
 def _delivery(session, record: RenderRecord, path: Path, localized: LocalizedDelivery | None) -> EpisodeDelivery:
-    encode = EncodeSettings.from_record(json.loads(record.encode_json))
+    encode = recorded_encode_settings(record.encode_json)
     fps = encode.fps
     spans, start = [], 0
     for shot in record.shots:

@@ -38,11 +38,6 @@ class EncodeSettings:
     preset: str
     threads: int
 
-    @classmethod
-    def from_record(cls, record: dict) -> EncodeSettings:
-        """The settings a render recorded (`record()`, as kept in its encode_json)."""
-        return cls(**{name: record[name] for name in cls.__dataclass_fields__})
-
     def x264_params(self) -> str:
         # bframes=0: packets decode in presentation order, so segments join by
         # plain timestamp offsets with no negative decode times at a seam.
