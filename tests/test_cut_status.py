@@ -162,6 +162,28 @@ def test_re_assembling_equals_a_full_render_of_the_episode_byte_for_byte(show, t
     assert stream_sha(cut.file) == stream_sha(full.output)
 
 
+def test_other_encode_settings_outdate_the_cut_and_assembling_re_encodes_it_like_a_render(show, tmp_path):
+    data = json.loads(show.read_text())
+    data.setdefault("delivery", {})["crf"] = 23  # the file was encoded at the default crf 18
+    show.write_text(json.dumps(data, indent=2))
+    cut = cut_of(show)
+    assert cut.state == OUTDATED and places(cut) == {path: IN_CUT for path in SHOTS}  # the same frames
+    assert cut.reason == "encode settings changed (crf 18 → 23)" and cut.can_assemble
+    code, output = cli("status", str(show))
+    assert code == 0, output
+    assert (f"s01e01: cut outdated (render #1): encode settings changed (crf 18 → 23) — `reelforge assemble {show} "
+            "--episode s01e01`") in " ".join(output.split())
+
+    code, output = cli("assemble", str(show))
+    assert code == 0 and "s01e01.mp4" in output, output
+    record = last_render(show)
+    assert (record.shots_rendered, record.shots_reused) == (0, 3)  # re-encoded from the stored frames
+    assert cut_of(show).state == UP_TO_DATE
+    fresh = write_spec(tmp_path / "fresh", data)  # what `reelforge render` delivers now
+    full = render_production(RenderRequest(fresh, actor="cy")).results[0]
+    assert unsigned_of(show, record.id) == full.unsigned_sha256
+
+
 def test_reelforge_status_says_which_cut_is_outdated_and_how_to_fix_it(show):
     code, output = cli("status", str(show))
     assert code == 0 and "s01e01: cut up to date (render #1)" in output, output

@@ -7,9 +7,12 @@ One production (three 2-frame shots) is rendered per module; every test that cha
 from __future__ import annotations
 
 import base64
+import errno
 import io
 import json
+import os
 import re
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,7 +22,7 @@ from conftest import cli, copy_production, small_spec, write_spec
 from PIL import Image
 
 from reelforge.app.review import load_frame, shot_versions
-from reelforge.app.review_notes import NoteRefused, add_note, notes, parse_drawing
+from reelforge.app.review_notes import NoteRefused, add_note, drawing_from_text, notes, parse_drawing
 from reelforge.app.review_sheet import INK, annotated_still
 from reelforge.app.review_status import (
     APPROVED,
@@ -215,6 +218,19 @@ def test_a_drawing_is_checked_stroke_by_stroke_naming_the_json_path():
             parse_drawing(drawing)
 
 
+# A box corner of 400 digits (more than a float holds) and of 5000 (more than Python reads as an int).
+HUGE_POINT = '[{"tool": "box", "points": [[0, 0], [1%s, 0]]}]' % ("0" * 400)
+ENDLESS_POINT = '[{"tool": "box", "points": [[0, 0], [0.5, %s]]}]' % ("9" * 5000)
+
+
+def test_numbers_too_large_for_a_float_or_an_int_are_refused_naming_the_json_path():
+    for text in (HUGE_POINT, ENDLESS_POINT):
+        with pytest.raises(NoteRefused) as refused:
+            drawing_from_text(text, "drawing")
+        message = str(refused.value)
+        assert message.startswith("drawing[0].points[1]: x and y must lie between 0 and 1") and len(message) < 200
+
+
 def test_a_note_is_pinned_to_a_rendered_frame_of_a_version_and_is_a_change_log_entry(show):
     paths, production = ProductionPaths.for_spec(show), load_production(show)
     with pytest.raises(NoteRefused, match="has no rendered frame 2"):
@@ -273,6 +289,9 @@ def test_cli_review_note_pins_a_note_with_a_drawing_file(show, tmp_path):
     bad.write_text(json.dumps([{"tool": "box", "points": [[0, 0], [2, 0]]}]))
     code, output = cli("review", "note", str(show), SHOT, "--frame", "0", "-m", "x", "--drawing", str(bad))
     assert code == 2 and f"{bad}[0].points[1]: x and y must lie between 0 and 1" in output
+    bad.write_text(HUGE_POINT)
+    code, output = cli("review", "note", str(show), SHOT, "--frame", "0", "-m", "x", "--drawing", str(bad))
+    assert code == 2 and f"{bad}[0].points[1]: x and y must lie between 0 and 1" in output, output
     code, output = cli("review", "note", str(show), SHOT, "--frame", "0", "-m", "x", "--drawing", str(tmp_path / "no"))
     assert code == 2 and "no such file" in output
     code, output = cli("review", "note", str(show), SHOT, "--frame", "9", "-m", "x")
@@ -307,3 +326,35 @@ def test_cli_review_notes_exports_json_and_a_self_contained_review_sheet(show, t
     assert tuple(first[round(0.25 * (height - 1)), round(0.25 * (width - 1))]) == INK  # the box, drawn server-side
     code, output = cli("review", "notes", str(show), "--shot", "s01e01/sc01/sh09", "--json", str(tmp_path / "x.json"))
     assert code == 2 and "--shot s01e01/sc01/sh09: no such shot" in output
+
+
+def test_cli_review_notes_to_a_folder_or_under_a_file_is_one_line_exit_2(show, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    code, output = cli("review", "notes", str(show), "--html", str(out))
+    assert code == 2 and output.strip() == (f"error: --html {out} is a folder: give the file to write, "
+                                            f"e.g. {out / 'notes.html'}"), output
+    a_file = out / "a-file"
+    a_file.write_text("x")
+    code, output = cli("review", "notes", str(show), "--json", str(a_file / "notes.json"))
+    assert code == 2 and output.strip() == f"error: --json {a_file / 'notes.json'}: {a_file} is a file, not a folder"
+    assert [p.name for p in out.iterdir()] == ["a-file"]  # nothing written
+
+
+def test_cli_review_notes_to_a_folder_it_may_not_write_is_one_line_exit_3(show, tmp_path, monkeypatch, capsys):
+    from reelforge.cli import main
+
+    real_open = os.open
+
+    def denied(path, flags, *args, **kwargs):  # root writes through mode bits: refuse as a read-only folder would
+        if ".sheet.html.tmp-" in str(path):
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", denied)
+    monkeypatch.setattr(sys, "argv", ["reelforge", "review", "notes", str(show), "--html", str(tmp_path / "sheet.html")])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    err = capsys.readouterr().err.strip()
+    assert exited.value.code == 3 and "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert err.startswith(f"error: cannot write {tmp_path / 'sheet.html'} (Permission denied)")

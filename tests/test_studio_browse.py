@@ -197,6 +197,15 @@ def test_an_invalid_edit_is_400_with_the_error_beside_its_field(fresh):
     assert "unknown character &#39;bob&#39;" in field_errors(fragment.text)["cast"][0]
 
 
+def test_a_take_past_the_last_is_a_field_error_not_a_save(fresh):
+    before = fresh.state.spec.read_bytes()
+    answer = edit(fresh, SHOTS[0], {"take": "99999999999999999999"})
+    assert answer.status_code == 400
+    assert field_errors(answer.text) == {"take": ["<code>$.episodes[0].scenes[0].shots[0].take</code>: "
+                                                  "must be at most 16, got 99999999999999999999"]}
+    assert fresh.state.spec.read_bytes() == before
+
+
 def test_a_missing_reason_is_a_field_error_on_reason(fresh):
     before = fresh.state.spec.read_bytes()
     answer = edit(fresh, SHOTS[0], {"lighting_preset": "neon-night"}, reason="")

@@ -160,6 +160,10 @@ def test_a_note_is_refused_with_the_reason_for_bad_input(ana, rendered):
                            ({"drawing": "[{"}, "drawing: not JSON"),
                            ({"drawing": json.dumps([{"tool": "box", "points": [[0, 0]]}])},
                             "drawing[0].points: a box needs 2 points"),
+                           ({"drawing": '[{"tool": "box", "points": [[0, 0], [1%s, 0]]}]' % ("0" * 400)},
+                            "drawing[0].points[1]: x and y must lie between 0 and 1"),
+                           ({"drawing": '[{"tool": "box", "points": [[0, 0], [0, %s]]}]' % ("9" * 5000)},
+                            "drawing[0].points[1]: x and y must lie between 0 and 1"),
                            ({"job_key": ""}, "job_key is missing")):
         response = _note(ana, rendered, **fields)
         assert response.status_code == 400 and reason in response.json()["detail"], (fields, response.text)

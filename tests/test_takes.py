@@ -86,10 +86,34 @@ def test_a_take_must_be_a_whole_number_from_one(tmp_path: Path, take):
     assert "$.episodes[0].scenes[0].shots[0].take" in str(refused.value)
 
 
-def test_the_schema_documents_take():
+def test_a_take_past_the_last_is_refused_by_validate_with_its_json_path(tmp_path: Path):
+    spec = write_spec(tmp_path / "show", set_take(small_spec(), MAX_TAKES + 1))
+    code, output = cli("validate", str(spec))
+    assert code == 2 and "Traceback" not in output, output
+    assert "$.episodes[0].scenes[0].shots[0].take" in output and f"at most {MAX_TAKES}" in output, output
+    huge = write_spec(tmp_path / "huge", set_take(small_spec(), 99999999999999999999))  # no seed, no crash
+    code, output = cli("validate", str(huge))
+    assert code == 2 and "$.episodes[0].scenes[0].shots[0].take" in output, output
+
+
+def test_the_schema_documents_take_and_its_bounds():
     code, output = cli("schema")
     assert code == 0
     assert "which take the shot renders" in output
+    (take,) = {json.dumps(found) for found in _properties_named(json.loads(output), "take")}
+    assert '"maximum": 16' in take and '"minimum": 1' in take
+
+
+def _properties_named(schema, name: str):
+    """Every property `name` anywhere in a JSON schema."""
+    if isinstance(schema, dict):
+        if name in schema.get("properties", {}):
+            yield schema["properties"][name]
+        for value in schema.values():
+            yield from _properties_named(value, name)
+    elif isinstance(schema, list):
+        for value in schema:
+            yield from _properties_named(value, name)
 
 
 def test_take_counts_and_queue_targets_are_bounded():

@@ -9,6 +9,14 @@ or no longer in the spec. A shot rendered again in the version the cut holds mak
 so it outdates nothing; a render of a version the spec does not plan (an unpicked take, a
 `--backend` override) neither: re-assembling would not bring it into the cut.
 
+The file is also outdated when the spec's `delivery` now asks for other encode settings (crf,
+preset, encoder threads, size, fps) than the file was encoded with: a render would deliver other
+bytes. Its shots keep their place (their frames are the same), and re-assembling brings it up to
+date without rendering a frame: each shot's segment is encoded again from its stored frames with
+the new settings (engine/shot.py re-encodes a stored shot whose segment for those settings is not
+kept), which takes an encode's time rather than a stream copy's. Text a language delivery carries
+(subtitles, titles) is not judged here.
+
 The file judged is the one the episode page plays (app/review.py: `episode_videos`), so a page
 never calls up to date a file other than the one it shows. `reelforge status`, the production tree
 and the episode page read this through app/status.py.
@@ -17,10 +25,11 @@ and the episode page read this through app/status.py.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from reelforge.app.review import EpisodeDelivery, episode_videos
+from reelforge.media.encode import EncodeSettings
 from reelforge.plan.jobs import EpisodePlan
 from reelforge.store.catalog import existing_catalog
 from reelforge.store.paths import ProductionPaths
@@ -64,6 +73,7 @@ class EpisodeCut:
     render_id: int | None = None  # of the file
     finished_at: str | None = None
     file: Path | None = None
+    encode_change: str = ""  # how the spec's encode settings differ from the file's: 'crf 18 → 23'; '': the same
 
     @property
     def label(self) -> str:
@@ -94,30 +104,34 @@ class EpisodeCut:
             counts[shot.state] = counts.get(shot.state, 0) + 1
         parts = [f"{count} shot{'s' if count != 1 else ''} {SHOT_LABELS[state]}"
                  for state, count in counts.items() if state != IN_CUT]
+        if self.encode_change:
+            parts.append(f"encode settings changed ({self.encode_change})")
         if self.state == OUTDATED and not parts:
             parts = ["its shots are in another order than the spec's"]
         return "; ".join(parts)
 
     def to_json(self) -> dict:
         return {"state": self.state, "label": self.label, "reason": self.reason, "render_id": self.render_id,
-                "finished_at": self.finished_at, "can_assemble": self.can_assemble, "to_render": list(self.to_render),
+                "finished_at": self.finished_at, "encode_change": self.encode_change, "can_assemble": self.can_assemble, "to_render": list(self.to_render),
                 "shots": [{"path": s.path, "state": s.state, "label": s.label, "planned_key": s.planned_key,
                            "cut_key": s.cut_key, "stored": s.stored} for s in self.shots]}
 
 
-def episode_cuts(spec: Path, plans: Iterable[EpisodePlan]) -> dict[str, EpisodeCut]:
-    """Every planned episode's cut, by episode id; reads nothing (and creates nothing) without a catalog."""
+def episode_cuts(spec: Path, plans: Iterable[EpisodePlan], settings: EncodeSettings) -> dict[str, EpisodeCut]:
+    """Every planned episode's cut against its plan and the encode `settings` the spec asks for, by episode id;
+    reads nothing (and creates nothing) without a catalog."""
     paths = ProductionPaths.for_spec(spec)
     store = ShotStore.of(paths)
     plans = list(plans)
     with existing_catalog(paths.catalog) as catalog:
         pictures = {plan.episode_id: episode_videos(catalog, paths.root, plan.episode_id).picture
                     if catalog is not None else None for plan in plans}
-    return {plan.episode_id: judge_cut(plan, pictures[plan.episode_id], store) for plan in plans}
+    return {plan.episode_id: judge_cut(plan, pictures[plan.episode_id], store, settings) for plan in plans}
 
 
-def judge_cut(plan: EpisodePlan, picture: EpisodeDelivery | None, store: ShotStore) -> EpisodeCut:
-    """One episode's file (None: none on disk) against its plan, shot by shot."""
+def judge_cut(plan: EpisodePlan, picture: EpisodeDelivery | None, store: ShotStore,
+              settings: EncodeSettings) -> EpisodeCut:
+    """One episode's file (None: none on disk) against its plan, shot by shot, and its encode settings."""
     spans = {span.shot_path: span for span in picture.shots} if picture is not None else {}
     shots = []
     for job in plan.jobs:
@@ -137,5 +151,13 @@ def judge_cut(plan: EpisodePlan, picture: EpisodeDelivery | None, store: ShotSto
     if picture is None:
         return EpisodeCut(plan.episode_id, NO_FILE, tuple(shots))
     same = [(s.shot_path, s.job_key) for s in picture.shots] == [(job.shot_path, job.key) for job in plan.jobs]
-    return EpisodeCut(plan.episode_id, UP_TO_DATE if same else OUTDATED, tuple(shots), picture.render_id,
-                      picture.finished_at, picture.path)
+    change = encode_change(picture.encode, settings)
+    return EpisodeCut(plan.episode_id, UP_TO_DATE if same and not change else OUTDATED, tuple(shots),
+                      picture.render_id, picture.finished_at, picture.path, change)
+
+
+def encode_change(was: EncodeSettings, now: EncodeSettings) -> str:
+    """Each encode setting that differs, as it was → as it is now: 'crf 18 → 23, encoder threads 2 → 4'."""
+    names = {"threads": "encoder threads"}  # as the spec's delivery calls them
+    return ", ".join(f"{names.get(field.name, field.name)} {getattr(was, field.name)} → {getattr(now, field.name)}"
+                     for field in fields(EncodeSettings) if getattr(was, field.name) != getattr(now, field.name))

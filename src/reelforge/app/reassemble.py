@@ -3,7 +3,8 @@
 A re-assembly is a render of the episode (app/render_request.py) that may only reuse: every shot
 must be kept whole in the store in the version the spec plans, else it is refused naming the shots
 to render first. So it delivers, signs and records exactly what `reelforge render --episode E` would
-deliver now — the same code path, the same unsigned bytes — in the time a stream copy takes.
+deliver now — the same code path, the same unsigned bytes — in the time a stream copy takes (or,
+when the spec's encode settings changed since, the time encoding the stored frames again takes).
 
 It delivers the same kind of file as the one it replaces: with that file's language deliveries
 (and titles drawn into the picture, if it had them) and, when that file carried an invisible mark,

@@ -28,6 +28,8 @@ from sqlalchemy import func, select
 
 from reelforge.backends import previz
 from reelforge.deliver.localize import language_output
+from reelforge.engine.record import recorded_encode_settings
+from reelforge.media.encode import EncodeSettings
 from reelforge.records.render_log import changed_fields
 from reelforge.records.spec_changes import committed_contents, job_words, shot_changes
 from reelforge.store.catalog import Catalog
@@ -369,6 +371,7 @@ class EpisodeDelivery:
     burned_titles: bool
     subtitles: bool  # a WebVTT file of its subtitles can be served (language deliveries without burned titles)
     shots: tuple[ShotSpan, ...]
+    encode: EncodeSettings  # what its shots were encoded with (a cut with other settings is another file)
 
 
 @dataclass(frozen=True)
@@ -401,7 +404,8 @@ def episode_videos(catalog: Catalog, root: Path, episode_id: str) -> EpisodeVide
 
 
 def _delivery(session, record: RenderRecord, path: Path, localized: LocalizedDelivery | None) -> EpisodeDelivery:
-    fps = json.loads(record.encode_json)["fps"]
+    encode = recorded_encode_settings(record.encode_json)
+    fps = encode.fps
     spans, start = [], 0
     for shot in record.shots:
         spans.append(ShotSpan(shot.shot_path, shot.job_key, start / fps, (start + shot.frame_count) / fps,
@@ -415,7 +419,7 @@ def _delivery(session, record: RenderRecord, path: Path, localized: LocalizedDel
         commit_id=link.commit_id if link is not None else None,
         language=localized.language if localized is not None else None,
         burned_titles=bool(localized is not None and localized.burned_titles),
-        subtitles=localized is not None and not localized.burned_titles, shots=tuple(spans))
+        subtitles=localized is not None and not localized.burned_titles, shots=tuple(spans), encode=encode)
 
 
 def delivered_file(catalog: Catalog, root: Path, render_id: int) -> Path:

@@ -14,7 +14,6 @@ checkpoint; its id is the entry's sequence number. Strokes are stored in normali
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -96,10 +95,26 @@ def _point(point: object, where: str) -> list[float]:
     if (not isinstance(point, list) or len(point) != 2
             or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in point)):
         raise NoteRefused(f"{where}: must be [x, y], two numbers")
+    if not all(0 <= v <= 1 for v in point):  # compared as given: an integer of 400 digits is no float; NaN fails
+        raise NoteRefused(f"{where}: x and y must lie between 0 and 1 (fractions of the frame), "
+                          f"got [{', '.join(map(_said, point))}]")
     x, y = (float(v) for v in point)
-    if not (math.isfinite(x) and math.isfinite(y) and 0 <= x <= 1 and 0 <= y <= 1):
-        raise NoteRefused(f"{where}: x and y must lie between 0 and 1 (fractions of the frame), got {point}")
     return [round(x, 5), round(y, 5)]  # five decimals: a tenth of a pixel of an 8K frame
+
+
+def _said(value: int | float) -> str:
+    """A coordinate as the refusal repeats it: itself, unless it is too long to read in one line."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**12 else "a number of over 12 digits"
+    return "a number out of range" if text in ("inf", "-inf") else text
+
+
+def _json_int(text: str) -> int | float:
+    """A JSON integer, as `json` reads one; one of more digits than Python converts (4300) is read as a float
+    (infinite), so the drawing check refuses it by its JSON path instead of json.loads failing without one."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
 
 
 def drawing_from_text(text: str, where: str) -> list[dict]:
@@ -107,7 +122,7 @@ def drawing_from_text(text: str, where: str) -> list[dict]:
     if len(text.encode()) > MAX_DRAWING_BYTES:
         raise NoteRefused(f"{where}: larger than {MAX_DRAWING_BYTES // 1_000_000} MB")
     try:
-        data = json.loads(text) if text.strip() else []
+        data = json.loads(text, parse_int=_json_int) if text.strip() else []
     except (json.JSONDecodeError, RecursionError) as exc:
         raise NoteRefused(f"{where}: not JSON ({getattr(exc, 'msg', exc)})") from None
     return parse_drawing(data, where)

@@ -30,6 +30,7 @@ from reelforge.app.checked_records import render_audits
 from reelforge.app.cut_status import EpisodeCut, episode_cuts
 from reelforge.app.render_request import RenderRefused, load_spec, plan_episodes
 from reelforge.app.review import ReviewError, frame_png
+from reelforge.media.encode import encode_settings
 from reelforge.records.render_log import changed_fields
 from reelforge.records.spec_changes import committed_contents, job_words, shot_changes, spec_contents
 from reelforge.spec.base import text_in
@@ -178,7 +179,7 @@ def production_status(spec: Path) -> ProductionStatus:
     changed = _changed_fields(spec, production, {path: (renders[path], jobs[path]) for path in jobs
                                                  if path in renders and renders[path].job_key != jobs[path].key})
     store = _frame_store(spec)
-    cuts = episode_cuts(spec, plans.values())
+    cuts = episode_cuts(spec, plans.values(), encode_settings(production.delivery))
     episodes = []
     for episode in production.episodes:
         scenes = []

@@ -27,6 +27,7 @@ from reelforge.deliver.assemble import assemble
 from reelforge.deliver.localize import EpisodeText, localized_file
 from reelforge.deliver.options import recorded_options
 from reelforge.engine.environment import differences, environment_fingerprint
+from reelforge.engine.record import recorded_encode_settings
 from reelforge.engine.shot import Backends, ProgressFn, produce_frames
 from reelforge.media.encode import EncodeSettings, SegmentEncoder, concat_segments
 from reelforge.plan.code_hash import render_code_hash
@@ -170,8 +171,7 @@ class _Replay:
 
 def recorded_settings(record: RenderRecord) -> EncodeSettings:
     """The encode settings a render recorded (what its segments must be encoded with again)."""
-    return EncodeSettings(**{k: v for k, v in json.loads(record.encode_json).items()
-                             if k in EncodeSettings.__dataclass_fields__})
+    return recorded_encode_settings(record.encode_json)
 
 
 def verify_render(paths: ProductionPaths, record: RenderRecord, target: str, file: Path | None,

@@ -70,6 +70,17 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def output_file(path: Path, option: str, example: str) -> Path:
+    """A file the user named for a command to write, checked before the work: exit 2 when it is a folder or
+    lies under a file (bad input). A folder it may not write is said when writing (app/faults.py: exit 3)."""
+    if path.is_dir():
+        raise fail(f"{option} {path} is a folder: give the file to write, e.g. {path / example}")
+    above = next((folder for folder in path.parents if folder.exists()), None)
+    if above is not None and not above.is_dir():
+        raise fail(f"{option} {path}: {above} is a file, not a folder")
+    return path
+
+
 def refused(exc: RenderRefused) -> typer.Exit:
     """A RenderRefused as the CLI says it: a spec report as is, anything else as one error line."""
     if exc.plain:

@@ -267,7 +267,8 @@ def assemble(
     actor: Annotated[str | None, typer.Option(help="who is assembling, for the records (default: "
                                                    "$REELFORGE_ACTOR or your login)")] = None,
 ) -> None:
-    """Re-assemble episodes whose cut is outdated from the stored shots: stream copy, seconds, nothing rendered.
+    """Re-assemble episodes whose cut is outdated from the stored shots: stream copy, seconds, nothing rendered
+    (after a change of the delivery's encode settings, the stored frames are encoded again).
 
     The file equals what `reelforge render --episode E` would deliver now (and is signed and recorded
     like it); refused, naming the shots, when a shot's current version has not been rendered yet.

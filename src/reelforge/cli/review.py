@@ -20,7 +20,7 @@ import typer
 from reelforge.app.review_notes import NoteRefused, add_note, drawing_from_text, notes, notes_export
 from reelforge.app.review_sheet import review_sheet, sheet_shots
 from reelforge.app.review_status import STATE_LABELS, STATUSES, ReviewRefused, set_status
-from reelforge.cli.console import SpecArgument, console, fail, load_or_exit, shown, spec_argument
+from reelforge.cli.console import SpecArgument, console, fail, load_or_exit, output_file, shown, spec_argument
 from reelforge.deliver.options import DeliveryError
 from reelforge.records.actors import current_actor
 from reelforge.spec.base import text_in
@@ -147,6 +147,10 @@ def notes_command(
         raise fail("give one of --json OUT or --html OUT")
     if shot is not None and episode is not None:
         raise fail("give --shot or --episode, not both")
+    if json_out is not None:
+        output_file(json_out, "--json", "notes.json")
+    else:
+        output_file(html_out, "--html", "notes.html")
     paths, production = _production(spec)
     scope = _scope(production, shot, episode)
     title = text_in(production.series.title, production.language, production.language) or production.series.id

@@ -29,6 +29,12 @@ from reelforge.store.schema import DeliveryMarkKey, DeliveryRecord, RenderRecord
 AlsoFn = Callable[[Session, int], None]
 
 
+def recorded_encode_settings(encode_json: str) -> EncodeSettings:
+    """The encode settings a render recorded (its encode_json, as `record_render` writes it)."""
+    return EncodeSettings(**{name: value for name, value in json.loads(encode_json).items()
+                             if name in EncodeSettings.__dataclass_fields__})
+
+
 def record_render(catalog: Catalog, result, options: DeliveryOptions, started_at: str, settings: EncodeSettings,
                   root: Path, commit_id: int | None = None, also: AlsoFn | None = None) -> int:
     """Record a delivered file (an engine.pipeline.RenderResult) in one transaction; its render id."""

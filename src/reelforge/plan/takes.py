@@ -15,8 +15,7 @@ seed, so it follows the take. This module is planning code, outside the render c
 from __future__ import annotations
 
 from reelforge.plan.seeds import _seed_from, shot_seed
-
-MAX_TAKES = 16  # takes asked for at once (`render --takes N`, the studio's button)
+from reelforge.spec.model import MAX_TAKES as MAX_TAKES  # takes are numbered 1 to it; the spec bounds a shot's take
 
 
 def take_seed(master_seed: int, shot_path: str, take: int | None) -> int:

@@ -28,6 +28,8 @@ SPEC_FORMAT = "reelforge/1"
 # A shot longer than an hour is a mistake in a spec, not a shot.
 MAX_SHOT_SECONDS = 3600
 MAX_SHOT_FRAMES = MAX_SHOT_SECONDS * 30
+# Takes of a shot are numbered 1 to this (plan/takes.py draws each its seed; `render --takes N` asks N at once).
+MAX_TAKES = 16
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
@@ -68,8 +70,9 @@ class Shot(Strict):
     look: Look | None = None
     dialogue: list[DialogueLine] = Field([], description="lines spoken in the shot, delivered as subtitles "
                                                          "(never part of the picture or the job key)")
-    take: int | None = Field(None, ge=1, description="which take the shot renders: take k derives its own seed "
-                                                     "(docs/determinism.md); absent or 1: the shot's own seed")
+    take: int | None = Field(None, ge=1, le=MAX_TAKES,
+                             description="which take the shot renders: take k derives its own seed "
+                                         "(docs/determinism.md); absent or 1: the shot's own seed")
 
     @model_validator(mode="after")
     def _one_length(self) -> Shot:
