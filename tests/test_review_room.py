@@ -89,25 +89,26 @@ def _status(key: str, status: str, note: str | None = None) -> VersionStatus:
 
 
 def test_a_version_nobody_reviewed_is_waiting_and_a_shot_never_rendered_has_no_version():
-    assert review_of(SHOT, [], {}, "k1").state == WAITING and review_of(SHOT, [], {}, "k1").job_key is None
-    review = review_of(SHOT, ["k2", "k1"], {}, "k2")
+    assert review_of(SHOT, [], {}, {}, "k1").state == WAITING and review_of(SHOT, [], {}, {}, "k1").job_key is None
+    review = review_of(SHOT, ["k2", "k1"], {"k1": 1, "k2": 2}, {}, "k2")
     assert (review.state, review.job_key, review.version, review.label) == (WAITING, "k2", 2, "waiting for review")
 
 
 def test_the_state_is_the_latest_versions_own_status():
     approved_v1 = {(SHOT, "k1"): _status("k1", APPROVED)}
-    assert review_of(SHOT, ["k1"], approved_v1, "k1").state == APPROVED
-    assert review_of(SHOT, ["k2", "k1"], approved_v1, "k2").state == WAITING  # a new version waits for review
-    retake = {(SHOT, "k1"): _status("k1", RETAKE, "darker")}
-    assert (review_of(SHOT, ["k1"], retake, "k1").state, review_of(SHOT, ["k1"], retake, "k1").note) == (RETAKE, "darker")
+    assert review_of(SHOT, ["k1"], {"k1": 1}, approved_v1, "k1").state == APPROVED
+    # a new version waits for review
+    assert review_of(SHOT, ["k2", "k1"], {"k1": 1, "k2": 2}, approved_v1, "k2").state == WAITING
+    retake = review_of(SHOT, ["k1"], {"k1": 1}, {(SHOT, "k1"): _status("k1", RETAKE, "darker")}, "k1")
+    assert (retake.state, retake.note) == (RETAKE, "darker")
 
 
 def test_an_approved_version_whose_spec_now_plans_another_key_is_changed_since_approval():
     approved = {(SHOT, "k1"): _status("k1", APPROVED)}
-    review = review_of(SHOT, ["k1"], approved, "k2")
+    review = review_of(SHOT, ["k1"], {"k1": 1}, approved, "k2")
     assert (review.state, review.label) == (CHANGED, "changed since approval")
-    assert review_of(SHOT, ["k1"], approved, None).state == APPROVED  # a spec that does not plan says nothing
-    assert review_of(SHOT, ["k1"], {(SHOT, "k1"): _status("k1", RETAKE, "x")}, "k2").state == RETAKE
+    assert review_of(SHOT, ["k1"], {"k1": 1}, approved, None).state == APPROVED  # a spec that does not plan says nothing
+    assert review_of(SHOT, ["k1"], {"k1": 1}, {(SHOT, "k1"): _status("k1", RETAKE, "x")}, "k2").state == RETAKE
 
 
 # --------------------------------------------------------------------------- statuses in the change log

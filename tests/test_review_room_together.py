@@ -82,3 +82,25 @@ def test_a_picked_take_is_reviewed_as_the_shot_and_joins_the_cut_by_re_assembly(
     (episode,) = production_status(spec).episodes
     assert episode.cut.state == UP_TO_DATE
     assert {shot.path: shot.cut_key for shot in episode.cut.shots}[SHOT] == takes[1].job_key
+
+
+def test_a_versions_number_never_changes_when_an_older_version_is_rendered_again(tmp_path: Path):
+    data = small_spec(2)
+    data["look"] = {"grain": 0.5}
+    spec = write_spec(tmp_path / "show", data)
+    assert cli("render", str(spec))[0] == 0
+    assert cli("review", str(spec), SHOT, "--status", "approved", "-m", "good")[0] == 0
+    assert cli("render", str(spec), "--shot", SHOT, "--takes", "3")[0] == 0
+
+    def numbers() -> dict[str, int]:
+        with Catalog(ProductionPaths.for_spec(spec).catalog) as catalog:
+            return {v.job_key: v.number for v in shot_versions(catalog, SHOT)}
+
+    before = numbers()
+    assert sorted(before.values()) == [1, 2, 3]
+    assert cli("render", str(spec), "--out", str(tmp_path / "again"))[0] == 0  # reuses take 1: a newer render of v1
+    assert numbers() == before
+    take_one = next(key for key, number in before.items() if number == 1)
+    assert (review_of(spec).job_key, review_of(spec).version, review_of(spec).state) == (take_one, 1, APPROVED)
+    code, out = cli("review", "note", str(spec), SHOT, "--frame", "0", "-m", "on the spec's take")
+    assert code == 0 and f"on {SHOT} v1," in out

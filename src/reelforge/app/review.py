@@ -146,8 +146,11 @@ def plain_time(at: str) -> str:
 
 
 def shot_versions(catalog: Catalog, shot_path: str) -> list[ShotVersion]:
-    """The distinct renders of one shot, newest first: one per job key, described by its latest render.
+    """The distinct renders of one shot, newest version first: one per job key, described by its latest render.
 
+    A version's number says when it first appeared (v1 = the first key ever rendered) and never
+    changes: rendering an older version again (a full render reusing it, a take re-picked) renews its
+    latest render, not its number, so statuses and notes recorded as "v2" keep meaning the same frames.
     Frames rendered under one key are identical by construction, so the frames of every render of a
     key are merged by index (a range render adds to a full one); language deliveries, which carry a
     picture's frames again, are not renders of their own.
@@ -157,14 +160,14 @@ def shot_versions(catalog: Catalog, shot_path: str) -> list[ShotVersion]:
              .where(RenderShot.shot_path == shot_path, _picture_renders())
              .order_by(RenderShot.render_id.desc()))
     with catalog.session() as session:
-        by_key: dict[str, dict] = {}  # newest first: insertion order is the versions' order
+        by_key: dict[str, dict] = {}  # the latest render of each key comes first
         for row, kind, finished_at in session.execute(query):
             found = by_key.setdefault(row.job_key, {"latest": row, "kind": kind, "finished_at": finished_at,
                                                     "renders": [], "frames": {}})
             found["renders"].append(row.render_id)
             for offset, digest in enumerate(row.frame_hashes):
                 found["frames"].setdefault(row.first_frame + offset, digest)
-        keys = list(by_key)
+        keys = sorted(by_key, key=lambda k: min(by_key[k]["renders"]), reverse=True)  # by first render, newest first
         commits = {key: session.get(RenderCommit, by_key[key]["latest"].render_id) for key in keys}
         states: dict[int, dict] = {}
         versions = []

@@ -123,17 +123,22 @@ def _named_versions(session, entry, after) -> list[tuple[str, str, str, str | No
     return []
 
 
-def _latest_keys(session) -> dict[str, list[str]]:
-    """Every shot's rendered job keys, newest first (language deliveries are not renders of their own)."""
+def _rendered_keys(session) -> dict[str, tuple[list[str], dict[str, int]]]:
+    """Every shot's rendered job keys, latest render first, and each key's version number (by its first
+    render, as app/review.py numbers them; language deliveries are not renders of their own)."""
     localized = select(LocalizedDelivery.render_id)
     rows = session.execute(select(RenderShot.shot_path, RenderShot.job_key)
                            .where(RenderShot.render_id.not_in(localized)).order_by(RenderShot.render_id.desc()))
     keys: dict[str, list[str]] = {}
-    for shot, key in rows:
+    first_seen: dict[str, dict[str, int]] = {}  # newest render first: the last one seen is the first render
+    for position, (shot, key) in enumerate(rows):
         found = keys.setdefault(shot, [])
         if key not in found:
             found.append(key)
-    return keys
+        first_seen.setdefault(shot, {})[key] = position
+    numbers = {shot: {key: number for number, key in enumerate(sorted(seen, key=seen.get, reverse=True), start=1)}
+               for shot, seen in first_seen.items()}
+    return {shot: (found, numbers[shot]) for shot, found in keys.items()}
 
 
 def planned_keys(paths: ProductionPaths, production: Production) -> dict[str, str] | None:
@@ -157,13 +162,14 @@ def shot_reviews(paths: ProductionPaths, production: Production,
         if catalog is None:
             return {shot: ShotReview(shot, WAITING, None, planned_key=planned.get(shot)) for shot in shots}
         with catalog.session() as session:
-            keys, statuses = _latest_keys(session), version_statuses(session)
-    return {shot: review_of(shot, keys.get(shot, []), statuses, planned.get(shot)) for shot in shots}
+            rendered, statuses = _rendered_keys(session), version_statuses(session)
+    return {shot: review_of(shot, *rendered.get(shot, ([], {})), statuses, planned.get(shot)) for shot in shots}
 
 
-def review_of(shot: str, keys: list[str], statuses: dict[tuple[str, str], VersionStatus],
+def review_of(shot: str, keys: list[str], numbers: dict[str, int], statuses: dict[tuple[str, str], VersionStatus],
               planned: str | None) -> ShotReview:
-    """One shot's state from its rendered keys (newest first), the recorded statuses and the planned key.
+    """One shot's state from its rendered keys (latest render first) and their version numbers, the recorded
+    statuses and the planned key.
 
     The state is about the version the spec plans when that one was rendered (a picked take, not
     the newest take rendered to choose among), else about the newest version.
@@ -171,7 +177,7 @@ def review_of(shot: str, keys: list[str], statuses: dict[tuple[str, str], Versio
     if not keys:
         return ShotReview(shot, WAITING, None, planned_key=planned)
     subject = planned if planned in keys else keys[0]
-    number = len(keys) - keys.index(subject)
+    number = numbers[subject]
     found = statuses.get((shot, subject))
     if found is None:
         return ShotReview(shot, WAITING, subject, version=number, planned_key=planned)
