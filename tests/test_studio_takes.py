@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from conftest import small_spec
+from conftest import cli, small_spec
 from fastapi.testclient import TestClient
 from studio_support import WAIT, login, small_production, studio_app
 
@@ -96,6 +96,7 @@ def test_render_takes_then_pick_one(served):
         assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
         assert browser.get(f"/frames/{take.still}.png?width=480").status_code == 200
     assert listed.takes[0].still != listed.takes[1].still  # another seed, other pixels
+    assert 'data-testid="takes-alike"' not in panel
 
     # 4. A pick needs a reason and the spec as the page saw it.
     base = listed.base
@@ -121,3 +122,16 @@ def test_render_takes_then_pick_one(served):
     # picking the take the spec already uses changes nothing
     again = browser.post(f"{PANEL}/2/pick", data={"reason": "again", "base": spec_sha(spec)})
     assert again.status_code == 200 and "nothing changed" in again.text and "hx-trigger" not in again.headers
+
+
+def test_takes_that_look_the_same_are_said_beside_the_grid(tmp_path):
+    """Without grain, previz draws nothing from a take's seed: the grid says so instead of leaving the director to
+    wonder why four takes are one picture (and the seed stays behind the details toggle)."""
+    spec = small_production(tmp_path / "plain", small_spec(2))
+    assert cli("render", str(spec), "--shot", SHOT, "--takes", "2")[0] == 0
+    app, state = studio_app(spec)
+    with TestClient(app) as client:
+        panel = login(client, state, "ana").get(PANEL).text
+    assert takes_shown(panel) == [("1", "true"), ("2", "false")]
+    assert 'data-testid="takes-alike"' in panel and "nothing in this shot draws from" in panel
+    assert re.search(r"<summary>details</summary><span class=\"small-text\">seed \d+</span>", panel)
