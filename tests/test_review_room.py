@@ -320,6 +320,9 @@ def test_cli_review_notes_exports_json_and_a_self_contained_review_sheet(show, t
     assert "a box &lt;here&gt; &amp; an arrow" in sheet and "<script" not in sheet
     assert "http://" not in sheet and "https://" not in sheet  # nothing to fetch: the stills are embedded
     assert "v1: retake" in sheet and "v1: waiting for review" in sheet
+    outside_details = re.sub(r"<details>.*?</details>", "", sheet, flags=re.S)
+    assert "job key" in sheet and "job key" not in outside_details  # the hashes only behind "details"
+    assert "+00:00" not in sheet and " UTC" in sheet  # times as people read them
     stills = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', sheet)
     assert len(stills) == 2
     first = np.asarray(Image.open(io.BytesIO(base64.b64decode(stills[0]))).convert("RGB"))

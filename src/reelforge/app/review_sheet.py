@@ -21,7 +21,7 @@ from html import escape
 import numpy as np
 from PIL import Image, ImageDraw
 
-from reelforge.app.review import ReviewError, load_frame
+from reelforge.app.review import ReviewError, load_frame, plain_time
 from reelforge.app.review_notes import Note, notes
 from reelforge.app.review_status import STATE_LABELS, VersionStatus, version_statuses
 from reelforge.spec.model import Production
@@ -112,7 +112,7 @@ def review_sheet(title: str, scope: str, shots: list[SheetShot], store: FrameSto
     parts = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
              f"<title>Review notes · {escape(title)} · {escape(scope)}</title>", f"<style>{STYLE}</style></head><body>",
              f"<h1>Review notes: {escape(title)}</h1>",
-             f'<p class="muted">{escape(scope)} · {count} note{"" if count == 1 else "s"} · made {escape(made_at)}</p>']
+             f'<p class="muted">{escape(scope)} · {count} note{"" if count == 1 else "s"} · made {escape(plain_time(made_at))}</p>']
     if not count:
         parts.append("<p>No notes yet.</p>")
     for shot in shots:
@@ -133,9 +133,10 @@ def _note_html(note: Note, status: VersionStatus | None, store: FrameStore) -> s
              f'<p class="muted">frame {note.frame} is no longer in the frame store (render v{note.version} again)</p>')
     return (f'<div class="note" data-note="{note.id}">{still}<div>'
             f'<p class="text">{escape(note.text)}</p>'
-            f'<p class="muted">v{note.version} · frame {note.frame} · {escape(note.actor)} · {escape(note.at)}</p>'
+            f'<p class="muted">v{note.version} · frame {note.frame} · {escape(note.actor)} · {escape(plain_time(note.at))}</p>'
             f'<p><span class="status {state}">v{note.version}: {STATE_LABELS[state]}</span></p>'
-            f'<p class="muted mono">note #{note.id} · job key {note.job_key[:12]}… · frame {note.frame_sha256[:12]}…</p>'
+            f'<details><summary class="muted">details</summary><p class="muted mono">note #{note.id} · job key '
+            f'{note.job_key[:12]}… · frame {note.frame_sha256[:12]}…</p></details>'
             "</div></div>")
 
 
