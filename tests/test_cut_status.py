@@ -97,7 +97,7 @@ def test_a_shot_re_rendered_alone_outdates_the_cut_while_the_shot_itself_is_up_t
     cut = status.episodes[0].cut
     assert cut.state == OUTDATED and cut.label == "cut outdated"  # … the episode file is not
     assert places(cut) == {SHOTS[0]: IN_CUT, EDITED: NEWER, SHOTS[2]: IN_CUT}
-    assert cut.reason == "1 shot re-rendered since the cut"
+    assert cut.reason == "1 shot re-rendered since the cut (sc01/sh02)"
     assert cut.can_assemble  # the whole-shot render was kept in the store: a stream copy brings it in
 
 
@@ -191,7 +191,7 @@ def test_reelforge_status_says_which_cut_is_outdated_and_how_to_fix_it(show):
     render_production(RenderRequest(show, shot=EDITED, actor="ana"))
     code, output = cli("status", str(show))
     assert code == 0, output
-    assert (f"s01e01: cut outdated (render #1): 1 shot re-rendered since the cut — `reelforge assemble {show} "
+    assert (f"s01e01: cut outdated (render #1): 1 shot re-rendered since the cut (sc01/sh02) — `reelforge assemble {show} "
             "--episode s01e01`") in output
 
 

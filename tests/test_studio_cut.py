@@ -157,7 +157,7 @@ def test_a_stale_cut_is_said_everywhere_and_re_assemble_plays_the_new_file(ana, 
     page.goto(server.url(f"/episodes/{EPISODE}"))
     cut = page.get_by_test_id("cut-status")
     expect(cut).to_have_attribute("data-state", "cut-outdated")
-    expect(cut.get_by_test_id("cut-reason")).to_have_text("1 shot re-rendered since the cut")
+    expect(cut.get_by_test_id("cut-reason")).to_have_text("1 shot re-rendered since the cut (sc01/sh02)")
     expect(page.locator(f'[data-testid="episode-shot"][data-shot="{EDITED}"] [data-testid="cut-shot"]')) \
         .to_have_text("re-rendered since the cut")
     video = page.get_by_test_id("episode-video")

@@ -41,6 +41,7 @@ LABELS = {NO_FILE: "not assembled yet", UP_TO_DATE: "cut up to date", OUTDATED: 
 
 # one shot's place in it
 IN_CUT, NEWER, UNRENDERED, MISSING, DROPPED = "in-cut", "newer", "unrendered", "missing", "dropped"
+NAMED_SHOTS = 3  # a reason names up to this many shots of each kind
 SHOT_LABELS = {IN_CUT: "as in the cut", NEWER: "re-rendered since the cut", UNRENDERED: "changed, not rendered yet",
                MISSING: "not in the cut", DROPPED: "no longer in the spec"}
 
@@ -96,14 +97,15 @@ class EpisodeCut:
 
     @property
     def reason(self) -> str:
-        """Why it is outdated, in a line ('' when up to date): '1 shot re-rendered since the cut; …'."""
+        """Why it is outdated, in a line ('' when up to date): '1 shot re-rendered since the cut (sc01/sh02); …'."""
         if self.state == NO_FILE:
             return "no file of this episode is on disk yet"
-        counts: dict[str, int] = {}
+        by_state: dict[str, list[str]] = {}
         for shot in self.shots:
-            counts[shot.state] = counts.get(shot.state, 0) + 1
-        parts = [f"{count} shot{'s' if count != 1 else ''} {SHOT_LABELS[state]}"
-                 for state, count in counts.items() if state != IN_CUT]
+            by_state.setdefault(shot.state, []).append(shot.path.partition("/")[2] or shot.path)  # SCENE/SHOT
+        parts = [f"{len(shots)} shot{'s' if len(shots) != 1 else ''} {SHOT_LABELS[state]} "
+                 f"({', '.join(shots[:NAMED_SHOTS])}{', …' if len(shots) > NAMED_SHOTS else ''})"
+                 for state, shots in by_state.items() if state != IN_CUT]
         if self.encode_change:
             parts.append(f"encode settings changed ({self.encode_change})")
         if self.state == OUTDATED and not parts:
