@@ -3,6 +3,7 @@ a render summary whose hash repeats, `status` readable when piped, and the READM
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -64,6 +65,28 @@ def test_init_refuses_a_folder_with_files_in_it_with_one_line(tmp_path: Path):
     assert json.loads((tmp_path / "empty" / "production.json").read_text())["series"]["title"] == "empty"
 
 
+def test_init_says_in_one_line_why_a_folder_cannot_be_made(tmp_path: Path, monkeypatch):
+    (tmp_path / "afile").write_text("mine", encoding="utf-8")
+    result = run_cli("init", str(tmp_path / "afile" / "sub"), check=False)  # as a user runs it: no exit 70
+    assert result.returncode == 2 and result.stderr == (f"error: cannot create {tmp_path / 'afile' / 'sub'}: "
+                                                        f"{tmp_path / 'afile'} is a file, not a folder: give a new "
+                                                        "folder's name inside a folder\n")
+    long_name = "a" * 300
+    for name in (long_name, f"x/{long_name}/y"):
+        code, output = cli("init", name, cwd=tmp_path)
+        assert code == 2 and output.count("\n") == 1, output
+        assert f"cannot create {name}: the name is too long" in output and "give a shorter name" in output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # x/, made on the way, is gone again
+
+    def denied(self, *args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", denied)  # a folder it may not write is in the way (exit 3), not bad input
+    code, output = cli("init", "new-show", cwd=tmp_path)
+    assert code == 3 and output.count("\n") == 1
+    assert "cannot write new-show (Permission denied): make its folder writable" in output
+
+
 def test_commands_find_the_production_from_a_folder_inside_it_and_say_how_outside(tmp_path: Path):
     show = write_spec(tmp_path / "show", small_spec(frames=2)).parent
     inside = show / "notes"
@@ -83,16 +106,55 @@ def test_commands_find_the_production_from_a_folder_inside_it_and_say_how_outsid
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     for command in (["validate"], ["render"], ["status"], ["energy"], ["commit", "-m", "why"], ["studio"],
-                    ["store", "du"], ["log"], ["approve", "shot:s01e01/sc01/sh01", "-m", "ok"], ["assemble"],
-                    ["review", "s01e01/sc01/sh01", "--status", "approved"], ["review", "notes", "--json", "n.json"]):
+                    ["store", "du"], ["log"], ["assemble"], ["review", "notes", "--json", "n.json"]):
         code, output = cli(*command, cwd=elsewhere)
         assert code == 2 and output.strip() == f"error: no production here: {HOW}", (command, output)
-    for command in (["history", "shot:s01e01/sc01/sh01"], ["verify", "s01e01/sc01/sh01"], ["export", "otio", "s01e01"]):
+    for command in (["history", "shot:s01e01/sc01/sh01"], ["verify", "s01e01/sc01/sh01"], ["export", "otio", "s01e01"],
+                    ["approve", "shot:s01e01/sc01/sh01", "-m", "ok"], ["review", "s01e01/sc01/sh01", "--status",
+                                                                        "approved"],
+                    ["review", "note", "s01e01/sc01/sh01", "--frame", "0", "-m", "flicker"]):
         code, output = cli(*command, cwd=elsewhere)
         assert code == 2 and output.count("\n") == 1, (command, output)
         assert "run it in a production folder or pass --production PATH/production.json" in output
     code, output = cli("validate", str(show), cwd=elsewhere)  # the folder names its production.json
     assert code == 0 and "OK" in output
+
+
+def test_approve_and_review_take_the_production_as_the_readme_says_or_as_before(tmp_path: Path):
+    show = write_spec(tmp_path / "show", small_spec(frames=2)).parent
+    assert cli("render", cwd=show)[0] == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shot = "s01e01/sc01/sh01"
+    code, output = cli("approve", f"shot:{shot}", "--production", "../show/production.json", "-m", "lock",
+                       cwd=elsewhere)
+    assert code == 0 and f"approved shot:{shot}" in output, output
+    code, output = cli("review", shot, "--production", "../show", "--status", "retake", "-m", "too dim", cwd=elsewhere)
+    assert code == 0 and "retake" in output, output
+    code, output = cli("review", "note", shot, "--production", "../show", "--frame", "1", "-m", "flicker",
+                       cwd=elsewhere)
+    assert code == 0 and f"on {shot} v1, frame 1" in output, output
+    # The positional forms still work: approve ENTITY [SPEC], review [SPEC] SHOT.
+    assert cli("approve", "episode:s01e01", "../show", "-m", "cut", cwd=elsewhere)[0] == 0
+    code, output = cli("review", "../show", shot, "--status", "approved", cwd=elsewhere)
+    assert code == 0 and "approved" in output, output
+    code, output = cli("review", "note", "../show", shot, "--frame", "0", "-m", "ok now", cwd=elsewhere)
+    assert code == 0 and "frame 0" in output, output
+    code, output = cli("log", "../show", "--json", cwd=elsewhere)
+    kinds = [entry["kind"] for entry in json.loads(output)]
+    assert kinds.count("approval") == 2 and kinds.count("review") == 2 and kinds.count("note") == 2, kinds
+
+    for command in (["approve", f"shot:{shot}", "../show", "--production", "../show", "-m", "lock"],
+                    ["review", "../show", shot, "--production", "../show", "--status", "approved"],
+                    ["review", "note", "../show", shot, "--production", "../show", "--frame", "0", "-m", "x"]):
+        code, output = cli(*command, cwd=elsewhere)
+        assert code == 2 and output == "error: give the production once: ../show or --production ../show, not " \
+                                       "both\n", (command, output)
+
+
+def test_review_note_help_shows_the_drawing_format():
+    code, output = cli("review", "note", "--help")
+    assert code == 0 and '"points": [[x, y], …]' in output
 
 
 def test_status_piped_keeps_every_column_whole(tmp_path: Path):
@@ -127,3 +189,8 @@ def test_the_readme_commands_parse():
     for args in commands:
         code, output = cli(*with_farm_default(args), "--help")  # the command and its options exist
         assert code == 0, (args, output)
+    # A render with a model other than the spec's has a folder of its own: it never replaces renders/e01.mp4.
+    overrides = [args for args in commands if args[0] == "render" and "--backend" in args]
+    assert len(overrides) == 2, overrides
+    for args in overrides:
+        assert "--out" in args and args[args.index("--out") + 1].startswith("renders/"), args

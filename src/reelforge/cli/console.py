@@ -52,12 +52,11 @@ errors = Console(stderr=True, width=_width(sys.stderr))
 
 # How a command that needs a production is told which: the one the current folder is in, else a path.
 HOW = "run it in a production folder or pass PATH/production.json"
+PRODUCTION_HELP = "production.json or its folder (default: the production this folder is in)"
 # `--production` for the commands whose argument is something else (a shot, an entity, a file).
-ProductionOption = Annotated[Path | None, typer.Option(help="production.json or its folder (default: the "
-                                                            "production this folder is in)")]
+ProductionOption = Annotated[Path | None, typer.Option(help=PRODUCTION_HELP)]
 # The commands about a production take its spec as their (optional) argument.
-SpecArgument = Annotated[Path | None, typer.Argument(help="production.json or its folder (default: the "
-                                                          "production this folder is in)", show_default=False)]
+SpecArgument = Annotated[Path | None, typer.Argument(help=PRODUCTION_HELP, show_default=False)]
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -182,6 +181,16 @@ def production_option(production: Path | None, what: str = "to read",
         raise fail(f"cannot tell which production {what}: run it in a production folder or pass "
                    "--production PATH/production.json")
     return paths
+
+
+def spec_or_production(spec: Path | None, production: Path | None, what: str) -> ProductionPaths:
+    """For a command that takes the production both ways (ENTITY [SPEC] and --production): either, not both;
+    without one, the production the current folder is in (else production_option says how)."""
+    if spec is not None and production is not None:
+        raise fail(f"give the production once: {spec} or --production {production}, not both")
+    if spec is not None:
+        return spec_argument(spec)
+    return production_option(production, what)
 
 
 def trust_anchor(paths: ProductionPaths, trust: Path | None) -> bytes | None:

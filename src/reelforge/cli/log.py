@@ -20,11 +20,13 @@ from reelforge.app.approve import ApprovalRefused
 from reelforge.app.approve import approve as approve_entity
 from reelforge.app.log_view import time_bound
 from reelforge.cli.console import (
+    ProductionOption,
     SpecArgument,
     console,
     fail,
     load_or_exit,
     spec_argument,
+    spec_or_production,
     trust_anchor,
 )
 from reelforge.deliver.options import DeliveryError
@@ -245,11 +247,12 @@ def approve(
     spec: SpecArgument = None,
     message: Annotated[str, typer.Option("-m", "--message", help="why (recorded in the change log)")] = ...,
     actor: Annotated[str | None, typer.Option(help="who approves (default: $REELFORGE_ACTOR or your login)")] = None,
+    production: ProductionOption = None,
 ) -> None:
     """Record an approval (of a shot's or episode's latest render, say) in the change log."""
     if not message.strip():
         raise fail("-m/--message: say why (the reason is part of the record)")
-    paths = spec_argument(spec)
+    paths = spec_or_production(spec, production, "to record the approval in")
     production = load_or_exit(paths.spec)
     try:
         approval = approve_entity(paths, production, entity, message, actor or current_actor(), announce=console.print)

@@ -1,11 +1,11 @@
 """`reelforge review …`: review statuses of shot versions and notes pinned to their frames (issue 17).
 
-    reelforge review [SPEC] SHOT --status waiting|retake|approved [-m NOTE] [--version N]
-    reelforge review note [SPEC] SHOT --frame F -m TEXT [--drawing FILE.json] [--version N]
+    reelforge review [SPEC] SHOT --status waiting|retake|approved [-m NOTE] [--version N] [--production P]
+    reelforge review note [SPEC] SHOT --frame F -m TEXT [--drawing FILE.json] [--version N] [--production P]
     reelforge review notes [SPEC] [--shot P | --episode E] (--json OUT | --html OUT)
 
-`review SPEC SHOT` is `review set SPEC SHOT` (as `log SPEC` is `log list SPEC`); without SPEC, the
-production the current folder is in. Exit codes: 0 done,
+`review SPEC SHOT` is `review set SPEC SHOT` (as `log SPEC` is `log list SPEC`); the production is SPEC or
+--production (not both), else the one the current folder is in. Exit codes: 0 done,
 1 the production is busy, 2 bad input (no such shot or version, a retake without a note, a bad drawing).
 """
 
@@ -16,11 +16,22 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from reelforge.app.review_notes import NoteRefused, add_note, drawing_from_text, notes, notes_export
 from reelforge.app.review_sheet import review_sheet, sheet_shots
 from reelforge.app.review_status import STATE_LABELS, STATUSES, ReviewRefused, set_status
-from reelforge.cli.console import SpecArgument, console, fail, load_or_exit, output_file, shown, spec_argument
+from reelforge.cli.console import (
+    PRODUCTION_HELP,
+    SpecArgument,
+    console,
+    fail,
+    load_or_exit,
+    output_file,
+    shown,
+    spec_argument,
+    spec_or_production,
+)
 from reelforge.deliver.options import DeliveryError
 from reelforge.records.actors import current_actor
 from reelforge.spec.base import text_in
@@ -53,10 +64,16 @@ SpecAndShot = Annotated[list[str], typer.Argument(metavar="[SPEC] SHOT", show_de
 VersionOption = Annotated[int | None, typer.Option("--version", help="the version number (v1 = the oldest); "
                                                                       "default: the version the spec renders, else the latest rendered")]
 ActorOption = Annotated[str | None, typer.Option(help="who reviews (default: $REELFORGE_ACTOR or your login)")]
+# The help is rich markup: escaped, or `[x, y]` would be read as a tag and vanish from it.
+DRAWING_HELP = escape('a JSON list of strokes: [{"tool": "arrow"|"box"|"freehand", "points": [[x, y], …]}] '
+                      "with x, y from 0 to 1")
+# --production, named apart from the loaded `production` these commands work on.
+ProductionPathOption = Annotated[Path | None, typer.Option("--production", help=PRODUCTION_HELP)]
 
 
-def _production(spec: Path | None):
-    paths = spec_argument(spec)
+def _production(spec: Path | None, production: Path | None):
+    """The production of a shot's SPEC or --production (not both), else the current folder's; and its spec."""
+    paths = spec_or_production(spec, production, "to review")
     return paths, load_or_exit(paths.spec)
 
 
@@ -88,10 +105,11 @@ def set_command(
     message: Annotated[str, typer.Option("-m", "--message", help="the note (required for a retake: what to fix)")] = "",
     version: VersionOption = None,
     actor: ActorOption = None,
+    production_path: ProductionPathOption = None,
 ) -> None:
     """Set the review status of the version the shot stands at (or of --version N), recorded in the change log."""
     spec, shot = _spec_and_shot(spec_and_shot)
-    paths, production = _production(spec)
+    paths, production = _production(spec, production_path)
     done = _recorded(lambda: set_status(paths, production, shot, status, message, actor or current_actor(),
                                         version=version, announce=console.print))
     console.print(f"{shot} v{done.version.number} (render #{done.version.render_id}): {STATE_LABELS[done.status]} "
@@ -103,15 +121,14 @@ def note_command(
     spec_and_shot: SpecAndShot,
     frame: Annotated[int, typer.Option("--frame", help="the frame's index in the shot (0 = its first)")],
     message: Annotated[str, typer.Option("-m", "--message", help="the note's text")],
-    drawing: Annotated[Path | None, typer.Option("--drawing", help="a JSON list of strokes: "
-                                                 '[{"tool": "arrow"|"box"|"freehand", "points": [[x, y], …]}] '
-                                                 "with x, y from 0 to 1")] = None,
+    drawing: Annotated[Path | None, typer.Option("--drawing", help=DRAWING_HELP)] = None,
     version: VersionOption = None,
     actor: ActorOption = None,
+    production_path: ProductionPathOption = None,
 ) -> None:
     """Pin a note (and a drawing) to one frame of the version the shot stands at (or of --version N)."""
     spec, shot = _spec_and_shot(spec_and_shot)
-    paths, production = _production(spec)
+    paths, production = _production(spec, production_path)
     strokes = _drawing(drawing) if drawing is not None else []
     note = _recorded(lambda: add_note(paths, production, shot, frame, message, actor or current_actor(),
                                       drawing=strokes, version=version, announce=console.print))
@@ -151,7 +168,8 @@ def notes_command(
         output_file(json_out, "--json", "notes.json")
     else:
         output_file(html_out, "--html", "notes.html")
-    paths, production = _production(spec)
+    paths = spec_argument(spec)
+    production = load_or_exit(paths.spec)
     scope = _scope(production, shot, episode)
     title = text_in(production.series.title, production.language, production.language) or production.series.id
     if json_out is not None:

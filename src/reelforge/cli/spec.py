@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import re
 import shlex
@@ -13,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from reelforge.app.faults import IN_THE_WAY, fault_message
 from reelforge.cli.console import (
     SpecArgument,
     console,
@@ -46,13 +49,12 @@ def init(name: Annotated[Path, typer.Argument(help="the production's name: the f
                                                   "title")]) -> None:
     """Start a production: NAME/production.json, a small spec of one short episode that renders in seconds."""
     directory = name
-    if directory.exists() and not directory.is_dir():
-        raise fail(f"{directory} is a file: give a new folder's name")
-    if directory.exists() and any(directory.iterdir()):  # never mix a new production into someone's files
-        raise fail(f"{directory} already exists and is not empty: give a new folder's name")
+    try:
+        new_folder(directory)
+    except OSError as exc:
+        raise cannot_create(directory, exc) from None
     title = directory.resolve().name
     spec = directory / SPEC_NAME
-    directory.mkdir(parents=True, exist_ok=True)
     write_text(spec, starter_spec(title))
     identity = default_identity_folder(directory)
     try:
@@ -67,6 +69,52 @@ def init(name: Annotated[Path, typer.Argument(help="the production's name: the f
         say(f"  cd {shlex.quote(str(directory))}")
     say("  reelforge validate    # check the spec\n  reelforge render      # a few seconds: renders/e01.mp4\n"
         "  reelforge studio      # the same production in your browser")
+
+
+# A name or path no folder can have (errno → what is wrong and what to do); ENOTDIR names the file in the way.
+_BAD_NAME = {
+    errno.ENAMETOOLONG: "the name is too long for the file system (a folder's name is at most 255 bytes): "
+                        "give a shorter name",
+    errno.ELOOP: "a symbolic link in the path loops: give another path",
+    errno.ENOENT: "a folder in the path is a symbolic link to nothing: give another path",
+    errno.EINVAL: "the file system does not allow that name: give another name",
+}
+
+
+def new_folder(directory: Path) -> None:
+    """Create the production's folder and those above it; exit 2 when it is a file or has files in it.
+
+    A folder that cannot be made (an OSError) leaves none of those made before it behind.
+    """
+    if directory.exists() and not directory.is_dir():
+        raise fail(f"{directory} is a file: give a new folder's name")
+    if directory.exists() and any(directory.iterdir()):  # never mix a new production into someone's files
+        raise fail(f"{directory} already exists and is not empty: give a new folder's name")
+    made: list[Path] = []
+    try:
+        for folder in [*reversed(directory.parents), directory]:
+            if not (folder.exists() or folder.is_symlink()):  # a file or a link in the way: mkdir below says why
+                folder.mkdir()
+                made.append(folder)
+    except OSError:
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def cannot_create(directory: Path, error: OSError) -> typer.Exit:
+    """Why NAME's folder cannot be made, in one line: a name or path no folder can have is bad input (exit 2);
+    a folder it may not write, a full disk, anything else of the machine's is in the way (exit 3)."""
+    if error.errno == errno.ENOTDIR:
+        above = next((folder for folder in directory.parents if folder.exists() and not folder.is_dir()), None)
+        where = f"{above} is a file, not a folder" if above is not None else "a folder above it is a file"
+        return fail(f"cannot create {directory}: {where}: give a new folder's name inside a folder")
+    if error.errno in _BAD_NAME:
+        return fail(f"cannot create {directory}: {_BAD_NAME[error.errno]}")
+    message = fault_message(error, show=shown) or f"cannot create {directory} ({error.strerror}): check that " \
+                                                   "folder, or give another name"
+    return fail(message, code=IN_THE_WAY)
 
 
 def starter_spec(title: str) -> str:
