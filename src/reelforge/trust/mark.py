@@ -43,8 +43,8 @@ How it is read
 Per decoded frame: luma, a band-pass (small blur minus large blur) that keeps the cell
 frequencies and drops most picture content, clipped to ±3 so edges do not dominate; letterbox
 and pillarbox bars, and the band-pass's reach into the picture from their edges, are left out
-(`_mask_bars`); the clipped residuals are summed over frames. For a candidate scale (copy pixels per mark
-pixel) the sum is resampled back to the mark's scale and folded modulo 256 (every tile in
+(`_mask_bars`); the clipped residuals are summed over frames. For a candidate scale (copy
+pixels per mark pixel) the sum is resampled back to the mark's scale and folded modulo 256 (every tile in
 the picture added onto one), which also makes a crop harmless: a crop only shifts the
 tile. An FFT cross-correlation of the folded tile with the sync pattern finds that shift,
 and its peak over the noise (a robust z-score) says whether a mark is present at all.
