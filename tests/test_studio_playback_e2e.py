@@ -15,7 +15,7 @@ import pytest
 
 pytest.register_assert_rewrite("studio_browser")
 
-from studio_browser import expect
+from studio_browser import UI_TIMEOUT_MS, expect
 
 from reelforge.app.render_request import RenderRequest, render_production
 
@@ -180,6 +180,11 @@ def test_keys_step_one_frame_and_j_k_l_space_drive_the_player(page, studio_serve
     page.keyboard.press("k")
     expect(player).to_have_attribute("data-state", "paused")
     frame = shown_frame(page)
+    # Paused, both videos come to rest on the frame shown. A seek asked for while a video was still
+    # stepping backwards lands a moment later, so wait for the rest (bounded by the UI timeout).
+    page.wait_for_function("""([time]) => { const vs = [...document.querySelectorAll('#player video')];
+      return vs.length === 2 && vs.every(v => !v.seeking && v.paused && Math.abs(v.currentTime - time) < 1e-5); }""",
+                           arg=[(frame + 0.5) / FPS], timeout=UI_TIMEOUT_MS)
     times = [v["t"] for v in settled_videos(page)]
     assert times == [pytest.approx((frame + 0.5) / FPS, abs=1e-5)] * 2
 
