@@ -64,6 +64,14 @@ def studio_app(spec: Path, **kw):
     return create_app(spec, owner=kw.pop("owner", "ana"), **kw)
 
 
+@contextmanager
+def served(spec: Path, user: str = "ana"):
+    """The studio of `spec` in a TestClient with `user` logged in: (app, state, the user's Browser)."""
+    app, state = studio_app(spec)
+    with TestClient(app) as client:
+        yield app, state, login(client, state, user)
+
+
 class FakeRender:
     """Stands in for render_production where only the scheduling matters: records each request,
     reports 8 frames through the same callbacks, and can hold a render until released."""

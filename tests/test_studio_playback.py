@@ -11,7 +11,7 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from studio_support import login, small_production, studio_app
+from studio_support import served, small_production
 
 from reelforge.app import review, review_media
 from reelforge.app.render_request import RenderRequest, render_production
@@ -42,9 +42,8 @@ def rendered(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def app(rendered):
-    app, state = studio_app(rendered["spec"])
-    with TestClient(app) as client:
-        yield app, state, login(client, state, "ana")
+    with served(rendered["spec"]) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import pytest
 from conftest import small_spec
 from fastapi.testclient import TestClient
 from PIL import Image
-from studio_support import login, small_production, studio_app
+from studio_support import login, served, small_production, studio_app
 
 from reelforge.app import review
 from reelforge.app.render_request import RenderRequest, render_production
@@ -61,9 +61,8 @@ def rendered(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def app(rendered):
-    app, state = studio_app(rendered["spec"])
-    with TestClient(app) as client:
-        yield app, state, login(client, state, "ana")
+    with served(rendered["spec"]) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import pytest
 from conftest import cli, small_spec
 from fastapi.testclient import TestClient
 from PIL import Image
-from studio_support import login, small_production, studio_app
+from studio_support import served, small_production
 
 from reelforge.app.review import shot_versions
 from reelforge.app.review_sheet import INK
@@ -43,9 +43,8 @@ def rendered(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app(rendered):
-    app, state = studio_app(rendered["spec"])
-    with TestClient(app) as client:
-        yield app, state, login(client, state, "ana")
+    with served(rendered["spec"]) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")
