@@ -14,7 +14,8 @@ from PIL import Image
 from reelforge.plan.cast import CastFileError
 from reelforge.plan.jobs import plan
 from reelforge.plan.seeds import identity_seed
-from reelforge.previz.raster import figure_solids, render_frame
+from reelforge.previz.raster import render_frame
+from reelforge.previz.solids import figure_solids
 from reelforge.spec.load import validate_file
 from reelforge.spec.model import Production
 from reelforge.store.hashing import file_sha256

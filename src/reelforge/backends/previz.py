@@ -75,6 +75,7 @@ class PrevizBackend:
 
 def previz_picture(job: ShotJob, scene: ShotScene, pose: CameraPose, index: int) -> np.ndarray:
     """One previz picture: the gray-box frame, then the look's depth of field, then the style recipe."""
+    scene = scene.at(index)  # blocked figures posed for this frame
     picture = draw(scene, pose)
     picture = depth_of_field(job, scene, pose, picture)
     return apply_recipe(job, index, picture)

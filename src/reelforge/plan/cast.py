@@ -22,6 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from safetensors import SafetensorError, safe_open
 
 from reelforge.plan.base import Frozen, LoraJob
+from reelforge.plan.blocking import FigureBlocking
 from reelforge.plan.seeds import figure_draws, identity_seed
 from reelforge.spec.base import text_in
 from reelforge.spec.character import Character, Wardrobe
@@ -62,6 +63,8 @@ class Figure(Frozen):
     shoulders: float = 1.0  # identity proportions (multipliers of the neutral mannequin), from the identity seed
     head: float = 1.0
     build: float = 1.0
+    # What the figure does in the shot (plan/blocking.py); None: it stands on its spot facing the camera.
+    blocking: FigureBlocking | None = None
 
 
 class WardrobeJob(Frozen):

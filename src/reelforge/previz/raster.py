@@ -24,16 +24,19 @@ blends and conversions, whose output does not depend on thread count.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from reelforge.plan.framing import framing_width
+from reelforge.previz.blocking import BlockingTimeline
 from reelforge.previz.camera import CameraPose, camera_path, subject
+from reelforge.previz.figure import placed, posed_parts
+from reelforge.previz.solids import Solid, cross3, dot3, figure_solids, prop_solid, unit3
 
 if TYPE_CHECKING:
     from reelforge.plan.cast import Figure
@@ -66,7 +69,6 @@ DEPTH_FLAT_SPAN = 1  # faces spanning at most this many grey levels are filled f
 DEPTH_STRIP_ROWS = 64  # per-pixel depth of big faces works in horizontal strips of this many rows
 DEPTH_STRIP_MIN_PIXELS = 65536  # faces whose bounding box is smaller are done in one go
 
-CYLINDER_SIDES = 20
 SHADOW_MIN_ELEVATION_DEG = 2.0  # keeps shadows of a grazing light finite
 SHADOW_STRIP_ROWS = 32  # shadow darkening works in horizontal strips of this many rows
 
@@ -92,121 +94,7 @@ def fog_amount(depth: np.ndarray) -> np.ndarray:
     return FOG_MAX * (1.0 - np.exp(-np.maximum(depth, 0.0) / FOG_DISTANCE_M))
 
 
-# ----------------------------------------------------------------------------- geometry
-
-
-@dataclass
-class Solid:
-    """A convex gray-box solid: its faces (convex polygons with outward normals) and colour."""
-
-    faces: list[np.ndarray]
-    normals: list[np.ndarray]
-    color: str
-
-    @property
-    def vertices(self) -> np.ndarray:
-        return np.concatenate(self.faces)
-
-
-def box(x: float, z: float, width: float, height: float, depth: float, color: str, y0: float = 0.0) -> Solid:
-    """An axis-aligned box standing at y0, centred on (x, z) in plan."""
-    x0, x1 = x - width / 2, x + width / 2
-    z0, z1 = z - depth / 2, z + depth / 2
-    y1 = y0 + height
-    faces = [
-        ([(x0, y0, z0), (x1, y0, z0), (x1, y1, z0), (x0, y1, z0)], (0, 0, -1)),  # facing the camera
-        ([(x0, y0, z1), (x0, y1, z1), (x1, y1, z1), (x1, y0, z1)], (0, 0, 1)),
-        ([(x0, y0, z0), (x0, y1, z0), (x0, y1, z1), (x0, y0, z1)], (-1, 0, 0)),
-        ([(x1, y0, z0), (x1, y0, z1), (x1, y1, z1), (x1, y1, z0)], (1, 0, 0)),
-        ([(x0, y1, z0), (x1, y1, z0), (x1, y1, z1), (x0, y1, z1)], (0, 1, 0)),
-    ]
-    if y0 > 0.0:  # a bottom face on the ground can never be seen
-        faces.append(([(x0, y0, z0), (x0, y0, z1), (x1, y0, z1), (x1, y0, z0)], (0, -1, 0)))
-    return Solid([np.array(f, dtype=np.float64) for f, _ in faces],
-                 [np.array(n, dtype=np.float64) for _, n in faces], color)
-
-
-def prism(x: float, z: float, radius_x: float, radius_z: float, y0: float, y1: float, color: str,
-          sides: int = CYLINDER_SIDES) -> Solid:
-    """An upright elliptic prism (a faceted cylinder) from y0 to y1, centred on (x, z)."""
-    angles = (np.arange(sides) + 0.5) * (2.0 * math.pi / sides)
-    ring_x = x + radius_x * np.cos(angles)
-    ring_z = z + radius_z * np.sin(angles)
-    faces, normals = [], []
-    for i in range(sides):
-        j = (i + 1) % sides
-        faces.append(np.array([(ring_x[i], y0, ring_z[i]), (ring_x[j], y0, ring_z[j]),
-                               (ring_x[j], y1, ring_z[j]), (ring_x[i], y1, ring_z[i])]))
-        mid = (angles[i] + angles[j] + (2.0 * math.pi if j == 0 else 0.0)) / 2.0
-        normals.append(unit3((math.cos(mid) / radius_x, 0.0, math.sin(mid) / radius_z)))
-    faces.append(np.stack([ring_x, np.full(sides, y1), ring_z], axis=1))
-    normals.append(np.array([0.0, 1.0, 0.0]))
-    if y0 > 0.0:
-        faces.append(np.stack([ring_x, np.full(sides, y0), ring_z], axis=1)[::-1])
-        normals.append(np.array([0.0, -1.0, 0.0]))
-    return Solid(faces, normals, color)
-
-
-def prop_solid(prop: dict) -> Solid:
-    """A set prop (a spec Prop as a dict): a box or a cylinder standing on the ground."""
-    x, z = (float(v) for v in prop["position_m"])
-    width, height, depth = (float(v) for v in prop.get("size_m", (1.0, 1.0, 1.0)))
-    color = prop.get("color", "#8a8a8a")
-    shape = prop.get("shape", "box")
-    if shape == "box":
-        return box(x, z, width, height, depth, color)
-    if shape == "cylinder":
-        return prism(x, z, width / 2, depth / 2, 0.0, height, color)
-    raise ValueError(f"previz cannot draw a prop of shape '{shape}'; known: box, cylinder")
-
-
-def figure_solids(figure: Figure) -> list[Solid]:
-    """A cast member as a mannequin facing the camera (-z), proportioned to their height.
-
-    The figure's identity proportions (from its identity seed, `plan.cast.figure_proportions`)
-    widen the shoulders, scale the head and thicken the build, so a character has the same
-    silhouette in every shot and two characters of one height read apart. At 1.0 each, this is
-    the neutral mannequin; the height stays the character's height whatever the head size.
-    """
-    h, x, z = figure.height_m, figure.x_m, figure.z_m
-    s, k, b = figure.shoulders, figure.head, figure.build
-    leg_x = 0.06 * b * h
-    arm_x = (0.125 * s + 0.03 * b + 0.005) * h  # the arm hangs just outside the torso
-    solids = []
-    for side in (-1.0, 1.0):
-        solids += [
-            box(x + side * leg_x, z - 0.025 * h, 0.065 * b * h, 0.045 * h, 0.15 * h, figure.shoes),
-            box(x + side * leg_x, z, 0.075 * b * h, 0.44 * h, 0.085 * b * h, figure.bottom, y0=0.045 * h),
-            box(x + side * arm_x, z, 0.06 * b * h, 0.34 * h, 0.07 * b * h, figure.top, y0=0.465 * h),
-            box(x + side * arm_x, z, 0.05 * b * h, 0.06 * h, 0.055 * b * h, figure.skin, y0=0.405 * h),
-        ]
-    head_top = (1.0 - 0.02 * k) * h  # the head hangs from the top of the hair, which is the height
-    head_bottom = head_top - 0.13 * k * h
-    solids += [
-        box(x, z, 0.25 * s * h, 0.36 * h, 0.13 * b * h, figure.top, y0=0.46 * h),
-        prism(x, z, 0.028 * b * h, 0.028 * b * h, 0.815 * h, head_bottom + 0.005 * h, figure.skin, sides=8),
-        prism(x, z, 0.047 * k * h, 0.055 * k * h, head_bottom, head_top, figure.skin, sides=12),
-        # The hair cap sits a little behind the head so the face shows below the fringe.
-        prism(x, z + 0.006 * k * h, 0.051 * k * h, 0.059 * k * h, (1.0 - 0.065 * k) * h, h, figure.hair, sides=12),
-    ]
-    return solids
-
-
 # ----------------------------------------------------------------------------- per-shot scene
-
-
-def dot3(a: np.ndarray | tuple, b: np.ndarray | tuple) -> float:
-    """Dot product of two 3-vectors in plain float arithmetic (no BLAS, same bits everywhere)."""
-    return float(a[0]) * float(b[0]) + float(a[1]) * float(b[1]) + float(a[2]) * float(b[2])
-
-
-def unit3(v: np.ndarray | tuple) -> np.ndarray:
-    length = math.sqrt(dot3(v, v))
-    return np.array([float(v[0]) / length, float(v[1]) / length, float(v[2]) / length])
-
-
-def cross3(a: np.ndarray | tuple, b: np.ndarray | tuple) -> np.ndarray:
-    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]], dtype=np.float64)
 
 
 def light_direction(azimuth_deg: float, elevation_deg: float) -> np.ndarray:
@@ -247,10 +135,21 @@ def concat_polygons(polygons: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]
 
 
 class ShotScene:
-    """Everything about a shot that does not change from frame to frame."""
+    """Everything about a shot that does not change from frame to frame, and `at(index)` for what does.
+
+    Props and figures without blocking are built once. A blocked figure (plan/blocking.py) is
+    posed per frame (`at`): its parts (previz/figure.py) are placed, lit and shadowed for that
+    instant and drawn after the static faces, sorted with them. A shot without blocking draws
+    exactly what it drew before blocking existed: `at` returns the scene itself.
+
+    Per face, `face_owner` is the index in job.figures of the figure it belongs to (-1: the
+    set) and `face_part` the index of its part in the frame's `part_matrices` (-1: static),
+    for the per-pixel passes (previz/passes.py).
+    """
 
     def __init__(self, job: ShotJob) -> None:
         self.width, self.height = int(job.width), int(job.height)
+        self.fps = int(job.fps)
         self.framing_width = framing_width(job)  # the lens frames the whole canvas; the picture is its middle
         light = job.lighting
         self.toward_light = light_direction(light.azimuth_deg, light.elevation_deg)
@@ -258,17 +157,12 @@ class ShotScene:
         # (post/grade.py), so previz lights with a white key: the kelvin tints a frame once,
         # not twice. The ambient is skylight, tinted a third of the way toward the sky's hue
         # (cool under a blue sky, magenta under neon) at the preset's luminance.
-        key_rgb = np.ones(3) * float(light.key)
+        self.key_rgb = np.ones(3) * float(light.key)
         sky = hex_to_linear(light.sky_top)
         sky_luma = max(dot3(sky, (0.2126, 0.7152, 0.0722)), 1e-6)
         tinted = 2.0 / 3.0 + (1.0 / 3.0) * sky / sky_luma
-        ambient = float(light.ambient) * tinted / dot3(tinted, (0.2126, 0.7152, 0.0722))
-
-        def shade(albedo: np.ndarray, normal: np.ndarray) -> np.ndarray:
-            """Lambert key plus ambient; the ambient is biased toward the sky (up-facing
-            faces see more of it) so that faces turned away from the key still read apart."""
-            direct = max(dot3(normal, self.toward_light), 0.0)
-            return albedo * (key_rgb * direct + ambient * (0.75 + 0.25 * normal[1]))
+        self.ambient = ambient = float(light.ambient) * tinted / dot3(tinted, (0.2126, 0.7152, 0.0722))
+        shade = self.shade
 
         # Sky, fog and ground colours (linear).
         backdrop = hex_to_linear(job.set.backdrop_color)
@@ -285,30 +179,83 @@ class ShotScene:
         ground_shadowed = ground * ambient
         self.shadow_ratio = (np.maximum(ground_shadowed, 1e-9) / np.maximum(self.ground_lit, 1e-9)) ** (1 / GAMMA)
 
-        # Solids: faces with their lit colours, and their shadows on the ground.
-        solids = [prop_solid(p) for p in job.set.props]
-        for figure in job.figures:
-            solids += figure_solids(figure)
-        faces, normals, colors = [], [], []
-        for solid in solids:
-            albedo = hex_to_linear(solid.color)
-            for face, normal in zip(solid.faces, solid.normals):
-                faces.append(face)
-                normals.append(normal)
-                colors.append(shade(albedo, normal))
-        self.face_vertices, self.face_starts = concat_polygons(faces)
-        self.face_normals = np.array(normals).reshape(-1, 3)
-        self.face_centroids = np.array([f.mean(axis=0) for f in faces]).reshape(-1, 3)
-        self.face_colors = np.array(colors).reshape(-1, 3)
-
-        shadow_light = shadow_direction(self.toward_light)
-        outlines = [ground_shadow(s.vertices, shadow_light) for s in solids] if light.key > 0 else []
-        self.shadow_vertices, self.shadow_starts = concat_polygons([o for o in outlines if o is not None])
+        # Static solids (the set, and figures without blocking): faces with their lit colours, and
+        # their shadows on the ground. Blocked figures are posed per frame in `at`.
+        self.casts_shadows = light.key > 0
+        self.shadow_light = shadow_direction(self.toward_light)
+        solids = [(prop_solid(p), -1) for p in job.set.props]
+        self.moving: list[tuple[int, Figure]] = []
+        for owner, figure in enumerate(job.figures):
+            if figure.blocking is None:
+                solids += [(solid, owner) for solid in figure_solids(figure)]
+            else:
+                self.moving.append((owner, figure))
+        self.timeline = BlockingTimeline(job) if self.moving else None
+        self._static_faces = self._faces([solid for solid, _ in solids], [owner for _, owner in solids],
+                                         [-1] * len(solids))
+        self._use(self._static_faces)
+        self.part_matrices = np.zeros((0, 3, 4))
+        self._static_shadows = self._shadows([solid for solid, _ in solids])
+        self.shadow_vertices, self.shadow_starts = concat_polygons(self._static_shadows)
 
         # Grid: 1 m pieces of lines on the ground around the subject, ordered along each line.
         centre_x, _, centre_z = subject(job)
         self.grid_from, self.grid_to, self.grid_line = grid_pieces(centre_x, centre_z)
         self.grid_colors = grid_colors(self.ground_lit, self.grid_lit, self.fog_color)
+
+    def shade(self, albedo: np.ndarray, normal: np.ndarray) -> np.ndarray:
+        """Lambert key plus ambient; the ambient is biased toward the sky (up-facing
+        faces see more of it) so that faces turned away from the key still read apart."""
+        direct = max(dot3(normal, self.toward_light), 0.0)
+        return albedo * (self.key_rgb * direct + self.ambient * (0.75 + 0.25 * normal[1]))
+
+    def _faces(self, solids: list[Solid], owners: list[int], parts: list[int]) -> dict[str, np.ndarray]:
+        """Face arrays of solids: vertices with polygon starts, normals, centroids, lit colours, owner and part."""
+        faces, normals, colors, face_owner, face_part = [], [], [], [], []
+        for solid, owner, part in zip(solids, owners, parts):
+            albedo = hex_to_linear(solid.color)
+            for face, normal in zip(solid.faces, solid.normals):
+                faces.append(face)
+                normals.append(normal)
+                colors.append(self.shade(albedo, normal))
+                face_owner.append(owner)
+                face_part.append(part)
+        vertices, starts = concat_polygons(faces)
+        return {"face_vertices": vertices, "face_starts": starts, "face_normals": np.array(normals).reshape(-1, 3),
+                "face_centroids": np.array([f.mean(axis=0) for f in faces]).reshape(-1, 3),
+                "face_colors": np.array(colors).reshape(-1, 3), "face_owner": np.array(face_owner, dtype=np.int32),
+                "face_part": np.array(face_part, dtype=np.int32)}
+
+    def _use(self, arrays: dict[str, np.ndarray]) -> None:
+        for name, value in arrays.items():
+            setattr(self, name, value)
+
+    def _shadows(self, solids: list[Solid]) -> list[np.ndarray]:
+        if not self.casts_shadows:
+            return []
+        outlines = [ground_shadow(s.vertices, self.shadow_light) for s in solids]
+        return [o for o in outlines if o is not None]
+
+    def at(self, index: int) -> ShotScene:
+        """The scene at frame `index`: blocked figures posed for that instant (the scene itself when none are)."""
+        if not self.moving:
+            return self
+        seconds = index / self.fps
+        parts, owners, matrices = [], [], []
+        for owner, figure in self.moving:
+            for part in posed_parts(figure, self.timeline.pose(figure.character_id, seconds)):
+                parts.append(placed(part))
+                owners.append(owner)
+                matrices.append(part.matrix)
+        moving = self._faces(parts, owners, list(range(len(parts))))
+        static = self._static_faces
+        frame = copy.copy(self)
+        frame._use({name: np.concatenate([static[name], moving[name]]) for name in static if name != "face_starts"})
+        frame.face_starts = np.concatenate([static["face_starts"][:-1],
+                                            moving["face_starts"] + len(static["face_vertices"])])
+        frame.part_matrices = np.array(matrices).reshape(-1, 3, 4)
+        frame.shadow_vertices, frame.shadow_starts = concat_polygons(self._static_shadows + self._shadows(parts))
+        return frame
 
 
 def grid_pieces(centre_x: float, centre_z: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -758,7 +705,7 @@ def render_frame(job: ShotJob, index: int, pose: CameraPose | None = None) -> np
     check_index(job, index)
     if pose is None:
         pose = camera_path(job)[index]
-    return draw(ShotScene(job), pose)
+    return draw(ShotScene(job).at(index), pose)
 
 
 def render_frames(job: ShotJob, indices: Iterable[int]) -> Iterator[np.ndarray]:
@@ -773,7 +720,7 @@ def _frames(job: ShotJob, indices: list[int]) -> Iterator[np.ndarray]:
     path = camera_path(job)
     scene = ShotScene(job)
     for index in indices:
-        yield draw(scene, path[index])
+        yield draw(scene.at(index), path[index])
 
 
 def render_depth(job: ShotJob, index: int, pose: CameraPose | None = None, *,
@@ -784,4 +731,4 @@ def render_depth(job: ShotJob, index: int, pose: CameraPose | None = None, *,
     check_index(job, index)
     if pose is None:
         pose = camera_path(job)[index]
-    return draw_depth(ShotScene(job), pose, near_m=near_m)
+    return draw_depth(ShotScene(job).at(index), pose, near_m=near_m)

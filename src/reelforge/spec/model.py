@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from reelforge.spec.base import ID_PATTERN, Color, Id, LocalizedText, Strict, text_in  # noqa: F401 (re-exported)
+from reelforge.spec.blocking import Blocking, Point
 from reelforge.spec.camera import Camera, check_keyframe_times, raise_at
 from reelforge.spec.character import Character, Wardrobe  # noqa: F401 (re-exported)
 from reelforge.spec.dialogue import DialogueLine, dialogue_time_problems
@@ -36,6 +37,7 @@ LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 class Prop(Strict):
     """A gray-box stand-in for part of a location (a building, a crate, a tree)."""
 
+    id: Id | None = Field(None, description="a name blocking can walk to or sit by (\"to\": \"crates\")")
     shape: Literal["box", "cylinder"] = "box"
     position_m: tuple[float, float] = Field(description="x (right) and z (away from camera) on the ground")
     size_m: tuple[float, float, float] = Field((1.0, 1.0, 1.0), description="width, height, depth")
@@ -56,6 +58,11 @@ class Location(Strict):
     ground_color: Color = "#6b6b63"
     backdrop_color: Color = "#9aa0a8"
     props: list[Prop] = []
+    marks: dict[Id, Point] = Field({}, description="named spots on the ground plan ([x, z] metres) that blocking "
+                                                   "can name (\"mark\": \"quay-end\")")
+    area_m: tuple[float, float, float, float] = Field(
+        (-24.0, -24.0, 24.0, 24.0), description="the set's floor on the plan: x_min, z_min, x_max, z_max in metres; "
+                                                "blocking must stay inside it")
 
 
 class Shot(Strict):
@@ -68,6 +75,9 @@ class Shot(Strict):
     lighting: Lighting | None = None
     style: Style | None = None
     look: Look | None = None
+    blocking: Blocking = Field({}, description="what each cast member does: start mark, facing and timed actions "
+                                               "(walk, run, turn, look-at, sit, stand, gesture, hold); a character "
+                                               "not named here takes the scene's (episode's, production's) entry")
     dialogue: list[DialogueLine] = Field([], description="lines spoken in the shot, delivered as subtitles "
                                                          "(never part of the picture or the job key)")
     take: int | None = Field(None, ge=1, le=MAX_TAKES,
@@ -100,6 +110,7 @@ class Scene(Strict):
     lighting: Lighting | None = None
     style: Style | None = None
     look: Look | None = None
+    blocking: Blocking = Field({}, description="blocking every shot of the scene inherits, per character")
     shots: list[Shot] = Field(min_length=1)
 
 
@@ -110,6 +121,7 @@ class Episode(Strict):
     lighting: Lighting | None = None
     style: Style | None = None
     look: Look | None = None
+    blocking: Blocking = Field({}, description="blocking every shot of the episode inherits, per character")
     scenes: list[Scene] = Field(min_length=1)
 
 
@@ -218,6 +230,7 @@ class Production(Strict):
     lighting: Lighting = Lighting(preset="overcast")
     camera: Camera = Camera()
     look: Look = Look()
+    blocking: Blocking = Field({}, description="blocking every shot inherits, per character")
     characters: list[Character] = []
     locations: list[Location] = Field(min_length=1)
     episodes: list[Episode] = Field(min_length=1)
