@@ -2,7 +2,8 @@
 
 A person editing a shot in the Open Studio changes a handful of values — the prompt in each
 language, the camera move and easing (and its travel or angle), the lighting preset, its
-direction and colour temperature, the style family, the cast, the length. This module turns
+direction and colour temperature, the style family, the cast, the length, and the shot's own blocking
+(who starts where and does what when, as the JSON object the spec holds). This module turns
 such a form (field name → text) into a change of the raw JSON, so everything else in the file
 stays as written (keys in their order, fields the form does not show untouched), then:
 
@@ -65,6 +66,7 @@ from reelforge.store.atomic import atomic_path
 from reelforge.store.paths import ProductionPaths
 
 GENERAL = "form"  # problems that belong to no one field (another part of the file, a style file, the records)
+BLOCKING = "blocking"  # the shot's own blocking object as JSON text; empty: the shot inherits the scene's
 PROMPT = "prompt."  # prompt fields are named prompt.<language tag>
 LENGTH_UNITS = ("seconds", "frames")
 
@@ -174,6 +176,7 @@ def load_shot_form(spec: Path, shot_path: str) -> ShotForm:
         obj = shot.get(key) if isinstance(shot.get(key), dict) else {}
         values.update({name: display(obj.get(sub)) for name, sub in fields.items()})
     values["cast"] = ", ".join(map(display, shot["cast"])) if isinstance(shot.get("cast"), list) else ""
+    values[BLOCKING] = blocking_text(shot.get(BLOCKING))
     unit = _length_key(shot)
     values["length"], values["length_unit"] = display(shot.get(unit)) if unit else "", unit or "seconds"
     episode, scene = raw["episodes"][e], raw["episodes"][e]["scenes"][s]
@@ -201,6 +204,31 @@ def prompt_languages(raw: dict, shot: dict) -> list[str]:
         if isinstance(raw.get("languages"), list) else []
     given = list(shot["prompt"]) if isinstance(shot.get("prompt"), dict) else []
     return list(dict.fromkeys([source, *declared, *given]))
+
+
+def blocking_text(value: Any) -> str:
+    """A shot's blocking as the form shows it: JSON with a line per character and per action; "" when not set."""
+    if value is None:
+        return ""
+    if not isinstance(value, dict) or not value:
+        return json.dumps(value, ensure_ascii=False)
+    lines = []
+    for n, (who, entry) in enumerate(value.items()):
+        comma = "," if n < len(value) - 1 else ""
+        name = json.dumps(who, ensure_ascii=False)
+        actions = entry.get("actions") if isinstance(entry, dict) else None
+        if not (isinstance(actions, list) and actions):
+            lines.append(f"  {name}: {_compact(entry)}{comma}")
+            continue
+        rest = _compact({key: item for key, item in entry.items() if key != "actions"})[1:-1]
+        lines.append(f"  {name}: {{{rest + ', ' if rest else ''}\"actions\": [")
+        lines += [f"    {_compact(action)}{',' if i < len(actions) - 1 else ''}" for i, action in enumerate(actions)]
+        lines.append(f"  ]}}{comma}")
+    return "{\n" + "\n".join(lines) + "\n}"
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
 def display(value: Any) -> str:
@@ -312,6 +340,8 @@ def _apply(raw: dict, shot: dict, values: Mapping[str, str]) -> list[FieldProble
         written = shot.get("cast")
         if cast != (written if written is not None else []):
             _set(shot, "cast", cast or None)
+    if BLOCKING in values:
+        problems += _apply_blocking(shot, values[BLOCKING], raw)
     if "length" in values or "length_unit" in values:
         problems += _apply_length(shot, values)
     if "take" in values:  # the take a director picked (app/takes.py); empty: the shot's own seed again
@@ -368,6 +398,38 @@ def _apply_object(shot: dict, key: str, fields: dict[str, str], values: Mapping[
             obj.pop(sub, None)
     if changed:
         _set(shot, key, obj or None)
+
+
+def _apply_blocking(shot: dict, text: str, raw: dict) -> list[FieldProblem]:
+    """Set the shot's own blocking from the form's JSON text (empty: none of its own, it inherits).
+
+    Text that is not JSON changes nothing and is a problem beside the field; a JSON value that is
+    not valid blocking is written to the candidate, so validation names its exact path and fault.
+    """
+    text = text.strip()
+    if not text:
+        _set(shot, BLOCKING, None)
+        return []
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        where = _blocking_path(raw, shot)
+        return [FieldProblem(BLOCKING, where, f"the blocking is not JSON ({exc}); write an object like "
+                                               f"{{\"mara\": {{\"mark\": [0, 2], \"actions\": [{{\"action\": "
+                                               f"\"walk\", \"at_s\": 0.5, \"to\": [1, 4]}}]}}}}, or leave it "
+                                               f"empty to inherit")]
+    if value != shot.get(BLOCKING):
+        _set(shot, BLOCKING, value)
+    return []
+
+
+def _blocking_path(raw: dict, shot: dict) -> str:
+    for e, episode in indexed_objects(raw.get("episodes")):
+        for s, scene in indexed_objects(episode.get("scenes")):
+            for t, candidate in indexed_objects(scene.get("shots")):
+                if candidate is shot:
+                    return json_path(("episodes", e, "scenes", s, "shots", t, BLOCKING))
+    return ""
 
 
 def _apply_length(shot: dict, values: Mapping[str, str]) -> list[FieldProblem]:
@@ -455,7 +517,7 @@ def field_for(problem: Problem, shot_at: tuple[int, int, int], source: str) -> s
         return PROMPT + (str(tail[0]) if tail else source)
     if head in LENGTH_UNITS:
         return "length"
-    if head in ("cast", "take"):
+    if head in ("cast", "take", BLOCKING):
         return head
     if head in OBJECT_FIELDS:
         fields = {sub: name for name, sub in OBJECT_FIELDS[head].items()}

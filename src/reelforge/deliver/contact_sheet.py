@@ -1,7 +1,8 @@
 """The contact sheet delivered beside a render's episodes: one labelled still per shot, signed.
 
 Each still is its shot's middle frame, read from the store (re-hashed), so the sheet shows
-exactly the frames the episodes carry; the drawing is media/contact_sheet.py.
+exactly the frames the episodes carry, with the shot's plan drawn from its job (the same data
+previz plays); the drawing is media/contact_sheet.py.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from reelforge import __version__
 from reelforge.deliver.options import DeliveryOptions
 from reelforge.deliver.sign import sign
 from reelforge.media.contact_sheet import Still, contact_sheet, shot_lines, write_png
+from reelforge.previz.overview import shot_overview
 from reelforge.store.atomic import atomic_path
 from reelforge.store.hashing import file_sha256
 from reelforge.store.shots import ShotStore
@@ -25,7 +27,7 @@ def deliver_contact_sheet(shots: Iterable, store: ShotStore, options: DeliveryOp
     for shot in shots:
         middle = len(shot.frame_hashes) // 2
         digest = shot.frame_hashes[middle]
-        stills.append(Still(store.frames.get(digest), shot_lines(shot.job)))
+        stills.append(Still(store.frames.get(digest), shot_lines(shot.job), shot_overview(shot.job)))
         picked.append({"shot": shot.job.shot_path, "job_key": shot.job.key,
                        "frame": shot.first_frame + middle, "frame_sha256": digest})
     unsigned = store.segments.incoming(f"contact-sheet-{picked[0]['job_key']}.png")

@@ -2,8 +2,10 @@
 
 Each still is the middle frame of its shot, taken from the frame store (the same
 bytes the episode was encoded from), scaled down, and labelled with the shot's path
-and the controls that made it: camera move, lighting, style family, look. The sheet
-is a pure function of those frames and labels (Pillow with the bundled font), so the
+and the controls that made it: camera move, lighting, style family, look. A shot with
+action (someone blocked, or a camera that moves) also shows its plan below the label: a
+small top-down diagram (media/plan_view.py) and, beside it, who does what when. The sheet
+is a pure function of those frames, labels and plans (Pillow with the bundled font), so the
 unsigned PNG has the same bytes on every run; `render` signs it like every delivery.
 """
 
@@ -17,6 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from reelforge.media.plan_view import CAMERA, event_text, plan_image, readable
+from reelforge.previz.overview import ShotOverview
 from reelforge.store.atomic import atomic_path
 
 THUMB_WIDTH = 480  # pixels per still; the height follows the frame's aspect ratio
@@ -29,14 +33,22 @@ BACKGROUND = (24, 24, 26)
 TEXT = (235, 235, 230)
 SUBTLE = (165, 165, 160)
 FONT_FILE = "DejaVuSans-Bold.ttf"
+PLAN_SIZE = 200  # the plan's square, below the label (only on sheets where some shot has action)
+PLAN_GAP = 6
+LEGEND_SIZE = 13
 
 
 @dataclass(frozen=True)
 class Still:
-    """One cell of the sheet: a frame and the lines under it (the first is the shot path)."""
+    """One cell of the sheet: a frame, the lines under it (the first is the shot path) and the shot's plan."""
 
     frame: np.ndarray
     lines: tuple[str, ...]
+    plan: ShotOverview | None = None  # drawn when it shows action (previz/overview.py)
+
+    @property
+    def shows_plan(self) -> bool:
+        return self.plan is not None and self.plan.shows_action
 
 
 def _font(size: int):
@@ -62,7 +74,8 @@ def contact_sheet(stills: Sequence[Still], columns: int = COLUMNS, thumb_width: 
     columns = max(1, min(columns, len(stills)))
     rows = -(-len(stills) // columns)
     label_height = LABEL_LINES * (LABEL_SIZE + LINE_SPACING)
-    cell_w, cell_h = thumb_width + MARGIN, thumb_height + label_height + MARGIN
+    plan_height = PLAN_SIZE + PLAN_GAP if any(still.shows_plan for still in stills) else 0
+    cell_w, cell_h = thumb_width + MARGIN, thumb_height + label_height + plan_height + MARGIN
     sheet = Image.new("RGB", (MARGIN + columns * cell_w, MARGIN + rows * cell_h), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
     font = _font(LABEL_SIZE)
@@ -75,7 +88,42 @@ def contact_sheet(stills: Sequence[Still], columns: int = COLUMNS, thumb_width: 
         for n, line in enumerate(still.lines[:LABEL_LINES]):
             draw.text((x, y + thumb_height + 3 + n * (LABEL_SIZE + LINE_SPACING)), _fit(draw, line, font, thumb_width),
                       fill=TEXT if n == 0 else SUBTLE, font=font)
+        if still.shows_plan:
+            _draw_plan(sheet, draw, still.plan, x, y + thumb_height + label_height + PLAN_GAP, thumb_width)
     return sheet
+
+
+def _draw_plan(sheet, draw, plan: ShotOverview, x: int, y: int, width: int) -> None:
+    """The plan in a square on the left; on its right, each cast member's actions with their times."""
+    size = min(PLAN_SIZE, width)
+    sheet.paste(plan_image(plan, size, size), (x, y))
+    font = _font(LEGEND_SIZE)
+    left, text_width = x + size + 10, width - size - 10
+    lines = plan_legend(plan)
+    step = LEGEND_SIZE + 3
+    rows = PLAN_SIZE // step
+    if len(lines) > rows:
+        lines = lines[:rows - 1] + [("…", SUBTLE)]
+    for n, (text, colour) in enumerate(lines):
+        if text_width > 0:
+            draw.text((left, y + n * step), _fit(draw, text, font, text_width), fill=colour, font=font)
+
+
+def plan_legend(plan: ShotOverview) -> list[tuple[str, tuple[int, int, int]]]:
+    """Who does what when, as lines with their colours: a cast member's name, then their actions."""
+    lines: list[tuple[str, tuple[int, int, int]]] = []
+    for figure in plan.figures:
+        colour = readable(figure.color)
+        if not figure.events:
+            lines.append((f"{figure.character_id}: stands", colour))
+            continue
+        lines.append((figure.character_id, colour))
+        lines += [("  " + event_text(event), SUBTLE) for event in figure.events]
+    if plan.camera.moves:
+        points = plan.camera.points
+        travel = sum(((b[0] - a[0]) ** 2 + (b[1] - a[1]) ** 2) ** 0.5 for a, b in zip(points, points[1:]))
+        lines.append((f"camera moves {travel:.1f} m", CAMERA))
+    return lines
 
 
 def write_png(image, path: Path) -> Path:

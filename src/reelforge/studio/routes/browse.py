@@ -1,4 +1,4 @@
-"""Browsing and directing: the production tree, a shot's page (edit form and summary), thumbnails, status JSON.
+"""Browsing and directing: the production tree, a shot's page (edit form, summary, plan), thumbnails, status JSON.
 
 Every answer here comes from a library call the CLI shares: `reelforge.app.status` (each shot's
 status, thumbnail and cast; `reelforge status`) and `reelforge.spec.edit` (a shot's form, and
@@ -28,6 +28,7 @@ from reelforge.app.shot_edit import (
     apply_shot_edit,
     load_shot_form,
 )
+from reelforge.app.shot_plan import shot_plan_svg
 from reelforge.app.status import (
     ProductionStatus,
     ShotStatus,
@@ -117,7 +118,12 @@ def _shot_page(request: Request, path: str, form: ShotForm, *, status_code: int 
         return page(request, "browse_shot_editor.html", status_code=status_code, **context)
     shot, summary_error = _shot_status(request, path)
     return page(request, "browse_shot.html", status_code=status_code, shot=shot, summary_error=summary_error,
-                **context)
+                plan_svg=_plan_svg(request, path, shot), **context)
+
+
+def _plan_svg(request: Request, path: str, shot: ShotStatus | None) -> str | None:
+    """The shot's blocking diagram (marks, paths, camera) while its spec plans."""
+    return shot_plan_svg(studio(request).spec, path) if shot is not None else None
 
 
 @router.get("/shots/{episode}/{scene}/{shot}")
@@ -173,7 +179,8 @@ def shot_summary(request: Request, episode: str, scene: str, shot: str) -> HTMLR
     """The thumbnail, status and render button alone: re-fetched when a render finishes or an edit is saved."""
     path = shot_path(episode, scene, shot)
     status, summary_error = _shot_status(request, path)
-    return page(request, "browse_summary.html", shot_path=path, shot=status, summary_error=summary_error)
+    return page(request, "browse_summary.html", shot_path=path, shot=status, summary_error=summary_error,
+                plan_svg=_plan_svg(request, path, status))
 
 
 @router.get("/shots/{episode}/{scene}/{shot}/thumbnail.png")
