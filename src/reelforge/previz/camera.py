@@ -32,9 +32,9 @@ A camera may also work with the blocking (previz/blocking.py), after its moves:
   moves (and follow) still place the camera. The lens focuses on the character looked
   at (else the one followed; CameraPose.focus), so depth of field pulls focus with them.
 
-The handheld shake (a layer on any move, after follow and look_at) is a sum of sinusoids at seeded
-frequencies below the cutoff with seeded phases: band-limited, bounded by its
-amplitude, and a pure function of time. Every pose is a pure function of
+The handheld shake (a layer on any move, after follow and look_at) is a sum of
+sinusoids at seeded frequencies below the cutoff with seeded phases: band-limited,
+bounded by its amplitude, and a pure function of time. Every pose is a pure function of
 (job, frame index): frame i is the same whether rendered alone or in a full pass.
 """
 
