@@ -44,13 +44,16 @@ class HandheldJob(Frozen):
 
 
 class CameraPath(MoveJob):
-    """The shot's first move (with where the camera starts), its keyframed moves, and any shake."""
+    """The shot's first move (with where the camera starts), its keyframed moves, any shake, and
+    the cast members it moves with (follow) and aims at (look_at), by character id."""
 
     distance_m: float
     height_m: float
     focal_length_mm: float
     handheld: HandheldJob | None = None
     keyframes: tuple[KeyframeJob, ...] = ()
+    follow: str | None = None
+    look_at: str | None = None
 
 
 def _resolve_move(spec: MoveParameters) -> dict:
@@ -96,7 +99,8 @@ def resolve_camera(camera: Camera) -> CameraPath:
     start = {name: float(getattr(camera, name) if getattr(camera, name) is not None else base[name])
              for name in ("distance_m", "height_m", "focal_length_mm")}
     keyframes = tuple(KeyframeJob(at_s=float(k.at_s), **_resolve_move(k)) for k in camera.keyframes)
-    return CameraPath(**_resolve_move(camera), **start, handheld=_resolve_handheld(camera), keyframes=keyframes)
+    return CameraPath(**_resolve_move(camera), **start, handheld=_resolve_handheld(camera), keyframes=keyframes,
+                      follow=camera.follow, look_at=camera.look_at)
 
 
 def _move_phrase(move: MoveJob, focal_mm: float) -> tuple[str, float]:
@@ -109,7 +113,8 @@ def _move_phrase(move: MoveJob, focal_mm: float) -> tuple[str, float]:
 
 
 def camera_phrase(camera: CameraPath) -> str:
-    """The words a generative backend's prompt gets: the moves in order, then any handheld shake."""
+    """The words a generative backend's prompt gets: the moves in order, then any handheld shake,
+    then following or framing a character (a camera that does neither reads as it always did)."""
     phrases, focal = [], camera.focal_length_mm
     for move in (camera, *camera.keyframes):
         phrase, focal = _move_phrase(move, focal)
@@ -117,5 +122,9 @@ def camera_phrase(camera: CameraPath) -> str:
     text = ", then ".join(phrases)
     if camera.handheld is not None and not any(m.move == "handheld" for m in (camera, *camera.keyframes)):
         text += ", handheld camera"
+    if camera.follow is not None:
+        text += ", tracking shot following the subject"
+    elif camera.look_at is not None:
+        text += ", camera panning to keep the subject framed"
     return text
 

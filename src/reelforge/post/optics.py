@@ -35,14 +35,16 @@ DEPTH_RESOLUTION = 4.0  # the depth image is scaled so the focus plane reads 255
 
 
 def focus_distance(job, pose) -> float:
-    """Focus distance in metres along the optical axis: the look's focus_m, else the subject's depth."""
+    """Focus distance in metres along the optical axis: the look's focus_m, else the depth of the
+    character the camera follows or looks at this frame (pose.focus), else the shot's subject."""
     dof = job.look.depth_of_field
     if dof.focus_m is not None:
         return float(dof.focus_m)
     position = np.asarray(pose.position, dtype=np.float64)
     forward = np.asarray(pose.target, dtype=np.float64) - position
     forward /= math.sqrt(dot3(forward, forward)) or 1.0
-    return max(dot3(np.asarray(subject(job), dtype=np.float64) - position, forward), 0.1)
+    point = pose.focus if pose.focus is not None else subject(job)
+    return max(dot3(np.asarray(point, dtype=np.float64) - position, forward), 0.1)
 
 
 def inverse_depth(scene, pose, near_m: float) -> np.ndarray:

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from reelforge.previz.camera import ease
+from reelforge.previz.easing import ease
 
 if TYPE_CHECKING:
     from reelforge.plan.blocking import ActionJob

@@ -1,4 +1,4 @@
-"""Camera moves for previz: easing curves and one camera pose per frame.
+"""Camera moves for previz: one camera pose per frame (easing curves: previz/easing.py).
 
 World coordinates are metres: x to the right, y up, z forward (away from the side
 the camera starts on). A shot's camera starts distance_m behind the subject (the
@@ -21,9 +21,20 @@ rasterizer levels the horizon from them. Moves change the two:
   looking at it.
 * zoom_to_mm (any move): the focal length eases to that value over the move.
 
-The handheld shake (a layer on any move) is a sum of sinusoids at seeded
-frequencies below the cutoff with seeded phases: band-limited, bounded by its
-amplitude, and a pure function of time. Every pose is a pure function of
+A camera may also work with the blocking (previz/blocking.py), after its moves:
+
+* follow: the whole rig (camera and aim) is carried by the followed character's ground
+  displacement since the shot's start (x and z only: the gait's bob and a sit move
+  nothing), so a walking character stays where the framing put them. The moves play in
+  the follower's frame: an orbit circles the followed character (its `around_m`, if
+  given, is a point that travels with them) and stays centred on them as they walk.
+* look_at: the aim is that character's chest at every frame, wherever they walk; the
+  moves (and follow) still place the camera. The lens focuses on the character looked
+  at (else the one followed; CameraPose.focus), so depth of field pulls focus with them.
+
+The handheld shake (a layer on any move, after follow and look_at) is a sum of
+sinusoids at seeded frequencies below the cutoff with seeded phases: band-limited,
+bounded by its amplitude, and a pure function of time. Every pose is a pure function of
 (job, frame index): frame i is the same whether rendered alone or in a full pass.
 """
 
@@ -32,12 +43,11 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, overload
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from reelforge.plan.seeds import handheld_draws
-from reelforge.spec.easing import easing_points
+from reelforge.previz.blocking import BlockingTimeline
+from reelforge.previz.easing import ease
 
 if TYPE_CHECKING:
     from reelforge.plan.camera import CameraPath, HandheldJob, MoveJob
@@ -60,64 +70,21 @@ HANDHELD_LOWEST = 0.2
 HANDHELD_FADE_S = 0.5
 MAX_TILT_RAD = math.radians(89.0)
 
-_BISECTION_STEPS = 48  # fixed count: same work, same bits, for every input
-# ----------------------------------------------------------------------------- easing
-
-
-def cubic_bezier(x1: float, y1: float, x2: float, y2: float, t: np.ndarray) -> np.ndarray:
-    """CSS cubic-bezier(x1, y1, x2, y2) evaluated at progress t in [0, 1].
-
-    Solves x(s) = t for the curve parameter s by bisection with a fixed number of
-    steps (x(s) is monotonic when 0 <= x1, x2 <= 1, as CSS requires), then
-    returns y(s). Fixed steps rather than a tolerance keep the result bit-stable;
-    the arithmetic is elementwise, so a scalar gives the same bits as an array.
-    """
-    if not (0.0 <= x1 <= 1.0 and 0.0 <= x2 <= 1.0):
-        raise ValueError(f"cubic-bezier x control points must lie in [0, 1], got {x1}, {x2}")
-
-    def bezier(p1: float, p2: float, s: np.ndarray) -> np.ndarray:
-        u = 1.0 - s
-        return 3.0 * u * u * s * p1 + 3.0 * u * s * s * p2 + s * s * s
-
-    lo = np.zeros_like(t)
-    hi = np.ones_like(t)
-    for _ in range(_BISECTION_STEPS):
-        mid = 0.5 * (lo + hi)
-        below = bezier(x1, x2, mid) < t
-        lo = np.where(below, mid, lo)
-        hi = np.where(below, hi, mid)
-    y = bezier(y1, y2, 0.5 * (lo + hi))
-    # Pin the endpoints exactly: a move must start and end where the spec says.
-    return np.where(t <= 0.0, 0.0, np.where(t >= 1.0, 1.0, y))
-
-
-@overload
-def ease(name: str, t: float) -> float: ...
-@overload
-def ease(name: str, t: np.ndarray) -> np.ndarray: ...
-def ease(name: str, t: np.ndarray | float) -> np.ndarray | float:
-    """Map linear progress t in [0, 1] through an easing (a name or "cubic-bezier(...)").
-
-    ease(0) == 0 and ease(1) == 1; monotonic when the y control points lie in
-    [0, 1]; t outside [0, 1] is clamped. Returns a float for a float, an array for an array.
-    """
-    points = easing_points(name)
-    scalar = np.ndim(t) == 0
-    values = np.clip(np.asarray(t, dtype=np.float64), 0.0, 1.0)
-    out = values if points is None else cubic_bezier(*points, values)
-    return float(out) if scalar else out
-
-
 # ----------------------------------------------------------------------------- poses
 
 
 @dataclass(frozen=True)
 class CameraPose:
-    """Where the camera is, what it looks at, and its lens, for one frame."""
+    """Where the camera is, what it looks at, and its lens, for one frame.
+
+    `focus` is the point the lens focuses on when the camera follows or looks at a cast
+    member (their chest, this frame); None: the shot's subject (`subject`), as always.
+    """
 
     position: tuple[float, float, float]
     target: tuple[float, float, float]
     focal_length_mm: float
+    focus: tuple[float, float, float] | None = None
 
 
 def subject(job: ShotJob) -> tuple[float, float, float]:
@@ -189,6 +156,7 @@ class _Span:
     end_s: float
     start: CameraPose
     amount: float  # metres (travel) or degrees (orbit) over the whole span
+    pivot: tuple[float, float] | None = None  # an orbit's default pivot (x, z); None: the point looked at
 
     def progress(self, seconds: float) -> float:
         """Eased progress of the move at `seconds` into the shot (0 before, 1 after the span)."""
@@ -213,7 +181,8 @@ class _Span:
         if move.move == "dolly":
             return _dolly(pose, move.direction or "right", self.amount * progress)
         if move.move == "orbit":
-            return _orbit(pose, move.direction or "right", self.amount * progress, move.around_m)
+            return _orbit(pose, move.direction or "right", self.amount * progress, 
+                          move.around_m if move.around_m is not None else self.pivot)
         raise ValueError(f"previz does not know the camera move '{move.move}'; known: "
                          "dolly, drone-aerial, handheld, lock-off, orbit, pull-back, push-in")
 
@@ -230,8 +199,11 @@ def last_frame_s(job: ShotJob) -> float:
     return (max(int(job.frames), 1) - 1) / job.fps
 
 
-def _spans(job: ShotJob) -> list[_Span]:
-    """The shot's moves in order, each starting from where the previous one finished."""
+def _spans(job: ShotJob, pivot: tuple[float, float] | None = None) -> list[_Span]:
+    """The shot's moves in order, each starting from where the previous one finished.
+
+    `pivot`: where an orbit without `around_m` turns (the followed character); None: its target.
+    """
     camera: CameraPath = job.camera
     end_s = last_frame_s(job)
     starts = [0.0] + [k.at_s for k in camera.keyframes]
@@ -244,7 +216,7 @@ def _spans(job: ShotJob) -> list[_Span]:
                       float(camera.focal_length_mm))
     spans = []
     for move, start_s, stop_s in zip([camera, *camera.keyframes], starts, starts[1:] + [end_s]):
-        span = _Span(move, start_s, stop_s, pose, _amount(move, stop_s - start_s))
+        span = _Span(move, start_s, stop_s, pose, _amount(move, stop_s - start_s), pivot)
         spans.append(span)
         pose = span.pose(1.0)
     return spans
@@ -305,23 +277,68 @@ class Shake:
         pitch = min(max(math.atan2(dy, math.hypot(dx, dz)) + tilt, -MAX_TILT_RAD), MAX_TILT_RAD)
         target = (px + reach * math.cos(pitch) * math.sin(yaw), py + reach * math.sin(pitch),
                   pz + reach * math.cos(pitch) * math.cos(yaw))
-        return CameraPose((px, py, pz), target, pose.focal_length_mm)
+        return CameraPose((px, py, pz), target, pose.focal_length_mm, pose.focus)
 
 
 # ----------------------------------------------------------------------------- the path
 
 
-class _Path:
-    """A shot's moves and shake, prepared once; pose(t) is a pure function of time."""
+class _Subjects:
+    """The cast members a camera follows and looks at, read from the blocking at any time."""
 
     def __init__(self, job: ShotJob) -> None:
-        self.spans = _spans(job)
-        handheld = job.camera.handheld
+        camera = job.camera
+        self.follow, self.look_at = camera.follow, camera.look_at
+        self.timeline = BlockingTimeline(job)
+        heights = {f.character_id: f.height_m for f in job.figures}
+        for role, who in (("follow", self.follow), ("look_at", self.look_at)):
+            if who is not None and who not in heights:
+                raise ValueError(f"the camera's {role} names '{who}', who is not cast in shot {job.shot_path}")
+        self.heights = heights
+        self.origin = self.ground(self.follow, 0.0) if self.follow is not None else (0.0, 0.0)
+
+    def ground(self, who: str, seconds: float) -> tuple[float, float]:
+        pose = self.timeline.pose(who, seconds)
+        return pose.x, pose.z
+
+    def chest(self, who: str, seconds: float) -> tuple[float, float, float]:
+        """Where the camera aims at a character: standing chest height (as `subject`), over their feet.
+
+        (The standing height also while they sit: FigurePose has no hip height to lower it by yet.)
+        """
+        x, z = self.ground(who, seconds)
+        return (x, SUBJECT_HEIGHT_FRACTION * self.heights[who], z)
+
+    def apply(self, pose: CameraPose, seconds: float) -> CameraPose:
+        """Carry the rig with the followed character, then aim at the one looked at."""
+        position, target = pose.position, pose.target
+        if self.follow is not None:
+            x, z = self.ground(self.follow, seconds)
+            dx, dz = x - self.origin[0], z - self.origin[1]
+            position = (position[0] + dx, position[1], position[2] + dz)
+            target = (target[0] + dx, target[1], target[2] + dz)
+        if self.look_at is not None:
+            target = self.chest(self.look_at, seconds)
+        focus = self.chest(self.look_at or self.follow, seconds)
+        return CameraPose(position, target, pose.focal_length_mm, focus)
+
+
+class _Path:
+    """A shot's moves, blocking subjects and shake, prepared once; pose(t) is a pure function of time."""
+
+    def __init__(self, job: ShotJob) -> None:
+        camera = job.camera
+        tracking = camera.follow is not None or camera.look_at is not None
+        self.subjects = _Subjects(job) if tracking else None
+        self.spans = _spans(job, self.subjects.origin if camera.follow is not None else None)
+        handheld = camera.handheld
         self.shake = Shake.seeded(handheld, job.seed) if handheld is not None else None
 
     def pose(self, seconds: float) -> CameraPose:
         span = next(s for s in reversed(self.spans) if s.start_s <= seconds or s is self.spans[0])
         pose = span.pose(span.progress(seconds))
+        if self.subjects is not None:
+            pose = self.subjects.apply(pose, seconds)
         return self.shake.apply(pose, seconds) if self.shake is not None else pose
 
 

@@ -7,6 +7,14 @@
 The camera's own move starts the shot; each keyframe starts a new move at its time,
 from wherever the camera is then. A parameter a move does not take is an error, not
 something silently ignored (it would still change the job key).
+
+With blocking, the camera can move with a cast member and aim at one (the same or another):
+
+    "camera": {"move": "orbit", "follow": "mara", "look_at": "theo"}
+
+`follow` carries the whole rig with the character's walk (the offset the framing set is
+kept; an orbit circles them), `look_at` keeps the aim on the character's chest, frame by
+frame. Whoever is named must be cast in every shot that uses the camera.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from reelforge.spec import presets
-from reelforge.spec.base import Strict
+from reelforge.spec.base import Id, Strict
 from reelforge.spec.easing import canonical_easing
 
 # A move's speed stands in for its amount over the move (amount = speed × the move's span).
@@ -106,6 +114,10 @@ class Camera(MoveParameters):
     handheld: bool | Handheld | None = Field(None, description="shake on top of every move: true, or "
                                                                "{amplitude_m, rotation_deg, frequency_hz}")
     keyframes: list[CameraKeyframe] = Field([], description="moves that start later in the shot, in time order")
+    follow: Id | None = Field(None, description="a cast member the camera moves with: the rig keeps its offset "
+                                                "from them as they walk (an orbit circles them)")
+    look_at: Id | None = Field(None, description="a cast member the camera aims at, frame by frame, wherever "
+                                                 "they walk (the moves still place the camera)")
 
     @model_validator(mode="after")
     def _keyframes_in_order(self) -> Camera:
@@ -141,7 +153,30 @@ def _seconds(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
-def check_keyframe_times(production: Any) -> None:
+CAMERA_LEVELS = ("shot", "scene", "episode", "production")
+
+
+def shot_cameras(production: Any) -> Iterable[tuple[Any, Any, Any, Any, tuple, str]]:
+    """(episode, scene, shot, camera, the camera's JSON location, the level it is written at) for
+    every shot: the shot's own camera, else the nearest one it inherits."""
+    for e, episode in enumerate(production.episodes):
+        for s, scene in enumerate(episode.scenes):
+            for t, shot in enumerate(scene.shots):
+                levels = [(shot.camera, ("episodes", e, "scenes", s, "shots", t, "camera")),
+                          (scene.camera, ("episodes", e, "scenes", s, "camera")),
+                          (episode.camera, ("episodes", e, "camera")),
+                          (production.camera, ("camera",))]
+                (camera, where), level = next((item, level) for item, level in zip(levels, CAMERA_LEVELS)
+                                              if item[0] is not None)
+                yield episode, scene, shot, camera, where, level
+
+
+def check_cameras(production: Any) -> None:
+    """Check what only the whole production knows about its cameras; one error listing every problem."""
+    raise_at(keyframe_time_problems(production) + camera_cast_problems(production), "Production")
+
+
+def keyframe_time_problems(production: Any) -> list[tuple[tuple, Any, str]]:
     """Every keyframe of every shot's camera (its own or inherited) starts before the shot's last frame.
 
     Only the whole production knows a shot's length in frames (fps is in its delivery)
@@ -151,21 +186,13 @@ def check_keyframe_times(production: Any) -> None:
     """
     fps = production.delivery.fps
     misfits: dict[tuple, list[tuple[str, str, float, int]]] = {}
-    for e, episode in enumerate(production.episodes):
-        for s, scene in enumerate(episode.scenes):
-            for t, shot in enumerate(scene.shots):
-                levels = [(shot.camera, ("episodes", e, "scenes", s, "shots", t, "camera"), "shot"),
-                          (scene.camera, ("episodes", e, "scenes", s, "camera"), "scene"),
-                          (episode.camera, ("episodes", e, "camera"), "episode"),
-                          (production.camera, ("camera",), "production")]
-                camera, where, level = next(item for item in levels if item[0] is not None)
-                frames = shot.frame_count(fps)
-                last = (frames - 1) / fps
-                for k, keyframe in enumerate(camera.keyframes):
-                    if keyframe.at_s >= last:
-                        path = f"{episode.id}/{scene.id}/{shot.id}"
-                        misfits.setdefault(where + ("keyframes", k, "at_s"), []).append(
-                            (path, level, keyframe.at_s, frames))
+    for episode, scene, shot, camera, where, level in shot_cameras(production):
+        frames = shot.frame_count(fps)
+        last = (frames - 1) / fps
+        for k, keyframe in enumerate(camera.keyframes):
+            if keyframe.at_s >= last:
+                path = f"{episode.id}/{scene.id}/{shot.id}"
+                misfits.setdefault(where + ("keyframes", k, "at_s"), []).append((path, level, keyframe.at_s, frames))
     problems = []
     for loc, shots in misfits.items():
         path, level, at_s, frames = shots[0]
@@ -179,4 +206,35 @@ def check_keyframe_times(production: Any) -> None:
             message += (f"; {others} more shot{'s' if many else ''} using this camera "
                         f"{'are' if many else 'is'} too short for it as well")
         problems.append((loc, at_s, message))
-    raise_at(problems, "Production")
+    return problems
+
+
+def camera_cast_problems(production: Any) -> list[tuple[tuple, Any, str]]:
+    """A camera's `follow` and `look_at` name a cast member of every shot that uses the camera.
+
+    Errors name the field where it is written; a camera shared by several shots names the
+    first shot that does not cast the character and counts the others.
+    """
+    misfits: dict[tuple, list[tuple[str, str, str, list[str]]]] = {}
+    for episode, scene, shot, camera, where, level in shot_cameras(production):
+        for field in ("follow", "look_at"):
+            who = getattr(camera, field)
+            if who is not None and who not in shot.cast:
+                misfits.setdefault(where + (field,), []).append(
+                    (who, f"{episode.id}/{scene.id}/{shot.id}", level, list(shot.cast)))
+    problems = []
+    for loc, shots in misfits.items():
+        who, path, level, cast = shots[0]
+        verb = "follows" if loc[-1] == "follow" else "looks at"
+        message = (f"the camera {verb} '{who}', who is not cast in shot {path} "
+                   f"({'cast: ' + ', '.join(cast) if cast else 'it casts no one'}); add '{who}' to the shot's cast "
+                   f"or name a cast member")
+        if level != "shot":
+            message += f"; the shot inherits this camera from the {level}"
+        if len(shots) > 1:
+            others = len(shots) - 1
+            many = others > 1
+            message += (f"; {others} more shot{'s' if many else ''} using this camera "
+                        f"{'do' if many else 'does'} not cast '{who}' either")
+        problems.append((loc, who, message))
+    return problems

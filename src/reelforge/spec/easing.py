@@ -2,7 +2,7 @@
 
 The vocabulary (`linear`, `ease-in`, `ease-out`, `ease-in-out`, `"cubic-bezier(x1, y1, x2, y2)"`
 or a list of four numbers), its validation in plain sentences, and the one spelling of an
-easing that goes into a job. The previz evaluates the curve (previz/camera.py: `ease`).
+easing that goes into a job. The previz evaluates the curve (previz/easing.py: `ease`).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from reelforge.spec.base import ID_PATTERN, Color, Id, LocalizedText, Strict, text_in  # noqa: F401 (re-exported)
 from reelforge.spec.blocking import Blocking, Point
-from reelforge.spec.camera import Camera, check_keyframe_times, raise_at
+from reelforge.spec.camera import Camera, check_cameras, raise_at
 from reelforge.spec.character import Character, Wardrobe  # noqa: F401 (re-exported)
 from reelforge.spec.dialogue import DialogueLine, dialogue_time_problems
 from reelforge.spec.lighting import Lighting
@@ -246,7 +246,7 @@ class Production(Strict):
 
     @model_validator(mode="after")
     def _camera_keyframes_fit_shots(self) -> Production:
-        check_keyframe_times(self)  # needs fps and inheritance: errors name each keyframe's own path
+        check_cameras(self)  # needs fps, cast and inheritance: errors name each field's own path
         return self
 
     @field_validator("languages")
