@@ -22,16 +22,17 @@ from PIL import Image, UnidentifiedImageError
 from safetensors import SafetensorError, safe_open
 
 from reelforge.plan.base import Frozen, LoraJob
-from reelforge.plan.blocking import FigureBlocking
+from reelforge.plan.blocking import FigureBlocking, FigureStart
 from reelforge.plan.seeds import figure_draws, identity_seed
 from reelforge.spec.base import text_in
 from reelforge.spec.character import Character, Wardrobe
 from reelforge.spec.model import Production
+from reelforge.spec.staging import LINEUP_SPACING_M, lineup
 from reelforge.store.assets import keep_asset
 from reelforge.store.hashing import cached_file_sha256
 from reelforge.store.paths import ProductionPaths
 
-FIGURE_SPACING_M = 1.1
+FIGURE_SPACING_M = LINEUP_SPACING_M  # the unblocked line-up (spec/staging.py `lineup`)
 # How far a character's mannequin may depart from the neutral proportions (multipliers), drawn
 # from the identity seed: enough that two characters of one height read apart, small enough
 # that every figure still reads as a person.
@@ -272,24 +273,31 @@ def cast_member(production: Production, character_id: str, episode_id: str, scen
 
 
 def place_figures(production: Production, cast: list[str], episode_id: str | None = None,
-                  scene_id: str | None = None) -> tuple[Figure, ...]:
-    """Cast stands left to right in spec order, centred on the subject, in the scene's wardrobe
-    (the default wardrobe when no episode/scene is given), built by each identity seed."""
+                  scene_id: str | None = None, blocking: dict[str, FigureStart] | None = None) -> tuple[Figure, ...]:
+    """Cast stands where the shot's blocking starts them (plan/blocking.py `resolve_blocking`), else left
+    to right in spec order, centred on the subject, in the scene's wardrobe (the default wardrobe when
+    no episode/scene is given), built by each identity seed."""
     figures = []
-    for i, character_id in enumerate(cast):
+    for (x, z), character_id in zip(lineup(len(cast)), cast):
         c = production.character(character_id)
         wardrobe = c.wardrobe_for(episode_id, scene_id) if episode_id is not None else c.wardrobe
+        start = (blocking or {}).get(character_id)
+        if start is not None:
+            x, z = start.x_m, start.z_m
         figures.append(Figure(
-            character_id=c.id, x_m=round((i - (len(cast) - 1) / 2) * FIGURE_SPACING_M, 6), z_m=0.0,
+            character_id=c.id, x_m=x, z_m=z,
             height_m=c.height_m, top=wardrobe.top, bottom=wardrobe.bottom, shoes=wardrobe.shoes,
             skin=c.skin_color, hair=c.hair_color, **figure_proportions(character_identity_seed(production, c)),
+            blocking=start.blocking if start is not None else None,
         ))
     return tuple(figures)
 
 
-def resolve_cast(production: Production, episode, scene, cast: list[str],
-                 base_dir) -> tuple[tuple[CastMember, ...], tuple[Figure, ...], dict[str, str]]:
-    """Cast conditioning in spec order, their figures, and the asset files they need (sha256 → path).
+def resolve_cast(production: Production, episode, scene, cast: list[str], base_dir,
+                 blocking: dict[str, FigureStart] | None = None,
+                 ) -> tuple[tuple[CastMember, ...], tuple[Figure, ...], dict[str, str]]:
+    """Cast conditioning in spec order, their figures (placed by the shot's resolved blocking), and the
+    asset files they need (sha256 → path).
 
     Raises CastFileError (naming `$.characters[i]...` and the file) when a character's file is
     missing or unusable.
@@ -300,4 +308,4 @@ def resolve_cast(production: Production, episode, scene, cast: list[str],
         member, files = cast_member(production, character_id, episode.id, scene.id, base_dir)
         members.append(member)
         assets.update(files)
-    return tuple(members), place_figures(production, cast, episode.id, scene.id), assets
+    return tuple(members), place_figures(production, cast, episode.id, scene.id, blocking), assets

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from reelforge.plan.base import Frozen
+from reelforge.plan.blocking import resolve_blocking
 from reelforge.plan.camera import CameraPath, camera_phrase, resolve_camera
 from reelforge.plan.cast import CastMember, Figure, resolve_cast
 from reelforge.plan.code_hash import render_code_hash
@@ -163,9 +164,12 @@ def plan_shot(production: Production, episode: Episode, scene: Scene, shot: Shot
     light = resolve_lighting(shot.lighting or scene.lighting or episode.lighting or production.lighting)
     look, look_assets = resolve_look(merge_looks(production.look, episode.look, scene.look, shot.look),
                                      base_dir, canvas)
-    cast, figures, cast_assets = resolve_cast(production, episode, scene, shot.cast, base_dir)
-    prompt, negative = compose_prompt(production, scene, shot, style, cast, camera, light)
     location = production.location(scene.location)
+    blocking = resolve_blocking(location, shot.cast, (shot.blocking, scene.blocking, episode.blocking,
+                                                      production.blocking), camera,
+                                [c.id for c in production.characters])
+    cast, figures, cast_assets = resolve_cast(production, episode, scene, shot.cast, base_dir, blocking)
+    prompt, negative = compose_prompt(production, scene, shot, style, cast, camera, light)
     width, height = picture_size(look.aspect_ratio, canvas)
     model_job, files = model if model else (None, None)
     if model_job is not None:

@@ -31,6 +31,13 @@ from reelforge.spec.easing import canonical_easing
 
 ACTIONS = ("walk", "run", "turn", "look-at", "sit", "stand", "gesture", "hold")
 GESTURES = ("wave", "point", "reach")
+# Defaults the field descriptions below state; planning (plan/blocking.py) and validate use these.
+WALK_SPEED_MPS = 1.3
+RUN_SPEED_MPS = 3.5
+DEFAULT_DURATION_S = {"turn": 0.6, "look-at": 0.4, "sit": 1.0, "stand": 1.0, "gesture": 1.5, "hold": 1.0}
+SEAT_HEIGHT_M = 0.45
+SEAT_RANGE_M = (0.1, 1.5)  # a sit's height_m; a prop whose top lies outside it is no seat
+PROP_CLEARANCE_M = 0.45  # a walk "to" a prop ends this far outside the prop's footprint, on the walker's side
 # Which optional fields each action takes (at_s and easing: every action).
 ACTION_FIELDS: dict[str, tuple[str, ...]] = {
     "walk": ("to", "path", "speed_mps", "arrive_s"),
@@ -56,10 +63,11 @@ class BlockingAction(Strict):
     """One timed action of one cast member."""
 
     action: Literal[ACTIONS] = Field(description="walk, run, turn, look-at, sit, stand, gesture or hold")  # type: ignore[valid-type]
-    at_s: float = Field(ge=0, le=3600, description="seconds from the start of the shot")
+    at_s: float = Field(ge=0, le=3600, description="when the action starts: seconds from the start of the shot")
     easing: str | list[float] = Field("ease-in-out", description="how the action speeds up and slows down: the "
-                                                                 "camera's easing vocabulary")
-    to: Target | None = Field(None, description="walk/run: where to (a mark, prop or [x, z]); turn, look-at, "
+                                                                 "camera's easing vocabulary (default ease-in-out)")
+    to: Target | None = Field(None, description="walk/run: where to (a mark, [x, z], or a prop: the spot beside it "
+                                                "on the walker's side); turn, look-at, "
                                                 "gesture: what to face or point at (a mark, prop, [x, z], a cast "
                                                 "member's id, or \"camera\")")
     path: list[Point] | None = Field(None, min_length=1, max_length=64,
@@ -69,14 +77,17 @@ class BlockingAction(Strict):
                                                                    "1.3, run 3.5)")
     arrive_s: float | None = Field(None, gt=0, le=3600, description="walk/run: instead of speed, when the character "
                                                                     "arrives (seconds from the start of the shot)")
-    heading_deg: float | None = Field(None, ge=-360, le=360, description="turn: the heading to end on (0 faces the "
-                                                                         "camera's side, 90 right, 180 away)")
+    heading_deg: float | None = Field(None, ge=-360, le=360, description="turn: the heading to end on in degrees (0 "
+                                                                         "faces the camera's side, 90 right, 180 away, "
+                                                                         "-90 left)")
     duration_s: float | None = Field(None, gt=0, le=3600, description="how long the action takes (defaults: turn "
                                                                       "0.6, look-at 0.4, sit and stand 1.0, "
-                                                                      "gesture 1.5, hold 1.0)")
+                                                                      "gesture 1.5, hold 1.0; a walk or run lasts its "
+                                                                      "length over its speed, or until arrive_s)")
     gesture: Literal[GESTURES] | None = Field(None, description="gesture: wave, point or reach")  # type: ignore[valid-type]
-    height_m: float | None = Field(None, gt=0.1, le=1.5, description="sit: seat height (default 0.45 m, or the "
-                                                                     "top of a prop the character sits by)")
+    height_m: float | None = Field(None, gt=0.1, le=1.5, description="sit: seat height (default: the top of the "
+                                                                     "prop the last walk went to when it is 0.1 to "
+                                                                     "1.5 m high, else 0.45 m)")
 
     @field_validator("easing")
     @classmethod
@@ -116,14 +127,19 @@ class CharacterBlocking(Strict):
     """Where one cast member starts, which way they face, and their actions in time order."""
 
     mark: Place | None = Field(None, description="where the character stands at the start: [x, z], a location "
-                                                 "mark or a prop; default: the cast's line-up, left to right")
-    facing: float | str | None = Field(None, description="heading at the start in degrees, or what to face (a "
-                                                         "mark, prop, cast member or \"camera\"); default: camera")
-    actions: list[BlockingAction] = Field([], max_length=256, description="timed actions, in time order")
+                                                 "mark or a prop (the spot beside it on the camera's side); "
+                                                 "default: their place in the cast's line-up, left to right")
+    facing: float | Point | str | None = Field(
+        None, description="heading at the start in degrees (0 faces the camera's side, 90 right, 180 away), or what "
+                          "to face: a mark, a prop, [x, z], a cast member or \"camera\" (toward where the camera "
+                          "starts); default: 0, square to the camera's side as an unblocked cast stands")
+    actions: list[BlockingAction] = Field(
+        [], max_length=256, description="timed actions, in time order: one body action (walk, run, turn, sit, stand, "
+                                        "hold) at a time; a look-at and a gesture may run beside one")
 
     @field_validator("facing")
     @classmethod
-    def _heading_range(cls, v: float | str | None) -> float | str | None:
+    def _heading_range(cls, v: float | Point | str | None) -> float | Point | str | None:
         if isinstance(v, float | int) and not -360 <= v <= 360:
             raise ValueError(f"a heading lies between -360 and 360 degrees, got {v:g}")
         return v

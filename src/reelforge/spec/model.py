@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from reelforge.spec.base import ID_PATTERN, Color, Id, LocalizedText, Strict, text_in  # noqa: F401 (re-exported)
 from reelforge.spec.blocking import Blocking, Point
+from reelforge.spec.blocking_checks import blocking_problems
 from reelforge.spec.camera import Camera, check_cameras, raise_at
 from reelforge.spec.character import Character, Wardrobe  # noqa: F401 (re-exported)
 from reelforge.spec.dialogue import DialogueLine, dialogue_time_problems
@@ -63,6 +64,14 @@ class Location(Strict):
     area_m: tuple[float, float, float, float] = Field(
         (-24.0, -24.0, 24.0, 24.0), description="the set's floor on the plan: x_min, z_min, x_max, z_max in metres; "
                                                 "blocking must stay inside it")
+
+    @field_validator("area_m")
+    @classmethod
+    def _area_not_empty(cls, v: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        if v[0] >= v[2] or v[1] >= v[3]:
+            raise ValueError(f"area_m is [x_min, z_min, x_max, z_max]: x_min must be less than x_max and z_min less "
+                             f"than z_max, got [{', '.join(f'{n:g}' for n in v)}]")
+        return v
 
 
 class Shot(Strict):
@@ -247,6 +256,11 @@ class Production(Strict):
     @model_validator(mode="after")
     def _camera_keyframes_fit_shots(self) -> Production:
         check_cameras(self)  # needs fps, cast and inheritance: errors name each field's own path
+        return self
+
+    @model_validator(mode="after")
+    def _blocking_fits(self) -> Production:
+        raise_at(blocking_problems(self), "Production")  # needs cast, locations and fps: each at its own field
         return self
 
     @field_validator("languages")
