@@ -92,12 +92,12 @@ def _shot_problems(shot: Any, ground: GroundPlan, levels: list, known: list[str]
         found = [(loc, value, message) for loc, value, message in stage.problems]
         found += _spot_problems(stage, ground)
         found += _time_problems(character_id, stage.actions, length, frames, fps)
-        out += [(entry.loc + loc, _kind(loc, message), entry.level, value, message) for loc, value, message in found]
+        out += [(entry.loc + loc, _kind(message), entry.level, value, message) for loc, value, message in found]
     out += _start_gap_problems(cast, entries, staged, starts)
     return out
 
 
-def _kind(loc: Loc, message: str) -> str:
+def _kind(message: str) -> str:
     """Problems at one field are grouped across shots by what kind they are (the message's first words)."""
     return " ".join(message.split()[:3])
 

@@ -45,7 +45,7 @@ def heading_toward(origin: Ground, point: Ground) -> float:
     dx, dz = point[0] - origin[0], point[1] - origin[1]
     if math.hypot(dx, dz) < 1e-9:
         return 0.0
-    return round(math.degrees(math.atan2(dx, -dz)), 6)
+    return round(math.degrees(math.atan2(dx, -dz)), 6) + 0.0  # + 0.0: never -0.0 (it would key apart)
 
 
 # ----------------------------------------------------------------------------- the ground plan
