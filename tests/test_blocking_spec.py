@@ -106,6 +106,17 @@ def test_unknown_start_mark(tmp_path: Path, spec: dict) -> None:
     assert_problem(tmp_path, spec, f"{SHOT}.blocking.theo.mark", "unknown mark or prop 'pier'", "quay-end")
 
 
+def test_a_mark_name_that_is_no_id_is_an_unknown_mark(tmp_path: Path, spec: dict) -> None:
+    shot(spec)["blocking"] = {"theo": {"mark": "Quay End"}}
+    assert_problem(tmp_path, spec, f"{SHOT}.blocking.theo.mark", "unknown mark or prop 'Quay End'",
+                   "did you mean 'quay-end'?")
+
+
+def test_an_arrival_before_the_start_is_reported_at_arrive_s(tmp_path: Path, spec: dict) -> None:
+    shot(spec)["blocking"] = {"mara": {"actions": [{"action": "walk", "at_s": 1.0, "to": "steps", "arrive_s": 0.5}]}}
+    assert_problem(tmp_path, spec, f"{SHOT}.blocking.mara.actions[0].arrive_s", "must come after at_s")
+
+
 def test_unknown_facing_target_lists_cast_and_camera(tmp_path: Path, spec: dict) -> None:
     shot(spec)["blocking"] = {"theo": {"facing": "mra"}}
     assert_problem(tmp_path, spec, f"{SHOT}.blocking.theo.facing", "unknown target 'mra'", "did you mean 'mara'?",

@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from reelforge.spec.base import Id, Strict
+from reelforge.spec.camera import raise_at
 from reelforge.spec.easing import canonical_easing
 
 ACTIONS = ("walk", "run", "turn", "look-at", "sit", "stand", "gesture", "hold")
@@ -53,8 +54,9 @@ OPTIONAL_FIELDS = ("to", "path", "speed_mps", "arrive_s", "heading_deg", "durati
 
 Metres = Annotated[float, Field(ge=-10000, le=10000)]
 Point = tuple[Metres, Metres]
-# A place: [x, z] in metres, or the name of a location mark or a prop.
-Place = Point | Id
+# A place: [x, z] in metres, or the name of a location mark or a prop (names are checked against the
+# location's by spec/blocking_checks.py, which lists them: a better message than a pattern's).
+Place = Point | str
 # Something to face: a place, a cast member's id, or "camera" (where the camera starts).
 Target = Point | str
 
@@ -119,7 +121,8 @@ class BlockingAction(Strict):
         if self.action == "gesture" and self.gesture is None:
             raise ValueError(f"a gesture needs 'gesture': one of {', '.join(GESTURES)}")
         if self.arrive_s is not None and self.arrive_s <= self.at_s:
-            raise ValueError(f"arrive_s ({self.arrive_s:g} s) must come after at_s ({self.at_s:g} s)")
+            raise_at([(("arrive_s",), self.arrive_s, f"arrive_s ({self.arrive_s:g} s) must come after at_s "
+                                                     f"({self.at_s:g} s)")], "BlockingAction")
         return self
 
 
