@@ -241,7 +241,6 @@ def test_the_studio_shows_a_blocking_problem_with_its_path_beside_the_field(spec
         assert "speed_mps&#34;: 1" in response.text or "speed_mps&quot;: 1" in response.text  # what was typed stays
 
 
-@pytest.mark.xfail(strict=True, reason="the spec's blocking reaches the plan (Figure.blocking) with helper A's merge")
 def test_a_blocking_saved_in_the_editor_moves_the_path_on_the_shot_page(spec):
     with served(spec) as (_, _, browser):
         page = browser.get(f"/shots/{PUSH_IN}")
