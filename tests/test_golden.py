@@ -42,18 +42,26 @@ SLICE_FRAMES = 6  # frames per shot of the showcase slice
 
 
 def lantern_street_slice(folder: Path) -> Path:
-    """The showcase with every shot cut to a few frames (keyframes moved inside): every move, light,
-    style family (built-in and the production's own), aspect ratio, depth of field, grain, vignette, LUT."""
+    """The showcase with every shot cut to a few frames (keyframes and blocking moved inside): every move,
+    light, style family (built-in and the production's own), aspect ratio, depth of field, grain, vignette,
+    LUT, and blocking (walks, turns, looks, gestures)."""
     shutil.copytree(ROOT / "examples" / "lantern-street", folder)
     spec_path = folder / "production.json"
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     for episode in spec["episodes"]:
         for scene in episode["scenes"]:
             for shot in scene["shots"]:
-                shot.pop("seconds", None)
+                shot_seconds = shot.pop("seconds", None) or shot["frames"] / 24
                 shot["frames"] = SLICE_FRAMES
                 for n, keyframe in enumerate(shot.get("camera", {}).get("keyframes", []), start=1):
                     keyframe["at_s"] = 2 * n / 24
+                # Blocking played over the slice: every time scaled into its last frame (4 frames of 5).
+                scale = (SLICE_FRAMES - 2) / 24 / shot_seconds
+                for entry in shot.get("blocking", {}).values():
+                    for action in entry.get("actions", []):
+                        for name in ("at_s", "arrive_s", "duration_s"):
+                            if name in action:
+                                action[name] = round(action[name] * scale, 6)
     spec_path.write_text(json.dumps(spec, indent=2), encoding="utf-8")
     return spec_path
 
