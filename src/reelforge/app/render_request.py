@@ -382,7 +382,9 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
                 # A partial render (--episode) gets its own sheet rather than replacing the whole series'.
                 sheet_name = ("contact-sheet.png" if not request.episodes
                               else f"contact-sheet.{'+'.join(request.episodes)}.png")
-                outcome.contact_sheet = pipeline.deliver_contact_sheet(outcome.results, out_dir / sheet_name)
+                marks = {loc.id: {name: (float(x), float(z)) for name, (x, z) in loc.marks.items()}
+                         for loc in production.locations}  # drawn on each shot's plan; not in any job
+                outcome.contact_sheet = pipeline.deliver_contact_sheet(outcome.results, out_dir / sheet_name, marks)
     except ProductionBusy as exc:
         raise RenderRefused(str(exc), code=1) from None
     except RENDER_INPUT_ERRORS as exc:  # a checkpoint that hashes but will not load, say

@@ -8,7 +8,7 @@ previz plays); the drawing is media/contact_sheet.py.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from reelforge import __version__
@@ -21,13 +21,15 @@ from reelforge.store.hashing import file_sha256
 from reelforge.store.shots import ShotStore
 
 
-def deliver_contact_sheet(shots: Iterable, store: ShotStore, options: DeliveryOptions, output: Path) -> Path:
-    """One labelled still per shot (an engine.shot.ShotOutput: its middle frame) on a signed PNG grid at `output`."""
+def deliver_contact_sheet(shots: Iterable, store: ShotStore, options: DeliveryOptions, output: Path,
+                          marks: Mapping[str, Mapping[str, tuple[float, float]]] | None = None) -> Path:
+    """One labelled still per shot (an engine.shot.ShotOutput: its middle frame) on a signed PNG grid at `output`,
+    each with its plan (`marks`: location id → the location's named spots, which no job carries)."""
     stills, picked = [], []
     for shot in shots:
         middle = len(shot.frame_hashes) // 2
         digest = shot.frame_hashes[middle]
-        stills.append(Still(store.frames.get(digest), shot_lines(shot.job), shot_overview(shot.job)))
+        stills.append(Still(store.frames.get(digest), shot_lines(shot.job), shot_overview(shot.job, (marks or {}).get(shot.job.set.location_id))))
         picked.append({"shot": shot.job.shot_path, "job_key": shot.job.key,
                        "frame": shot.first_frame + middle, "frame_sha256": digest})
     unsigned = store.segments.incoming(f"contact-sheet-{picked[0]['job_key']}.png")

@@ -13,7 +13,7 @@ import dataclasses
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -154,10 +154,12 @@ class RenderPipeline:
         finally:
             shot.segment.unlink(missing_ok=True)
 
-    def deliver_contact_sheet(self, results: list[RenderResult], output: Path) -> Path:
-        """One labelled still per rendered shot (its middle frame, from the store) on a signed PNG grid."""
+    def deliver_contact_sheet(self, results: list[RenderResult], output: Path,
+                              marks: Mapping[str, Mapping[str, tuple[float, float]]] | None = None) -> Path:
+        """One labelled still per rendered shot (its middle frame, from the store) on a signed PNG grid;
+        `marks` (location id → named spots) are drawn on each shot's plan."""
         return deliver_contact_sheet([shot for result in results for shot in result.shots], self.store,
-                                     self.delivery, output)
+                                     self.delivery, output, marks)
 
     def _deliver(self, kind: str, episode_id: str, shots: list[ShotOutput], output: Path, started: float,
                  started_at: str, meter: EnergyMeter, localization: Localization | None = None) -> RenderResult:
