@@ -21,6 +21,22 @@ def example_spec() -> dict:
     return json.loads(EXAMPLE.read_text(encoding="utf-8"))
 
 
+def shorten(shot: dict, frames: int) -> dict:
+    """Cut a shot of the examples to `frames`, with its camera keyframes and blocking played inside it
+    (every time scaled by the same factor, so the action keeps its order and still fits)."""
+    seconds = shot.pop("seconds", None) or shot["frames"] / 24
+    shot["frames"] = frames
+    scale = max(frames - 2, 1) / 24 / seconds  # everything ends by the last frame but one
+    for keyframe in shot.get("camera", {}).get("keyframes", []):
+        keyframe["at_s"] = round(keyframe["at_s"] * scale, 6)
+    for entry in shot.get("blocking", {}).values():
+        for action in entry.get("actions", []):
+            for name in ("at_s", "arrive_s", "duration_s"):
+                if name in action:
+                    action[name] = round(action[name] * scale, 6)
+    return shot
+
+
 def small_spec(frames: int = 8) -> dict:
     """The example cut down to one episode of three short shots (`frames` each) for fast tests."""
     spec = copy.deepcopy(example_spec())
@@ -29,8 +45,7 @@ def small_spec(frames: int = 8) -> dict:
     episode["scenes"][0]["shots"] = episode["scenes"][0]["shots"][:2]
     for scene in episode["scenes"]:
         for shot in scene["shots"]:
-            shot.pop("seconds", None)
-            shot["frames"] = frames
+            shorten(shot, frames)
     spec["episodes"] = [episode]
     return spec
 

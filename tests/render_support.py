@@ -11,7 +11,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from conftest import run_cli
+from conftest import run_cli, shorten
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,8 +31,7 @@ def tiny_backend_shot(folder: Path, backend: str) -> Path:
     episode["scenes"] = episode["scenes"][:1]
     scene = episode["scenes"][0]
     scene["shots"] = scene["shots"][:1]
-    scene["shots"][0].pop("seconds", None)
-    scene["shots"][0]["frames"] = 3
+    shorten(scene["shots"][0], 3)
     spec["episodes"] = [episode]
     spec["backend"] = backend
     spec["model"] = {"checkpoint": "checkpoint", "steps": 2, "width": 64, "height": 64}

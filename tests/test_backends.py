@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli, small_spec, stream_sha, write_spec
+from conftest import run_cli, shorten, small_spec, stream_sha, write_spec
 
 from reelforge.backends.checkpoints import CheckpointError, checkpoint_sha256
 from reelforge.backends.models import resolve_model
@@ -46,7 +46,7 @@ def model_spec(backend: str, checkpoint: Path, frames: int = 3, **model) -> dict
     episode = spec["episodes"][0]
     episode["scenes"] = episode["scenes"][:1]
     episode["scenes"][0]["shots"] = episode["scenes"][0]["shots"][:1]
-    episode["scenes"][0]["shots"][0]["frames"] = frames
+    shorten(episode["scenes"][0]["shots"][0], frames)
     spec["backend"] = backend
     spec["model"] = {"checkpoint": str(checkpoint), "steps": 2, "width": 64, "height": 64, **model}
     if backend != "sdxl":

@@ -27,6 +27,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import shorten
 from render_support import ROOT, harbor_lights, rendered, tiny_backend_shot
 
 from reelforge.engine.environment import isa_class
@@ -51,17 +52,7 @@ def lantern_street_slice(folder: Path) -> Path:
     for episode in spec["episodes"]:
         for scene in episode["scenes"]:
             for shot in scene["shots"]:
-                shot_seconds = shot.pop("seconds", None) or shot["frames"] / 24
-                shot["frames"] = SLICE_FRAMES
-                for n, keyframe in enumerate(shot.get("camera", {}).get("keyframes", []), start=1):
-                    keyframe["at_s"] = 2 * n / 24
-                # Blocking played over the slice: every time scaled into its last frame (4 frames of 5).
-                scale = (SLICE_FRAMES - 2) / 24 / shot_seconds
-                for entry in shot.get("blocking", {}).values():
-                    for action in entry.get("actions", []):
-                        for name in ("at_s", "arrive_s", "duration_s"):
-                            if name in action:
-                                action[name] = round(action[name] * scale, 6)
+                shorten(shot, SLICE_FRAMES)
     spec_path.write_text(json.dumps(spec, indent=2), encoding="utf-8")
     return spec_path
 

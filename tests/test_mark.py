@@ -16,7 +16,7 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import small_spec
+from conftest import shorten, small_spec
 
 from reelforge.plan.jobs import plan
 from reelforge.previz.raster import render_frames
@@ -109,7 +109,7 @@ def previz() -> list[np.ndarray]:
     spec = small_spec()
     for scene in spec["episodes"][0]["scenes"]:
         for shot in scene["shots"]:
-            shot["frames"] = FRAMES_PER_SHOT
+            shorten(shot, FRAMES_PER_SHOT)
     jobs = plan(Production.model_validate(spec))[0].jobs
     frames = [frame for job in jobs[:3] for frame in render_frames(job, range(FRAMES_PER_SHOT))]
     assert frames[0].shape == (1080, 1920, 3)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import av
 import numpy as np
-from conftest import cli, run_cli, small_spec, stream_sha, write_spec
+from conftest import cli, run_cli, shorten, small_spec, stream_sha, write_spec
 
 from reelforge.media.yuv import rgb_to_yuv420
 from reelforge.store.frames import FrameStore
@@ -247,7 +247,7 @@ def test_segments_join_seamlessly_at_25_and_30_fps(tmp_path: Path):
         spec = small_spec()
         spec["delivery"]["fps"] = fps
         shots = spec["episodes"][0]["scenes"][0]["shots"]
-        shots[0]["frames"], shots[1]["frames"] = 5, 7
+        shorten(shots[0], 5), shorten(shots[1], 7)
         path = write_spec(tmp_path / f"fps{fps}", spec)
         run_cli("render", str(path))
         with av.open(str(path.parent / "renders" / "s01e01.mp4")) as container:

@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from conftest import run_cli
+from conftest import run_cli, shorten
 
 from reelforge.plan.jobs import plan
 from reelforge.spec import presets
@@ -43,10 +43,7 @@ def test_showcase_renders_with_a_contact_sheet_of_every_shot(tmp_path: Path):
     for episode in spec["episodes"]:
         for scene in episode["scenes"]:
             for shot in scene["shots"]:
-                shot.pop("seconds", None)
-                shot["frames"] = 4
-                for n, keyframe in enumerate(shot.get("camera", {}).get("keyframes", []), start=1):
-                    keyframe["at_s"] = n / 24
+                shorten(shot, 4)
     (show / "production.json").write_text(json.dumps(spec), encoding="utf-8")
     run_cli("render", str(show / "production.json"))
     renders = show / "renders"

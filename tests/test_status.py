@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 from conftest import cli_width, small_spec, write_spec
+from conftest import shorten as conftest_shorten
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -111,7 +112,7 @@ def test_a_spec_change_marks_only_that_shot_changed_and_names_what_moved(rendere
 
 def test_a_later_shot_render_is_the_one_that_counts(rendered):
     def shorten(raw):
-        raw["episodes"][0]["scenes"][1]["shots"][0]["frames"] = 6
+        conftest_shorten(raw["episodes"][0]["scenes"][1]["shots"][0], 6)
 
     with edited(rendered, shorten):
         render_production(RenderRequest(rendered, shot=SHOTS[2], actor="ana"))
