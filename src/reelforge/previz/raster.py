@@ -25,6 +25,7 @@ blends and conversions, whose output does not depend on thread count.
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
@@ -33,10 +34,10 @@ import cv2
 import numpy as np
 
 from reelforge.plan.framing import framing_width
-from reelforge.previz.blocking import BlockingTimeline
+from reelforge.previz.blocking import STOOL_COLOR, STOOL_SIZE, BlockingTimeline
 from reelforge.previz.camera import CameraPose, camera_path, subject
-from reelforge.previz.figure import placed, posed_parts
-from reelforge.previz.solids import Solid, cross3, dot3, figure_solids, prop_solid, unit3
+from reelforge.previz.figure import Part, mannequin, placed, yaw_matrix
+from reelforge.previz.solids import Solid, closed_box, cross3, dot3, figure_solids, prop_solid, unit3
 
 if TYPE_CHECKING:
     from reelforge.plan.cast import Figure
@@ -191,6 +192,16 @@ class ShotScene:
             else:
                 self.moving.append((owner, figure))
         self.timeline = BlockingTimeline(job) if self.moving else None
+        # Per blocked figure: its mannequin and the linear albedo of each of its faces.
+        self.rigs = []
+        for owner, figure in self.moving:
+            rig = mannequin(figure)
+            colors = [hex_to_linear(c) for c in rig.colors]
+            self.rigs.append((owner, figure, rig, np.array([colors[i] for i in rig.face_part]).reshape(-1, 3)))
+        for _, figure in self.moving:  # a stool under every sit, part of the set for the whole shot
+            for seat in self.timeline.seats(figure.character_id):
+                stool = closed_box(0.0, 0.0, STOOL_SIZE[0], seat.height, STOOL_SIZE[1], STOOL_COLOR)
+                solids.append((placed(Part(stool, yaw_matrix(seat.heading, seat.x, 0.0, seat.z))), -1))
         self._static_faces = self._faces([solid for solid, _ in solids], [owner for _, owner in solids],
                                          [-1] * len(solids))
         self._use(self._static_faces)
@@ -237,26 +248,54 @@ class ShotScene:
         return [o for o in outlines if o is not None]
 
     def at(self, index: int) -> ShotScene:
-        """The scene at frame `index`: blocked figures posed for that instant (the scene itself when none are)."""
+        """The scene at frame `index`: blocked figures posed for that instant (the scene itself when none are).
+
+        All of a figure's parts are placed, lit and outlined at once (elementwise numpy over the
+        mannequin's flat arrays, previz/figure.py), so posing costs little per frame.
+        """
         if not self.moving:
             return self
         seconds = index / self.fps
-        parts, owners, matrices = [], [], []
-        for owner, figure in self.moving:
-            for part in posed_parts(figure, self.timeline.pose(figure.character_id, seconds)):
-                parts.append(placed(part))
-                owners.append(owner)
-                matrices.append(part.matrix)
-        moving = self._faces(parts, owners, list(range(len(parts))))
+        vertices, starts, normals, albedo, owners, part_of_face, matrices, shadows = [], [], [], [], [], [], [], []
+        offset, first_part = 0, 0
+        for owner, figure, rig, face_albedo in self.rigs:
+            placing = rig.matrices(self.timeline.pose(figure.character_id, seconds))
+            world, world_normals = rig.place(placing)
+            vertices.append(world)
+            starts.append(rig.face_starts[:-1] + offset)
+            normals.append(world_normals)
+            albedo.append(face_albedo)
+            owners.append(np.full(len(rig.face_part), owner, dtype=np.int32))
+            part_of_face.append((rig.face_part + first_part).astype(np.int32))
+            matrices.append(placing)
+            light = self.shadow_light
+            if self.casts_shadows and light[1] > 0.0:  # as ground_shadow, every part's vertices slid at once
+                plan = world[:, [0, 2]] - (world[:, 1:2] / light[1]) * light[[0, 2]]
+                plan32 = plan.astype(np.float32)
+                bounds = rig.part_vertex_starts.tolist()
+                for a, b in itertools.pairwise(bounds):
+                    outline = plan[a:b][cv2.convexHull(plan32[a:b], returnPoints=False).ravel()]
+                    shadows.append(np.stack([outline[:, 0], np.zeros(len(outline)), outline[:, 1]], axis=1))
+            offset += len(world)
+            first_part += len(placing)
+        world = np.concatenate(vertices)
+        n = np.concatenate(normals)
+        face_starts = np.concatenate(starts + [np.array([offset], dtype=np.int64)])
+        counts = np.diff(face_starts).astype(np.float64)
+        centroids = np.add.reduceat(world, face_starts[:-1], axis=0) / counts[:, None]
+        direct = np.maximum(n[:, 0] * self.toward_light[0] + n[:, 1] * self.toward_light[1]
+                            + n[:, 2] * self.toward_light[2], 0.0)
+        light = self.key_rgb[None, :] * direct[:, None] + self.ambient[None, :] * (0.75 + 0.25 * n[:, 1:2])
+        moving = {"face_vertices": world, "face_normals": n, "face_centroids": centroids,
+                  "face_colors": np.concatenate(albedo) * light, "face_owner": np.concatenate(owners),
+                  "face_part": np.concatenate(part_of_face)}
         static = self._static_faces
         frame = copy.copy(self)
-        frame._use({name: np.concatenate([static[name], moving[name]]) for name in static if name != "face_starts"})
-        frame.face_starts = np.concatenate([static["face_starts"][:-1],
-                                            moving["face_starts"] + len(static["face_vertices"])])
-        frame.part_matrices = np.array(matrices).reshape(-1, 3, 4)
-        frame.shadow_vertices, frame.shadow_starts = concat_polygons(self._static_shadows + self._shadows(parts))
+        frame._use({name: np.concatenate([static[name], moving[name]]) for name in moving})
+        frame.face_starts = np.concatenate([static["face_starts"][:-1], face_starts + len(static["face_vertices"])])
+        frame.part_matrices = np.concatenate(matrices)
+        frame.shadow_vertices, frame.shadow_starts = concat_polygons(self._static_shadows + shadows)
         return frame
-
 
 def grid_pieces(centre_x: float, centre_z: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Grid lines at whole multiples of GRID_STEP_M, cut into one-step pieces.

@@ -128,3 +128,39 @@ def figure_solids(figure: Figure) -> list[Solid]:
         prism(x, z + 0.006 * k * h, 0.051 * k * h, 0.059 * k * h, (1.0 - 0.065 * k) * h, h, figure.hair, sides=12),
     ]
     return solids
+
+
+def closed_box(x: float, z: float, width: float, height: float, depth: float, color: str, y0: float = 0.0) -> Solid:
+    """A box with all six faces, for a part that turns (a limb, a shoe lifted off the ground):
+    its bottom can come into view wherever it stands."""
+    solid = box(x, z, width, height, depth, color, y0=1.0)  # y0 > 0: box() adds the bottom face
+    shift = np.array([0.0, y0 - 1.0, 0.0])
+    return Solid([face + shift for face in solid.faces], solid.normals, color)
+
+
+@dataclass(frozen=True)
+class Proportions:
+    """Where the joints of `figure_solids`' mannequin are, standing at the origin facing -z (metres):
+    the pivots the posed mannequin (previz/figure.py) turns its parts about."""
+
+    height: float
+    leg_x: float  # hip and ankle, sideways from the centre line
+    arm_x: float  # shoulder, sideways
+    ankle_y: float
+    knee_y: float
+    hip_y: float  # the hip joint: top of the thigh
+    elbow_y: float
+    shoulder_y: float
+    thigh_half_depth: float  # a sitting thigh rests this far below the hip joint
+
+    @property
+    def leg(self) -> float:
+        """Hip to ankle, the leg straight."""
+        return self.hip_y - self.ankle_y
+
+    @staticmethod
+    def of(figure: Figure) -> Proportions:
+        h, b, s = figure.height_m, figure.build, figure.shoulders
+        return Proportions(height=h, leg_x=0.06 * b * h, arm_x=(0.125 * s + 0.03 * b + 0.005) * h,
+                           ankle_y=0.045 * h, knee_y=0.265 * h, hip_y=0.485 * h, elbow_y=0.635 * h,
+                           shoulder_y=0.805 * h, thigh_half_depth=0.0425 * b * h)
