@@ -37,6 +37,27 @@ def shorten(shot: dict, frames: int) -> dict:
     return shot
 
 
+def unblocked(spec: dict) -> dict:
+    """The spec (a dict, changed in place and returned) with nobody blocked: no `blocking` at any level,
+    no location marks, and cameras (keyframes too) that follow and look at nobody. Prop ids stay (they
+    change nothing). For tests that build their own blocking on top of an example that blocks most shots."""
+    def free(camera: dict | None) -> None:
+        for frame in [camera or {}, *(camera or {}).get("keyframes", [])]:
+            frame.pop("follow", None)
+            frame.pop("look_at", None)
+
+    spec.pop("blocking", None)
+    free(spec.get("camera"))
+    for location in spec.get("locations", []):
+        location.pop("marks", None)
+    for episode in spec.get("episodes", []):
+        for level in [episode, *episode.get("scenes", []),
+                      *(shot for scene in episode.get("scenes", []) for shot in scene.get("shots", []))]:
+            level.pop("blocking", None)
+            free(level.get("camera"))
+    return spec
+
+
 def small_spec(frames: int = 8) -> dict:
     """The example cut down to one episode of three short shots (`frames` each) for fast tests."""
     spec = copy.deepcopy(example_spec())

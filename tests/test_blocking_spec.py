@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
-from conftest import example_spec, run_cli, write_spec
+from conftest import example_spec, run_cli, unblocked, write_spec
 
 from reelforge.errors import Problem
 from reelforge.plan.blocking import PROP_CLEARANCE_M, WALK_SPEED_MPS
@@ -24,8 +24,9 @@ CRATES = (-3.0, 2.5)
 
 @pytest.fixture
 def spec() -> dict:
-    """The bundled example with marks and prop ids on the harbor, and a 4-second two-hander."""
-    spec = copy.deepcopy(example_spec())
+    """The bundled example without its blocking, with marks and prop ids on the harbor of our own, and a
+    4-second two-hander."""
+    spec = unblocked(copy.deepcopy(example_spec()))
     harbor = spec["locations"][0]
     harbor["props"][0]["id"] = "crates"
     harbor["props"][2]["id"] = "lighthouse"
@@ -297,7 +298,7 @@ def test_validate_exits_2_with_one_line_per_problem(tmp_path: Path, spec: dict) 
 
 def test_an_unblocked_production_plans_figures_as_before(tmp_path: Path) -> None:
     """Figures of shots without blocking: the line-up, facing the camera, blocking None."""
-    spec = example_spec()
+    spec = unblocked(example_spec())
     for episode in plan(load_production(write_spec(tmp_path, spec)), base_dir=tmp_path):
         for job in episode.jobs:
             count = len(job.figures)
