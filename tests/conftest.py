@@ -209,6 +209,17 @@ def jobs():
     return [job for episode in plan(Production.model_validate(example_spec())) for job in episode.jobs]
 
 
+def standing(job):
+    """The job with nobody blocked: whatever the bundled example's blocking is, the cast stands in its
+    line-up, and the camera follows and looks at nobody."""
+    from reelforge.spec.staging import lineup
+
+    places = lineup(len(job.figures))
+    figures = tuple(f.model_copy(update={"blocking": None, "x_m": x, "z_m": z}) for f, (x, z) in zip(job.figures, places))
+    camera = job.camera.model_copy(update={"follow": None, "look_at": None})
+    return job.model_copy(update={"figures": figures, "camera": camera})
+
+
 def shot(jobs, move: str):
     """The first job with cast filmed with camera `move`."""
     return next(job for job in jobs if job.camera.move == move and job.figures)

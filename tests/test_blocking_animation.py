@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import standing
 
 from reelforge.plan.blocking import ActionJob, FigureBlocking
 from reelforge.previz.blocking import HEAD_LIMIT_RAD, BlockingTimeline
@@ -27,9 +28,9 @@ def act(action: str, start: float, end: float, **fields) -> ActionJob:
 
 
 def two_shot(jobs, frames: int = 96, **blocking: tuple[float, tuple[ActionJob, ...]]):
-    """The example's two-hander (Mara and Theo, lock-off), `frames` long, with blocking by hand:
-    cast id → (start heading in degrees, actions)."""
-    job = next(j for j in jobs if len(j.figures) == 2 and j.camera.move == "lock-off")
+    """The example's two-hander (Mara and Theo, lock-off), `frames` long, standing in the line-up with
+    blocking by hand: cast id → (start heading in degrees, actions)."""
+    job = standing(next(j for j in jobs if len(j.figures) == 2 and j.camera.move == "lock-off"))
     figures = tuple(f.model_copy(update={"blocking": FigureBlocking(heading_deg=blocking[f.character_id][0],
                                                                        actions=blocking[f.character_id][1])})
                     if f.character_id in blocking else f for f in job.figures)

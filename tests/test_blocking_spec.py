@@ -18,18 +18,17 @@ from reelforge.spec.load import load_production, validate_file
 SCENE = "$.episodes[0].scenes[0]"
 SHOT = f"{SCENE}.shots[1]"  # mara and theo on the harbor
 PATH = "s01e01/sc01/sh02"
-# The harbor's first prop (a box 1.2 m wide and deep at x -3, z 2.5, 1 m high), given an id.
+# The harbor's first prop (a box 1.2 m wide and deep at x -3, z 2.5, 1 m high), id "crates".
 CRATES = (-3.0, 2.5)
 
 
 @pytest.fixture
 def spec() -> dict:
-    """The bundled example without its blocking, with marks and prop ids on the harbor of our own, and a
-    4-second two-hander."""
+    """The bundled example without its blocking, with marks of our own on the harbor (and the example's
+    prop ids), and a 4-second two-hander."""
     spec = unblocked(copy.deepcopy(example_spec()))
     harbor = spec["locations"][0]
-    harbor["props"][0]["id"] = "crates"
-    harbor["props"][2]["id"] = "lighthouse"
+    assert [prop.get("id") for prop in harbor["props"]] == ["crates", "crate-stack", "lighthouse", "harbor-wall"]
     harbor["marks"] = {"quay-end": [-1.0, -2.0], "steps": [2.0, 1.0]}
     spec["episodes"][0]["scenes"][0]["shots"][1]["seconds"] = 4
     return spec
@@ -99,7 +98,8 @@ def test_blocking_for_an_unknown_character(tmp_path: Path, spec: dict) -> None:
 def test_unknown_mark_lists_marks_and_props_and_suggests(tmp_path: Path, spec: dict) -> None:
     shot(spec)["blocking"] = {"mara": {"actions": [{"action": "walk", "at_s": 0.5, "to": "crate"}]}}
     assert_problem(tmp_path, spec, f"{SHOT}.blocking.mara.actions[0].to", "unknown mark or prop 'crate'",
-                   "did you mean 'crates'?", "marks: quay-end, steps", "prop ids: crates, lighthouse")
+                   "did you mean 'crates'?", "marks: quay-end, steps",
+                   "prop ids: crate-stack, crates, harbor-wall, lighthouse")
 
 
 def test_unknown_start_mark(tmp_path: Path, spec: dict) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import EXAMPLE, small_spec, write_spec
+from conftest import EXAMPLE, small_spec, standing, unblocked, write_spec
 from studio_support import served
 
 from reelforge.app.shot_edit import BLOCKING, EditInvalid, apply_shot_edit, load_shot_form
@@ -39,7 +39,9 @@ def plans():
 
 
 def blocked(job, path=WALK):
-    """The job with its first figure walking `path` from 0.2 s to 1.5 s, then waving at 1.6 s."""
+    """The job with its first figure walking `path` from 0.2 s to 1.5 s, then waving at 1.6 s; the others
+    stand in the line-up (whatever the example blocks) and the camera tracks nobody."""
+    job = standing(job)
     walk = ActionJob(action="walk", start_s=0.2, end_s=1.5, easing="linear", path=path)
     wave = ActionJob(action="gesture", start_s=1.6, end_s=1.9, easing="linear", gesture="wave")
     first = job.figures[0].model_copy(update={"x_m": path[0][0], "z_m": path[0][1],
@@ -69,7 +71,7 @@ def test_a_walk_is_planned_from_its_start_to_its_end_and_a_standing_figure_stays
 
 
 def test_the_camera_on_the_plan_is_the_camera_previz_renders(plans):
-    job = find_job(plans, PUSH_IN)
+    job = standing(find_job(plans, PUSH_IN))
     overview = shot_overview(job)
     poses = camera_path(job)
     assert overview.camera.points == tuple((p.position[0], p.position[2]) for p in poses)
@@ -81,8 +83,9 @@ def test_the_camera_on_the_plan_is_the_camera_previz_renders(plans):
     assert apex == overview.camera.points[0]
     assert left[0] < apex[0] < right[0] and left[1] > apex[1] and right[1] > apex[1]  # it looks up +z
 
-    still = shot_overview(find_job(plans, TWO))
+    still = shot_overview(standing(find_job(plans, TWO)))
     assert not still.camera.moves and not still.shows_action  # a lock-off of people standing: no action
+    assert shot_overview(find_job(plans, TWO)).shows_action  # the example's own blocking of it is action
 
 
 def test_the_plan_holds_the_action_marks_and_nearby_set(plans):
@@ -141,7 +144,7 @@ def test_the_plan_image_is_a_pure_function_of_the_plan(plans):
 
 def test_the_contact_sheet_shows_a_plan_for_shots_with_action_only(plans):
     frame = np.full((90, 160, 3), 40, dtype=np.uint8)
-    still_job = find_job(plans, TWO)
+    still_job = standing(find_job(plans, TWO))
     quiet = Still(frame, (TWO, "lock-off", "gray-box"), shot_overview(still_job))
     acting = Still(frame, (TWO, "lock-off", "gray-box"), shot_overview(blocked(still_job)))
 
@@ -168,7 +171,8 @@ def test_the_contact_sheet_shows_a_plan_for_shots_with_action_only(plans):
 
 @pytest.fixture
 def spec(tmp_path) -> Path:
-    return write_spec(tmp_path / "show", small_spec())
+    """The small example with nobody blocked: the editor starts from shots with no blocking of their own."""
+    return write_spec(tmp_path / "show", unblocked(small_spec()))
 
 
 def svg_of(html: str) -> ET.Element:

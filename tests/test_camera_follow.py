@@ -18,7 +18,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import small_spec, write_spec
+from conftest import small_spec, unblocked, write_spec
 
 from reelforge.backends.previz import PrevizBackend
 from reelforge.plan.blocking import ActionJob, FigureBlocking
@@ -40,9 +40,9 @@ PIXEL = 1.0
 
 @pytest.fixture(scope="module")
 def jobs() -> dict[str, ShotJob]:
-    """The small example's shots (2 s each) by path: sh01 casts mara alone (push-in), sh02 mara
-    and theo (lock-off)."""
-    production = Production.model_validate(small_spec(FRAMES))
+    """The small example's shots (2 s each) by path, nobody blocked and the camera tracking nobody:
+    sh01 casts mara alone (push-in), sh02 mara and theo (lock-off)."""
+    production = Production.model_validate(unblocked(small_spec(FRAMES)))
     return {job.shot_path: job for episode in plan(production) for job in episode.jobs}
 
 

@@ -15,7 +15,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from conftest import shot
+from conftest import shot, standing
 
 from reelforge.plan.blocking import ActionJob, FigureBlocking
 from reelforge.plan.camera import HandheldJob
@@ -28,18 +28,8 @@ from reelforge.previz.passes import (
     motion_field,
 )
 from reelforge.previz.raster import DEPTH_NEAR_M, ShotScene, draw, render_depth, render_frame
-from reelforge.spec.staging import lineup
 
 RIM = np.ones((5, 5), np.uint8)  # antialiased edges: a pixel, two at a sharp corner
-
-
-def standing(job: ShotJob) -> ShotJob:
-    """The job with nobody blocked: whatever the bundled example's blocking is, the cast stands in its
-    line-up, and the camera follows and looks at nobody."""
-    places = lineup(len(job.figures))
-    figures = tuple(f.model_copy(update={"blocking": None, "x_m": x, "z_m": z}) for f, (x, z) in zip(job.figures, places))
-    camera = job.camera.model_copy(update={"follow": None, "look_at": None})
-    return job.model_copy(update={"figures": figures, "camera": camera})
 
 
 def still_shot(jobs, move: str) -> ShotJob:
