@@ -319,6 +319,7 @@ def test_every_character_field_changes_the_keys_of_the_shots_that_cast_them_and_
         "identity_seed": ("identity_seed", 42),
         "references": ("references", ["refs/other.png"]),
         "ip_adapter_image": ("ip_adapter_image", "refs/other.png"),
+        "ip_adapter_scale": ("ip_adapter_scale", 0.9),
         "lora": ("lora", {"path": "loras/other.safetensors", "weight": 0.8, "trigger": "mara_v1"}),
         "lora.weight": ("lora", {"path": "loras/mara.safetensors", "weight": 0.6, "trigger": "mara_v1"}),
         "lora.trigger": ("lora", {"path": "loras/mara.safetensors", "weight": 0.8, "trigger": "mara_v2"}),

@@ -33,9 +33,25 @@ weight present, nothing on the meta device) and copied out of the file's memory 
 character's `ip_adapter_image` is encoded once per (adapter, image, guidance on/off) in a process
 (`ImageEmbeds`) by the pipeline's own `prepare_ip_adapter_image_embeds`, and the tensor is passed
 as `ip_adapter_image_embeds`, so every shot casting that character gets byte-identical embeddings.
-Several cast members with images: their embeddings are concatenated in cast order along the
-adapter's image axis, so the adapter attends to every character's image tokens at once, at
-`model.ip_adapter_scale`. A shot with no IP-Adapter image is called with zero embeddings at
+A character's scale is their own `ip_adapter_scale`, else `model.ip_adapter_scale`.
+
+Each character conditions only their own pixels. In a shot casting two or more characters, the
+images (cast order, one per cast member who has one) go to the adapter as separate images, each
+with its character's mask and scale: diffusers' IP-Adapter masking (`cross_attention_kwargs=
+{"ip_adapter_masks": [...]}`, one scale per image), where each image is attended on its own and
+its term is multiplied by its mask. The masks are the previz's exact per-character masks
+(`previz.passes.character_masks`) of each frame at the model's native size, which diffusers scales
+to each attention layer's token grid (`IPAdapterMaskProcessor.downsample`: bicubic without
+antialiasing, so a token takes the mask around its centre, softened within a couple of pixels of
+an edge). They are per frame on AnimateDiff too: its UNet attends frame by frame, so the masks'
+rows are the window's frames (twice under guidance), never a union over the window. With text
+conditioning the masks still place each identity where the previz has the character. A character
+out of frame has an empty mask there and their image adds nothing; a cast member without an image
+gets none. Masks derive from the previz geometry (figures, blocking, camera), which the job key already
+covers; the scales are keyed through `CastMember.ip_adapter_scale`.
+
+A shot casting one character is called exactly as before masks existed: no masks, the whole frame
+at that character's scale. A shot with no IP-Adapter image is called with zero embeddings at
 scale 0: diffusers' IP-Adapter attention then skips the image branch and computes exactly the
 text attention, so the frame equals that of the pipeline without the adapter (tested).
 """
@@ -44,19 +60,25 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
+import numpy as np
 from PIL import Image
 
 from reelforge.backends.checkpoints import CheckpointError, check_model_folder
-from reelforge.backends.diffusion import load_model
+from reelforge.backends.diffusion import load_model, native_job
 from reelforge.backends.runtime import settle_loaded_module
+from reelforge.previz.camera import camera_path
+from reelforge.previz.passes import character_masks
+from reelforge.previz.raster import ShotScene
 from reelforge.store.hashing import cached_file_sha256, file_sha256
 
 if TYPE_CHECKING:
     from reelforge.plan.base import LoraJob
+    from reelforge.plan.cast import CastMember
     from reelforge.plan.jobs import ShotJob
 
 # torch, diffusers, transformers and peft are imported inside the functions that use them: they take
@@ -298,17 +320,28 @@ class ImageEmbeds:
                 self._encoded[key] = tuple(embeds.chunk(2)) if guidance else (None, embeds)
             return self._encoded[key]
 
-    def inputs(self, pipeline, job: ShotJob) -> dict:
-        """`ip_adapter_image_embeds` for the shot (cast images in cast order), and the adapter's scale set."""
+    def inputs(self, pipeline, job: ShotJob, frames: Sequence[int]) -> dict:
+        """The shot's IP-Adapter inputs for a call rendering `frames`, and the adapter's scale set.
+
+        `ip_adapter_image_embeds` (cast images in cast order); with masks (`masked`), also
+        `cross_attention_kwargs={"ip_adapter_masks": …}` and one scale per image.
+        """
         import torch
 
         guidance = classifier_free_guidance(pipeline, job)
-        images = [member.ip_adapter_image_sha256 for member in job.cast if member.ip_adapter_image_sha256]
-        if images:
-            pairs = [self._encode(pipeline, job, sha, guidance) for sha in images]
+        members = image_members(job)
+        extra = {}
+        if members:
+            pairs = [self._encode(pipeline, job, m.ip_adapter_image_sha256, guidance) for m in members]
             positive = torch.cat([pos for _, pos in pairs], dim=1)
             negative = torch.cat([neg for neg, _ in pairs], dim=1) if guidance else None
-            scale = job.model.ip_adapter_scale
+            scales = [member_scale(job, m) for m in members]
+            if masked(job):
+                masks = ip_adapter_masks(job, frames, guidance).to(pipeline._execution_device)
+                extra["cross_attention_kwargs"] = {"ip_adapter_masks": [masks]}
+                scale = [scales]  # one adapter, one scale per image
+            else:
+                (scale,) = scales
         else:
             negative, positive = self._encode(pipeline, job, self.BLANK, guidance)
             positive = torch.zeros_like(positive)
@@ -316,7 +349,46 @@ class ImageEmbeds:
             scale = 0.0
         pipeline.set_ip_adapter_scale(scale)
         embeds = torch.cat([negative, positive]) if guidance else positive
-        return {"ip_adapter_image_embeds": [embeds]}
+        return {"ip_adapter_image_embeds": [embeds], **extra}
+
+
+def image_members(job: ShotJob) -> list[CastMember]:
+    """The cast members with an IP-Adapter image, in cast order (the order of the adapter's images)."""
+    return [member for member in job.cast if member.ip_adapter_image_sha256]
+
+
+def member_scale(job: ShotJob, member: CastMember) -> float:
+    """The character's own IP-Adapter scale, else the model's."""
+    return float(member.ip_adapter_scale if member.ip_adapter_scale is not None else job.model.ip_adapter_scale)
+
+
+def masked(job: ShotJob) -> bool:
+    """Whether each image is confined to its character's pixels: a shot casting two or more characters
+    with at least one image. A one-character shot conditions the whole frame, as before masks existed."""
+    return len(job.cast) > 1 and bool(image_members(job))
+
+
+def ip_adapter_masks(job: ShotJob, frames: Sequence[int], guidance: bool):
+    """(rows, images, height, width) float 0/1 tensor: image i's character mask in each frame, at the model's size.
+
+    The layout diffusers' IP-Adapter attention takes per adapter (`IPAdapterMaskProcessor`'s
+    binary masks, one channel per image). Rows are the UNet's attention batch in its order: the
+    call's frames (AnimateDiff's UNet attends each frame of the window as a row of its own), then
+    the same again under guidance (the negative half comes first), so every frame gets its own
+    masks, never a union. Masks come from the previz geometry (`character_masks` of the frame at
+    the model's native size), which the job key already covers (figures, blocking, camera).
+    """
+    import torch
+
+    native = native_job(job)
+    scene, poses = ShotScene(native), camera_path(native)
+    members = image_members(job)
+    rows = []
+    for index in frames:
+        masks = character_masks(native, index, scene=scene, pose=poses[index])
+        rows.append(np.stack([masks[m.character_id] for m in members]))
+    tensor = torch.from_numpy(np.stack(rows).astype(np.float32))
+    return torch.cat([tensor, tensor]) if guidance else tensor
 
 
 def _ip_image(job: ShotJob, sha: str):
@@ -341,12 +413,13 @@ class Adapters:
     def __init__(self) -> None:
         self.embeds = ImageEmbeds()
 
-    def prepare(self, pipeline, job: ShotJob) -> dict:
-        """Set the shot's LoRAs and IP-Adapter scale on the pipeline; the extra pipeline inputs.
+    def prepare(self, pipeline, job: ShotJob, frames: Sequence[int]) -> dict:
+        """Set the shot's LoRAs and IP-Adapter scale on the pipeline; the extra pipeline inputs for a
+        call that renders `frames` (the frame indices of its outputs, in order).
 
         Call inside `deterministic_torch` (image encoding runs on the pinned runtime).
         """
         activate_loras(pipeline, job)
         if job.files is not None and job.files.ip_adapter is not None:
-            return self.embeds.inputs(pipeline, job)
+            return self.embeds.inputs(pipeline, job, frames)
         return {}

@@ -118,7 +118,9 @@ class ClipBackend:
         with self._lock:
             pipeline = self.pipeline(job)
             with deterministic_torch(runtime):
-                inputs = {**self.pipeline_inputs(job, start, stop), **self.adapters.prepare(pipeline, job)}
+                rendered = list(range(start, stop))  # the frames the call outputs: Wan pads with the last
+                rendered += [stop - 1] * (self.frames_to_render(stop - start) - len(rendered))
+                inputs = {**self.pipeline_inputs(job, start, stop), **self.adapters.prepare(pipeline, job, rendered)}
                 frames = call_pipeline(pipeline, job, inputs).frames[0]
         return [pil_to_array(image) for image in frames[:stop - start]]
 

@@ -131,7 +131,7 @@ class SdxlBackend:
         with self._lock:
             pipeline = self.pipeline(job)
             with deterministic_torch(runtime):
-                inputs = {**pipeline_inputs(job, index), **self.adapters.prepare(pipeline, job)}
+                inputs = {**pipeline_inputs(job, index), **self.adapters.prepare(pipeline, job, [index])}
                 image = call_pipeline(pipeline, job, inputs).images[0]
         return pil_to_array(image)
 

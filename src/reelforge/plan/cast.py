@@ -86,6 +86,7 @@ class CastMember(Frozen):
     identity_seed: int = 0  # from the spec, or derived from the production seed and the id (plan.seeds)
     reference_sha256s: tuple[str, ...] = ()  # reference images, by content (paths in ShotJob.assets)
     ip_adapter_image_sha256: str | None = None  # the image IP-Adapter encodes (path in ShotJob.assets)
+    ip_adapter_scale: float | None = None  # the spec's per-character scale; None: the model's ip_adapter_scale
     lora: LoraJob | None = None
     wardrobe: WardrobeJob | None = None
 
@@ -268,7 +269,8 @@ def cast_member(production: Production, character_id: str, episode_id: str, scen
     references, ip_image, lora, assets = character_files(production, character_id, base_dir)
     member = CastMember(character_id=character.id, tokens=character_tokens(production, character, wardrobe),
                         identity_seed=character_identity_seed(production, character), reference_sha256s=references,
-                        ip_adapter_image_sha256=ip_image, lora=lora, wardrobe=wardrobe)
+                        ip_adapter_image_sha256=ip_image, ip_adapter_scale=character.ip_adapter_scale, lora=lora,
+                        wardrobe=wardrobe)
     return member, assets
 
 

@@ -65,6 +65,9 @@ class Character(Strict):
     lora: CharacterLora | None = None
     ip_adapter_image: str | None = Field(None, min_length=1, description="the image an IP-Adapter encodes "
                                                                          "(default: the first reference image)")
+    ip_adapter_scale: float | None = Field(None, ge=0, le=2, description="how strongly the IP-Adapter image "
+                                                                         "conditions this character's pixels "
+                                                                         "(default: $.model.ip_adapter_scale)")
     identity_seed: int | None = Field(None, ge=0, le=2**63 - 1, description="shapes the previz figure; default "
                                                                             "derived from the master seed and the id")
 
