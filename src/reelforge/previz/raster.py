@@ -297,6 +297,7 @@ class ShotScene:
         frame.shadow_vertices, frame.shadow_starts = concat_polygons(self._static_shadows + shadows)
         return frame
 
+
 def grid_pieces(centre_x: float, centre_z: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Grid lines at whole multiples of GRID_STEP_M, cut into one-step pieces.
 
