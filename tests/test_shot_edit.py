@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from conftest import small_spec, write_spec
+from conftest import small_spec, unblocked, write_spec
 
 from reelforge.app.shot_edit import GENERAL, EditInvalid, StaleEdit, UnknownShot, apply_shot_edit, load_shot_form
 from reelforge.records.changelog import entries
@@ -88,7 +88,7 @@ def test_a_valid_edit_is_written_readably_and_committed_with_actor_and_reason(sp
     assert text.startswith('{\n  "format": "reelforge/1",\n  "series": {\n')  # indent=2, key order kept
     after = json.loads(text)
     assert shot_json(spec)["lighting"] == {"preset": "neon-night", "kelvin": 8000}
-    assert list(shot_json(spec)) == ["id", "prompt", "cast", "camera", "frames", "lighting"]
+    assert list(shot_json(spec)) == ["id", "prompt", "cast", "camera", "blocking", "frames", "lighting"]
     del after["episodes"][0]["scenes"][0]["shots"][0]["lighting"]
     assert after == before  # nothing else moved
     assert result.base == load_shot_form(spec, SHOT).base
@@ -126,7 +126,8 @@ def test_numbers_out_of_range_or_not_numbers_are_field_errors(spec):
     assert refused(spec, {"lighting_elevation_deg": "30"}) == {"lighting_preset": ["required field 'preset' is missing"]}
 
 
-def test_an_empty_value_removes_the_key_and_the_shot_inherits(spec):
+def test_an_empty_value_removes_the_key_and_the_shot_inherits(tmp_path):
+    spec = write_spec(tmp_path / "show", unblocked(small_spec()))  # a camera the form shows all of (no look_at)
     save(spec, {"lighting_preset": "hard-noon"})
     assert shot_json(spec)["lighting"] == {"preset": "hard-noon"}
     save(spec, {"lighting_preset": "", "camera_move": ""})
@@ -138,11 +139,16 @@ def test_an_empty_value_removes_the_key_and_the_shot_inherits(spec):
     assert list(refused(spec, {"length": ""})) == ["length"]
 
 
-def test_length_switches_between_seconds_and_frames_in_place(spec):
+def test_length_switches_between_seconds_and_frames_in_place(tmp_path):
+    raw = small_spec()
+    shots = raw["episodes"][0]["scenes"][0]["shots"]
+    frames = shots[0].pop("frames")
+    shots[0] = {"id": shots[0].pop("id"), "prompt": shots[0].pop("prompt"), "frames": frames, **shots[0]}
+    spec = write_spec(tmp_path / "show", raw)  # the length written third, as the bundled example writes it
     save(spec, {"length": "0.5", "length_unit": "seconds"})
     saved = shot_json(spec)
     assert saved["seconds"] == 0.5 and "frames" not in saved
-    assert list(saved).index("seconds") == 4  # where frames was
+    assert list(saved).index("seconds") == 2  # where frames was, not at the end
     assert (load_shot_form(spec, SHOT).values["length"], load_shot_form(spec, SHOT).values["length_unit"]) == \
         ("0.5", "seconds")
 
@@ -283,8 +289,18 @@ def test_a_spec_holding_a_lone_surrogate_escape_is_refused_not_a_crash(spec):
     assert list(problems) == [GENERAL] and "not valid Unicode" in problems[GENERAL][0]
 
 
-def test_an_edit_rewrites_only_the_edited_shot_in_the_layout_it_was_written_in(tmp_path):
-    """The bundled example writes each shot on one line: one edit is a one-line diff, nothing else moves."""
+@pytest.mark.parametrize("shot, values, starts, added", [
+    # written on one line: the line is the shot
+    ("s01e02/sc01/sh01", {"lighting_preset": "neon-night"}, '{"id": "sh01"', ', "lighting": {"preset": "neon-night"}'),
+    # wrapped by hand over several lines (its blocking): a new member goes on the shot's last line ...
+    ("s01e01/sc01/sh02", {"lighting_preset": "neon-night"}, '{"action": "gesture"', ', "lighting": {"preset": "neon-night"}'),
+    # ... and a changed one stays where it was written, its neighbours' lines untouched
+    ("s01e01/sc01/sh01", {"camera_move": "lock-off"}, '"camera": {"move": "', ""),
+])
+def test_an_edit_rewrites_only_the_edited_shot_in_the_layout_it_was_written_in(tmp_path, shot, values, starts,
+                                                                               added):
+    """The bundled example writes each shot on one line, or wraps it by hand where it blocks: one edit is
+    a one-line diff, nothing else moves."""
     import difflib
     import shutil
 
@@ -293,14 +309,17 @@ def test_an_edit_rewrites_only_the_edited_shot_in_the_layout_it_was_written_in(t
     spec = tmp_path / "production.json"
     shutil.copyfile(EXAMPLE, spec)
     before = spec.read_text(encoding="utf-8")
-    form = load_shot_form(spec, "s01e01/sc01/sh02")
-    apply_shot_edit(spec, "s01e01/sc01/sh02", {"lighting_preset": "neon-night"}, base=form.base,
-                    reason="night", actor="ana")
+    form = load_shot_form(spec, shot)
+    apply_shot_edit(spec, shot, values, base=form.base, reason="night", actor="ana")
     after = spec.read_text(encoding="utf-8")
     changed = [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
                if line[:1] in "+-" and not line.startswith(("+++", "---"))]
     assert len(changed) == 2, changed  # one line out, one line in
-    assert changed[1][1:].strip().startswith('{"id": "sh02"') and '"preset": "neon-night"' in changed[1]
+    old, new = changed[0][1:], changed[1][1:]
+    assert new.strip().startswith(starts)
+    if added:
+        assert added in new and new.replace(added, "", 1) == old
+    assert load_shot_form(spec, shot).values[next(iter(values))] == next(iter(values.values()))
 
 
 def test_an_indented_shot_keeps_its_indentation(tmp_path):

@@ -300,14 +300,16 @@ def rewrite_shot(text: str, at: tuple[int, int, int], shot: dict, edited: dict) 
     A producer's spec usually lives in version control: rewriting the whole file in another layout
     would make every save a diff of the whole file. json-source-map finds where the shot's object
     starts and ends; a shot written on one line stays on one line, an indented one keeps its
-    indentation. Should the result not parse back to exactly the edited document, the whole file
-    is written out instead (indent 2): never a wrong file to keep a diff small.
+    indentation, and one wrapped by hand (as the bundled examples write blocking) keeps every member
+    the edit left alone exactly as written. Should the result not parse back to exactly the edited
+    document, the whole file is written out instead (indent 2): never a wrong file to keep a diff small.
     """
     pointer = "/episodes/{}/scenes/{}/shots/{}".format(*at)
     try:
-        entry = json_source_map.calculate(text).get(pointer)
+        source_map = json_source_map.calculate(text)
     except json_source_map.errors.InvalidInputError:  # e.g. a byte-order mark: write the whole file
-        entry = None
+        source_map = {}
+    entry = source_map.get(pointer)
     if entry is not None:
         start, end = entry.value_start.position, entry.value_end.position
         original = text[start:end]
@@ -319,6 +321,12 @@ def rewrite_shot(text: str, at: tuple[int, int, int], shot: dict, edited: dict) 
             second = original.split("\n", 1)[1]
             unit = len(second) - len(second.lstrip(" ")) - len(base)
             replacement = json.dumps(shot, ensure_ascii=False, indent=max(unit, 1)).replace("\n", "\n" + base)
+            written = json.loads(original)
+            if written and json.dumps(written, ensure_ascii=False, indent=max(unit, 1)).replace("\n", "\n" + base) \
+                    != original:
+                members = [(key, source_map.get(f"{pointer}/{key}")) for key in written]  # keys unescaped there
+                if all(member is not None for _, member in members):
+                    replacement = _rewrapped(text, start, end, members, written, shot)
         candidate = text[:start] + replacement + text[end:]
         try:
             if json.loads(candidate) == edited:
@@ -326,6 +334,23 @@ def rewrite_shot(text: str, at: tuple[int, int, int], shot: dict, edited: dict) 
         except ValueError:
             pass
     return json.dumps(edited, indent=2, ensure_ascii=False) + "\n"
+
+
+def _rewrapped(text: str, start: int, end: int, members: list[tuple[str, Any]], written: dict, shot: dict) -> str:
+    """A shot wrapped by hand, edited: each member the edit left alone is its text as written (line breaks
+    and all), changed and new members are written compactly, in the edited order; between two members
+    that were neighbours, the separator (line break and all) is the one written there."""
+    spans = {key: (entry.key_start.position, entry.value_end.position) for key, entry in members}
+    order = [key for key, _ in members]
+    out, previous = text[start:spans[order[0]][0]], None  # the opening brace and what follows it
+    for n, (key, value) in enumerate(shot.items()):
+        if n:
+            neighbours = key in spans and previous in spans and order.index(key) == order.index(previous) + 1
+            out += text[spans[previous][1]:spans[key][0]] if neighbours else ", "
+        kept = key in written and written[key] == value
+        out += text[slice(*spans[key])] if kept else f"{json.dumps(key, ensure_ascii=False)}: {_compact(value)}"
+        previous = key
+    return out + text[spans[order[-1]][1]:end]  # what precedes the closing brace, and the brace
 
 
 def _apply(raw: dict, shot: dict, values: Mapping[str, str]) -> list[FieldProblem]:
