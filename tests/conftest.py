@@ -58,6 +58,32 @@ def unblocked(spec: dict) -> dict:
     return spec
 
 
+def standing(job):
+    """The job (a planned ShotJob) with nobody blocked: whatever the bundled example's blocking is, the
+    cast stands in its line-up, and the camera follows and looks at nobody."""
+    from reelforge.spec.staging import lineup
+
+    places = lineup(len(job.figures))
+    figures = tuple(f.model_copy(update={"blocking": None, "x_m": x, "z_m": z}) for f, (x, z) in zip(job.figures, places))
+    camera = job.camera.model_copy(update={"follow": None, "look_at": None})
+    return job.model_copy(update={"figures": figures, "camera": camera})
+
+
+def walking(job, who: int = 0, start_x: float = -2.0, end_x: float = 2.0, z: float = -1.0):
+    """The job with one cast member walking across the frame along x (linear, over the whole shot), in
+    front of the others, who stand (`standing`)."""
+    from reelforge.plan.blocking import ActionJob, FigureBlocking
+
+    figure = job.figures[who]
+    walk = ActionJob(action="walk", start_s=0.0, end_s=job.frames / job.fps, easing="linear",
+                     path=((start_x, z), (end_x, z)))
+    blocked = figure.model_copy(update={"x_m": start_x, "z_m": z,
+                                        "blocking": FigureBlocking(heading_deg=90.0, actions=(walk,))})
+    figures = list(standing(job).figures)
+    figures[who] = blocked
+    return job.model_copy(update={"figures": tuple(figures)})
+
+
 def small_spec(frames: int = 8) -> dict:
     """The example cut down to one episode of three short shots (`frames` each) for fast tests."""
     spec = copy.deepcopy(example_spec())
@@ -207,17 +233,6 @@ def jobs():
     from reelforge.spec.model import Production
 
     return [job for episode in plan(Production.model_validate(example_spec())) for job in episode.jobs]
-
-
-def standing(job):
-    """The job with nobody blocked: whatever the bundled example's blocking is, the cast stands in its
-    line-up, and the camera follows and looks at nobody."""
-    from reelforge.spec.staging import lineup
-
-    places = lineup(len(job.figures))
-    figures = tuple(f.model_copy(update={"blocking": None, "x_m": x, "z_m": z}) for f, (x, z) in zip(job.figures, places))
-    camera = job.camera.model_copy(update={"follow": None, "look_at": None})
-    return job.model_copy(update={"figures": figures, "camera": camera})
 
 
 def shot(jobs, move: str):

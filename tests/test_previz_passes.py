@@ -15,9 +15,8 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from conftest import shot, standing
+from conftest import shot, standing, walking
 
-from reelforge.plan.blocking import ActionJob, FigureBlocking
 from reelforge.plan.camera import HandheldJob
 from reelforge.plan.jobs import ShotJob
 from reelforge.previz.camera import camera_path
@@ -42,18 +41,6 @@ def sized(job: ShotJob, width: int, height: int) -> ShotJob:
 
 def with_camera(job: ShotJob, **update) -> ShotJob:
     return job.model_copy(update={"camera": job.camera.model_copy(update=update)})
-
-
-def walking(job: ShotJob, who: int = 0, start_x: float = -2.0, end_x: float = 2.0, z: float = -1.0) -> ShotJob:
-    """The job with one cast member walking across the frame along x, in front of the others."""
-    figure = job.figures[who]
-    walk = ActionJob(action="walk", start_s=0.0, end_s=job.frames / job.fps, easing="linear",
-                     path=((start_x, z), (end_x, z)))
-    blocked = figure.model_copy(update={"x_m": start_x, "z_m": z,
-                                        "blocking": FigureBlocking(heading_deg=90.0, actions=(walk,))})
-    figures = list(standing(job).figures)
-    figures[who] = blocked
-    return job.model_copy(update={"figures": tuple(figures)})
 
 
 def recoloured(job: ShotJob, character_id: str) -> ShotJob:

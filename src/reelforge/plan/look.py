@@ -30,6 +30,7 @@ class LutJob(Frozen):
 class LookJob(Frozen):
     aspect_ratio: str
     depth_of_field: DepthOfFieldJob | None = None  # previz only
+    shutter_deg: float = 0.0  # motion blur (post/motion_blur.py); 0 = none
     grain: float = 0.0
     vignette: float = 0.0
     lut: LutJob | None = None
@@ -113,6 +114,7 @@ def resolve_look(look: Look, base_dir, canvas: tuple[int, int]) -> tuple[LookJob
     return LookJob(
         aspect_ratio=look.aspect_ratio or "16:9",
         depth_of_field=DepthOfFieldJob(f_stop=float(dof.f_stop), focus_m=dof.focus_m) if dof else None,
+        shutter_deg=float(look.shutter_deg or 0.0),
         grain=float(look.grain or 0.0),
         vignette=float(look.vignette or 0.0),
         lut=lut,

@@ -1,6 +1,7 @@
 """The finishing chain every backend's picture goes through, in one fixed order.
 
     picture (job.width × job.height, from the backend)
+      → motion blur over the look's shutter, from the previz's exact motion            post/motion_blur.py
       → lighting grade (white balance from the colour temperature, contrast, saturation)  post/grade.py
       → camera look: 3D LUT, vignette, seeded film grain                                 post/look.py
       → frame (centred in canvas_width × canvas_height, black bars around)
@@ -8,7 +9,9 @@
 Each step is a pure function of (job, frame index, picture), so a finished frame is
 too and any frame range re-renders alone. Steps a job leaves neutral are skipped.
 Previz-only steps (depth of field, style recipes) run inside the previz backend, where
-the depth image is at hand.
+the depth image is at hand. Motion blur comes with the exposure, so before the grade (and
+before grain, which must not blur); it runs here for every backend, since the generative
+ones follow the previz geometry they are conditioned on.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 from reelforge.plan.lut import LutError
 from reelforge.post.grade import grade
 from reelforge.post.look import apply_grain, apply_lut, apply_vignette
+from reelforge.post.motion_blur import motion_blur
 
 if TYPE_CHECKING:
     from reelforge.plan.jobs import ShotJob
@@ -37,8 +41,10 @@ def place_in_canvas(job: ShotJob, picture: np.ndarray) -> np.ndarray:
 
 
 def finish_picture(job: ShotJob, index: int, picture: np.ndarray) -> np.ndarray:
-    """Grade, then LUT, vignette and grain: the picture as it will sit in the frame."""
+    """Motion blur, grade, then LUT, vignette and grain: the picture as it will sit in the frame."""
     look = job.look
+    if look.shutter_deg > 0.0:
+        picture = motion_blur(job, index, picture)
     picture = grade(job.lighting, picture)
     if look.lut is not None:
         path = job.assets.get(look.lut.sha256)

@@ -2,9 +2,10 @@
 
 A look is inherited field by field: production → episode → scene → shot, each
 level overriding only the fields it sets. `false` switches an inherited depth of
-field or LUT off; a strength of 0 does the same for grain and vignette.
+field or LUT off; a strength of 0 does the same for grain and vignette, and a
+shutter of 0 for motion blur.
 
-    "look": {"aspect_ratio": "2.39:1", "depth_of_field": {"f_stop": 1.8},
+    "look": {"aspect_ratio": "2.39:1", "depth_of_field": {"f_stop": 1.8}, "shutter_deg": 180,
              "grain": 0.3, "vignette": 0.4, "lut": "luts/teal-orange.cube", "lut_strength": 0.8}
 
 The focal length stays on the camera (`camera.focal_length_mm`): it is part of the
@@ -35,6 +36,10 @@ class Look(Strict):
         None, description="picture aspect ratio, letterboxed or pillarboxed in the delivered frame")
     depth_of_field: DepthOfField | Literal[False] | None = Field(
         None, description="lens blur off the focus plane on previz; false switches an inherited one off")
+    shutter_deg: float | None = Field(
+        None, ge=0, le=360,
+        description="the shutter angle (0 = no motion blur; 180 is the film look): each frame blurs along its "
+                    "motion over shutter/360 of a frame interval, from the previz's exact motion")
     grain: float | None = Field(None, ge=0, le=1, description="film grain strength, seeded per frame (0 = none)")
     vignette: float | None = Field(None, ge=0, le=1, description="darkening toward the corners (0 = none)")
     lut: str | Literal[False] | None = Field(
