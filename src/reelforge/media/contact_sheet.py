@@ -146,6 +146,8 @@ def shot_lines(job) -> tuple[str, ...]:
     for name in ("depth_of_field", "grain", "vignette", "lut"):
         if getattr(look, name, None):
             look_bits.append({"depth_of_field": "DOF", "lut": "LUT"}.get(name, name))
+    if getattr(look, "shutter_deg", 0.0):
+        look_bits.append(f"{look.shutter_deg:g}° shutter")
     cast = ", ".join(member.character_id for member in job.cast)
     return (job.shot_path + (f" — {cast}" if cast else ""),
             f"{camera_text} · {light.preset} {light.kelvin:.0f} K",
