@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import run_cli, small_spec, write_spec
+from conftest import run_cli, small_spec, unblocked, write_spec
 
 from reelforge.plan.camera import camera_phrase
 from reelforge.plan.jobs import plan_shot
@@ -28,8 +28,8 @@ FPS = 24
 
 
 def spec_with(camera: dict | None, frames: int = 48, seed: int | None = None) -> dict:
-    """The small example with the first shot's camera (and length) replaced."""
-    spec = small_spec()
+    """The small example, nobody blocked, with the first shot's camera (and length) replaced."""
+    spec = unblocked(small_spec())
     shot = spec["episodes"][0]["scenes"][0]["shots"][0]
     shot["frames"] = frames
     if camera is None:

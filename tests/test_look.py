@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import run_cli, shot, small_spec, write_spec
+from conftest import run_cli, shorten, shot, small_spec, standing, write_spec
 
 from reelforge.backends.diffusion import fit_to_delivery
 from reelforge.plan.framing import framing_width, picture_size
@@ -269,7 +269,7 @@ def sized(job, width: int, height: int):
 
 @pytest.fixture(scope="module")
 def dof_shot(jobs):
-    return sized(shot(jobs, "lock-off"), 480, 270)
+    return sized(standing(shot(jobs, "lock-off")), 480, 270)  # drawn from ShotScene(job): static figures
 
 
 def test_depth_of_field_keeps_the_focus_plane_sharp_and_blurs_the_rest(dof_shot):
@@ -340,7 +340,7 @@ def test_4k_render_delivers_a_3840x2160_h264_stream_with_a_readable_mark(tmp_pat
     spec = small_spec()
     episode = spec["episodes"][0]
     episode["scenes"] = episode["scenes"][:1]
-    episode["scenes"][0]["shots"] = [{**episode["scenes"][0]["shots"][0], "frames": 2}]
+    episode["scenes"][0]["shots"] = [shorten(episode["scenes"][0]["shots"][0], 2)]
     spec["delivery"] = {**spec.get("delivery", {}), "resolution": "4k"}
     spec["look"] = {"aspect_ratio": "2.39:1", "grain": 0.3, "vignette": 0.3}
     path = write_spec(tmp_path / "show", spec)

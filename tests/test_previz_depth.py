@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import shot
+from conftest import shot, standing
 
 from reelforge.plan.jobs import ShotJob
 from reelforge.previz.camera import camera_path
@@ -89,7 +89,7 @@ def test_ground_is_per_row_inverse_depth_brightening_toward_the_bottom(jobs):
 
 
 def test_a_figure_is_brighter_than_what_is_behind_it(jobs):
-    job = shot(jobs, "lock-off")
+    job = standing(shot(jobs, "lock-off"))  # the line-up: the ground shows just beside the first figure
     index = 0
     pose = camera_path(job)[index]
     depth = gray(render_depth(job, index))
@@ -116,7 +116,7 @@ def test_a_figure_is_brighter_than_what_is_behind_it(jobs):
 
 
 def test_depth_edges_line_up_with_rgb_edges(jobs):
-    job = shot(jobs, "push-in")
+    job = standing(shot(jobs, "push-in"))  # the subject close at the end of the push-in
     index = job.frames - 1
     pose = camera_path(job)[index]
     empty = without(job, figures=True)
@@ -134,7 +134,7 @@ def test_deterministic(jobs):
     index = job.frames // 2
     first = render_depth(job, index)
     assert first.tobytes() == render_depth(job, index).tobytes()
-    assert first.tobytes() == draw_depth(ShotScene(job), camera_path(job)[index]).tobytes()
+    assert first.tobytes() == draw_depth(ShotScene(job).at(index), camera_path(job)[index]).tobytes()
     threads = cv2.getNumThreads()
     try:
         cv2.setNumThreads(1)
@@ -145,7 +145,7 @@ def test_deterministic(jobs):
 
 
 def test_push_in_subject_gets_brighter(jobs):
-    job = shot(jobs, "push-in")
+    job = standing(shot(jobs, "push-in"))  # nobody walks off the centre of the frame
     first, last = gray(render_depth(job, 0)), gray(render_depth(job, job.frames - 1))
     # The camera aims at the subject, so the centre of the frame is on it throughout.
     cy, cx = job.height // 2, job.width // 2
@@ -153,7 +153,7 @@ def test_push_in_subject_gets_brighter(jobs):
     assert last[centre].mean() > first[centre].mean() + 20
     # A fixed scale, not per-frame normalisation: a shot whose camera holds still
     # gives the same depth image every frame.
-    lock = shot(jobs, "lock-off")
+    lock = standing(shot(jobs, "lock-off"))
     assert render_depth(lock, 0).tobytes() == render_depth(lock, lock.frames - 1).tobytes()
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from conftest import unblocked
 
 from reelforge.errors import Problem, SpecError
 from reelforge.spec.json_problems import json_path
@@ -195,6 +196,7 @@ def test_bad_id_and_colour(tmp_path: Path, spec: dict) -> None:
 
 
 def test_duplicate_character_id(tmp_path: Path, spec: dict) -> None:
+    unblocked(spec)  # blocking that faces theo would report him as an unknown target too
     spec["characters"][1]["id"] = "mara"
     problems = problems_in(tmp_path, spec)
     # theo is now undefined too, so the shots casting him are reported after the duplicate.
@@ -247,6 +249,7 @@ def test_unknown_character_in_shot(tmp_path: Path, spec: dict) -> None:
 
 
 def test_unknown_character_suggests_close_name(tmp_path: Path, spec: dict) -> None:
+    unblocked(spec)  # a camera that looks at mara would report her as not cast too
     shot(spec)["cast"] = ["marra"]
     problem = only_problem(tmp_path, spec)
     assert problem.path == f"{SHOT}.cast[0]"

@@ -767,7 +767,8 @@ def render_depth(job: ShotJob, index: int, pose: CameraPose | None = None, *,
                  near_m: float = DEPTH_NEAR_M) -> np.ndarray:
     """The depth image (see draw_depth) of frame `index`, aligned pixel for pixel with
     render_frame(job, index). Builds the scene from scratch, like render_frame; for many
-    frames build ShotScene(job) and camera_path(job) once and call draw_depth."""
+    frames build scene = ShotScene(job) and path = camera_path(job) once and call
+    draw_depth(scene.at(index), path[index]) (`at` poses blocked figures for the frame)."""
     check_index(job, index)
     if pose is None:
         pose = camera_path(job)[index]
