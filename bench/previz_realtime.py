@@ -7,12 +7,11 @@ Prints three ratios measured in this one run (machines here are noisy):
   encode ratio     = wall seconds of a bare PyAV encode of the same frames at
                      the same settings / wall seconds of reelforge             (target ≥ 0.5)
 The bare encode is PyAV's own path (rgb24 frames → encoder), frames already in memory.
-The blocked clip's walks are written as plan jobs (plan/blocking.py) on the planned shots.
+The blocked clip's walks are spec blocking (`walks`), planned and rendered as `reelforge render` does.
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from fractions import Fraction
@@ -21,13 +20,9 @@ from pathlib import Path
 import av
 from _common import episode_of_shots, render_spec
 
-from reelforge.engine.pipeline import RenderPipeline
 from reelforge.media.encode import encode_settings
-from reelforge.plan.blocking import ActionJob, FigureBlocking
-from reelforge.plan.jobs import plan
 from reelforge.spec.load import load_production
 from reelforge.store.frames import FrameStore
-from reelforge.store.paths import ProductionPaths
 
 SHOTS = [
     {"id": "sh01", "prompt": "Mara walks the quay", "seconds": 4, "cast": ["mara"], "camera": {"move": "push-in"}},
@@ -36,40 +31,27 @@ SHOTS = [
 ]
 
 
+def walks(cast: list[str], seconds: float) -> dict:
+    """Blocking for a shot: every cast member walks 2.5 m across the frame from their place in the line-up
+    (alternately left and right) with a corner back toward the camera, so both mannequins pose every frame."""
+    blocking = {}
+    for n, character in enumerate(cast):
+        x = (n - (len(cast) - 1) / 2) * 1.1  # the line-up (spec/staging.py)
+        way = 1.0 if n % 2 else -1.0
+        path = [[round(x + way * 1.8, 3), 0.8], [round(x + way * 1.8, 3), -0.8]]
+        blocking[character] = {"actions": [{"action": "walk", "at_s": 0.1, "path": path, "arrive_s": seconds - 0.1,
+                                            "easing": "linear"}]}
+    return blocking
+
+
 BLOCKED_SHOTS = [
     {"id": "sh01", "prompt": "Mara and Theo walk the quay", "seconds": 4, "cast": ["mara", "theo"],
-     "camera": {"move": "push-in"}},
-    {"id": "sh02", "prompt": "Mara and Theo cross", "seconds": 3, "cast": ["mara", "theo"]},
-    {"id": "sh03", "prompt": "Theo follows Mara", "seconds": 3, "cast": ["theo", "mara"], "camera": {"move": "pull-back"}},
+     "camera": {"move": "push-in"}, "blocking": walks(["mara", "theo"], 4)},
+    {"id": "sh02", "prompt": "Mara and Theo cross", "seconds": 3, "cast": ["mara", "theo"],
+     "blocking": walks(["mara", "theo"], 3)},
+    {"id": "sh03", "prompt": "Theo follows Mara", "seconds": 3, "cast": ["theo", "mara"], "camera": {"move": "pull-back"},
+     "blocking": walks(["theo", "mara"], 3)},
 ]
-
-
-def walking(job):
-    """The shot with every cast member walking 2.5 m across the frame (alternately left and right) and back toward
-    the camera at a corner: two mannequins posed every frame."""
-    seconds = job.frames / job.fps
-    figures = []
-    for n, figure in enumerate(job.figures):
-        way = 1.0 if n % 2 else -1.0
-        x, z = figure.x_m, figure.z_m
-        path = ((x, z), (x + way * 1.8, z + 0.8), (x + way * 1.8, z - 0.8))
-        walk = ActionJob(action="walk", start_s=0.1, end_s=seconds - 0.1, easing="linear", path=path)
-        figures.append(figure.model_copy(update={"blocking": FigureBlocking(heading_deg=0.0, actions=(walk,))}))
-    return job.model_copy(update={"figures": tuple(figures)})
-
-
-def render_blocked(folder: Path) -> tuple[int, float]:
-    """Plan BLOCKED_SHOTS, give every figure a walk, render and encode; return frames and wall seconds."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "production.json"
-    path.write_text(json.dumps(episode_of_shots(BLOCKED_SHOTS)), encoding="utf-8")
-    started = time.perf_counter()
-    production = load_production(path)
-    episode = plan(production)[0]
-    episode = episode.model_copy(update={"jobs": tuple(walking(job) for job in episode.jobs)})
-    pipeline = RenderPipeline(ProductionPaths.for_spec(path), encode_settings(production.delivery))
-    result = pipeline.render_episode(episode, folder / "renders" / f"{episode.episode_id}.mp4")
-    return result.frames, time.perf_counter() - started
 
 
 def bare_encode(frames, settings, target: Path) -> float:
@@ -99,7 +81,8 @@ def main() -> None:
         frames = [store.get(h) for shot in result.shots for h in shot.frame_hashes]
         settings = encode_settings(load_production(folder / "production.json").delivery)  # as the render used
         bare = bare_encode(frames, settings, Path(tmp) / "bare.mp4")
-        blocked_frames, blocked_seconds = render_blocked(Path(tmp) / "blocked")
+        blocked, blocked_seconds = render_spec(Path(tmp) / "blocked", episode_of_shots(BLOCKED_SHOTS))
+        blocked_frames = blocked.frames
     print(f"clip: {result.frames} frames 1920x1080 @24 fps = {clip_seconds:.1f} s; preset {settings.preset}, "
           f"crf {settings.crf}, {settings.threads} encoder threads")
     print(f"reelforge render+encode: {seconds:.2f} s  ({result.frames / seconds:.1f} fps)")
