@@ -198,13 +198,7 @@ def keyframe_time_problems(production: Any) -> list[tuple[tuple, Any, str]]:
         path, level, at_s, frames = shots[0]
         message = (f"keyframe at {_seconds(at_s)} s does not start inside shot {path}, whose last frame is at "
                    f"{_seconds((frames - 1) / fps)} s ({frames} frames at {fps} fps)")
-        if level != "shot":
-            message += f"; the shot inherits this camera from the {level}"
-        if len(shots) > 1:
-            others = len(shots) - 1
-            many = others > 1
-            message += (f"; {others} more shot{'s' if many else ''} using this camera "
-                        f"{'are' if many else 'is'} too short for it as well")
+        message += _shared_camera(level, len(shots) - 1, ("is too short for it as well", "are too short for it as well"))
         problems.append((loc, at_s, message))
     return problems
 
@@ -229,12 +223,15 @@ def camera_cast_problems(production: Any) -> list[tuple[tuple, Any, str]]:
         message = (f"the camera {verb} '{who}', who is not cast in shot {path} "
                    f"({'cast: ' + ', '.join(cast) if cast else 'it casts no one'}); add '{who}' to the shot's cast "
                    f"or name a cast member")
-        if level != "shot":
-            message += f"; the shot inherits this camera from the {level}"
-        if len(shots) > 1:
-            others = len(shots) - 1
-            many = others > 1
-            message += (f"; {others} more shot{'s' if many else ''} using this camera "
-                        f"{'do' if many else 'does'} not cast '{who}' either")
+        message += _shared_camera(level, len(shots) - 1, (f"does not cast '{who}' either", f"do not cast '{who}' either"))
         problems.append((loc, who, message))
     return problems
+
+
+def _shared_camera(level: str, others: int, predicate: tuple[str, str]) -> str:
+    """What a problem with an inherited or shared camera adds: where the camera comes from, and how many
+    other shots using it have the same problem (`predicate`: what one of them / several of them do)."""
+    note = f"; the shot inherits this camera from the {level}" if level != "shot" else ""
+    if others > 0:
+        note += f"; {others} more shot{'s' if others > 1 else ''} using this camera {predicate[others > 1]}"
+    return note
