@@ -240,6 +240,21 @@ def shot(jobs, move: str):
     return next(job for job in jobs if job.camera.move == move and job.figures)
 
 
+@pytest.fixture(scope="session")
+def images(tmp_path_factory) -> dict[str, Path]:
+    """Reference pictures a studio gives as IP-Adapter images: a red, a blue and a green figure on grey."""
+    from PIL import Image, ImageDraw
+
+    root = tmp_path_factory.mktemp("images")
+    made = {}
+    for name, colour in (("red", (190, 40, 30)), ("blue", (40, 60, 190)), ("green", (40, 170, 60))):
+        image = Image.new("RGB", (48, 64), (128, 128, 128))
+        ImageDraw.Draw(image).ellipse((8, 8, 40, 56), fill=colour)
+        made[name] = root / f"{name}.png"
+        image.save(made[name])
+    return made
+
+
 @pytest.fixture
 def small_production(tmp_path: Path) -> Path:
     return write_spec(tmp_path / "show", small_spec())

@@ -36,21 +36,6 @@ def tiny(tmp_path_factory) -> dict:
             for kind in ("sdxl", "ip-adapter-sdxl", "animatediff", "ip-adapter-animatediff")}
 
 
-@pytest.fixture(scope="session")
-def images(tmp_path_factory) -> dict:
-    """Three reference pictures (a red, a blue and a green figure on grey)."""
-    from PIL import Image, ImageDraw
-
-    root = tmp_path_factory.mktemp("mask-images")
-    made = {}
-    for name, colour in (("red", (190, 40, 30)), ("blue", (40, 60, 190)), ("green", (40, 170, 60))):
-        image = Image.new("RGB", (48, 64), (128, 128, 128))
-        ImageDraw.Draw(image).ellipse((8, 8, 40, 56), fill=colour)
-        made[name] = root / f"{name}.png"
-        image.save(made[name])
-    return made
-
-
 @pytest.fixture(autouse=True)
 def _hash_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("REELFORGE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))

@@ -43,21 +43,6 @@ def tiny(tmp_path_factory) -> dict[str, Path]:
     return made
 
 
-@pytest.fixture(scope="session")
-def images(tmp_path_factory) -> dict[str, Path]:
-    """Two reference pictures (a red and a blue figure on grey), as a studio's IP-Adapter images."""
-    from PIL import Image, ImageDraw
-
-    root = tmp_path_factory.mktemp("images")
-    made = {}
-    for name, colour in (("red", (190, 40, 30)), ("blue", (40, 60, 190))):
-        image = Image.new("RGB", (48, 64), (128, 128, 128))
-        ImageDraw.Draw(image).ellipse((8, 8, 40, 56), fill=colour)
-        made[name] = root / f"{name}.png"
-        image.save(made[name])
-    return made
-
-
 @pytest.fixture(autouse=True)
 def _hash_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("REELFORGE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
