@@ -212,6 +212,18 @@ def test_an_arrival_after_the_shots_end(tmp_path: Path, spec: dict) -> None:
     assert_problem(tmp_path, spec, f"{SHOT}.blocking.mara.actions[0].arrive_s", "ends at 4.5 s", "4 s long")
 
 
+def test_an_arrival_faster_than_anyone_moves(tmp_path: Path, spec: dict) -> None:
+    shot(spec)["blocking"] = {"mara": {"mark": [-4.0, -1.0], "actions": [
+        {"action": "walk", "at_s": 0.5, "to": [4.0, -1.0], "arrive_s": 1.0}]}}  # 8 m in half a second
+    assert_problem(tmp_path, spec, f"{SHOT}.blocking.mara.actions[0].arrive_s", "8 m in 0.5 s", "16 m/s",
+                   "at most 12 m/s", "later arrive_s")
+
+
+def test_a_mark_off_the_floor_says_what_to_do(tmp_path: Path, spec: dict) -> None:
+    shot(spec)["blocking"] = {"mara": {"mark": [30.0, 0.0]}}
+    assert_problem(tmp_path, spec, f"{SHOT}.blocking.mara.mark", "outside the set's floor", "widen area_m")
+
+
 def test_a_default_duration_past_the_end(tmp_path: Path, spec: dict) -> None:
     shot(spec)["blocking"] = {"mara": {"actions": [{"action": "gesture", "at_s": 3.0, "gesture": "wave"}]}}
     assert_problem(tmp_path, spec, f"{SHOT}.blocking.mara.actions[0]", "ends at 4.5 s", "lasts 1.5 s")

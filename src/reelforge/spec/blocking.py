@@ -35,6 +35,7 @@ GESTURES = ("wave", "point", "reach")
 # Defaults the field descriptions below state; planning (plan/blocking.py) and validate use these.
 WALK_SPEED_MPS = 1.3
 RUN_SPEED_MPS = 3.5
+MAX_SPEED_MPS = 12.0  # a sprinter's top speed: a walk or run faster than this is a mistake in the spec
 DEFAULT_DURATION_S = {"turn": 0.6, "look-at": 0.4, "sit": 1.0, "stand": 1.0, "gesture": 1.5, "hold": 1.0}
 SEAT_HEIGHT_M = 0.45
 SEAT_RANGE_M = (0.1, 1.5)  # a sit's height_m; a prop whose top lies outside it is no seat
@@ -75,7 +76,7 @@ class BlockingAction(Strict):
     path: list[Point] | None = Field(None, min_length=1, max_length=64,
                                      description="walk/run: [x, z] points passed on the way, in order (the last is "
                                                  "the destination unless 'to' is given)")
-    speed_mps: float | None = Field(None, gt=0, le=12, description="walk/run: metres per second (default: walk "
+    speed_mps: float | None = Field(None, gt=0, le=MAX_SPEED_MPS, description="walk/run: metres per second (default: walk "
                                                                    "1.3, run 3.5)")
     arrive_s: float | None = Field(None, gt=0, le=3600, description="walk/run: instead of speed, when the character "
                                                                     "arrives (seconds from the start of the shot)")

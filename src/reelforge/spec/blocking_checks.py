@@ -16,7 +16,7 @@ import difflib
 import math
 from typing import Any
 
-from reelforge.spec.blocking import DEFAULT_DURATION_S
+from reelforge.spec.blocking import DEFAULT_DURATION_S, MAX_SPEED_MPS
 from reelforge.spec.staging import (
     GroundPlan,
     Loc,
@@ -120,7 +120,7 @@ def _off_floor(point: tuple[float, float], location: Any) -> str | None:
     if x_min <= point[0] <= x_max and z_min <= point[1] <= z_max:
         return None
     return (f"lies outside the set's floor (location {location.id}'s area_m: x from {_n(x_min)} to {_n(x_max)}, "
-            f"z from {_n(z_min)} to {_n(z_max)})")
+            f"z from {_n(z_min)} to {_n(z_max)}): move it onto the floor or widen area_m")
 
 
 def _in_prop(point: tuple[float, float], location: Any, skip: Any = None) -> str | None:
@@ -151,6 +151,14 @@ def _time_problems(character_id: str, actions: list[StagedAction], length: float
             continue
         if action.end_s > length + EPSILON_S:
             problems.append(_late_end(character_id, action, at, shot))
+        elif kind in ("walk", "run") and action.spec.arrive_s is not None:
+            distance = _path_length(action.path)
+            speed = distance / (action.end_s - action.start_s)
+            if speed > MAX_SPEED_MPS:
+                problems.append((at + ("arrive_s",), action.spec.arrive_s, (
+                    f"{character_id}'s {kind} covers {_s(distance)} m in {_s(action.end_s - action.start_s)} s "
+                    f"({_s(speed)} m/s), faster than anyone moves (at most {_n(MAX_SPEED_MPS)} m/s): give a later "
+                    f"arrive_s or a nearer destination")))
         track = TRACKS[kind]
         before = last_on.get(track)
         if before is not None and action.start_s < before.end_s - EPSILON_S:
@@ -172,13 +180,17 @@ def _late_end(character_id: str, action: StagedAction, at: Loc, shot: str) -> Pr
     if spec.duration_s is not None:
         return at + ("duration_s",), spec.duration_s, f"{ends}; give a shorter duration_s or start earlier"
     if kind in ("walk", "run"):
-        length = sum(math.hypot(b[0] - a[0], b[1] - a[1]) for a, b in zip(action.path, action.path[1:]))
+        length = _path_length(action.path)
         speed = length / (action.end_s - action.start_s) if action.end_s > action.start_s else 0.0
         where = at + (("speed_mps",) if spec.speed_mps is not None else ())
         return where, spec.speed_mps, (f"{ends} ({_s(length)} m at {_s(speed)} m/s); start earlier, go faster "
                                        f"(speed_mps) or give arrive_s")
     return at, spec.action, (f"{ends} (a {kind} lasts {_s(DEFAULT_DURATION_S[kind])} s unless duration_s says "
                              f"otherwise); start earlier or give a shorter duration_s")
+
+
+def _path_length(path: tuple | list) -> float:
+    return sum(math.hypot(b[0] - a[0], b[1] - a[1]) for a, b in zip(path, path[1:]))
 
 
 def _start_gap_problems(cast: list[str], entries: dict, staged: dict[str, Staged],
