@@ -275,9 +275,17 @@ def test_follow_and_look_at_name_a_cast_member(tmp_path):
 
     spec = small_spec()
     spec["camera"] = {"move": "lock-off", "follow": "nobody"}
-    assert any(p.startswith("$.camera.follow: the camera follows 'nobody', who is not cast in shot ")
+    assert any(p.startswith("$.camera.follow: the camera follows 'nobody', who is no character of this production "
+                            "(characters: mara, theo)")
                and "inherits this camera from the production" in p
                for p in problems_for(tmp_path / "production", spec))
+
+    spec = small_spec()
+    shots = spec["episodes"][0]["scenes"][0]["shots"]
+    shots[1]["camera"] = {"move": "lock-off", "follow": "marra"}  # a typo of a cast member
+    assert problems_for(tmp_path / "typo", spec) == [
+        ("$.episodes[0].scenes[0].shots[1].camera.follow: the camera follows 'marra', who is no character of this "
+         "production; did you mean 'mara'?")]
 
 
 def test_camera_errors_are_reported_together(tmp_path):

@@ -19,6 +19,7 @@ frame. Whoever is named must be cast in every shot that uses the camera.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
@@ -217,12 +218,19 @@ def camera_cast_problems(production: Any) -> list[tuple[tuple, Any, str]]:
                 misfits.setdefault(where + (field,), []).append(
                     (who, f"{episode.id}/{scene.id}/{shot.id}", level, list(shot.cast)))
     problems = []
+    characters = [c.id for c in production.characters]
     for loc, shots in misfits.items():
         who, path, level, cast = shots[0]
         verb = "follows" if loc[-1] == "follow" else "looks at"
-        message = (f"the camera {verb} '{who}', who is not cast in shot {path} "
-                   f"({'cast: ' + ', '.join(cast) if cast else 'it casts no one'}); add '{who}' to the shot's cast "
-                   f"or name a cast member")
+        if who not in characters:
+            close = difflib.get_close_matches(who, cast or characters, n=1, cutoff=0.6)
+            message = (f"the camera {verb} '{who}', who is no character of this production"
+                       + (f"; did you mean '{close[0]}'?" if close else
+                          f" (characters: {', '.join(characters) or 'none'})"))
+        else:
+            message = (f"the camera {verb} '{who}', who is not cast in shot {path} "
+                       f"({'cast: ' + ', '.join(cast) if cast else 'it casts no one'}); add '{who}' to the shot's "
+                       f"cast or name a cast member")
         message += _shared_camera(level, len(shots) - 1, (f"does not cast '{who}' either", f"do not cast '{who}' either"))
         problems.append((loc, who, message))
     return problems
