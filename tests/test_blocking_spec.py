@@ -8,12 +8,12 @@ import math
 from pathlib import Path
 
 import pytest
-from conftest import example_spec, run_cli, unblocked, write_spec
+from conftest import EXAMPLE, example_spec, run_cli, unblocked, write_spec
 
 from reelforge.errors import Problem
 from reelforge.plan.blocking import PROP_CLEARANCE_M, WALK_SPEED_MPS
 from reelforge.plan.jobs import find_job, plan
-from reelforge.spec.load import load_production, validate_file
+from reelforge.spec.load import blocking_warnings, load_production, validate_file
 
 SCENE = "$.episodes[0].scenes[0]"
 SHOT = f"{SCENE}.shots[1]"  # mara and theo on the harbor
@@ -212,11 +212,23 @@ def test_an_arrival_after_the_shots_end(tmp_path: Path, spec: dict) -> None:
     assert_problem(tmp_path, spec, f"{SHOT}.blocking.mara.actions[0].arrive_s", "ends at 4.5 s", "4 s long")
 
 
-def test_an_arrival_faster_than_anyone_moves(tmp_path: Path, spec: dict) -> None:
-    shot(spec)["blocking"] = {"mara": {"mark": [-4.0, -1.0], "actions": [
-        {"action": "walk", "at_s": 0.5, "to": [4.0, -1.0], "arrive_s": 1.0}]}}  # 8 m in half a second
-    assert_problem(tmp_path, spec, f"{SHOT}.blocking.mara.actions[0].arrive_s", "8 m in 0.5 s", "16 m/s",
-                   "at most 12 m/s", "later arrive_s")
+def test_implausible_speeds_are_warned_about_at_what_sets_them(tmp_path: Path, spec: dict) -> None:
+    shot(spec)["blocking"] = {
+        "mara": {"mark": [-4.0, -1.0], "actions": [  # 8 m in half a second
+            {"action": "walk", "at_s": 0.5, "to": [4.0, -1.0], "arrive_s": 1.0}]},
+        "theo": {"mark": [-4.0, 1.0], "actions": [  # a walk at a run's pace
+            {"action": "walk", "at_s": 0.5, "speed_mps": 3.0, "to": [2.0, 1.0]}]}}
+    path = write_spec(tmp_path, spec)
+    assert validate_file(path) == []  # legal: previz draws it
+    warnings = {w.path: w.message for w in blocking_warnings(load_production(path))}
+    assert set(warnings) == {f"{SHOT}.blocking.mara.actions[0].arrive_s", f"{SHOT}.blocking.theo.actions[0].speed_mps"}
+    mara = warnings[f"{SHOT}.blocking.mara.actions[0].arrive_s"]
+    assert "8 m in 0.5 s (16 m/s), faster than anyone moves (12 m/s at most)" in mara and "later arrive_s" in mara
+    assert "(3 m/s), faster than a walk (2.5 m/s at most): make it a run" in warnings[
+        f"{SHOT}.blocking.theo.actions[0].speed_mps"]
+    result = run_cli("validate", str(path), "--strict", check=False)
+    assert result.returncode == 2 and "faster than anyone moves" in result.stderr
+    assert blocking_warnings(load_production(EXAMPLE)) == []  # the bundled example walks at walking pace
 
 
 def test_a_mark_off_the_floor_says_what_to_do(tmp_path: Path, spec: dict) -> None:

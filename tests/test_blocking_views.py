@@ -17,7 +17,8 @@ from studio_support import served
 
 from reelforge.app.shot_edit import BLOCKING, EditInvalid, apply_shot_edit, load_shot_form
 from reelforge.media.contact_sheet import Still, contact_sheet
-from reelforge.media.plan_view import fit, plan_image, plan_svg, readable
+from reelforge.media.plan_view import (MIN_PROP_PX, PROP_EDGE, SPOT_LINES, fit, image_style, layout, plan_image, plan_svg,
+                                       readable, spot_lines, svg_style, text_width)
 from reelforge.plan.blocking import ActionJob, FigureBlocking
 from reelforge.plan.jobs import find_job, plan
 from reelforge.previz.camera import camera_path
@@ -164,6 +165,112 @@ def test_the_contact_sheet_shows_a_plan_for_shots_with_action_only(plans):
     cells = sheet.shape[1] // 2
     assert (np.abs(below_labels[:, :cells].astype(int) - mara_red).sum(axis=2) < 30).any()  # her path, her colour
     assert not (np.abs(below_labels[:, cells:].astype(int) - mara_red).sum(axis=2) < 30).any()  # none for the quiet shot
+
+
+# --------------------------------------------------------------------------- labels that do not overprint
+
+LAMP = {"id": "lamp-post", "shape": "cylinder", "position_m": [2.6, 2.0], "size_m": [0.02, 3.0, 0.02],
+        "color": "#404040"}
+
+
+def busy(job):
+    """What a new user reported: Mara walks, then turns to Theo and waves on one spot; Theo, on the
+    bollard, sits, looks at Mara and stands on his; a lamp post 2 cm thick stands by them."""
+    job = standing(job)
+    mara, theo = job.figures[:2]
+    walk = ActionJob(action="walk", start_s=0.1, end_s=1.0, easing="linear", path=((1.6, 0.6), (0.4, 1.6)))
+    turn = ActionJob(action="turn", start_s=1.2, end_s=1.4, easing="linear", face_character=theo.character_id)
+    wave = ActionJob(action="gesture", start_s=1.3, end_s=1.6, easing="linear", gesture="wave")
+    mara = mara.model_copy(update={"x_m": 1.6, "z_m": 0.6,
+                                   "blocking": FigureBlocking(heading_deg=-60.0, actions=(walk, turn, wave))})
+    sit = ActionJob(action="sit", start_s=0.2, end_s=0.6, easing="linear")
+    look = ActionJob(action="look-at", start_s=0.7, end_s=0.9, easing="linear", face_character=mara.character_id)
+    stand = ActionJob(action="stand", start_s=1.2, end_s=1.6, easing="linear")
+    theo = theo.model_copy(update={"blocking": FigureBlocking(heading_deg=90.0, actions=(sit, look, stand))})
+    props = (*job.set.props, LAMP)
+    return job.model_copy(update={"figures": (mara, theo, *job.figures[2:]),
+                                  "set": job.set.model_copy(update={"props": props})})
+
+
+@pytest.fixture(scope="module")
+def busy_plan(plans):
+    job = busy(find_job(plans, TWO))
+    theo = job.figures[1]
+    return shot_overview(job, {"bollard": (theo.x_m, theo.z_m), "quay-end": (-2.0, -1.0)})
+
+
+def texts(root: ET.Element) -> dict[str, ET.Element]:
+    return {"".join(t.itertext()): t for t in root.iter(SVG + "text")}
+
+
+def test_actions_at_one_spot_are_one_label_listing_them_in_order(busy_plan):
+    mara, theo = busy_plan.figures
+    assert [[e.action for e in spot.events] for spot in mara.spots] == [["turn", "gesture"]]
+    assert [[e.action for e in spot.events] for spot in theo.spots] == [["sit", "look-at", "stand"]]
+    root = ET.fromstring(plan_svg(busy_plan, 320))
+    for figure, words in ((mara, ("turn → theo 1.2 s", "wave 1.3 s")), (theo, ("sit 0.2 s", "stand 1.2 s"))):
+        group = next(g for g in root.iter(SVG + "g") if g.get("data-character") == figure.character_id)
+        [spot] = group.findall(SVG + "g[@class='events']")  # one dot and one label for the spot
+        [label] = spot.findall(SVG + "text")
+        text = " ".join(label.itertext())
+        assert all(word in text for word in words), text
+        assert text.index(words[0]) < text.index(words[1])  # in the order they happen
+    # the contact sheet's plan lists them the same way, where they fit
+    labels = layout(busy_plan, fit(busy_plan.bounds, 400, 400), image_style(200, 11))
+    assert [" · ".join(label.lines) for label in labels if label.kind == "spot" and label.key == "mara"] == [
+        "turn → theo 1.2 s · wave 1.3 s"]
+
+
+def test_a_long_list_of_actions_wraps_and_ends_in_an_ellipsis(busy_plan):
+    theo = busy_plan.figures[1]
+    spot = theo.spots[0]
+    many = type(spot)(spot.x, spot.z, spot.events * 4)
+    lines = spot_lines(many, 9, 140)
+    assert len(lines) == SPOT_LINES and lines[-1].endswith("…")
+    assert all(text_width(line, 9) <= 140 for line in lines)
+    assert spot_lines(spot, 9, 160) == ("sit 0.2 s · look-at → mara 0.7 s", "stand 1.2 s")
+    narrow = spot_lines(spot, 9, 50)  # an action wider than the label is cut, with an ellipsis
+    assert narrow[1].startswith("look") and narrow[1].endswith("…") and text_width(narrow[1], 9) <= 50
+
+
+@pytest.mark.parametrize("style", ["svg", "png"])
+def test_no_text_on_the_plan_covers_another(busy_plan, style):
+    if style == "svg":
+        p = fit(busy_plan.bounds, 320, max_height=420)
+        labels = layout(busy_plan, p, svg_style(320))
+    else:
+        p = fit(busy_plan.bounds, 400, 400)  # the contact sheet's 200 px cell, drawn twice as large
+        labels = layout(busy_plan, p, image_style(200, 11))
+    kinds = {(label.kind, label.key) for label in labels}
+    assert {("mark", "bollard"), ("name", "theo"), ("name", "mara"), ("prop", "lamp-post")} <= kinds
+    for n, a in enumerate(labels):
+        assert 0 <= a.box[0] and 0 <= a.box[1] and a.box[2] <= p.width and a.box[3] <= p.height, a
+        for b in labels[n + 1:]:
+            apart = a.box[2] <= b.box[0] or b.box[2] <= a.box[0] or a.box[3] <= b.box[1] or b.box[3] <= a.box[1]
+            assert apart, (a, b)
+
+
+def test_a_character_on_a_mark_is_named_away_from_the_marks_name(busy_plan):
+    root = ET.fromstring(plan_svg(busy_plan, 320))
+    named = texts(root)
+    bollard, theo = named["bollard"], named["theo"]
+    assert (bollard.get("x"), bollard.get("y")) != (theo.get("x"), theo.get("y"))
+    assert abs(float(bollard.get("y")) - float(theo.get("y"))) >= 10  # a line apart at least: both read
+
+
+def test_props_are_labelled_by_id_and_a_thin_one_still_shows(busy_plan):
+    svg = plan_svg(busy_plan, 320)
+    root = ET.fromstring(svg)
+    labels = {t.get("data-prop"): "".join(t.itertext()) for t in root.iter(SVG + "text") if t.get("data-prop")}
+    assert labels.get("lamp-post") == "lamp-post" and labels.get("crates") == "crates"
+    lamp = next(e for e in root.iter(SVG + "ellipse") if e.findtext(SVG + "title") == "lamp-post")
+    assert 2 * float(lamp.get("rx")) >= MIN_PROP_PX and 2 * float(lamp.get("ry")) >= MIN_PROP_PX  # 2 cm: 0.6 px
+    assert plan_svg(busy_plan, 320) == svg and "style=" not in svg  # deterministic; attributes only (CSP)
+    # on the contact sheet's plan too: the post is a visible dot in its colour, not a hair
+    image = np.asarray(plan_image(busy_plan, 200, 200)).astype(int)
+    x, y = fit(busy_plan.bounds, 200, 200)(2.6, 2.0)
+    around = image[round(y) - 2:round(y) + 3, round(x) - 2:round(x) + 3]
+    assert (np.abs(around - np.array(PROP_EDGE)).sum(axis=2) < 40).sum() >= 3
 
 
 # --------------------------------------------------------------------------- the studio

@@ -2,25 +2,27 @@
 
 The plan (previz/overview.py) is drawn top-down as seen from behind the camera's starting side:
 x to the right, z up the picture, a grid line every metre. Props are their footprints in their
-colours, marks small crosses with their names, each cast member's path a line in their wardrobe
-top colour (hollow dot where they start, filled dot and heading arrow where they end, their
-actions as dots with the time they start), and the camera its path with the field of view at
-the start as a wedge. Both drawings are pure functions of the plan and the size asked for:
-numbers are written with fixed decimals and Pillow draws opaque colours only, so the same plan
-gives the same bytes.
+colours (never thinner than a few pixels) with their ids, marks small crosses with their names,
+each cast member's path a line in their wardrobe top colour (hollow dot where they start, filled
+dot and heading arrow where they end, a dot at each spot where they act with one label listing
+what they do there and when), and the camera its path with the field of view at the start as a
+wedge. Texts are placed so that none covers another (`layout`). Both drawings are pure functions
+of the plan and the size asked for: numbers are written with fixed decimals and Pillow draws
+opaque colours only, so the same plan gives the same bytes.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from html import escape
 from importlib import resources
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from reelforge.previz.overview import Event, FigureTrack, ShotOverview
+from reelforge.previz.overview import Event, EventSpot, FigureTrack, Footprint, ShotOverview
 
 BACKGROUND = (17, 19, 22)
 GRID = (42, 46, 51)
@@ -32,6 +34,8 @@ PROP_OPACITY = 0.6  # props are mixed into the background so paths over them sta
 WEDGE_OPACITY = 0.14
 PAD = 8  # pixels around the plan
 FONT_FILE = "DejaVuSans-Bold.ttf"
+MIN_PROP_PX = 3.0  # a prop is drawn at least this wide and deep: a 0.3 m lamp post shows
+PROP_TEXT = (128, 133, 138)  # prop ids: small and muted, under the action
 SUPERSAMPLE = 2  # the image is drawn this many times larger, then scaled down: smooth lines, same bytes
 
 
@@ -138,6 +142,217 @@ def _mark_arm(scale: float) -> float:
     return max(3.0, min(6.0, 0.2 * scale))
 
 
+def _prop_box(p: Projection, prop: Footprint, k: float) -> Box:
+    """A prop's footprint in pixels, at least `MIN_PROP_PX` across: a thin lamp post still shows."""
+    cx, cy = p(prop.x, prop.z)
+    w, d = max(prop.width * p.scale, MIN_PROP_PX * k) / 2, max(prop.depth * p.scale, MIN_PROP_PX * k) / 2
+    return cx - w, cy - d, cx + w, cy + d
+
+
+# --------------------------------------------------------------------------- labels
+#
+# Every text on the plan is placed by one deterministic greedy pass, most important first (marks,
+# the camera, cast names, what each cast member does where, prop ids): each tries a fixed list of
+# places around what it names and takes the first that covers no text already placed and none of
+# the plan's dots, crosses and arrow heads; else the one covering the least text, then the least else. Prop ids are optional: one that
+# finds no free place is left out (the SVG still names the prop in its tooltip).
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 pixels
+LINE = 1.2  # line height, in font sizes
+BASELINE = 0.92  # first baseline below a label's top, in font sizes
+SEPARATOR = " · "
+SPOT_LINES = 3  # at most this many lines of actions at one spot; more end in an ellipsis
+MOVED_COST = 0.15  # per line a label moves from its spot, in overlaps of its own area: near and slightly
+#                    over a path line reads better than far away
+STACK = 4  # how many line heights a label may move up or down when every place near its spot is taken
+NEAR_POINT = ("upper-right", "lower-right", "upper-left", "lower-left", "right", "left", "above", "below")
+NEAR_SPOT = ("lower-right", "lower-left", "upper-right", "upper-left", "below", "above", "right", "left")
+NEAR_PROP = ("below", "above", "right", "left", "lower-right", "lower-left", "upper-right", "upper-left")
+
+
+@dataclass(frozen=True)
+class LabelStyle:
+    """Font sizes (pixels, as drawn) and widths of the plan's texts; `k` scales pixel distances."""
+
+    k: float
+    mark: float
+    name: float
+    spot: float
+    prop: float
+    camera: float | None  # None: the camera is not named (the contact sheet says it beside the plan)
+    spot_width: float  # a spot's label wraps at this width
+    spots_optional: bool  # True: a spot label with no free place is left out (a legend lists the actions)
+
+
+@dataclass(frozen=True)
+class Label:
+    """One text on the plan: what it names, its lines, the box they fill and how they align in it."""
+
+    kind: str  # "mark", "camera", "name", "spot", "prop"
+    key: str  # the mark's name, the character id ("name", "spot"), the prop id
+    lines: tuple[str, ...]
+    box: Box
+    align: str  # "start", "middle" or "end" (SVG's text-anchor)
+    size: float
+    index: int = 0  # which of the cast member's spots ("spot")
+    pad: float = 1.0  # pixels kept clear either side of the text
+
+    @property
+    def x(self) -> float:
+        x0, _, x1, _ = self.box
+        return x0 + self.pad if self.align == "start" else x1 - self.pad if self.align == "end" else (x0 + x1) / 2
+
+    def baselines(self) -> list[float]:
+        return [self.box[1] + self.size * (BASELINE + LINE * n) for n in range(len(self.lines))]
+
+
+@lru_cache(maxsize=32)
+def _font_at(size: float):
+    return font(max(1, round(size)))
+
+
+def text_width(text: str, size: float) -> float:
+    """The width of `text` in the bundled bold font (the SVG's sans-serif is no wider)."""
+    return float(_font_at(size).getlength(text))
+
+
+def shorten(text: str, size: float, width: float) -> str:
+    """`text`, cut to `width` with an ellipsis if it is wider."""
+    if text_width(text, size) <= width:
+        return text
+    while text and text_width(text.rstrip() + "…", size) > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
+
+
+def spot_lines(spot: EventSpot, size: float, width: float) -> tuple[str, ...]:
+    """What a cast member does at one spot, 'turn → ben 2.4 s · wave 2.5 s', wrapped at `width`."""
+    lines: list[str] = []
+    for part in (shorten(event_text(e), size, width) for e in spot.events):
+        if lines and text_width(lines[-1] + SEPARATOR + part, size) <= width:
+            lines[-1] += SEPARATOR + part
+        else:
+            lines.append(part)
+    if len(lines) > SPOT_LINES:
+        lines = lines[:SPOT_LINES - 1] + [shorten(lines[SPOT_LINES - 1] + SEPARATOR + "…", size, width)]
+    return tuple(lines)
+
+
+def _around(anchor: Box, w: float, h: float, where: str, gap: float) -> tuple[Box, str]:
+    ax0, ay0, ax1, ay1 = anchor
+    cx, cy = (ax0 + ax1) / 2, (ay0 + ay1) / 2
+    x, y, align = {
+        "right": (ax1, cy - h / 2, "start"), "left": (ax0 - w, cy - h / 2, "end"),
+        "above": (cx - w / 2, ay0 - h, "middle"), "below": (cx - w / 2, ay1, "middle"),
+        "upper-right": (ax1, cy - h - gap, "start"), "lower-right": (ax1, cy + gap, "start"),
+        "upper-left": (ax0 - w, cy - h - gap, "end"), "lower-left": (ax0 - w, cy + gap, "end"),
+        "inside": (cx - w / 2, cy - h / 2, "middle"),
+    }[where]
+    return (x, y, x + w, y + h), align
+
+
+def _candidates(anchor: Box, w: float, h: float, order: tuple[str, ...], step: float,
+                gap: float) -> list[tuple[Box, str, int]]:
+    """Places for a `w` × `h` label naming `anchor`, best first, with how many lines each is moved
+    away: `order`, then the corners moved further up or down a line at a time (successive labels
+    at one spot stack)."""
+    out = [(*_around(anchor, w, h, where, gap), 0) for where in order]
+    for n in range(1, STACK + 1):
+        for where in ("lower-right", "lower-left", "upper-right", "upper-left"):
+            (x0, y0, x1, y1), align = _around(anchor, w, h, where, gap)
+            dy = n * step if where.startswith("lower") else -n * step
+            out.append(((x0, y0 + dy, x1, y1 + dy), align, n))
+    return out
+
+
+def _overlap(a: Box, b: Box) -> float:
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def _place(kind: str, key: str, lines: tuple[str, ...], size: float, anchor: Box, order: tuple[str, ...],
+           placed: list[Label], obstacles: list[tuple[Box, float]], canvas: Box, k: float,
+           optional: bool = False, index: int = 0) -> None:
+    w = max(text_width(line, size) for line in lines) + 2 * k
+    h = size * LINE * len(lines)
+    best: tuple[tuple[float, float], Box, str] | None = None
+    for box, align, moved in _candidates(anchor, w, h, order, size * LINE, k):
+        grown = (box[0] - k / 2, box[1] - k / 2, box[2] + k / 2, box[3] + k / 2)
+        on_text = sum(_overlap(grown, other.box) for other in placed)
+        outside = w * h - _overlap(box, canvas)
+        if optional and (on_text > 0.0 or outside > 0.5):
+            continue
+        covered = sum(weight * _overlap(box, ob) for ob, weight in obstacles) + MOVED_COST * moved * w * h
+        score = (on_text + outside, covered)  # covering text or leaving the plan is worse than anything else
+        if best is None or score < best[0]:
+            best = (score, box, align)
+        if score == (0.0, 0.0):
+            break
+    if best is not None:
+        placed.append(Label(kind, key, lines, best[1], best[2], size, index, k))
+
+
+def _square(x: float, y: float, r: float) -> Box:
+    return x - r, y - r, x + r, y + r
+
+
+def layout(overview: ShotOverview, p: Projection, style: LabelStyle) -> list[Label]:
+    """Where every text of the plan goes (see above), in drawing pixels."""
+    k = style.k
+    canvas = (0.0, 0.0, float(p.width), float(p.height))
+    arm = _mark_arm(p.scale / k) * k
+    obstacles: list[tuple[Box, float]] = []
+    for mark in overview.marks:
+        obstacles.append((_square(*p(mark.x, mark.z), arm), 3.0))
+    camera = overview.camera
+    obstacles.append((_square(*p(*camera.points[0]), 5 * k), 3.0))
+    if camera.moves:
+        obstacles.append((_square(*p(*camera.points[-1]), 5 * k), 3.0))
+        obstacles += [(_square(*p(*q), 1.5 * k), 0.5) for q in camera.points[::4]]
+    for figure in overview.figures:
+        obstacles.append((_square(*p(*figure.start), 5 * k), 3.0))
+        obstacles.append((_square(*p(*figure.end), 5 * k), 3.0))
+        obstacles.append((_square(*_arrow(p, figure.end, figure.end_heading, 13.0 * k)[1], 3 * k), 3.0))
+        obstacles += [(_square(*p(e.x, e.z), 3 * k), 3.0) for e in figure.events]
+        if figure.moves:
+            obstacles += [(_square(*p(*q), 1.5 * k), 0.5) for q in figure.points[::4]]
+    placed: list[Label] = []
+
+    def place(kind, key, lines, size, anchor, order, optional=False, index=0):
+        _place(kind, key, lines, size, anchor, order, placed, obstacles, canvas, k, optional, index)
+
+    for mark in overview.marks:
+        place("mark", mark.name, (mark.name,), style.mark, _square(*p(mark.x, mark.z), arm + k), NEAR_POINT)
+    if style.camera is not None:
+        place("camera", "camera", ("camera",), style.camera, _square(*p(*camera.points[0]), 5 * k),
+              ("right", "left", "lower-right", "lower-left", "upper-right", "upper-left"))
+    for figure in overview.figures:
+        order = NEAR_POINT if name_side(overview, figure) > 0 else _mirrored(NEAR_POINT)
+        place("name", figure.character_id, (figure.character_id,), style.name,
+              _square(*p(*figure.start), max(6 * k, arm + k)), order)
+    for figure in overview.figures:
+        for index, spot in enumerate(figure.spots):
+            place("spot", figure.character_id, spot_lines(spot, style.spot, style.spot_width), style.spot,
+                  _square(*p(spot.x, spot.z), 4 * k), NEAR_SPOT, optional=style.spots_optional, index=index)
+    for prop in overview.props:
+        if not prop.prop_id:
+            continue
+        box = _prop_box(p, prop, k)
+        seen = (max(box[0], 0.0), max(box[1], 0.0), min(box[2], canvas[2]), min(box[3], canvas[3]))
+        if seen[0] >= seen[2] or seen[1] >= seen[3]:
+            continue  # outside the plan
+        w, h = text_width(prop.prop_id, style.prop) + 2 * k, style.prop * LINE
+        fits = seen[2] - seen[0] >= w + 4 * k and seen[3] - seen[1] >= h + 4 * k
+        anchor = (seen[0] - k, seen[1] - k, seen[2] + k, seen[3] + k)
+        place("prop", prop.prop_id, (prop.prop_id,), style.prop, anchor,
+              (("inside",) if fits else ()) + NEAR_PROP, optional=True)
+    return placed
+
+
+def _mirrored(order: tuple[str, ...]) -> tuple[str, ...]:
+    swap = {"right": "left", "left": "right"}
+    return tuple("-".join(swap.get(word, word) for word in where.split("-")) for where in order)
+
+
 # --------------------------------------------------------------------------- SVG
 
 
@@ -153,9 +368,30 @@ def _rgb(color: tuple[int, int, int]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*color)
 
 
+def svg_style(width: int) -> LabelStyle:
+    """The studio's texts: actions at one spot wrap at half the plan's width (at least 140 px)."""
+    return LabelStyle(k=1.0, mark=10, name=11, spot=9, prop=8, camera=10, spot_width=max(140.0, width * 0.5),
+                      spots_optional=False)
+
+
+def _svg_text(label: Label, fill: tuple[int, int, int], extra: str = "") -> str:
+    """A label as one <text> (a <tspan> a line when it wraps), with a dark halo so it reads over lines and props."""
+    x = _n(label.x)
+    if len(label.lines) == 1:
+        spans = escape(label.lines[0])
+    else:
+        spans = "".join(f'<tspan x="{x}" y="{_n(y)}">{escape(line)}</tspan>'
+                        for line, y in zip(label.lines, label.baselines()))
+    anchor = "" if label.align == "start" else f' text-anchor="{label.align}"'
+    return (f'<text x="{x}" y="{_n(label.baselines()[0])}"{anchor} fill="{_rgb(fill)}" font-size="{label.size:g}" '
+            f'font-family="sans-serif"{extra} stroke="{_rgb(BACKGROUND)}" stroke-width="3" '
+            f'stroke-linejoin="round" paint-order="stroke">{spans}</text>')
+
+
 def plan_svg(overview: ShotOverview, width: int = 320, max_height: int = 420) -> str:
     """The plan as an inline SVG element (presentation attributes only: no style, no script)."""
     p = fit(overview.bounds, width, max_height=max_height)
+    labels = layout(overview, p, svg_style(width))
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="plan-view" data-testid="plan-view" '
            f'width="{p.width}" height="{p.height}" viewBox="0 0 {p.width} {p.height}" role="img" '
            f'aria-labelledby="plan-title">',
@@ -170,29 +406,33 @@ def plan_svg(overview: ShotOverview, width: int = 320, max_height: int = 420) ->
                f'stroke="{_rgb(CAMERA)}" stroke-width="0.8" stroke-dasharray="3 3"/>')
     out.append(f'<g class="props" stroke="{_rgb(PROP_EDGE)}" stroke-width="1">')
     for prop in overview.props:
-        cx, cy = p(prop.x, prop.z)
-        w, d = prop.width * p.scale, prop.depth * p.scale
+        x0, y0, x1, y1 = _prop_box(p, prop, 1.0)
         fill = _rgb(mix(hex_rgb(prop.color), PROP_OPACITY))
         title = f"<title>{escape(prop.prop_id)}</title>" if prop.prop_id else ""
         if prop.shape == "cylinder":
-            out.append(f'<ellipse cx="{_n(cx)}" cy="{_n(cy)}" rx="{_n(w / 2)}" ry="{_n(d / 2)}" fill="{fill}">'
-                       f'{title}</ellipse>')
+            out.append(f'<ellipse cx="{_n((x0 + x1) / 2)}" cy="{_n((y0 + y1) / 2)}" rx="{_n((x1 - x0) / 2)}" '
+                       f'ry="{_n((y1 - y0) / 2)}" fill="{fill}">{title}</ellipse>')
         else:
-            out.append(f'<rect x="{_n(cx - w / 2)}" y="{_n(cy - d / 2)}" width="{_n(w)}" height="{_n(d)}" '
+            out.append(f'<rect x="{_n(x0)}" y="{_n(y0)}" width="{_n(x1 - x0)}" height="{_n(y1 - y0)}" '
                        f'fill="{fill}">{title}</rect>')
     out.append("</g>")
+    out.append('<g class="prop-labels">')
+    out += [_svg_text(label, PROP_TEXT, f' data-prop="{escape(label.key)}"') for label in labels
+            if label.kind == "prop"]
+    out.append("</g>")
     arm = _mark_arm(p.scale)
-    out.append(f'<g class="marks" stroke="{_rgb(MARK)}" fill="{_rgb(MARK)}" font-size="10" '
-               f'font-family="sans-serif">')
+    named = {label.key: label for label in labels if label.kind == "mark"}
+    out.append(f'<g class="marks" stroke="{_rgb(MARK)}">')
     for mark in overview.marks:
         x, y = p(mark.x, mark.z)
+        text = _svg_text(named[mark.name], MARK) if mark.name in named else ""
         out.append(f'<g data-mark="{escape(mark.name)}"><path d="M{_n(x - arm)},{_n(y)}H{_n(x + arm)}'
-                   f'M{_n(x)},{_n(y - arm)}V{_n(y + arm)}" stroke-width="1.5"/>'
-                   f'<text x="{_n(x + arm + 2)}" y="{_n(y - 2)}" stroke="none">{escape(mark.name)}</text></g>')
+                   f'M{_n(x)},{_n(y - arm)}V{_n(y + arm)}" stroke-width="1.5"/>{text}</g>')
     out.append("</g>")
-    out += _svg_camera(overview, p)
+    out += _svg_camera(overview, p, next((label for label in labels if label.kind == "camera"), None))
     for figure in overview.figures:
-        out += _svg_figure(figure, p, name_side(overview, figure))
+        out += _svg_figure(figure, p, [label for label in labels if label.key == figure.character_id
+                                       and label.kind in ("name", "spot")])
     out.append("</svg>")
     return "\n".join(out)
 
@@ -206,7 +446,7 @@ def _plan_summary(overview: ShotOverview) -> str:
     return escape("; ".join(bits))
 
 
-def _svg_camera(overview: ShotOverview, p: Projection) -> list[str]:
+def _svg_camera(overview: ShotOverview, p: Projection, label: Label | None) -> list[str]:
     camera = overview.camera
     colour = _rgb(CAMERA)
     out = [f'<g class="camera" data-moves="{"true" if camera.moves else "false"}">']
@@ -222,14 +462,14 @@ def _svg_camera(overview: ShotOverview, p: Projection) -> list[str]:
                    f'<polyline points="{_pts([left, head, right])}" fill="none" stroke="{colour}" '
                    f'stroke-width="1.5"/>')
     x, y = p(*camera.points[0])
-    out.append(f'<rect x="{_n(x - 4)}" y="{_n(y - 4)}" width="8" height="8" fill="{colour}"/>'
-               f'<text x="{_n(x + 7)}" y="{_n(y + 4)}" fill="{colour}" font-size="10" '
-               f'font-family="sans-serif">camera</text>')
+    out.append(f'<rect x="{_n(x - 4)}" y="{_n(y - 4)}" width="8" height="8" fill="{colour}"/>')
+    if label is not None:
+        out.append(_svg_text(label, CAMERA))
     out.append("</g>")
     return out
 
 
-def _svg_figure(figure: FigureTrack, p: Projection, side: int) -> list[str]:
+def _svg_figure(figure: FigureTrack, p: Projection, labels: list[Label]) -> list[str]:
     colour = _rgb(readable(figure.color))
     name = escape(figure.character_id)
     sx, sy = p(*figure.start)
@@ -249,16 +489,16 @@ def _svg_figure(figure: FigureTrack, p: Projection, side: int) -> list[str]:
                    f'<polyline points="{_pts([left, head, right])}" fill="none" stroke="{stroke}" '
                    f'stroke-width="1.5"/>')
     out.append(f'<circle cx="{_n(ex)}" cy="{_n(ey)}" r="4.5" fill="{colour}"/>')
-    for event in figure.events:
-        if event.action in ("walk", "run"):
-            continue  # the path itself
-        x, y = p(event.x, event.z)
-        out.append(f'<g class="event" data-action="{escape(event.action)}"><circle cx="{_n(x)}" cy="{_n(y)}" r="2.5" '
-                   f'fill="{_rgb(TEXT)}"/><text x="{_n(x + 6)}" y="{_n(y + 12)}" fill="{_rgb(TEXT)}" '
-                   f'font-size="9" font-family="sans-serif">{escape(event_text(event))}</text></g>')
-    anchor = "start" if side > 0 else "end"
-    out.append(f'<text x="{_n(sx + 7 * side)}" y="{_n(sy - 6)}" text-anchor="{anchor}" fill="{colour}" '
-               f'font-size="11" font-weight="bold" font-family="sans-serif">{name}</text>')
+    spot_labels = {label.index: label for label in labels if label.kind == "spot"}
+    for index, spot in enumerate(figure.spots):
+        x, y = p(spot.x, spot.z)
+        label = _svg_text(spot_labels[index], TEXT) if index in spot_labels else ""
+        actions = " ".join(e.action for e in spot.events)
+        out.append(f'<g class="events" data-actions="{escape(actions)}"><circle cx="{_n(x)}" cy="{_n(y)}" r="2.5" '
+                   f'fill="{_rgb(TEXT)}"/>{label}</g>')
+    for label in labels:
+        if label.kind == "name":
+            out.append(_svg_text(label, readable(figure.color), ' font-weight="bold"'))
     out.append("</g>")
     return out
 
@@ -266,10 +506,19 @@ def _svg_figure(figure: FigureTrack, p: Projection, side: int) -> list[str]:
 # --------------------------------------------------------------------------- PNG (Pillow)
 
 
+def image_style(width: int, font_size: int) -> LabelStyle:
+    """The contact sheet's texts (drawn `SUPERSAMPLE` times larger); actions at a spot are left out where
+    they do not fit: the sheet lists them beside the plan."""
+    k = SUPERSAMPLE
+    return LabelStyle(k=k, mark=(font_size - 1) * k, name=font_size * k, spot=(font_size - 2) * k,
+                      prop=(font_size - 3) * k, camera=None, spot_width=width * 0.5 * k, spots_optional=True)
+
+
 def plan_image(overview: ShotOverview, width: int, height: int, font_size: int = 11) -> Image.Image:
     """The plan as an RGB image of exactly `width` × `height` (the contact sheet's cell)."""
     k = SUPERSAMPLE
     p = fit(overview.bounds, width * k, height * k)
+    labels = layout(overview, p, image_style(width, font_size))
     image = Image.new("RGB", (width * k, height * k), BACKGROUND)
     draw = ImageDraw.Draw(image)
     for a, b in _grid_lines(p, overview.bounds):
@@ -277,21 +526,19 @@ def plan_image(overview: ShotOverview, width: int, height: int, font_size: int =
     camera = overview.camera
     draw.polygon([p(*q) for q in camera.wedge()], fill=mix(CAMERA, WEDGE_OPACITY), outline=mix(CAMERA, 0.6))
     for prop in overview.props:
-        cx, cy = p(prop.x, prop.z)
-        w, d = prop.width * p.scale / 2, prop.depth * p.scale / 2
-        box = [cx - w, cy - d, cx + w, cy + d]
+        box = list(_prop_box(p, prop, k))
         fill = mix(hex_rgb(prop.color), PROP_OPACITY)
         if prop.shape == "cylinder":
             draw.ellipse(box, fill=fill, outline=PROP_EDGE, width=k)
         else:
             draw.rectangle(box, fill=fill, outline=PROP_EDGE, width=k)
-    text_font = font(font_size * k)
+    _draw_labels(draw, [label for label in labels if label.kind == "prop"], PROP_TEXT, k)
     arm = _mark_arm(p.scale / k) * k
     for mark in overview.marks:
         x, y = p(mark.x, mark.z)
         draw.line([(x - arm, y), (x + arm, y)], fill=MARK, width=k)
         draw.line([(x, y - arm), (x, y + arm)], fill=MARK, width=k)
-        draw.text((x + arm + 2 * k, y - font_size * k), mark.name, fill=MARK, font=text_font)
+    _draw_labels(draw, [label for label in labels if label.kind == "mark"], MARK, k)
     if camera.moves:
         draw.line([p(*q) for q in camera.points], fill=CAMERA, width=2 * k, joint="curve")
         ex, ey = p(*camera.points[-1])
@@ -310,15 +557,22 @@ def plan_image(overview: ShotOverview, width: int, height: int, font_size: int =
         _draw_arrow(draw, _arrow(p, figure.end, figure.end_heading, 11.0 * k), colour, k)
         ex, ey = p(*figure.end)
         draw.ellipse([ex - 4.5 * k, ey - 4.5 * k, ex + 4.5 * k, ey + 4.5 * k], fill=colour)
-        for event in figure.events:
-            if event.action not in ("walk", "run"):
-                x, y = p(event.x, event.z)
-                draw.ellipse([x - 2.5 * k, y - 2.5 * k, x + 2.5 * k, y + 2.5 * k], fill=TEXT)
-        sx, sy = p(*figure.start)
-        side = name_side(overview, figure)
-        draw.text((sx + 6 * k * side, sy - 4 * k), figure.character_id, fill=colour, font=text_font,
-                  anchor="ls" if side > 0 else "rs")
+        for spot in figure.spots:
+            x, y = p(spot.x, spot.z)
+            draw.ellipse([x - 2.5 * k, y - 2.5 * k, x + 2.5 * k, y + 2.5 * k], fill=TEXT)
+    for figure in overview.figures:
+        mine = [label for label in labels if label.key == figure.character_id]
+        _draw_labels(draw, [label for label in mine if label.kind == "spot"], TEXT, k)
+        _draw_labels(draw, [label for label in mine if label.kind == "name"], readable(figure.color), k)
     return image.resize((width, height), Image.Resampling.LANCZOS)
+
+
+def _draw_labels(draw, labels: list[Label], colour, k: int) -> None:
+    anchors = {"start": "ls", "middle": "ms", "end": "rs"}
+    for label in labels:
+        for line, y in zip(label.lines, label.baselines()):
+            draw.text((label.x, y), line, fill=colour, font=_font_at(label.size), anchor=anchors[label.align],
+                      stroke_width=k, stroke_fill=BACKGROUND)
 
 
 def _draw_arrow(draw, points, colour, k: int) -> None:

@@ -33,6 +33,7 @@ CONTEXT_M = 4.0  # how far beyond the action the plan reaches to show the set ar
 WEDGE_MIN_M, WEDGE_MAX_M = 2.0, 12.0  # how far the field-of-view wedge reaches (clamped aim distance)
 CAMERA_STILL_M = 0.05  # a camera whose ground position moves less than this (and whose aim turns
 CAMERA_STILL_RAD = math.radians(1.0)  # less than this) does not move, on the plan: a lock-off, a slight shake
+SAME_SPOT_M = 0.25  # a cast member's actions starting this close together happen at one spot: one label
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,16 @@ class Event:
 
 
 @dataclass(frozen=True)
+class EventSpot:
+    """Where a cast member does several things without walking (a turn then a wave, a sit, a look,
+    a stand): one place on the plan, one label, the actions in the order they start."""
+
+    x: float
+    z: float
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True)
 class FigureTrack:
     """A cast member over the shot: their ground position at every frame and their actions."""
 
@@ -90,6 +101,21 @@ class FigureTrack:
     @property
     def moves(self) -> bool:
         return any(p != self.points[0] for p in self.points)
+
+    @property
+    def spots(self) -> tuple[EventSpot, ...]:
+        """The actions done in place (walks and runs are the path), grouped by where they start: an
+        action within `SAME_SPOT_M` of a spot's first action joins that spot."""
+        grouped: list[tuple[float, float, list[Event]]] = []
+        for event in sorted(self.events, key=lambda e: e.start_s):
+            if event.action in ("walk", "run"):
+                continue
+            spot = next((g for g in grouped if math.hypot(event.x - g[0], event.z - g[1]) <= SAME_SPOT_M), None)
+            if spot is None:
+                grouped.append((event.x, event.z, [event]))
+            else:
+                spot[2].append(event)
+        return tuple(EventSpot(x, z, tuple(events)) for x, z, events in grouped)
 
 
 @dataclass(frozen=True)
@@ -179,7 +205,7 @@ def _label(action) -> str:
     if action.action == "gesture" and action.gesture:
         return action.gesture
     if action.action in ("turn", "look-at", "gesture") and action.face_character:
-        return f"{action.action} to {action.face_character}"
+        return f"{action.action} → {action.face_character}"
     return action.action
 
 

@@ -35,7 +35,8 @@ GESTURES = ("wave", "point", "reach")
 # Defaults the field descriptions below state; planning (plan/blocking.py) and validate use these.
 WALK_SPEED_MPS = 1.3
 RUN_SPEED_MPS = 3.5
-MAX_SPEED_MPS = 12.0  # a sprinter's top speed: a walk or run faster than this is a mistake in the spec
+MAX_WALK_SPEED_MPS = 2.5  # a brisk walk; faster is a run (validate warns)
+MAX_SPEED_MPS = 12.0  # a sprinter's top speed: speed_mps stops here, and validate warns past it
 DEFAULT_DURATION_S = {"turn": 0.6, "look-at": 0.4, "sit": 1.0, "stand": 1.0, "gesture": 1.5, "hold": 1.0}
 SEAT_HEIGHT_M = 0.45
 SEAT_RANGE_M = (0.1, 1.5)  # a sit's height_m; a prop whose top lies outside it is no seat

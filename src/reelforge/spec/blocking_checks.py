@@ -16,7 +16,7 @@ import difflib
 import math
 from typing import Any
 
-from reelforge.spec.blocking import DEFAULT_DURATION_S, MAX_SPEED_MPS
+from reelforge.spec.blocking import DEFAULT_DURATION_S, MAX_SPEED_MPS, MAX_WALK_SPEED_MPS
 from reelforge.spec.staging import (
     GroundPlan,
     Loc,
@@ -38,8 +38,9 @@ EPSILON_S = 1e-6  # times are staged to 6 decimals
 Problem = tuple[Loc, Any, str]
 
 
-def blocking_problems(production: Any) -> list[Problem]:
-    """(location, value, message) for every blocking problem in a production, in spec order."""
+def blocking_problems(production: Any, warnings: list[Problem] | None = None) -> list[Problem]:
+    """(location, value, message) for every blocking problem in a production, in spec order; what is
+    legal but probably not meant (a walk faster than walking) goes to `warnings` when given."""
     problems: list[Problem] = _location_problems(production)
     known = [c.id for c in production.characters]
     problems += _unknown_character_problems(production, known)
@@ -63,8 +64,12 @@ def blocking_problems(production: Any) -> list[Problem]:
                             f"add them to its 'cast' or remove this entry")))
                 levels = [("shot", shot_loc, shot.blocking), ("scene", shot_loc[:4], scene.blocking),
                           ("episode", shot_loc[:2], episode.blocking), ("production", (), production.blocking)]
-                for loc, kind, level, value, message in _shot_problems(shot, ground, levels, known, fps):
+                notes: list[tuple[Loc, str, str, Any, str]] = []
+                for loc, kind, level, value, message in _shot_problems(shot, ground, levels, known, fps, notes):
                     found.setdefault((loc, kind), []).append((path, level, value, message))
+                if warnings is not None:
+                    warnings += [(loc, value, message) for loc, _, _, value, message in notes
+                                 if all(loc != seen for seen, _, _ in warnings)]
     for (loc, _), shots in found.items():
         path, level, value, message = shots[0]
         if level != "shot":
@@ -76,9 +81,9 @@ def blocking_problems(production: Any) -> list[Problem]:
     return problems
 
 
-def _shot_problems(shot: Any, ground: GroundPlan, levels: list, known: list[str],
-                   fps: int) -> list[tuple[Loc, str, str, Any, str]]:
-    """(location, kind, level, value, message) for the blocking one shot plays."""
+def _shot_problems(shot: Any, ground: GroundPlan, levels: list, known: list[str], fps: int,
+                   notes: list[tuple[Loc, str, str, Any, str]]) -> list[tuple[Loc, str, str, Any, str]]:
+    """(location, kind, level, value, message) for the blocking one shot plays; warnings go to `notes`."""
     cast = [c for c in dict.fromkeys(shot.cast) if c in known]
     starts = dict(zip(shot.cast, lineup(len(shot.cast))))
     entries = character_entries(cast, levels)
@@ -93,6 +98,8 @@ def _shot_problems(shot: Any, ground: GroundPlan, levels: list, known: list[str]
         found += _spot_problems(stage, ground)
         found += _time_problems(character_id, stage.actions, length, frames, fps)
         out += [(entry.loc + loc, _kind(message), entry.level, value, message) for loc, value, message in found]
+        notes += [(entry.loc + loc, _kind(message), entry.level, value, message)
+                  for loc, value, message in _speed_notes(character_id, stage.actions)]
     out += _start_gap_problems(cast, entries, staged, starts)
     return out
 
@@ -151,14 +158,6 @@ def _time_problems(character_id: str, actions: list[StagedAction], length: float
             continue
         if action.end_s > length + EPSILON_S:
             problems.append(_late_end(character_id, action, at, shot))
-        elif kind in ("walk", "run") and action.spec.arrive_s is not None:
-            distance = _path_length(action.path)
-            speed = distance / (action.end_s - action.start_s)
-            if speed > MAX_SPEED_MPS:
-                problems.append((at + ("arrive_s",), action.spec.arrive_s, (
-                    f"{character_id}'s {kind} covers {_s(distance)} m in {_s(action.end_s - action.start_s)} s "
-                    f"({_s(speed)} m/s), faster than anyone moves (at most {_n(MAX_SPEED_MPS)} m/s): give a later "
-                    f"arrive_s or a nearer destination")))
         track = TRACKS[kind]
         before = last_on.get(track)
         if before is not None and action.start_s < before.end_s - EPSILON_S:
@@ -187,6 +186,30 @@ def _late_end(character_id: str, action: StagedAction, at: Loc, shot: str) -> Pr
                                        f"(speed_mps) or give arrive_s")
     return at, spec.action, (f"{ends} (a {kind} lasts {_s(DEFAULT_DURATION_S[kind])} s unless duration_s says "
                              f"otherwise); start earlier or give a shorter duration_s")
+
+
+def _speed_notes(character_id: str, actions: list[StagedAction]) -> list[Problem]:
+    """Walks faster than walking, and walks or runs faster than anyone moves: legal (previz draws them), but
+    rarely what a director means; `reelforge validate` warns, at what sets the speed."""
+    notes: list[Problem] = []
+    for action in actions:
+        kind, spec = action.spec.action, action.spec
+        if kind not in ("walk", "run") or action.end_s <= action.start_s:
+            continue
+        distance = _path_length(action.path)
+        speed = distance / (action.end_s - action.start_s)
+        limit, what = ((MAX_SPEED_MPS, "faster than anyone moves") if speed > MAX_SPEED_MPS else
+                       (MAX_WALK_SPEED_MPS, "faster than a walk") if kind == "walk" and speed > MAX_WALK_SPEED_MPS
+                       else (None, ""))
+        if limit is None:
+            continue
+        where = ("arrive_s",) if spec.arrive_s is not None else ("speed_mps",) if spec.speed_mps is not None else ()
+        advice = "make it a run or give a later arrive_s" if kind == "walk" and speed <= MAX_SPEED_MPS else \
+            "give a later arrive_s or a nearer destination"
+        notes.append((("actions", action.index) + where, spec.arrive_s or spec.speed_mps,
+                      f"{character_id}'s {kind} covers {_s(distance)} m in {_s(action.end_s - action.start_s)} s "
+                      f"({_s(speed)} m/s), {what} ({_n(limit)} m/s at most): {advice}"))
+    return notes
 
 
 def _path_length(path: tuple | list) -> float:

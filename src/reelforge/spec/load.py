@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from reelforge.errors import Problem, SpecError
 from reelforge.spec import presets
+from reelforge.spec.blocking_checks import blocking_problems
 from reelforge.spec.json_problems import (
     SCHEMA_DIALECT,
     FileProblem,
@@ -98,6 +99,13 @@ def translation_warnings(production: Production) -> list[Problem]:
             warnings.append(Problem(json_path(loc), f"text in {_tags(unknown, 'and')}, which $.languages does not "
                                                     f"declare (declared: {', '.join(declared)})"))
     return warnings
+
+
+def blocking_warnings(production: Production) -> list[Problem]:
+    """Blocking that is legal but rarely meant: a walk faster than walking, anyone faster than a sprinter."""
+    notes: list = []
+    blocking_problems(production, notes)
+    return [Problem(json_path(loc), message) for loc, _, message in notes]
 
 
 def _tags(tags: list[str], conjunction: str = "or") -> str:
