@@ -31,6 +31,7 @@ from reelforge.previz.blocking import BlockingTimeline
 from reelforge.previz.camera import SUBJECT_HEIGHT_FRACTION, camera_path, camera_pose, pose_at
 from reelforge.previz.passes import character_masks
 from reelforge.previz.raster import ShotScene, View
+from reelforge.previz.solids import Proportions
 from reelforge.spec.load import validate_file
 from reelforge.spec.model import Production
 
@@ -125,6 +126,23 @@ def test_look_at_keeps_the_character_centred_while_the_move_places_the_camera(jo
     assert np.abs(on_screen(walk, "theo") - centre).max() > 100  # without look_at he leaves the centre
     # The aim turns; the camera itself goes exactly where the push-in takes it.
     assert [p.position for p in camera_path(looking)] == [p.position for p in camera_path(walk)]
+
+
+def test_look_at_lowers_its_aim_as_the_character_sits_and_not_with_a_walks_bob(jobs):
+    shot = jobs["s01e01/sc01/sh02"]
+    sit = ActionJob(action="sit", start_s=0.3, end_s=1.2, easing="ease-in-out", seat_height_m=0.45)
+    seated = shot.model_copy(update={"figures": tuple(
+        f.model_copy(update={"blocking": FigureBlocking(heading_deg=0.0, actions=(sit,))}) if f.character_id == "theo"
+        else f for f in shot.figures)})
+    aims = [pose.target[1] for pose in camera_path(with_camera(seated, look_at="theo"))]
+    standing_chest = chest(seated, "theo", 0.0)[0, 1]
+    hips = BlockingTimeline(seated).pose("theo", 1.5).hip_y
+    assert aims[0] == standing_chest  # before the sit: the standing chest
+    dropped = standing_chest - aims[-1]
+    assert dropped > 0.3 and abs(dropped - (Proportions.of(seated.figures[1]).hip_y - hips)) < 1e-9
+    assert all(later <= earlier for earlier, later in zip(aims, aims[1:]))  # down smoothly, never up
+    walking_aims = {pose.target[1] for pose in camera_path(with_camera(walking(shot, "theo", (2.0, 3.0)), look_at="theo"))}
+    assert walking_aims == {standing_chest}  # a walk's bob does not nod the camera
 
 
 def test_follow_one_and_look_at_another(jobs):

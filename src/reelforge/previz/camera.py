@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING
 from reelforge.plan.seeds import handheld_draws
 from reelforge.previz.blocking import BlockingTimeline
 from reelforge.previz.easing import ease
+from reelforge.previz.solids import Proportions
 
 if TYPE_CHECKING:
     from reelforge.plan.camera import CameraPath, HandheldJob, MoveJob
@@ -181,7 +182,7 @@ class _Span:
         if move.move == "dolly":
             return _dolly(pose, move.direction or "right", self.amount * progress)
         if move.move == "orbit":
-            return _orbit(pose, move.direction or "right", self.amount * progress, 
+            return _orbit(pose, move.direction or "right", self.amount * progress,
                           move.around_m if move.around_m is not None else self.pivot)
         raise ValueError(f"previz does not know the camera move '{move.move}'; known: "
                          "dolly, drone-aerial, handheld, lock-off, orbit, pull-back, push-in")
@@ -302,12 +303,13 @@ class _Subjects:
         return pose.x, pose.z
 
     def chest(self, who: str, seconds: float) -> tuple[float, float, float]:
-        """Where the camera aims at a character: standing chest height (as `subject`), over their feet.
-
-        (The standing height also while they sit: FigurePose has no hip height to lower it by yet.)
-        """
-        x, z = self.ground(who, seconds)
-        return (x, SUBJECT_HEIGHT_FRACTION * self.heights[who], z)
+        """Where the camera aims at a character: chest height (as `subject`) over their feet, lowered by as much
+        as their hips are while they sit (not by a walk's bob, which would nod the camera with every step)."""
+        pose = self.timeline.pose(who, seconds)
+        height = SUBJECT_HEIGHT_FRACTION * self.heights[who]
+        if pose.sit > 0.0 and pose.hip_y is not None:
+            height -= Proportions.of(self.timeline.figures[who]).hip_y - pose.hip_y
+        return (pose.x, height, pose.z)
 
     def apply(self, pose: CameraPose, seconds: float) -> CameraPose:
         """Carry the rig with the followed character, then aim at the one looked at."""
