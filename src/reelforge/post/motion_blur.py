@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 SAMPLE_SPACING_PX = 1.0  # samples at most this far apart along the longest blur in the frame …
 MAX_SAMPLES = 32  # … up to this many (about 1.6 px apart for a 50 px blur)
-CACHED_SHOTS = 2  # a 1080p shot's passes keep a few frames' geometry (about 30 MB a frame)
+CACHED_SHOTS = 1  # shots render one after another; a 1080p shot's passes keep 4 frames' geometry (about 30 MB each)
 
 _passes: OrderedDict[str, PrevizPasses] = OrderedDict()
 _lock = threading.Lock()
