@@ -35,6 +35,7 @@ WEDGE_OPACITY = 0.14
 PAD = 8  # pixels around the plan
 FONT_FILE = "DejaVuSans-Bold.ttf"
 MIN_PROP_PX = 3.0  # a prop is drawn at least this wide and deep: a 0.3 m lamp post shows
+SMALL_PROP_PX = 14.0  # labels keep off props no larger than this; larger ones can be written over
 PROP_TEXT = (128, 133, 138)  # prop ids: small and muted, under the action
 SUPERSAMPLE = 2  # the image is drawn this many times larger, then scaled down: smooth lines, same bytes
 
@@ -153,15 +154,19 @@ def _prop_box(p: Projection, prop: Footprint, k: float) -> Box:
 #
 # Every text on the plan is placed by one deterministic greedy pass, most important first (marks,
 # the camera, cast names, what each cast member does where, prop ids): each tries a fixed list of
-# places around what it names and takes the first that covers no text already placed and none of
-# the plan's dots, crosses and arrow heads; else the one covering the least text, then the least else. Prop ids are optional: one that
-# finds no free place is left out (the SVG still names the prop in its tooltip).
+# places around what it names, then the same moved up or down a line at a time, and takes the first
+# that covers no text already placed and none of the plan's dots, crosses and arrow heads; else the
+# one covering the least text, then the least else (a thin line then joins a moved label to what it
+# names). Optional labels (prop ids; on the contact sheet, the actions, listed beside the plan) go
+# right by what they name on free ground, or are left out (the SVG still names a prop in its tooltip).
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 pixels
 LINE = 1.2  # line height, in font sizes
 BASELINE = 0.92  # first baseline below a label's top, in font sizes
 SEPARATOR = " · "
 SPOT_LINES = 3  # at most this many lines of actions at one spot; more end in an ellipsis
+DOT = 3.0  # how bad covering a dot, cross, arrow head or thin prop is, per pixel
+LINE_SAMPLE = 0.5  # … and a sample of a path or of the camera's track
 MOVED_COST = 0.15  # per line a label moves from its spot, in overlaps of its own area: near and slightly
 #                    over a path line reads better than far away
 STACK = 4  # how many line heights a label may move up or down when every place near its spot is taken
@@ -196,6 +201,16 @@ class Label:
     size: float
     index: int = 0  # which of the cast member's spots ("spot")
     pad: float = 1.0  # pixels kept clear either side of the text
+    moved: int = 0  # lines it was moved away from what it names (then a thin leader line joins them)
+    point: tuple[float, float] = (0.0, 0.0)  # the middle of what it names
+
+    def leader(self) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        """From what the label names to the nearest point of its box, when it was moved away."""
+        if not self.moved:
+            return None
+        x0, y0, x1, y1 = self.box
+        px, py = self.point
+        return self.point, (min(max(px, x0), x1), min(max(py, y0), y1))
 
     @property
     def x(self) -> float:
@@ -274,21 +289,24 @@ def _place(kind: str, key: str, lines: tuple[str, ...], size: float, anchor: Box
            optional: bool = False, index: int = 0) -> None:
     w = max(text_width(line, size) for line in lines) + 2 * k
     h = size * LINE * len(lines)
-    best: tuple[tuple[float, float], Box, str] | None = None
+    best: tuple[tuple[float, float], Box, str, int] | None = None
     for box, align, moved in _candidates(anchor, w, h, order, size * LINE, k):
         grown = (box[0] - k / 2, box[1] - k / 2, box[2] + k / 2, box[3] + k / 2)
         on_text = sum(_overlap(grown, other.box) for other in placed)
-        outside = w * h - _overlap(box, canvas)
-        if optional and (on_text > 0.0 or outside > 0.5):
-            continue
-        covered = sum(weight * _overlap(box, ob) for ob, weight in obstacles) + MOVED_COST * moved * w * h
+        inside = canvas[0] <= box[0] and canvas[1] <= box[1] and box[2] <= canvas[2] and box[3] <= canvas[3]
+        outside = 0.0 if inside else w * h - _overlap(box, canvas)
+        over = [(weight, _overlap(box, ob)) for ob, weight in obstacles]
+        if optional and (on_text > 0.0 or outside > 0.0 or moved or any(a > 0.0 and wt >= DOT for wt, a in over)):
+            continue  # an optional label goes right by what it names, on free ground, or not at all
+        covered = sum(weight * area for weight, area in over) + MOVED_COST * moved * w * h
         score = (on_text + outside, covered)  # covering text or leaving the plan is worse than anything else
         if best is None or score < best[0]:
-            best = (score, box, align)
+            best = (score, box, align, moved)
         if score == (0.0, 0.0):
             break
     if best is not None:
-        placed.append(Label(kind, key, lines, best[1], best[2], size, index, k))
+        placed.append(Label(kind, key, lines, best[1], best[2], size, index, k, best[3],
+                            ((anchor[0] + anchor[2]) / 2, (anchor[1] + anchor[3]) / 2)))
 
 
 def _square(x: float, y: float, r: float) -> Box:
@@ -302,19 +320,23 @@ def layout(overview: ShotOverview, p: Projection, style: LabelStyle) -> list[Lab
     arm = _mark_arm(p.scale / k) * k
     obstacles: list[tuple[Box, float]] = []
     for mark in overview.marks:
-        obstacles.append((_square(*p(mark.x, mark.z), arm), 3.0))
+        obstacles.append((_square(*p(mark.x, mark.z), arm), DOT))
     camera = overview.camera
-    obstacles.append((_square(*p(*camera.points[0]), 5 * k), 3.0))
+    obstacles.append((_square(*p(*camera.points[0]), 5 * k), DOT))
+    for prop in overview.props:  # a thin post is all dot: no text over it (a wide prop can take some)
+        box = _prop_box(p, prop, k)
+        if max(box[2] - box[0], box[3] - box[1]) <= SMALL_PROP_PX * k:
+            obstacles.append(((box[0] - k, box[1] - k, box[2] + k, box[3] + k), DOT))
     if camera.moves:
-        obstacles.append((_square(*p(*camera.points[-1]), 5 * k), 3.0))
-        obstacles += [(_square(*p(*q), 1.5 * k), 0.5) for q in camera.points[::4]]
+        obstacles.append((_square(*p(*camera.points[-1]), 5 * k), DOT))
+        obstacles += [(_square(*p(*q), 1.5 * k), LINE_SAMPLE) for q in camera.points[::4]]
     for figure in overview.figures:
-        obstacles.append((_square(*p(*figure.start), 5 * k), 3.0))
-        obstacles.append((_square(*p(*figure.end), 5 * k), 3.0))
-        obstacles.append((_square(*_arrow(p, figure.end, figure.end_heading, 13.0 * k)[1], 3 * k), 3.0))
+        obstacles.append((_square(*p(*figure.start), 5 * k), DOT))
+        obstacles.append((_square(*p(*figure.end), 5 * k), DOT))
+        obstacles.append((_square(*_arrow(p, figure.end, figure.end_heading, 13.0 * k)[1], 3 * k), DOT))
         obstacles += [(_square(*p(e.x, e.z), 3 * k), 3.0) for e in figure.events]
         if figure.moves:
-            obstacles += [(_square(*p(*q), 1.5 * k), 0.5) for q in figure.points[::4]]
+            obstacles += [(_square(*p(*q), 1.5 * k), LINE_SAMPLE) for q in figure.points[::4]]
     placed: list[Label] = []
 
     def place(kind, key, lines, size, anchor, order, optional=False, index=0):
@@ -332,7 +354,7 @@ def layout(overview: ShotOverview, p: Projection, style: LabelStyle) -> list[Lab
     for figure in overview.figures:
         for index, spot in enumerate(figure.spots):
             place("spot", figure.character_id, spot_lines(spot, style.spot, style.spot_width), style.spot,
-                  _square(*p(spot.x, spot.z), 4 * k), NEAR_SPOT, optional=style.spots_optional, index=index)
+                  _square(*p(spot.x, spot.z), 5 * k), NEAR_SPOT, optional=style.spots_optional, index=index)
     for prop in overview.props:
         if not prop.prop_id:
             continue
@@ -375,7 +397,8 @@ def svg_style(width: int) -> LabelStyle:
 
 
 def _svg_text(label: Label, fill: tuple[int, int, int], extra: str = "") -> str:
-    """A label as one <text> (a <tspan> a line when it wraps), with a dark halo so it reads over lines and props."""
+    """A label as one <text> (a <tspan> a line when it wraps), with a dark halo so it reads over lines and
+    props; a label moved away from what it names is joined to it by a thin line."""
     x = _n(label.x)
     if len(label.lines) == 1:
         spans = escape(label.lines[0])
@@ -383,9 +406,13 @@ def _svg_text(label: Label, fill: tuple[int, int, int], extra: str = "") -> str:
         spans = "".join(f'<tspan x="{x}" y="{_n(y)}">{escape(line)}</tspan>'
                         for line, y in zip(label.lines, label.baselines()))
     anchor = "" if label.align == "start" else f' text-anchor="{label.align}"'
-    return (f'<text x="{x}" y="{_n(label.baselines()[0])}"{anchor} fill="{_rgb(fill)}" font-size="{label.size:g}" '
-            f'font-family="sans-serif"{extra} stroke="{_rgb(BACKGROUND)}" stroke-width="3" '
-            f'stroke-linejoin="round" paint-order="stroke">{spans}</text>')
+    leader = label.leader()
+    line = "" if leader is None else (
+        f'<line x1="{_n(leader[0][0])}" y1="{_n(leader[0][1])}" x2="{_n(leader[1][0])}" y2="{_n(leader[1][1])}" '
+        f'stroke="{_rgb(mix(fill, 0.6))}" stroke-width="0.8"/>')
+    return line + (f'<text x="{x}" y="{_n(label.baselines()[0])}"{anchor} fill="{_rgb(fill)}" '
+                   f'font-size="{label.size:g}" font-family="sans-serif"{extra} stroke="{_rgb(BACKGROUND)}" '
+                   f'stroke-width="3" stroke-linejoin="round" paint-order="stroke">{spans}</text>')
 
 
 def plan_svg(overview: ShotOverview, width: int = 320, max_height: int = 420) -> str:
@@ -570,6 +597,9 @@ def plan_image(overview: ShotOverview, width: int, height: int, font_size: int =
 def _draw_labels(draw, labels: list[Label], colour, k: int) -> None:
     anchors = {"start": "ls", "middle": "ms", "end": "rs"}
     for label in labels:
+        leader = label.leader()
+        if leader is not None:
+            draw.line(leader, fill=mix(colour, 0.6), width=k)
         for line, y in zip(label.lines, label.baselines()):
             draw.text((label.x, y), line, fill=colour, font=_font_at(label.size), anchor=anchors[label.align],
                       stroke_width=k, stroke_fill=BACKGROUND)
