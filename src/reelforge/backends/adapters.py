@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -71,7 +72,7 @@ from PIL import Image
 from reelforge.backends.checkpoints import CheckpointError, check_model_folder
 from reelforge.backends.diffusion import load_model, native_job
 from reelforge.backends.runtime import settle_loaded_module
-from reelforge.previz.camera import camera_path
+from reelforge.previz.camera import CameraPose, camera_path
 from reelforge.previz.passes import character_masks
 from reelforge.previz.raster import ShotScene
 from reelforge.store.hashing import cached_file_sha256, file_sha256
@@ -299,9 +300,25 @@ class ImageEmbeds:
 
     BLANK = "blank"  # a black image: only its shape is used (zero embeddings at scale 0)
 
+    PREVIZ_SHOTS = 2  # shots whose previz scene and camera path are kept for their masks
+
     def __init__(self) -> None:
         self._encoded: dict[tuple, tuple] = {}
         self._lock = threading.Lock()
+        self._previz: OrderedDict[str, tuple] = OrderedDict()
+
+    def previz(self, native: ShotJob) -> tuple:
+        """The shot's previz scene and camera path at the model's size, built once per shot (not per frame:
+        a per-frame SDXL call asks for one frame's masks, and a long shot's camera path costs tenths of a second)."""
+        key = native.key
+        with self._lock:
+            if key in self._previz:
+                self._previz.move_to_end(key)
+            else:
+                self._previz[key] = (ShotScene(native), camera_path(native))
+                while len(self._previz) > self.PREVIZ_SHOTS:
+                    self._previz.popitem(last=False)
+            return self._previz[key]
 
     def _encode(self, pipeline, job: ShotJob, image_sha: str, guidance: bool) -> tuple:
         """(negative, positive) embeddings of one image, each (1, 1, …): diffusers' own preparation."""
@@ -337,7 +354,9 @@ class ImageEmbeds:
             negative = torch.cat([neg for neg, _ in pairs], dim=1) if guidance else None
             scales = [member_scale(job, m) for m in members]
             if masked(job):
-                masks = ip_adapter_masks(job, frames, guidance).to(pipeline._execution_device)
+                native = native_job(job)
+                masks = ip_adapter_masks(native, image_members(job), frames, guidance, *self.previz(native))
+                masks = masks.to(pipeline._execution_device)
                 extra["cross_attention_kwargs"] = {"ip_adapter_masks": [masks]}
                 scale = [scales]  # one adapter, one scale per image
             else:
@@ -368,8 +387,10 @@ def masked(job: ShotJob) -> bool:
     return len(job.cast) > 1 and bool(image_members(job))
 
 
-def ip_adapter_masks(job: ShotJob, frames: Sequence[int], guidance: bool):
-    """(rows, images, height, width) float 0/1 tensor: image i's character mask in each frame, at the model's size.
+def ip_adapter_masks(native: ShotJob, members: Sequence[CastMember], frames: Sequence[int], guidance: bool,
+                     scene: ShotScene, poses: Sequence[CameraPose]):
+    """(rows, images, height, width) float 0/1 tensor: each member's character mask in each frame, at the model's
+    size (`native`: the job at the model's native size; `scene`, `poses`: its previz scene and camera path).
 
     The layout diffusers' IP-Adapter attention takes per adapter (`IPAdapterMaskProcessor`'s
     binary masks, one channel per image). Rows are the UNet's attention batch in its order: the
@@ -380,9 +401,6 @@ def ip_adapter_masks(job: ShotJob, frames: Sequence[int], guidance: bool):
     """
     import torch
 
-    native = native_job(job)
-    scene, poses = ShotScene(native), camera_path(native)
-    members = image_members(job)
     rows = []
     for index in frames:
         masks = character_masks(native, index, scene=scene, pose=poses[index])
