@@ -174,16 +174,99 @@ def test_sit_lowers_the_hips_to_the_seat_and_stand_raises_them(jobs):
         assert foot.y == p.ankle_y
     assert timeline.pose("theo", 1.0).hip_y < p.hip_y  # on the way down
     assert timeline.pose("theo", 3.5).hip_y == pytest.approx(p.hip_y) and timeline.pose("theo", 3.5).sit == 0.0
-    # The stool is part of the set in every frame, its top at the seat height.
+    # The stool joins the set when the sit starts (not before she comes to it), its top at the seat height.
     scene = ShotScene(job)
     no_sit = ShotScene(two_shot(jobs, theo=(-90.0, ())))
-    assert len(scene.face_owner) == len(no_sit.face_owner) + 6  # one stool: a box, of the set (owner -1)
-    assert (scene.face_owner[-6:] == -1).all()
-    stool_top = scene.face_vertices[scene.face_starts[-3]:scene.face_starts[-2]]  # top, then bottom, last
+    set_faces = int((no_sit.at(0).face_part < 0).sum())
+    first_sit_frame = math.ceil(0.5 * job.fps)
+    for index in (0, first_sit_frame - 1):
+        assert int((scene.at(index).face_part < 0).sum()) == set_faces
+    frame = scene.at(first_sit_frame)
+    static = np.flatnonzero(frame.face_part < 0)
+    assert len(static) == set_faces + 6  # one stool: a box, of the set (owner -1)
+    assert (frame.face_owner[static[-6:]] == -1).all()
+    top = static[-2]  # top, then bottom, last
+    stool_top = frame.face_vertices[frame.face_starts[top]:frame.face_starts[top + 1]]
     assert np.allclose(stool_top[:, 1], seat)
     under = stool_top.mean(axis=0)  # under the seated hips
     hips_x = seated.x - math.sin(seated.heading) * seated.pelvis_back
     assert abs(under[0] - hips_x) < 0.1 and abs(under[2] - seated.z) < 0.1
+    assert int((scene.at(job.frames - 1).face_part < 0).sum()) == set_faces + 6  # and stays after she stands
+
+
+def crate_sit_job(jobs):
+    """Mara walks from [-1.5, 0.5] to the example's crates (1.0 m high, centred at [-3.0, 2.5]), sits
+    on them and stands again, planned from the spec (the seat is resolved from the prop)."""
+    from conftest import example_spec, unblocked
+
+    from reelforge.plan.jobs import plan
+    from reelforge.spec.model import Production
+
+    spec = unblocked(example_spec())
+    shot = spec["episodes"][0]["scenes"][0]["shots"][0]
+    shot.update({"seconds": 4, "cast": ["mara"], "camera": {"move": "lock-off"}, "blocking": {"mara": {
+        "mark": [-1.5, 0.5], "actions": [{"action": "walk", "at_s": 0.0, "to": "crates", "arrive_s": 1.5},
+                                         {"action": "sit", "at_s": 1.6}, {"action": "stand", "at_s": 2.8}]}}})
+    shot.pop("frames", None)
+    job = plan(Production.model_validate(spec))[0].jobs[0]
+    crates = next(p for p in spec["locations"][0]["props"] if p.get("id") == "crates")
+    return job, crates
+
+
+def test_sitting_on_a_prop_turns_away_from_it_and_sits_on_its_edge_without_a_stool(jobs):
+    job, crates = crate_sit_job(jobs)
+    mara, p = spot_of(job, "mara")
+    sit = next(a for a in mara.blocking.actions if a.action == "sit")
+    assert sit.seat_height_m == crates["size_m"][1] == 1.0 and sit.seat_edge is not None
+    (cx, cz), (width, _, depth) = crates["position_m"], crates["size_m"]
+    timeline = BlockingTimeline(job)
+    arrived = timeline.pose("mara", 1.5)
+    to_crate = math.atan2(cx - arrived.x, -(cz - arrived.z))
+    assert angle_between(arrived.heading, to_crate) < math.radians(60)  # she walked up facing the crates
+    seated = timeline.pose("mara", sit.end_s)
+    assert seated.sit == 1.0
+    assert angle_between(seated.heading, to_crate + math.pi) < math.radians(30)  # her back to them
+    # Her hips are over the crate, inside its edge, at its top (the 40 % cap is for stools only).
+    hips = (seated.x - math.sin(seated.heading) * seated.pelvis_back,
+            seated.z + math.cos(seated.heading) * seated.pelvis_back)
+    assert abs(hips[0] - cx) < width / 2 and abs(hips[1] - cz) < depth / 2
+    assert seated.hip_y == pytest.approx(1.0 + p.thigh_half_depth) and seated.hip_y > 0.4 * p.height
+    for foot in seated.feet:  # too high for the ground: the feet hang, off the floor, in front of the crate
+        assert foot.y > p.ankle_y + 0.1
+        assert not (abs(foot.x - cx) < width / 2 and abs(foot.z - cz) < depth / 2)
+    # The turn is the shortest way, eased: the heading moves monotonically from the walk's end.
+    headings = [timeline.pose("mara", sit.start_s + k * 0.05).heading for k in range(21)]
+    steps = np.diff(headings)
+    assert (steps >= -1e-12).all() or (steps <= 1e-12).all()
+    assert abs(headings[-1] - headings[0]) <= math.pi + 1e-9
+    # No stool for that sit, in any frame; the parts stay the same in number and order.
+    scene = ShotScene(job)
+    set_faces = [int((scene.at(i).face_part < 0).sum()) for i in range(0, job.frames, 6)]
+    assert len(set(set_faces)) == 1
+    assert timeline.seats("mara") == []
+    shapes = {scene.at(i).part_matrices.shape for i in (0, 40, 60, job.frames - 1)}
+    assert shapes == {(len(PART_NAMES), 3, 4)}
+    # Standing again, she is back on her spot, feet on the ground, still facing away.
+    up = timeline.pose("mara", 3.9)
+    assert up.hip_y == pytest.approx(p.hip_y) and (up.x, up.z) == (arrived.x, arrived.z)
+    assert all(foot.y == p.ankle_y for foot in up.feet)
+    # A frame range renders alone the same.
+    indices = [38, 50, 62]
+    in_pass = list(render_frames(job, range(job.frames)))
+    assert [render_frame(job, i).tobytes() for i in indices] == [in_pass[i].tobytes() for i in indices]
+
+
+def test_a_seat_height_given_beside_a_prop_is_a_stool_and_keys_stay_without_seat_edge(jobs):
+    job, _ = crate_sit_job(jobs)
+    mara = job.figures[0]
+    actions = tuple(a.model_copy(update={"seat_edge": None, "seat_height_m": 0.5}) if a.action == "sit" else a
+                    for a in mara.blocking.actions)
+    plain = job.model_copy(update={"figures": (mara.model_copy(update={
+        "blocking": mara.blocking.model_copy(update={"actions": actions})}),)})
+    assert len(BlockingTimeline(plain).seats("mara")) == 1
+    dumped = plain.model_dump(mode="json")["figures"][0]["blocking"]["actions"]
+    assert all("seat_edge" not in a for a in dumped)  # None is left out: jobs without a prop seat keep their keys
+    assert "seat_edge" in job.model_dump(mode="json")["figures"][0]["blocking"]["actions"][1]
 
 
 def test_wave_raises_the_hand_above_the_shoulder(jobs):
@@ -251,14 +334,18 @@ def blocked_scene(jobs):
 
 
 def test_parts_and_faces_are_the_same_in_every_frame(jobs):
+    """The figures' parts and faces never change; the set only gains Theo's stool when his sit starts."""
     job = blocked_scene(jobs)
     scene = ShotScene(job)
     first = scene.at(0)
+    first_moving = first.face_part >= 0
     for index in (17, 40, 71):
         frame = scene.at(index)
-        assert np.array_equal(frame.face_starts, first.face_starts)
-        assert np.array_equal(frame.face_part, first.face_part)
-        assert np.array_equal(frame.face_owner, first.face_owner)
+        moving = frame.face_part >= 0
+        assert np.array_equal(frame.face_part[moving], first.face_part[first_moving])
+        assert np.array_equal(frame.face_owner[moving], first.face_owner[first_moving])
+        assert np.array_equal(np.diff(frame.face_starts)[moving], np.diff(first.face_starts)[first_moving])
+        assert int((~moving).sum()) == int((~first_moving).sum()) + (6 if index >= 24 else 0)
         assert frame.part_matrices.shape == first.part_matrices.shape == (2 * len(PART_NAMES), 3, 4)
     moving = first.face_part >= 0
     assert set(np.unique(first.face_owner[moving])) == {0, 1}

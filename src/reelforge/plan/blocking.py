@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pydantic import model_serializer
+
 from reelforge.plan.base import Frozen
 from reelforge.plan.camera import CameraPath
 from reelforge.spec.blocking import (  # noqa: F401 (the defaults, re-exported for previz)
@@ -53,6 +55,16 @@ class ActionJob(Frozen):
     face_character: str | None = None  # … or a cast member, wherever they are at the time
     gesture: str | None = None  # wave, point, reach
     seat_height_m: float | None = None  # sit
+    # sit on a prop (its top is the seat): the point of its edge the hips go to; she turns her back
+    # to it and no stool is drawn. Left out of the JSON when None, so other jobs keep their keys.
+    seat_edge: Ground | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unset_seat_edge(self, handler):
+        data = handler(self)
+        if isinstance(data, dict) and data.get("seat_edge") is None:
+            data.pop("seat_edge", None)
+        return data
 
 
 class FigureBlocking(Frozen):
@@ -141,6 +153,8 @@ def _figure_blocking(stage: Staged, starts: dict[str, Ground], camera_at: Ground
                 job["gesture"] = staged.spec.gesture
         elif kind == "sit":
             job["seat_height_m"] = staged.seat_height_m
+            if staged.seat_edge is not None:
+                job["seat_edge"] = staged.seat_edge
         actions.append(ActionJob(**job))
     return FigureBlocking(heading_deg=heading, actions=tuple(actions))
 

@@ -26,8 +26,13 @@ layered on top (a gesture's arm overrides the walk's arm swing, a look-at turns 
   duration and then holds on the target for the rest of the shot, or until the next look-at
   (turning the body toward the same target brings the head back to centre).
 * sit / stand: the hips go down and back to the seat (thighs forward, shins down, feet where
-  they stood) with a little forward lean on the way; previz draws a stool under every sit
-  (`BlockingTimeline.seats`), in every frame of the shot.
+  they stood) with a little forward lean on the way; previz draws a stool under the sit
+  (`BlockingTimeline.seats`), part of the set from the moment the sit starts. A sit on a prop
+  (the job's seat_edge: the prop's top is the seat) has no stool: the figure turns its back to
+  the prop (the shortest way, in the first PROP_TURN_SPAN of the sit) and then sits back onto
+  its edge, PROP_SEAT_INSET in; a seat too high for the feet to reach the ground leaves them
+  hanging, knees bent. The 40 % cap on a stool's height does not apply there: the prop is as
+  high as it is.
 * gesture: wave (arm raised, forearm waving), point (arm straight at the target, the arm on
   the target's side), reach (arm forward and down); each blends in and out over GESTURE_BLEND_S.
 * hold: nothing moves.
@@ -73,7 +78,11 @@ GESTURE_BLEND_S = 0.25
 HEAD_LIMIT_RAD = math.radians(80.0)
 SIT_BACK = 0.8  # a seated pelvis is this many thigh lengths behind the spot
 SIT_LEAN = 0.25  # forward lean (radians) halfway down or up
-MAX_SEAT = 0.4  # seats higher than this fraction of the height are lowered to it
+MAX_SEAT = 0.4  # stools higher than this fraction of the height are lowered to it
+PROP_SEAT_INSET = 0.12  # metres: a prop seat's hip joints this far in from its edge
+PROP_TURN_SPAN = 0.6  # sitting on a prop: the turn away from it takes this first part of the sit…
+PROP_SIT_FROM = 0.3  # … and the sit back onto it the part from here to the end
+DANGLE_REACH = 0.95  # hanging feet: hip to ankle this fraction of the straight leg (knees a little bent)
 WAVE_HZ = 2.0
 POINT_TARGET_Y = 0.5  # metres: a point on the ground is pointed at this high; a cast member at their chest
 STOOL_SIZE = (0.4, 0.36)  # width, depth (metres)
@@ -135,6 +144,7 @@ class Seat:
     z: float
     heading: float
     height: float
+    start_s: float = 0.0  # drawn from when the sit starts
 
 
 @dataclass(frozen=True)
@@ -144,6 +154,7 @@ class _State:
     heading: float
     sit: float = 0.0
     seat: float = SEAT_HEIGHT_M
+    back: float | None = None  # seated on a prop: pelvis_back when fully seated (None: on a stool)
 
 
 @dataclass(frozen=True)
@@ -226,17 +237,34 @@ def stance_foot(p: Proportions, x: float, z: float, heading: float, side: float)
 def still(p: Proportions, spot: Ground, state: _State) -> _Body:
     """Standing (or seated) still on the spot."""
     x, z = spot
-    feet = (stance_foot(p, x, z, state.heading, -1.0), stance_foot(p, x, z, state.heading, 1.0))
-    hip, back, lean = _seated(p, state.sit, state.seat)
+    hip, back, lean = _seated(p, state.sit, state.seat, state.back)
+    if state.back is None or state.sit <= 0.0:
+        feet = (stance_foot(p, x, z, state.heading, -1.0), stance_foot(p, x, z, state.heading, 1.0))
+    else:
+        feet = _prop_seat_feet(p, spot, state, back)
     return _Body(state.heading, feet, hip, back, lean, sit=state.sit)
 
 
-def _seated(p: Proportions, amount: float, seat: float) -> tuple[float, float, float]:
-    """hip_y, pelvis_back and lean at `amount` of the way into a seat of height `seat`."""
+def _seated(p: Proportions, amount: float, seat: float, back: float | None = None) -> tuple[float, float, float]:
+    """hip_y, pelvis_back and lean at `amount` of the way into a seat of height `seat` (`back`: a prop seat's)."""
     if amount <= 0.0:
         return p.hip_y, 0.0, 0.0
     hip = p.hip_y + (seat + p.thigh_half_depth - p.hip_y) * amount
-    return hip, SIT_BACK * 0.5 * p.leg * amount, SIT_LEAN * math.sin(math.pi * amount)
+    full = SIT_BACK * 0.5 * p.leg if back is None else back
+    return hip, full * amount, SIT_LEAN * math.sin(math.pi * amount)
+
+
+def _prop_seat_feet(p: Proportions, spot: Ground, state: _State, back: float) -> tuple[FootPose, FootPose]:
+    """Sitting onto a prop: the feet follow the hips back (ending as far ahead of them as on a stool)
+    and, where the seat is too high for them to reach the ground, rise to hang below the knees."""
+    plain = SIT_BACK * 0.5 * p.leg
+    h, amount = state.heading, state.sit
+    shift = back - plain * amount  # the feet's way back from the spot, toward the seat
+    x, z = spot[0] - math.sin(h) * shift, spot[1] + math.cos(h) * shift
+    reach = DANGLE_REACH * p.leg
+    lift = max(0.0, state.seat + p.thigh_half_depth - p.ankle_y - math.sqrt(reach * reach - plain * plain))
+    y = p.ankle_y + lift * amount
+    return (replace(stance_foot(p, x, z, h, -1.0), y=y), replace(stance_foot(p, x, z, h, 1.0), y=y))
 
 
 def _progress(action: ActionJob, seconds: float) -> float:
@@ -260,22 +288,52 @@ class _Hold:
 
 
 class _Sit(_Hold):
-    """sit (to 1) or stand (to 0): the hips go down and back to the seat, or up again."""
+    """sit (to 1) or stand (to 0): the hips go down and back to the seat, or up again.
 
-    def __init__(self, action: ActionJob, state: _State, p: Proportions) -> None:
+    A sit on a prop turns away from it first (overlapping the sit back onto it)."""
+
+    def __init__(self, action: ActionJob, state: _State, p: Proportions, spot: Ground) -> None:
         super().__init__(action, state, p)
         self.action = action
         self.to = 1.0 if action.action == "sit" else 0.0
-        seat = action.seat_height_m if action.action == "sit" and action.seat_height_m else state.seat
-        self.seat = min(seat, MAX_SEAT * p.height)
+        self.delta, self.back = 0.0, state.back
+        self.sit_from, self.turn_span = 0.0, 1.0
+        if action.action == "stand":
+            self.seat = state.seat
+        elif action.seat_edge is not None:
+            dx, dz = spot[0] - action.seat_edge[0], spot[1] - action.seat_edge[1]
+            if dx * dx + dz * dz > 1e-12:
+                self.delta = wrap(heading_to(dx, dz) - state.heading)
+            self.seat = action.seat_height_m or state.seat
+            self.back = math.hypot(dx, dz) + PROP_SEAT_INSET
+            self.sit_from, self.turn_span = PROP_SIT_FROM, PROP_TURN_SPAN
+        else:
+            self.seat = min(action.seat_height_m or state.seat, MAX_SEAT * p.height)
+            self.back = None
+
+    def _window(self, seconds: float, a: float, b: float) -> float:
+        """Eased progress through the part [a, b] of the action's time."""
+        if seconds >= self.action.end_s:
+            return 1.0
+        if a == 0.0 and b == 1.0:
+            return _progress(self.action, seconds)
+        span = self.action.end_s - self.action.start_s
+        if span <= 0.0:
+            return 1.0
+        return ease(self.action.easing, ((seconds - self.action.start_s) / span - a) / (b - a))
 
     def amount(self, seconds: float) -> float:
         if seconds >= self.action.end_s:
             return self.to
-        return self.state.sit + (self.to - self.state.sit) * _progress(self.action, seconds)
+        return self.state.sit + (self.to - self.state.sit) * self._window(seconds, self.sit_from, 1.0)
+
+    def heading(self, seconds: float) -> float:
+        if self.delta == 0.0:
+            return self.state.heading
+        return self.state.heading + self.delta * self._window(seconds, 0.0, self.turn_span)
 
     def state_at(self, seconds: float) -> _State:
-        return _State(self.state.heading, self.amount(seconds), self.seat)
+        return _State(self.heading(seconds), self.amount(seconds), self.seat, self.back)
 
     def body(self, seconds: float, spot: Ground) -> _Body:
         return still(self.p, spot, self.state_at(seconds))
@@ -301,6 +359,8 @@ class _Turn(_Hold):
         return replace(self.state, heading=self.heading(seconds))
 
     def body(self, seconds: float, spot: Ground) -> _Body:
+        if self.state.back is not None and self.state.sit > 0.0:  # seated on a prop: swivel there
+            return still(self.p, spot, self.state_at(seconds))
         p, h0 = self.p, self.state.heading
         done = 1.0 if seconds >= self.action.end_s else _progress(self.action, seconds)
         feet = []
@@ -313,7 +373,7 @@ class _Turn(_Hold):
             else:
                 foot = stance_foot(p, spot[0], spot[1], h0 + self.delta * smooth(q), side)
                 feet.append(replace(foot, y=foot.y + self.lift * 4.0 * q * (1.0 - q)))
-        hip, back, lean = _seated(p, self.state.sit, self.state.seat)
+        hip, back, lean = _seated(p, self.state.sit, self.state.seat, self.state.back)
         return _Body(self.heading(seconds), (feet[0], feet[1]), hip, back, lean, sit=self.state.sit)
 
 
@@ -509,13 +569,14 @@ class _Track:
                 target = timeline.target_heading(self.figure.character_id, action, action.end_s, state.heading)
                 self.body_actions.append(_Turn(action, state, self.p, target))
             elif kind in ("sit", "stand"):
-                sit = _Sit(action, state, self.p)
+                x, z = self.spot(action.start_s)
+                sit = _Sit(action, state, self.p, (x, z))
                 self.body_actions.append(sit)
-                if kind == "sit":
-                    x, z = self.spot(action.start_s)
+                if kind == "sit" and action.seat_edge is None:  # on a prop: the prop is the seat
                     h = state.heading
                     back = SIT_BACK * 0.5 * self.p.leg - 0.05
-                    self.seats.append(Seat(x - math.sin(h) * back, z + math.cos(h) * back, h, sit.seat))
+                    self.seats.append(Seat(x - math.sin(h) * back, z + math.cos(h) * back, h, sit.seat,
+                                           action.start_s))
             else:
                 self.body_actions.append(_Hold(action, state, self.p))
 
@@ -548,7 +609,7 @@ class BlockingTimeline:
         return track.spot(seconds)
 
     def seats(self, character_id: str) -> list[Seat]:
-        """The stools a cast member sits on in this shot (drawn in every frame)."""
+        """The stools a cast member sits on in this shot (each drawn from its sit's start on)."""
         track = self.tracks.get(character_id)
         return list(track.seats) if track is not None else []
 

@@ -24,6 +24,7 @@ blends and conversions, whose output does not depend on thread count.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import itertools
 import math
@@ -198,21 +199,36 @@ class ShotScene:
             rig = mannequin(figure)
             colors = [hex_to_linear(c) for c in rig.colors]
             self.rigs.append((owner, figure, rig, np.array([colors[i] for i in rig.face_part]).reshape(-1, 3)))
-        for _, figure in self.moving:  # a stool under every sit, part of the set for the whole shot
+        # A stool under each sit (not one on a prop) joins the set when the sit starts, so it is not
+        # there before the character comes to it. The set is built once per number of stools in
+        # (in the order they appear); a frame takes the one for its time (`at`).
+        stools = []
+        for _, figure in self.moving:
             for seat in self.timeline.seats(figure.character_id):
                 stool = closed_box(0.0, 0.0, STOOL_SIZE[0], seat.height, STOOL_SIZE[1], STOOL_COLOR)
-                solids.append((placed(Part(stool, yaw_matrix(seat.heading, seat.x, 0.0, seat.z))), -1))
-        self._static_faces = self._faces([solid for solid, _ in solids], [owner for _, owner in solids],
-                                         [-1] * len(solids))
+                stools.append((seat.start_s, placed(Part(stool, yaw_matrix(seat.heading, seat.x, 0.0, seat.z)))))
+        stools.sort(key=lambda stool: stool[0])
+        self.stool_starts = [start for start, _ in stools]
+        set_solids, set_owners = [solid for solid, _ in solids], [owner for _, owner in solids]
+        set_shadows, stool_shadows = self._shadows(set_solids), self._shadows([stool for _, stool in stools])
+        self._sets = []
+        for k in range(len(stools) + 1):
+            with_stools = set_solids + [stool for _, stool in stools[:k]]
+            self._sets.append((self._faces(with_stools, set_owners + [-1] * k, [-1] * len(with_stools)),
+                               set_shadows + stool_shadows[:k]))
+        self._static_faces, self._static_shadows = self._sets[self._stools_in(0.0)]
         self._use(self._static_faces)
         self.part_matrices = np.zeros((0, 3, 4))
-        self._static_shadows = self._shadows([solid for solid, _ in solids])
         self.shadow_vertices, self.shadow_starts = concat_polygons(self._static_shadows)
 
         # Grid: 1 m pieces of lines on the ground around the subject, ordered along each line.
         centre_x, _, centre_z = subject(job)
         self.grid_from, self.grid_to, self.grid_line = grid_pieces(centre_x, centre_z)
         self.grid_colors = grid_colors(self.ground_lit, self.grid_lit, self.fog_color)
+
+    def _stools_in(self, seconds: float) -> int:
+        """How many stools stand at a time: those whose sit has started."""
+        return bisect.bisect_right(self.stool_starts, seconds)
 
     def shade(self, albedo: np.ndarray, normal: np.ndarray) -> np.ndarray:
         """Lambert key plus ambient; the ambient is biased toward the sky (up-facing
@@ -289,12 +305,13 @@ class ShotScene:
         moving = {"face_vertices": world, "face_normals": n, "face_centroids": centroids,
                   "face_colors": np.concatenate(albedo) * light, "face_owner": np.concatenate(owners),
                   "face_part": np.concatenate(part_of_face)}
-        static = self._static_faces
+        static, static_shadows = self._sets[self._stools_in(seconds)]
         frame = copy.copy(self)
         frame._use({name: np.concatenate([static[name], moving[name]]) for name in moving})
         frame.face_starts = np.concatenate([static["face_starts"][:-1], face_starts + len(static["face_vertices"])])
         frame.part_matrices = np.concatenate(matrices)
-        frame.shadow_vertices, frame.shadow_starts = concat_polygons(self._static_shadows + shadows)
+        frame._static_faces, frame._static_shadows = static, static_shadows
+        frame.shadow_vertices, frame.shadow_starts = concat_polygons(static_shadows + shadows)
         return frame
 
 

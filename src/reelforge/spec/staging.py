@@ -147,6 +147,7 @@ class StagedAction:
     heading_deg: float | None = None  # turn: the heading given in the spec
     face: Ground | str | None = None  # turn/look-at/gesture: a ground point, "camera" or a cast member's id
     seat_height_m: float | None = None  # sit
+    seat_edge: Ground | None = None  # sit on a prop: the point of its outline nearest the character (no stool)
     prop_id: str | None = None  # walk/run "to" a prop: which one (the spot beside it is the path's end)
 
 
@@ -231,6 +232,8 @@ def stage_character(character_id: str, entry: CharacterBlocking, default_start: 
                     "add a stand before sitting again")))
             seated_at = (k, start)
             extra["seat_height_m"] = _seat_height(action, beside)
+            if action.height_m is None and beside is not None and SEAT_RANGE_M[0] < beside.size_m[1] <= SEAT_RANGE_M[1]:
+                extra["seat_edge"] = _seat_edge(beside, position)  # the seat is the prop's top: sit on it
         elif kind == "stand":
             if seated_at is None:
                 staged.problems.append((at + ("action",), kind, (
@@ -247,6 +250,19 @@ def _seat_height(action: BlockingAction, beside: Any) -> float:
     if beside is not None and SEAT_RANGE_M[0] < beside.size_m[1] <= SEAT_RANGE_M[1]:
         return float(beside.size_m[1])
     return SEAT_HEIGHT_M
+
+
+def _seat_edge(prop: Any, position: Ground) -> Ground:
+    """Where on a prop's outline a character standing beside it sits: the point nearest them
+    (the one beside_prop stood them PROP_CLEARANCE_M out from)."""
+    (x, z), (width, _, depth) = prop.position_m, prop.size_m
+    dx, dz = position[0] - x, position[1] - z
+    if prop.shape == "cylinder":
+        length = math.hypot(dx, dz)
+        ux, uz = (dx / length, dz / length) if length > 1e-9 else (0.0, -1.0)
+        radius = 1.0 / math.sqrt((ux / (width / 2)) ** 2 + (uz / (depth / 2)) ** 2)
+        return (round(x + ux * radius, 6), round(z + uz * radius, 6))
+    return (round(x + min(max(dx, -width / 2), width / 2), 6), round(z + min(max(dz, -depth / 2), depth / 2), 6))
 
 
 class _Places:
