@@ -2,7 +2,8 @@
 
 The vocabulary (`linear`, `ease-in`, `ease-out`, `ease-in-out`, `"cubic-bezier(x1, y1, x2, y2)"`
 or a list of four numbers), its validation in plain sentences, and the one spelling of an
-easing that goes into a job. The previz evaluates the curve (previz/easing.py: `ease`).
+easing that goes into a job, and the curve evaluated (`ease`): previz plays actions and camera
+moves with it, and validate samples walks with the same bits.
 """
 
 from __future__ import annotations
@@ -11,6 +12,11 @@ import difflib
 import math
 import re
 from collections.abc import Sequence
+from typing import overload
+
+import numpy as np
+
+from reelforge.spec.json_problems import short_text
 
 # Easing curves as CSS cubic-bezier control points (x1, y1, x2, y2), the same
 # numbers as CSS `ease-in` etc. None means the identity (linear) curve.
@@ -36,7 +42,7 @@ def easing_points(easing: str) -> tuple[float, float, float, float] | None:
     if match is None:
         names = ", ".join(f"'{name}'" for name in EASINGS)
         message = (f"unknown easing: must be one of {names} or CSS control points written "
-                   f"\"cubic-bezier(x1, y1, x2, y2)\" or [x1, y1, x2, y2], got '{easing}'")
+                   f"\"cubic-bezier(x1, y1, x2, y2)\" or [x1, y1, x2, y2], got '{short_text(easing)}'")
         close = difflib.get_close_matches(easing, list(EASINGS), n=1, cutoff=0.6)
         raise ValueError(message + (f"; did you mean '{close[0]}'?" if close else ""))
     return check_bezier([float(g) for g in match.groups()])
@@ -73,3 +79,50 @@ def canonical_easing(value: str | Sequence[float]) -> str:
     else:
         points = check_bezier(list(value))
     return "cubic-bezier(" + ", ".join(repr(float(p)) for p in points) + ")"
+
+
+_BISECTION_STEPS = 48  # fixed count: same work, same bits, for every input
+
+
+def cubic_bezier(x1: float, y1: float, x2: float, y2: float, t: np.ndarray) -> np.ndarray:
+    """CSS cubic-bezier(x1, y1, x2, y2) evaluated at progress t in [0, 1].
+
+    Solves x(s) = t for the curve parameter s by bisection with a fixed number of
+    steps (x(s) is monotonic when 0 <= x1, x2 <= 1, as CSS requires), then
+    returns y(s). Fixed steps rather than a tolerance keep the result bit-stable;
+    the arithmetic is elementwise, so a scalar gives the same bits as an array.
+    """
+    if not (0.0 <= x1 <= 1.0 and 0.0 <= x2 <= 1.0):
+        raise ValueError(f"cubic-bezier x control points must lie in [0, 1], got {x1}, {x2}")
+
+    def bezier(p1: float, p2: float, s: np.ndarray) -> np.ndarray:
+        u = 1.0 - s
+        return 3.0 * u * u * s * p1 + 3.0 * u * s * s * p2 + s * s * s
+
+    lo = np.zeros_like(t)
+    hi = np.ones_like(t)
+    for _ in range(_BISECTION_STEPS):
+        mid = 0.5 * (lo + hi)
+        below = bezier(x1, x2, mid) < t
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+    y = bezier(y1, y2, 0.5 * (lo + hi))
+    # Pin the endpoints exactly: a move must start and end where the spec says.
+    return np.where(t <= 0.0, 0.0, np.where(t >= 1.0, 1.0, y))
+
+
+@overload
+def ease(name: str, t: float) -> float: ...
+@overload
+def ease(name: str, t: np.ndarray) -> np.ndarray: ...
+def ease(name: str, t: np.ndarray | float) -> np.ndarray | float:
+    """Map linear progress t in [0, 1] through an easing (a name or "cubic-bezier(...)").
+
+    ease(0) == 0 and ease(1) == 1; monotonic when the y control points lie in
+    [0, 1]; t outside [0, 1] is clamped. Returns a float for a float, an array for an array.
+    """
+    points = easing_points(name)
+    scalar = np.ndim(t) == 0
+    values = np.clip(np.asarray(t, dtype=np.float64), 0.0, 1.0)
+    out = values if points is None else cubic_bezier(*points, values)
+    return float(out) if scalar else out
