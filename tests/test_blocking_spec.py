@@ -369,7 +369,8 @@ def test_walk_to_a_prop_from_straight_in_front_and_a_cylinder(tmp_path: Path, sp
 def test_walks_chain_from_where_the_last_one_ended(tmp_path: Path, spec: dict) -> None:
     shot(spec)["blocking"] = {"mara": {"mark": "quay-end", "actions": [
         {"action": "walk", "at_s": 0.0, "to": "steps", "speed_mps": 2.0},
-        {"action": "walk", "at_s": 2.2, "path": [[2.0, 3.0], [0.0, 3.0]], "arrive_s": 3.5}]}}
+        {"action": "walk", "at_s": 2.2, "path": [[2.0, 3.0], [0.0, 3.0]], "arrive_s": 3.5}]},
+                              "theo": {"mark": [3.0, -2.0]}}  # out of her way: in the line-up she walks into him
     first, second = figures(tmp_path, spec)["mara"].blocking.actions
     assert first.path == ((-1.0, -2.0), (2.0, 1.0)) and first.end_s == round(math.hypot(3, 3) / 2, 6)
     assert second.path == ((2.0, 1.0), (2.0, 3.0), (0.0, 3.0)) and second.end_s == 3.5
@@ -433,3 +434,125 @@ def test_schema_documents_blocking(tmp_path: Path) -> None:
     assert "walk 1.3" in action["speed_mps"]["description"]
     assert "0 faces the camera's side" in schema["$defs"]["CharacterBlocking"]["properties"]["facing"]["description"]
     assert "blocking" in schema["$defs"]["Shot"]["properties"]
+
+
+# --------------------------------------------------------------------------- walking into each other, through props
+
+
+def test_a_walk_through_someone_standing_is_reported_at_its_destination(tmp_path: Path, spec: dict) -> None:
+    shot(spec)["blocking"] = {"theo": {"mark": "steps"},
+                              "mara": {"mark": [-1, 1], "actions": [{"action": "walk", "at_s": 0.5, "to": [4, 1],
+                                                                     "arrive_s": 3.5}]}}
+    assert_problem(tmp_path, spec, f"{SHOT}.blocking.mara.actions[0].to", "mara's walk (actions[0]) comes within 0",
+                   "m of theo at 2.", "theo at [2, 1]", "at least 0.5 m apart", "a path point")
+
+
+def test_a_walk_that_stops_beside_someone_is_fine(tmp_path: Path, spec: dict) -> None:
+    shot(spec)["blocking"] = {"theo": {"mark": "steps"},
+                              "mara": {"mark": [-1, 1], "actions": [{"action": "walk", "at_s": 0.5, "to": [1.4, 1]}]}}
+    assert problems(tmp_path, spec) == []
+
+
+def test_two_walks_meeting_are_reported_once_at_the_later_one(tmp_path: Path, spec: dict) -> None:
+    """mara crosses left to right while theo crosses front to back: they meet at [1, 1], half way."""
+    mara = {"mark": [-1, 1], "actions": [{"action": "walk", "at_s": 0.5, "to": [3, 1], "arrive_s": 2.5}]}
+    theo = {"mark": [1, -1], "actions": [{"action": "walk", "at_s": 0.6, "path": [[1, 3]], "arrive_s": 2.6}]}
+    shot(spec)["blocking"] = {"mara": mara, "theo": theo}
+    assert_problem(tmp_path, spec, f"{SHOT}.blocking.theo.actions[0].path", "theo's walk (actions[0]) comes within",
+                   "m of mara at 1.5")
+    theo["actions"][0].update(at_s=2.0, arrive_s=3.9)  # the same paths, theo setting off as mara arrives
+    assert problems(tmp_path, spec) == []
+
+
+def test_starting_too_close_and_walking_apart_is_the_start_gaps_problem_only(tmp_path: Path, spec: dict) -> None:
+    shot(spec)["blocking"] = {"mara": {"mark": "steps"},
+                              "theo": {"mark": [2.2, 1.1], "actions": [{"action": "walk", "at_s": 0, "to": [4, 3]}]}}
+    assert_problem(tmp_path, spec, f"{SHOT}.blocking.theo.mark", "theo starts 0.224 m from mara")
+
+
+def test_validate_samples_walks_where_previz_plays_them(tmp_path: Path, spec: dict) -> None:
+    """The positions validate checks for collisions are previz's, to the bit: the same path-by-length
+    interpolation and easing (a custom curve, a corner, a repeated point, two walks in a row)."""
+    from reelforge.previz.blocking import BlockingTimeline
+    from reelforge.spec.staging import GroundPlan, ground_track, stage_character
+
+    shot(spec)["blocking"] = {"mara": {"mark": [-1, -1], "actions": [
+        {"action": "walk", "at_s": 0.25, "path": [[0.3, 0.7], [0.3, 0.7], [2.1, 1.9]], "speed_mps": 2.0,
+         "easing": [0.3, -0.4, 0.2, 1.6]},
+        {"action": "run", "at_s": 2.5, "to": "crates", "easing": "ease-out"}]}, "theo": {"mark": [3.0, -2.0]}}
+    path = write_spec(tmp_path, spec)
+    production = load_production(path)
+    blocking = production.episodes[0].scenes[0].shots[1].blocking["mara"]
+    stage = stage_character("mara", blocking, (-0.55, 0.0), GroundPlan(production.locations[0]), ["mara", "theo"])
+    timeline = BlockingTimeline(find_job(plan(production, base_dir=path.parent), PATH))
+    times = [index / 24 for index in range(96)]
+    track = ground_track(stage.start, stage.actions, times)
+    assert track == [timeline.ground_position("mara", t) for t in times]
+    assert len(set(track)) > 40  # it moves
+
+
+@pytest.mark.parametrize("start, end, prop", [([-5, 2.5], [-1, 2.5], "crates"), ([3, 9], [6, 9], "lighthouse")])
+def test_a_walk_through_a_prop(tmp_path: Path, spec: dict, start: list, end: list, prop: str) -> None:
+    shot(spec)["blocking"] = {"mara": {"mark": start, "actions": [{"action": "walk", "at_s": 0.5, "to": end,
+                                                                   "arrive_s": 3.5}]}}
+    assert_problem(tmp_path, spec, f"{SHOT}.blocking.mara.actions[0].to",
+                   f"mara walks through prop '{prop}' between [{start[0]}, {start[1]}] and [{end[0]}, {end[1]}]: "
+                   f"add a path point around it")
+
+
+def test_a_run_through_a_prop_is_reported_at_the_path_point_after_it(tmp_path: Path, spec: dict) -> None:
+    shot(spec)["blocking"] = {"mara": {"mark": [-5, 2.5], "actions": [{"action": "run", "at_s": 0.5,
+                                                                       "path": [[-1, 2.5], [-1, 0]]}]}}
+    assert_problem(tmp_path, spec, f"{SHOT}.blocking.mara.actions[0].path[0]", "mara runs through prop 'crates'")
+
+
+def test_a_walk_round_a_prop_or_to_it_is_fine(tmp_path: Path, spec: dict) -> None:
+    shot(spec)["blocking"] = {"mara": {"mark": [-5, 2.5], "actions": [
+        {"action": "walk", "at_s": 0.0, "path": [[-3, 1.0]], "to": [-1, 2.5], "speed_mps": 2.0},
+        {"action": "walk", "at_s": 3.0, "to": "crates", "arrive_s": 3.9}]}}  # back, ending beside it
+    assert problems(tmp_path, spec) == []
+
+
+# --------------------------------------------------------------------------- names and messages
+
+
+@pytest.mark.parametrize("name, like", [("theo", "a character ($.characters[1].id)"), ("camera", "the camera")])
+def test_a_mark_named_like_a_character_or_the_camera(tmp_path: Path, spec: dict, name: str, like: str) -> None:
+    spec["locations"][0]["marks"][name] = [0.0, -3.0]
+    assert_problem(tmp_path, spec, f"$.locations[0].marks.{name}", f"mark '{name}' is named like {like}",
+                   "rename the mark")
+
+
+@pytest.mark.parametrize("where, blocking, path, words", [
+    ("shot", {"Mara": {"mark": "steps"}}, ".blocking.Mara", ["'Mara' is not a valid id", "lower-case letters",
+                                                             "did you mean 'mara'?"]),
+    ("shot", {"mára": {"mark": "steps"}}, ".blocking['mára']", ["'mára' is not a valid id", "did you mean 'mara'?"]),
+    ("marks", {"Quay End": [0, 0]}, "['Quay End']", ["'Quay End' is not a valid id", "did you mean 'quay-end'?"]),
+    ("shot", {"mara": {"actions": [{"action": "walk", "at_s": 0.5, "to": [1, 2, 3]}]}}, ".blocking.mara.actions[0].to",
+     ["a point is [x, z] (two numbers), got 3 numbers"]),
+    ("shot", {"mara": {"actions": [{"action": "walk", "at_s": 0.5, "to": [1]}]}}, ".blocking.mara.actions[0].to",
+     ["a point is [x, z] (two numbers), got 1 number"]),
+    ("shot", {"mara": {"mark": []}}, ".blocking.mara.mark", ["a point is [x, z] (two numbers), got an empty list"]),
+    ("shot", {"mara": {"facing": [1, 2, 3]}}, ".blocking.mara.facing", ["got 3 numbers"]),
+    ("shot", {"mara": {"actions": [{"action": "walk", "at_s": 0.5, "path": [[1, 2], [1, "a", 2]]}]}},
+     ".blocking.mara.actions[0].path[1]", ["a point is [x, z] (two numbers), got a list of 3 items"]),
+])
+def test_keys_that_are_no_ids_and_points_of_the_wrong_size_read_plainly(tmp_path: Path, spec: dict, where: str,
+                                                                        blocking: dict, path: str,
+                                                                        words: list[str]) -> None:
+    if where == "marks":
+        spec["locations"][0]["marks"].update(blocking)
+        path = "$.locations[0].marks" + path
+    else:
+        shot(spec)["blocking"] = blocking
+        path = SHOT + path
+    assert_problem(tmp_path, spec, path, *words)
+
+
+@pytest.mark.parametrize("field", ["to", "facing"])
+def test_a_long_name_is_quoted_short(tmp_path: Path, spec: dict, field: str) -> None:
+    name = "x" * 5000
+    entry = {"facing": name} if field == "facing" else {"actions": [{"action": "walk", "at_s": 0.5, "to": name}]}
+    shot(spec)["blocking"] = {"mara": entry}
+    problem = only_problem(tmp_path, spec)
+    assert "'" + "x" * 39 + "…'" in problem.message and len(problem.message) < 400

@@ -18,11 +18,14 @@ from typing import Any
 
 from reelforge.spec.blocking import DEFAULT_DURATION_S, MAX_SPEED_MPS, MAX_WALK_SPEED_MPS
 from reelforge.spec.staging import (
+    CAMERA,
     GroundPlan,
     Loc,
     Staged,
     StagedAction,
     character_entries,
+    crosses_footprint,
+    ground_track,
     inside_footprint,
     lineup,
     stage_character,
@@ -32,7 +35,7 @@ from reelforge.spec.staging import (
 TRACKS = {"walk": "body", "run": "body", "turn": "body", "sit": "body", "stand": "body", "hold": "body",
           "look-at": "head", "gesture": "arms"}
 TRACK_ACTIONS = {track: [a for a, t in TRACKS.items() if t == track] for track in ("body", "head", "arms")}
-MIN_START_GAP_M = 0.5  # two cast members starting closer than this stand inside each other
+MIN_START_GAP_M = 0.5  # two cast members closer than this (at the start or at any frame) stand inside each other
 EPSILON_S = 1e-6  # times are staged to 6 decimals
 
 Problem = tuple[Loc, Any, str]
@@ -41,8 +44,8 @@ Problem = tuple[Loc, Any, str]
 def blocking_problems(production: Any, warnings: list[Problem] | None = None) -> list[Problem]:
     """(location, value, message) for every blocking problem in a production, in spec order; what is
     legal but probably not meant (a walk faster than walking) goes to `warnings` when given."""
-    problems: list[Problem] = _location_problems(production)
     known = [c.id for c in production.characters]
+    problems: list[Problem] = _location_problems(production, known)
     problems += _unknown_character_problems(production, known)
     locations = {loc.id: loc for loc in production.locations}
     fps = production.delivery.fps
@@ -91,16 +94,21 @@ def _shot_problems(shot: Any, ground: GroundPlan, levels: list, known: list[str]
     length = frames / fps
     out: list[tuple[Loc, str, str, Any, str]] = []
     staged: dict[str, Staged] = {}
+    unsure: set[str] = set()  # whose blocking has other problems: where they are in time is not settled
     for character_id, entry in entries.items():
         stage = stage_character(character_id, entry.blocking, starts[character_id], ground, cast, known)
         staged[character_id] = stage
         found = [(loc, value, message) for loc, value, message in stage.problems]
         found += _spot_problems(stage, ground)
         found += _time_problems(character_id, stage.actions, length, frames, fps)
+        if found:
+            unsure.add(character_id)
+        found += _prop_crossing_problems(character_id, stage, ground)
         out += [(entry.loc + loc, _kind(message), entry.level, value, message) for loc, value, message in found]
         notes += [(entry.loc + loc, _kind(message), entry.level, value, message)
                   for loc, value, message in _speed_notes(character_id, stage.actions)]
     out += _start_gap_problems(cast, entries, staged, starts)
+    out += _collision_problems([c for c in cast if c not in unsure], entries, staged, starts, frames, fps)
     return out
 
 
@@ -133,8 +141,7 @@ def _off_floor(point: tuple[float, float], location: Any) -> str | None:
 def _in_prop(point: tuple[float, float], location: Any, skip: Any = None) -> str | None:
     for j, prop in enumerate(location.props):
         if prop is not skip and inside_footprint(prop, point):
-            name = f"prop '{prop.id}'" if prop.id else f"props[{j}] (a {prop.shape} at {_point(prop.position_m)})"
-            return f"is inside {name} of location {location.id}: move it clear of the prop's footprint"
+            return f"is inside {_prop_name(prop, j)} of location {location.id}: move it clear of the prop's footprint"
     return None
 
 
@@ -238,11 +245,92 @@ def _start_gap_problems(cast: list[str], entries: dict, staged: dict[str, Staged
     return out
 
 
+def _prop_crossing_problems(character_id: str, stage: Staged, ground: GroundPlan) -> list[Problem]:
+    """A walk or run goes round the props: each straight stretch of its path stays out of every footprint,
+    reported at the path point (or `to`) the stretch ends on. The last stretch of a walk `to` a prop ends
+    beside that prop, on the walker's side; a stretch that starts or ends inside a prop is reported there."""
+    problems: list[Problem] = []
+    for action in stage.actions:
+        spec = action.spec
+        if spec.action not in ("walk", "run"):
+            continue
+        written = len(spec.path or ())
+        for i, (a, b) in enumerate(zip(action.path, action.path[1:])):
+            last = i == len(action.path) - 2
+            for j, prop in enumerate(ground.location.props):
+                if (last and action.prop_id is not None and prop is ground.props.get(action.prop_id)) \
+                        or inside_footprint(prop, a) or inside_footprint(prop, b) or not crosses_footprint(prop, a, b):
+                    continue
+                at, value = ((("path", i), list(spec.path[i])) if spec.path and i < written else (("to",), spec.to))
+                verb = "runs" if spec.action == "run" else "walks"
+                problems.append((("actions", action.index) + at, value, (
+                    f"{character_id} {verb} through {_prop_name(prop, j)} between {_point(a)} and {_point(b)}: "
+                    f"add a path point around it")))
+                break
+    return problems
+
+
+def _prop_name(prop: Any, index: int) -> str:
+    return f"prop '{prop.id}'" if prop.id else f"props[{index}] (a {prop.shape} at {_point(prop.position_m)})"
+
+
+def _collision_problems(cast: list[str], entries: dict, staged: dict[str, Staged],
+                        starts: dict[str, tuple[float, float]], frames: int,
+                        fps: int) -> list[tuple[Loc, str, str, Any, str]]:
+    """Two cast members closer than MIN_START_GAP_M at any frame walk into each other; once per pair, at the
+    destination of the walk that set off later (what most likely needs changing).
+
+    Positions are sampled at every frame as previz plays them (spec/staging.py `ground_track`). Frames
+    from the start while a pair is still too close are the start gap's problem (`_start_gap_problems`).
+    """
+    times = [index / fps for index in range(frames)]
+    track = {c: ground_track(staged[c].start, staged[c].actions, times) if c in staged else [starts[c]] * frames
+             for c in cast}
+    walks = {c: [a for a in staged[c].actions if a.spec.action in ("walk", "run")] if c in staged else []
+             for c in cast}
+    out = []
+    for j, second in enumerate(cast):
+        for first in cast[:j]:
+            if not walks[first] and not walks[second]:
+                continue
+            gaps = [math.hypot(p[0] - q[0], p[1] - q[1]) for p, q in zip(track[first], track[second])]
+            apart = next((k for k, gap in enumerate(gaps) if gap >= MIN_START_GAP_M), None)
+            if apart is None:
+                continue
+            close = next((k for k in range(apart, frames) if gaps[k] < MIN_START_GAP_M), None)
+            if close is None:
+                continue
+            end = next((k for k in range(close, frames) if gaps[k] >= MIN_START_GAP_M), frames)
+            nearest = min(range(close, end), key=gaps.__getitem__)
+            t = times[nearest]
+            started = [(a.start_s, n, c, a) for n, c in enumerate((first, second)) for a in walks[c]
+                       if a.start_s <= t + EPSILON_S]
+            if not started:
+                continue
+            _, _, walker, walk = max(started, key=lambda item: (item[0], item[1]))
+            other = first if walker == second else second
+            spec = walk.spec
+            at, value = (("to",), spec.to) if spec.to is not None else (("path",), spec.path)
+            entry = entries[walker]
+            out.append((entry.loc + ("actions", walk.index) + at, "collision", entry.level, value, (
+                f"{walker}'s {spec.action} (actions[{walk.index}]) comes within {_s(gaps[nearest])} m of {other} at "
+                f"{_s(t)} s ({walker} at {_point(_rounded(track[walker][nearest]))}, {other} at "
+                f"{_point(_rounded(track[other][nearest]))}): cast members keep at least {_s(MIN_START_GAP_M)} m "
+                f"apart; route the {spec.action} round them (a path point), start it later, or stop short")))
+    return out
+
+
+def _rounded(point: tuple[float, float]) -> tuple[float, float]:
+    return (round(point[0], 3) + 0.0, round(point[1], 3) + 0.0)
+
+
 # ----------------------------------------------------------------------------- the set and the names
 
 
-def _location_problems(production: Any) -> list[Problem]:
-    """Prop ids once per location, no mark named like a prop, every mark on the floor and outside the props."""
+def _location_problems(production: Any, characters: list[str]) -> list[Problem]:
+    """Prop ids once per location, no mark named like a prop, a character or "camera" (blocking reads
+    those names first, so `"to": "theo"` would mean another place in every shot that casts theo), every
+    mark on the floor and outside the props."""
     problems: list[Problem] = []
     for i, location in enumerate(production.locations):
         first: dict[str, int] = {}
@@ -261,6 +349,13 @@ def _location_problems(production: Any) -> list[Problem]:
                 problems.append((loc, list(point), (
                     f"'{name}' names both a mark and a prop ($.locations[{i}].props[{first[name]}].id): blocking "
                     f"could not tell which is meant; rename one")))
+                continue
+            if name in characters or name == CAMERA:
+                who = (f"a character ($.characters[{characters.index(name)}].id)" if name in characters else
+                       "the camera (\"camera\" is where it starts, for turns and looks)")
+                problems.append((loc, list(point), (
+                    f"mark '{name}' is named like {who}: blocking could not tell the place from "
+                    f"{'the cast member' if name in characters else 'the camera'}; rename the mark")))
                 continue
             message = _off_floor(point, location) or _in_prop(point, location)
             if message is not None:

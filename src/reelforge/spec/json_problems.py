@@ -19,6 +19,7 @@ import re
 import sys
 import types
 import typing
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -294,9 +295,18 @@ def convert_errors(errors: list[dict], raw: dict, root: type[BaseModel]) -> list
     too_few: dict[Loc, int] = {}  # fixed-length list -> highest missing index
     unions: dict[Loc, list[tuple[str, Loc, dict]]] = {}  # union value -> (branch, loc, error)
 
+    points: dict[Loc, Any] = {}  # a point ([x, z]) given with too few or too many numbers → its value
+
     for error in errors:
+        if error["loc"] and error["loc"][-1] == "[key]":  # an object key that is not an id
+            loc = _split_loc(error["loc"][:-1], raw, error["type"])[0]
+            found.append((loc, _key_message(str(error.get("input", loc[-1] if loc else "")))))
+            continue
         loc, branch, branch_at = _split_loc(error["loc"], raw, error["type"])
-        if branch is not None:
+        point = _bad_point_at(loc, raw, root)
+        if point is not None:
+            points.setdefault(point, value_at(raw, point))
+        elif branch is not None:
             unions.setdefault(loc[:branch_at], []).append((branch, loc, error))
         elif error["type"] == "missing" and loc and isinstance(loc[-1], int):
             too_few[loc[:-1]] = max(too_few.get(loc[:-1], -1), loc[-1])
@@ -305,6 +315,13 @@ def convert_errors(errors: list[dict], raw: dict, root: type[BaseModel]) -> list
 
     for parent, highest in too_few.items():
         found.append((parent, _too_few_message(parent, highest + 1, value_at(raw, parent), root)))
+
+    for point, value in points.items():
+        count = len(value)
+        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        got = "an empty list" if not count else f"{count} number{'s' if count > 1 else ''}" if numbers else \
+            f"a list of {_items(count)}"
+        found.append((point, f"a point is [x, z] (two numbers), got {got}"))
 
     for union_loc, branches in unions.items():
         inside = [(loc, error) for _, loc, error in branches if len(loc) > len(union_loc)]
@@ -344,6 +361,73 @@ def _split_loc(loc: tuple, raw: Any, error_type: str) -> tuple[Loc, str | None, 
 
 
 _ABSENT = object()
+
+
+def _key_message(key: str) -> str:
+    """An object key that must be an id (a cast member's, a mark's name) and is not: say so, and what it may mean."""
+    close = _as_id(key)
+    hint = f": did you mean '{close}'?" if close is not None and close != key else ""
+    return (f"'{one_line(short_text(key))}' is not a valid id (lower-case letters, digits, '-' and '_', starting "
+            f"with a letter or digit, at most 64){hint}")
+
+
+def _as_id(text: str) -> str | None:
+    """The id a name most likely means: accents dropped, lower case, spaces and other marks made '-'."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).lower()
+    name = re.sub(r"[^a-z0-9_-]+", "-", plain).strip("-_")[:64].rstrip("-_")
+    return name if re.fullmatch(ID_PATTERN, name) else None
+
+
+def _bad_point_at(loc: Loc, raw: Any, root: type[BaseModel]) -> Loc | None:
+    """Where `loc` lies in (or is) a point, [x, z], written as a list of other than two items; None if it does not.
+
+    pydantic reports such a list once per missing number, or as a union's failed branches (a point or
+    text): one line at the point says what a point is instead.
+    """
+    for end in range(1, len(loc) + 1):
+        value = value_at(raw, loc[:end])
+        if isinstance(value, list) and len(value) != 2 and _is_point(_annotation_at(loc[:end], root)):
+            return loc[:end]
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _annotation_at(loc: Loc, root: type[BaseModel]) -> Any:
+    """The type annotation of the value at `loc` in a `root` document (through lists and id-keyed objects)."""
+    annotation: Any = root
+    for part in loc:
+        if annotation is None:
+            return None
+        if isinstance(part, int):
+            annotation = _item_type(annotation)
+            continue
+        model = _as_model(annotation)
+        if model is not None:
+            info = model.model_fields.get(part)
+            annotation = info.annotation if info is not None else None
+        else:
+            annotation = next((typing.get_args(arg)[1] for arg in _union_args(annotation)
+                               if typing.get_origin(arg) is dict), None)
+    return annotation
+
+
+def _union_args(annotation: Any) -> tuple:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return typing.get_args(annotation)
+    return (annotation,)
+
+
+def _is_point(annotation: Any) -> bool:
+    """Whether a value of this type may be a point: two numbers, a tuple[float, float] (maybe one of a union)."""
+    for arg in _union_args(annotation):
+        args = typing.get_args(arg)
+        if typing.get_origin(arg) is tuple and len(args) == 2 and all(_bare(a) is float for a in args):
+            return True
+    return False
+
+
+def _bare(annotation: Any) -> Any:
+    return typing.get_args(annotation)[0] if typing.get_origin(annotation) is typing.Annotated else annotation
 
 
 # How to name what a union branch wanted, by pydantic's name for the branch.
@@ -497,7 +581,7 @@ def _literal_message(expected: str, value: Any) -> str:
     """pydantic gives the choices as "'a', 'b' or 'c'"; say "must be one of 'a', 'b', 'c'"."""
     choices = re.findall(r"'((?:[^'\\]|\\.)*)'|(-?\d+(?:\.\d+)?)", expected)
     names = [text or number for text, number in choices]
-    got = f"'{value}'" if isinstance(value, str) else describe(value)
+    got = f"'{one_line(short_text(value))}'" if isinstance(value, str) else describe(value)
     if len(names) == 1:
         return f"must be {expected}, got {got}"
     message = f"must be one of {', '.join(repr(n) if not _is_number(n) else n for n in names)}, got {got}"
@@ -608,22 +692,22 @@ def describe(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return f"the string {_short(json.dumps(value, ensure_ascii=False))}"
+        return f"the string {short_text(json.dumps(value, ensure_ascii=False))}"
     if isinstance(value, float) and not math.isfinite(value):
         return f"the number {value}"
     if isinstance(value, (int, float)):
         return f"the number {value!r}"
     if isinstance(value, _NonStandardNumber):
-        return _short(value.literal)
+        return short_text(value.literal)
     if isinstance(value, (list, tuple)):
-        return "an empty list" if not value else f"the list {_short(_json_start(value))}"
+        return "an empty list" if not value else f"the list {short_text(_json_start(value))}"
     if isinstance(value, dict):
-        return "an empty object" if not value else f"the object {_short(_json_start(value))}"
-    return _short(repr(value))
+        return "an empty object" if not value else f"the object {short_text(_json_start(value))}"
+    return short_text(repr(value))
 
 
 # Encodes lazily (iterencode without the one-shot C encoder): a message quotes a value's start only.
-_PREVIEW_ENCODER = json.JSONEncoder(ensure_ascii=False, default=lambda v: _short(getattr(v, "literal", repr(v))))
+_PREVIEW_ENCODER = json.JSONEncoder(ensure_ascii=False, default=lambda v: short_text(getattr(v, "literal", repr(v))))
 
 
 def _json_start(value: Any, limit: int = 40) -> str:
@@ -636,7 +720,8 @@ def _json_start(value: Any, limit: int = 40) -> str:
     return text
 
 
-def _short(text: str, limit: int = 40) -> str:
+def short_text(text: str, limit: int = 40) -> str:
+    """`text` cut to `limit` characters with an ellipsis: a message quotes a name, not a pasted page."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

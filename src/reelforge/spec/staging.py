@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from reelforge.spec.blocking import (
     DEFAULT_DURATION_S,
     PROP_CLEARANCE_M,
@@ -27,6 +29,8 @@ from reelforge.spec.blocking import (
     BlockingAction,
     CharacterBlocking,
 )
+from reelforge.spec.easing import ease
+from reelforge.spec.json_problems import short_text
 
 Ground = tuple[float, float]  # (x, z) metres on the ground plan
 Loc = tuple[str | int, ...]
@@ -58,6 +62,27 @@ def inside_footprint(prop: Any, point: Ground) -> bool:
     if prop.shape == "cylinder":
         return (dx / (width / 2)) ** 2 + (dz / (depth / 2)) ** 2 < 1.0 - 1e-9
     return abs(dx) < width / 2 - 1e-9 and abs(dz) < depth / 2 - 1e-9
+
+
+def crosses_footprint(prop: Any, a: Ground, b: Ground) -> bool:
+    """Whether the straight line from `a` to `b` passes strictly inside a prop's footprint (as `inside_footprint`
+    draws it: a rectangle or an ellipse, less the same 1e-9), anywhere along it, not just at its ends."""
+    (x, z), (width, _, depth) = prop.position_m, prop.size_m
+    ax, az, dx, dz = a[0] - x, a[1] - z, b[0] - a[0], b[1] - a[1]
+    if prop.shape == "cylinder":  # in units of the half-axes the ellipse is the unit circle
+        u, v, du, dv = ax / (width / 2), az / (depth / 2), dx / (width / 2), dz / (depth / 2)
+        step = du * du + dv * dv
+        t = min(max(-(u * du + v * dv) / step, 0.0), 1.0) if step > 0.0 else 0.0
+        return (u + t * du) ** 2 + (v + t * dv) ** 2 < 1.0 - 1e-9
+    low, high = 0.0, 1.0  # the part of the segment strictly inside the rectangle, clipped axis by axis
+    for start, delta, half in ((ax, dx, width / 2 - 1e-9), (az, dz, depth / 2 - 1e-9)):
+        if delta == 0.0:
+            if abs(start) >= half:
+                return False
+            continue
+        t0, t1 = sorted(((-half - start) / delta, (half - start) / delta))
+        low, high = max(low, t0), min(high, t1)
+    return low < high
 
 
 def beside_prop(prop: Any, toward: Ground | None) -> Ground:
@@ -321,11 +346,63 @@ class _Places:
         hint = f"did you mean '{close[0]}'? " if close else ""
         where = f"location {self.ground.location.id} has {self.ground.names()}"
         if places_only:
-            return f"unknown mark or prop '{name}': {hint}{where} (or give [x, z] in metres)"
+            return f"unknown mark or prop '{short_text(name)}': {hint}{where} (or give [x, z] in metres)"
         others = ", ".join(c for c in self.cast if c != self.character_id) or "none"
-        return (f"unknown target '{name}': {hint}{where}; other cast members: {others}; or \"camera\", "
+        return (f"unknown target '{short_text(name)}': {hint}{where}; other cast members: {others}; or \"camera\", "
                 f"or [x, z] in metres")
 
 
 def _s(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+# ----------------------------------------------------------------------------- in time
+
+
+def ground_track(start: Ground, actions: Sequence[StagedAction], times: Sequence[float]) -> list[Ground]:
+    """Where a character stands (the ground point under their hips) at each of `times`, as previz plays it.
+
+    The rule is previz/blocking.py's (`_Track.spot`, `Polyline.at`), on the numbers the plan gives it
+    (rounded to 6 decimals): each walk or run in the order written, from when it starts, along its
+    path by length at its eased share of its time, and at its end once it is over. Validate samples
+    this at every frame to find cast members walking into each other; it cannot import previz.
+    """
+    walks = [(round(a.start_s, 6), round(a.end_s, 6), a.spec.easing, _Line(a.path)) for a in actions
+             if a.spec.action in ("walk", "run") and a.path]
+    played = []  # per walk: time → progress, eased once over every time it is under way (same bits as one by one)
+    for start_s, end_s, easing, _ in walks:
+        going = [t for t in times if start_s <= t < end_s]
+        eased = ease(easing, np.array([(t - start_s) / (end_s - start_s) for t in going], dtype=np.float64))
+        played.append(dict(zip(going, (float(e) for e in eased))))
+    out = []
+    for t in times:
+        where = start
+        for (start_s, end_s, _, line), progress in zip(walks, played):
+            if start_s > t:
+                break
+            where = line.points[-1] if t >= end_s else line.at(line.total * progress[t])
+        out.append(where)
+    return out
+
+
+class _Line:
+    """A path measured by length: previz/blocking.py's Polyline, to the bit."""
+
+    def __init__(self, path: Sequence[Ground]) -> None:
+        self.points = [(round(float(x), 6), round(float(z), 6)) for x, z in path]
+        self.lengths = [math.hypot(b[0] - a[0], b[1] - a[1]) for a, b in zip(self.points, self.points[1:])]
+        self.starts = [0.0]
+        for length in self.lengths:
+            self.starts.append(self.starts[-1] + length)
+        self.total = self.starts[-1]
+
+    def at(self, distance: float) -> Ground:
+        if distance >= self.total:
+            return self.points[-1]
+        if distance <= 0.0:
+            return self.points[0]
+        i = next((i for i, length in enumerate(self.lengths) if length > 0.0 and distance < self.starts[i + 1]),
+                 max(i for i, length in enumerate(self.lengths) if length > 0.0))
+        a, b = self.points[i], self.points[i + 1]
+        s = (distance - self.starts[i]) / self.lengths[i]
+        return (a[0] + (b[0] - a[0]) * s, a[1] + (b[1] - a[1]) * s)
