@@ -243,6 +243,25 @@ def test_a_spec_with_a_key_given_twice_is_refused_not_silently_collapsed(spec):
     assert spec.read_text(encoding="utf-8") == text
 
 
+@pytest.mark.parametrize("text, path, words", [
+    ("[" * 5000 + "]" * 5000, ".blocking" + "[0]" * 64, "nested more than 64 levels deep"),  # was a RecursionError
+    ('{"mara": {"mark": [0, 1]}, "mara": {"mark": [1, 1]}}', ".blocking.mara", "'mara' is given more than once"),
+    ('{"mara": {"actions": [{"action": "hold", "at_s": 0, "at_s": 1}]}}', ".blocking.mara.actions[0].at_s",
+     "'at_s' is given more than once"),
+    ('{"mara": {"mark": "' + "x" * (17 * 2**20) + '"}}', ".blocking", "over the spec file's 16 MiB limit"),
+])
+def test_the_blocking_field_refuses_what_a_spec_file_may_not_hold_in_one_line(spec, text, path, words):
+    """The field is parsed with the spec file's own checks: nesting and size limits, and a key typed twice
+    (json would keep the last one and drop the other without a word)."""
+    before = spec.read_bytes()
+    with pytest.raises(EditInvalid) as invalid:
+        save(spec, {"blocking": text})
+    [problem] = invalid.value.problems
+    assert (problem.field, problem.path) == ("blocking", "$.episodes[0].scenes[0].shots[0]" + path)
+    assert words in problem.message and len(problem.message) < 300
+    assert spec.read_bytes() == before
+
+
 def test_a_prompt_written_with_windows_line_ends_is_not_rewritten_by_an_edit_of_another_field(spec):
     raw = json.loads(spec.read_text(encoding="utf-8"))
     raw["episodes"][0]["scenes"][0]["shots"][0]["prompt"] = "Mara walks the quay\r\ntoward the lighthouse"

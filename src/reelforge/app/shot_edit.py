@@ -53,12 +53,14 @@ from reelforge.records.versions import CommitResult
 from reelforge.spec import presets
 from reelforge.spec.easing import EASINGS
 from reelforge.spec.json_problems import (
+    MAX_FILE_BYTES,
     FileProblem,
     check_depth,
     check_size,
     duplicate_keys,
     indexed_objects,
     json_path,
+    short_text,
 )
 from reelforge.spec.load import load_production
 from reelforge.spec.styles import load_families
@@ -435,14 +437,27 @@ def _apply_blocking(shot: dict, text: str, raw: dict) -> list[FieldProblem]:
     if not text:
         _set(shot, BLOCKING, None)
         return []
+    where = _blocking_path(raw, shot)
+    size = len(text.encode("utf-8"))
+    if size > MAX_FILE_BYTES:
+        return [FieldProblem(BLOCKING, where, f"the blocking is {size / 2**20:.1f} MiB, over the spec file's "
+                                              f"{MAX_FILE_BYTES // 2**20} MiB limit (a shot's blocking is a few "
+                                              f"hundred bytes): remove what does not belong in it")]
+    try:  # the spec file's checks, before parsing: thousands of '[' would overflow the parser's stack
+        check_depth(text)
+    except FileProblem as exc:
+        return [FieldProblem(BLOCKING, where + exc.path[1:], f"the blocking is {exc}")]
     try:
         value = json.loads(text)
     except ValueError as exc:
-        where = _blocking_path(raw, shot)
         return [FieldProblem(BLOCKING, where, f"the blocking is not JSON ({exc}); write an object like "
                                                f"{{\"mara\": {{\"mark\": [0, 2], \"actions\": [{{\"action\": "
                                                f"\"walk\", \"at_s\": 0.5, \"to\": [1, 4]}}]}}}}, or leave it "
                                                f"empty to inherit")]
+    repeated = duplicate_keys(text)  # json keeps the last of each: the others would be lost without a word
+    if repeated:
+        return [FieldProblem(BLOCKING, where + path[1:], f"field '{short_text(key)}' is given more than once in "
+                                                         f"this object; keep only one") for path, key in repeated]
     if value != shot.get(BLOCKING):
         _set(shot, BLOCKING, value)
     return []
