@@ -28,7 +28,7 @@ import bisect
 import copy
 import itertools
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import cv2
@@ -116,16 +116,19 @@ def shadow_direction(toward_light: np.ndarray) -> np.ndarray:
     return np.array([toward_light[0] * scale, math.sin(min_elevation), toward_light[2] * scale])
 
 
-def ground_shadow(vertices: np.ndarray, toward_light: np.ndarray) -> np.ndarray | None:
-    """Outline on the ground (y = 0) of a convex solid's shadow: its vertices slid
-    down along the light ray, then their convex hull. None if the light is below the horizon."""
+def ground_shadows(vertices: np.ndarray, starts: Sequence[int], toward_light: np.ndarray) -> list[np.ndarray]:
+    """Outlines on the ground (y = 0) of convex solids' shadows, solid k being vertices[starts[k]:starts[k + 1]]:
+    every vertex slid down along the light ray at once, then each solid's convex hull. No outlines when the light
+    is below the horizon."""
     if toward_light[1] <= 0.0:
-        return None
-    slide = vertices[:, 1:2] / toward_light[1]
-    plan = vertices[:, [0, 2]] - slide * toward_light[[0, 2]]
-    hull = cv2.convexHull(plan.astype(np.float32), returnPoints=False).ravel()
-    outline = plan[hull]
-    return np.stack([outline[:, 0], np.zeros(len(outline)), outline[:, 1]], axis=1)
+        return []
+    plan = vertices[:, [0, 2]] - (vertices[:, 1:2] / toward_light[1]) * toward_light[[0, 2]]
+    plan32 = plan.astype(np.float32)
+    outlines = []
+    for a, b in itertools.pairwise(starts):
+        outline = plan[a:b][cv2.convexHull(plan32[a:b], returnPoints=False).ravel()]
+        outlines.append(np.stack([outline[:, 0], np.zeros(len(outline)), outline[:, 1]], axis=1))
+    return outlines
 
 
 def concat_polygons(polygons: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -258,10 +261,11 @@ class ShotScene:
             setattr(self, name, value)
 
     def _shadows(self, solids: list[Solid]) -> list[np.ndarray]:
-        if not self.casts_shadows:
+        if not self.casts_shadows or not solids:
             return []
-        outlines = [ground_shadow(s.vertices, self.shadow_light) for s in solids]
-        return [o for o in outlines if o is not None]
+        vertices = [s.vertices for s in solids]
+        starts = np.concatenate([[0], np.cumsum([len(v) for v in vertices])]).tolist()
+        return ground_shadows(np.concatenate(vertices), starts, self.shadow_light)
 
     def at(self, index: int) -> ShotScene:
         """The scene at frame `index`: blocked figures posed for that instant (the scene itself when none are).
@@ -284,14 +288,8 @@ class ShotScene:
             owners.append(np.full(len(rig.face_part), owner, dtype=np.int32))
             part_of_face.append((rig.face_part + first_part).astype(np.int32))
             matrices.append(placing)
-            light = self.shadow_light
-            if self.casts_shadows and light[1] > 0.0:  # as ground_shadow, every part's vertices slid at once
-                plan = world[:, [0, 2]] - (world[:, 1:2] / light[1]) * light[[0, 2]]
-                plan32 = plan.astype(np.float32)
-                bounds = rig.part_vertex_starts.tolist()
-                for a, b in itertools.pairwise(bounds):
-                    outline = plan[a:b][cv2.convexHull(plan32[a:b], returnPoints=False).ravel()]
-                    shadows.append(np.stack([outline[:, 0], np.zeros(len(outline)), outline[:, 1]], axis=1))
+            if self.casts_shadows:
+                shadows += ground_shadows(world, rig.part_vertex_starts.tolist(), self.shadow_light)
             offset += len(world)
             first_part += len(placing)
         world = np.concatenate(vertices)
