@@ -190,12 +190,6 @@ def heading_to(dx: float, dz: float) -> float:
     return math.atan2(dx, -dz)
 
 
-def path_point(path: tuple[Ground, ...], fraction: float) -> Ground:
-    """The point `fraction` (0..1) of the way along a polyline, by length."""
-    line = Polyline(path)
-    return line.at(fraction * line.total)
-
-
 class Polyline:
     """A walk's path on the ground plan, measured by length."""
 

@@ -265,9 +265,6 @@ class Mannequin:
             rows.append([[rotation[i][0], rotation[i][1], rotation[i][2], shift[i]] for i in range(3)])
         return np.array(rows, dtype=np.float64)
 
-    def parts(self, pose: FigurePose) -> list[Part]:
-        return [Part(solid, matrix) for solid, matrix in zip(self.solids, self.matrices(pose))]
-
     def place(self, matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every face vertex (N, 3) and face normal (F, 3) in world coordinates, all parts at once.
 
@@ -292,8 +289,3 @@ class Mannequin:
 def mannequin(figure: Figure) -> Mannequin:
     """The figure's mannequin (built once per figure: its parts never change shape)."""
     return Mannequin(figure)
-
-
-def posed_parts(figure: Figure, pose: FigurePose) -> list[Part]:
-    """The figure's parts in this pose, always the same parts in the same order (PART_NAMES)."""
-    return mannequin(figure).parts(pose)
