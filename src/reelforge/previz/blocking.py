@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING
 from reelforge.plan.blocking import SEAT_HEIGHT_M
 from reelforge.previz.easing import ease
 from reelforge.previz.solids import Proportions
+from reelforge.spec.staging import Polyline
 
 if TYPE_CHECKING:
     from reelforge.plan.blocking import ActionJob
@@ -188,39 +189,6 @@ def wrap(angle: float) -> float:
 def heading_to(dx: float, dz: float) -> float:
     """The heading that faces along (dx, dz) on the ground plan."""
     return math.atan2(dx, -dz)
-
-
-class Polyline:
-    """A walk's path on the ground plan, measured by length."""
-
-    def __init__(self, path: tuple[Ground, ...]) -> None:
-        self.points = [(float(x), float(z)) for x, z in path]
-        self.lengths = [math.hypot(b[0] - a[0], b[1] - a[1]) for a, b in zip(self.points, self.points[1:])]
-        self.starts = [0.0]
-        for length in self.lengths:
-            self.starts.append(self.starts[-1] + length)
-        self.total = self.starts[-1]
-
-    def segment(self, distance: float) -> int:
-        """The segment a distance along falls on (at a corner: the one leaving it), skipping empty ones."""
-        last = None
-        for i, length in enumerate(self.lengths):
-            if length <= 0.0:
-                continue
-            last = i
-            if distance < self.starts[i + 1]:
-                return i
-        return -1 if last is None else last
-
-    def at(self, distance: float) -> Ground:
-        if distance >= self.total:
-            return self.points[-1]
-        if distance <= 0.0:
-            return self.points[0]
-        i = self.segment(distance)
-        a, b = self.points[i], self.points[i + 1]
-        s = (distance - self.starts[i]) / self.lengths[i]
-        return (a[0] + (b[0] - a[0]) * s, a[1] + (b[1] - a[1]) * s)
 
 
 def stance_foot(p: Proportions, x: float, z: float, heading: float, side: float) -> FootPose:

@@ -362,13 +362,15 @@ def _s(value: float) -> str:
 def ground_track(start: Ground, actions: Sequence[StagedAction], times: Sequence[float]) -> list[Ground]:
     """Where a character stands (the ground point under their hips) at each of `times`, as previz plays it.
 
-    The rule is previz/blocking.py's (`_Track.spot`, `Polyline.at`), on the numbers the plan gives it
+    The rule is previz/blocking.py's (`_Track.spot`, with `Polyline.at`), on the numbers the plan gives it
     (rounded to 6 decimals): each walk or run in the order written, from when it starts, along its
     path by length at its eased share of its time, and at its end once it is over. Validate samples
-    this at every frame to find cast members walking into each other; it cannot import previz.
+    this at every frame to find cast members walking into each other (previz, a layer up, reads the same
+    `Polyline`; the easing is spec/easing.py's).
     """
-    walks = [(round(a.start_s, 6), round(a.end_s, 6), a.spec.easing, _Line(a.path)) for a in actions
-             if a.spec.action in ("walk", "run") and a.path]
+    walks = [(round(a.start_s, 6), round(a.end_s, 6), a.spec.easing,
+              Polyline(tuple((round(float(x), 6), round(float(z), 6)) for x, z in a.path)))
+             for a in actions if a.spec.action in ("walk", "run") and a.path]
     played = []  # per walk: time → progress, eased once over every time it is under way (same bits as one by one)
     for start_s, end_s, easing, _ in walks:
         going = [t for t in times if start_s <= t < end_s]
@@ -385,24 +387,35 @@ def ground_track(start: Ground, actions: Sequence[StagedAction], times: Sequence
     return out
 
 
-class _Line:
-    """A path measured by length: previz/blocking.py's Polyline, to the bit."""
+class Polyline:
+    """A walk's path on the ground plan, measured by length: where a walk is, for validation (`ground_track`)
+    and for previz (previz/blocking.py), so both place a walker on the same bits."""
 
-    def __init__(self, path: Sequence[Ground]) -> None:
-        self.points = [(round(float(x), 6), round(float(z), 6)) for x, z in path]
+    def __init__(self, path: tuple[Ground, ...]) -> None:
+        self.points = [(float(x), float(z)) for x, z in path]
         self.lengths = [math.hypot(b[0] - a[0], b[1] - a[1]) for a, b in zip(self.points, self.points[1:])]
         self.starts = [0.0]
         for length in self.lengths:
             self.starts.append(self.starts[-1] + length)
         self.total = self.starts[-1]
 
+    def segment(self, distance: float) -> int:
+        """The segment a distance along falls on (at a corner: the one leaving it), skipping empty ones."""
+        last = None
+        for i, length in enumerate(self.lengths):
+            if length <= 0.0:
+                continue
+            last = i
+            if distance < self.starts[i + 1]:
+                return i
+        return -1 if last is None else last
+
     def at(self, distance: float) -> Ground:
         if distance >= self.total:
             return self.points[-1]
         if distance <= 0.0:
             return self.points[0]
-        i = next((i for i, length in enumerate(self.lengths) if length > 0.0 and distance < self.starts[i + 1]),
-                 max(i for i, length in enumerate(self.lengths) if length > 0.0))
+        i = self.segment(distance)
         a, b = self.points[i], self.points[i + 1]
         s = (distance - self.starts[i]) / self.lengths[i]
         return (a[0] + (b[0] - a[0]) * s, a[1] + (b[1] - a[1]) * s)
