@@ -29,6 +29,7 @@ from reelforge.spec.blocking import (  # noqa: F401 (the defaults, re-exported f
     WALK_SPEED_MPS,
     Blocking,
 )
+from reelforge.spec.ground import Ground
 from reelforge.spec.staging import (
     CAMERA,
     GroundPlan,
@@ -38,8 +39,6 @@ from reelforge.spec.staging import (
     lineup,
     stage_character,
 )
-
-Ground = tuple[float, float]  # (x, z) metres on the ground plan
 
 
 class ActionJob(Frozen):

@@ -47,17 +47,15 @@ import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from reelforge.plan.blocking import SEAT_HEIGHT_M
 from reelforge.previz.easing import ease
 from reelforge.previz.solids import Proportions
-from reelforge.spec.staging import Polyline
+from reelforge.spec.ground import SEAT_HEIGHT_M, Ground, Polyline
 
 if TYPE_CHECKING:
     from reelforge.plan.blocking import ActionJob
     from reelforge.plan.cast import Figure
     from reelforge.plan.jobs import ShotJob
 
-Ground = tuple[float, float]
 
 # Gait, in multiples of the figure's leg (hip to ankle) and of its step.
 WALK_STEP = 0.75  # step (one foot's footfall to the other's) per leg length

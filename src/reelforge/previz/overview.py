@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 from reelforge.plan.framing import framing_width
 from reelforge.previz.blocking import BlockingTimeline
 from reelforge.previz.camera import camera_path
+from reelforge.spec.ground import Ground
 
 if TYPE_CHECKING:
     from reelforge.plan.cast import Figure
     from reelforge.plan.jobs import ShotJob
 
-Ground = tuple[float, float]  # (x, z) metres
 
 SENSOR_WIDTH_MM = 36.0  # as previz/raster.py: focal in pixels = focal_mm / 36 * framing width
 MARGIN_M = 1.0  # around everything the plan shows

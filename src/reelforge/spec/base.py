@@ -28,3 +28,8 @@ def text_in(text: LocalizedText, language: str, fallback: str) -> str:
     if isinstance(text, str):
         return text
     return text.get(language) or text.get(fallback) or ""
+
+
+def short_text(text: str, limit: int = 40) -> str:
+    """`text` cut to `limit` characters with an ellipsis: a message quotes a name, not a pasted page."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

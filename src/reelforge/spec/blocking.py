@@ -29,6 +29,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from reelforge.spec.base import Id, Strict
 from reelforge.spec.camera import raise_at
 from reelforge.spec.easing import canonical_easing
+from reelforge.spec.ground import SEAT_HEIGHT_M  # noqa: F401 (the spec's defaults, in one place)
 
 ACTIONS = ("walk", "run", "turn", "look-at", "sit", "stand", "gesture", "hold")
 GESTURES = ("wave", "point", "reach")
@@ -38,7 +39,6 @@ RUN_SPEED_MPS = 3.5
 MAX_WALK_SPEED_MPS = 2.5  # a brisk walk; faster is a run (validate warns)
 MAX_SPEED_MPS = 12.0  # a sprinter's top speed: speed_mps stops here, and validate warns past it
 DEFAULT_DURATION_S = {"turn": 0.6, "look-at": 0.4, "sit": 1.0, "stand": 1.0, "gesture": 1.5, "hold": 1.0}
-SEAT_HEIGHT_M = 0.45
 SEAT_RANGE_M = (0.1, 1.5)  # a sit's height_m; a prop whose top lies outside it is no seat
 PROP_CLEARANCE_M = 0.45  # a walk "to" a prop ends this far outside the prop's footprint, on the walker's side
 # Which optional fields each action takes (at_s and easing: every action).

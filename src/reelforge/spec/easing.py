@@ -16,7 +16,7 @@ from typing import overload
 
 import numpy as np
 
-from reelforge.spec.json_problems import short_text
+from reelforge.spec.base import short_text
 
 # Easing curves as CSS cubic-bezier control points (x1, y1, x2, y2), the same
 # numbers as CSS `ease-in` etc. None means the identity (linear) curve.

@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from reelforge.spec.base import ID_PATTERN
+from reelforge.spec.base import ID_PATTERN, short_text
 
 # A location inside a JSON document: object keys and list indexes, root first.
 Loc = tuple[str | int, ...]
@@ -718,11 +718,6 @@ def _json_start(value: Any, limit: int = 40) -> str:
         if len(text) > limit:
             break
     return text
-
-
-def short_text(text: str, limit: int = 40) -> str:
-    """`text` cut to `limit` characters with an ellipsis: a message quotes a name, not a pasted page."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _number(value: Any) -> str:

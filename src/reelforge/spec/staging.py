@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from reelforge.spec.base import short_text
 from reelforge.spec.blocking import (
     DEFAULT_DURATION_S,
     PROP_CLEARANCE_M,
@@ -30,9 +31,8 @@ from reelforge.spec.blocking import (
     CharacterBlocking,
 )
 from reelforge.spec.easing import ease
-from reelforge.spec.json_problems import short_text
+from reelforge.spec.ground import Ground, Polyline
 
-Ground = tuple[float, float]  # (x, z) metres on the ground plan
 Loc = tuple[str | int, ...]
 
 LINEUP_SPACING_M = 1.1  # an unblocked cast stands in a row, left to right, this far apart, centred on x = 0
@@ -385,37 +385,3 @@ def ground_track(start: Ground, actions: Sequence[StagedAction], times: Sequence
             where = line.points[-1] if t >= end_s else line.at(line.total * progress[t])
         out.append(where)
     return out
-
-
-class Polyline:
-    """A walk's path on the ground plan, measured by length: where a walk is, for validation (`ground_track`)
-    and for previz (previz/blocking.py), so both place a walker on the same bits."""
-
-    def __init__(self, path: tuple[Ground, ...]) -> None:
-        self.points = [(float(x), float(z)) for x, z in path]
-        self.lengths = [math.hypot(b[0] - a[0], b[1] - a[1]) for a, b in zip(self.points, self.points[1:])]
-        self.starts = [0.0]
-        for length in self.lengths:
-            self.starts.append(self.starts[-1] + length)
-        self.total = self.starts[-1]
-
-    def segment(self, distance: float) -> int:
-        """The segment a distance along falls on (at a corner: the one leaving it), skipping empty ones."""
-        last = None
-        for i, length in enumerate(self.lengths):
-            if length <= 0.0:
-                continue
-            last = i
-            if distance < self.starts[i + 1]:
-                return i
-        return -1 if last is None else last
-
-    def at(self, distance: float) -> Ground:
-        if distance >= self.total:
-            return self.points[-1]
-        if distance <= 0.0:
-            return self.points[0]
-        i = self.segment(distance)
-        a, b = self.points[i], self.points[i + 1]
-        s = (distance - self.starts[i]) / self.lengths[i]
-        return (a[0] + (b[0] - a[0]) * s, a[1] + (b[1] - a[1]) * s)
