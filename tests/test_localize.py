@@ -13,13 +13,13 @@ from pathlib import Path
 
 import av
 import pytest
-from conftest import copy_production, run_cli, small_spec, write_spec
+from conftest import copy_production, run_cli, small_spec, unblocked, write_spec
 
 FPS = 24  # the small spec: three shots of 8 frames, sc01/sh01, sc01/sh02, sc02/sh01
 
 
 def localized_spec() -> dict:
-    spec = small_spec()
+    spec = unblocked(small_spec())  # cut to 8 frames, the example's walks would be warned about as too fast
     spec["languages"] = ["en", "fr", "ja"]
     episode = spec["episodes"][0]
     episode["title"] = {"en": "The Lamp", "fr": "La lampe", "ja": "灯り"}
@@ -219,7 +219,7 @@ def test_text_in_an_undeclared_language_is_a_warning(tmp_path):
 
 
 def test_specs_without_languages_stay_valid_and_silent(tmp_path):
-    result = validate(tmp_path, small_spec(), "--strict")  # the example has French titles, no `languages`
+    result = validate(tmp_path, unblocked(small_spec()), "--strict")  # the example has French titles, no `languages`
     assert result.returncode == 0 and result.stderr == ""
 
 
@@ -259,7 +259,7 @@ def test_adding_translations_and_dialogue_changes_no_job_key():
     from reelforge.plan.jobs import plan
     from reelforge.spec.model import Production
 
-    bare = small_spec()
+    bare = unblocked(small_spec())
     keys = [job.key for e in plan(Production.model_validate(bare)) for job in e.jobs]
     assert [job.key for e in plan(Production.model_validate(localized_spec())) for job in e.jobs] == keys
     retranslated = localized_spec()
