@@ -40,7 +40,7 @@ def test_the_shot_page_shows_the_plan_and_edits_blocking_with_paths_beside_the_f
     expect(error).to_contain_text("does not apply to a turn")
     shots.take(page, "blocking-refused")
 
-    good = {"mara": {"actions": [{"action": "turn", "at_s": 0, "heading_deg": 90}]}}
+    good = {"mara": {"actions": [{"action": "turn", "at_s": 0, "heading_deg": 90, "duration_s": 0.2}]}}
     page.get_by_test_id("field-blocking").fill(json.dumps(good))
     page.get_by_test_id("save-shot").click()
     expect(page.get_by_test_id("save-result")).to_be_visible()

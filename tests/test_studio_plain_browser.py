@@ -55,6 +55,7 @@ def test_the_cast_picker_adds_orders_and_saves_characters_by_name(ana, studio_se
     expect(members.first).to_contain_text("Theo")
     expect(page.get_by_test_id("field-cast")).to_have_value("theo, mara")
     shots.take(page, "theo-moved-left")
+    page.get_by_test_id("field-blocking").fill("")  # the shot's walk was blocked for Mara alone: both stand now
     save(page, "Theo walks ahead of Mara")
     assert shot_json(studio_server.spec, SHOT)["cast"] == ["theo", "mara"]
     expect(page.get_by_test_id("cast-member")).to_have_count(2)  # the saved form, swapped in, is live again
