@@ -118,6 +118,11 @@ def _grid_lines(projection: Projection, bounds) -> list[tuple[tuple[float, float
     return lines
 
 
+def _aim_heading(aim: tuple[float, float]) -> float:
+    """The heading (radians, 0 toward -z) of a ground direction (x, z): where an arrow along it points."""
+    return math.atan2(aim[0], -aim[1])
+
+
 def _arrow(projection: Projection, point: tuple[float, float], heading: float,
            length_px: float) -> list[tuple[float, float]]:
     """A heading arrow's three points (tail, head, and the head's two barbs) in pixels."""
@@ -484,7 +489,7 @@ def _svg_camera(overview: ShotOverview, p: Projection, label: Label | None) -> l
         ex, ey = p(*end)
         out.append(f'<rect x="{_n(ex - 4)}" y="{_n(ey - 4)}" width="8" height="8" fill="{_rgb(BACKGROUND)}" '
                    f'stroke="{colour}" stroke-width="1.5"/>')
-        tail, head, left, right = _arrow(p, end, math.atan2(camera.end_aim[0], -camera.end_aim[1]), 14.0)
+        tail, head, left, right = _arrow(p, end, _aim_heading(camera.end_aim), 14.0)
         out.append(f'<polyline points="{_pts([tail, head])}" fill="none" stroke="{colour}" stroke-width="1.5"/>'
                    f'<polyline points="{_pts([left, head, right])}" fill="none" stroke="{colour}" '
                    f'stroke-width="1.5"/>')
@@ -570,7 +575,7 @@ def plan_image(overview: ShotOverview, width: int, height: int, font_size: int =
         draw.line([p(*q) for q in camera.points], fill=CAMERA, width=2 * k, joint="curve")
         ex, ey = p(*camera.points[-1])
         draw.rectangle([ex - 4 * k, ey - 4 * k, ex + 4 * k, ey + 4 * k], fill=BACKGROUND, outline=CAMERA, width=k)
-        _draw_arrow(draw, _arrow(p, camera.points[-1], math.atan2(camera.end_aim[0], -camera.end_aim[1]),
+        _draw_arrow(draw, _arrow(p, camera.points[-1], _aim_heading(camera.end_aim),
                                  14.0 * k), CAMERA, k)
     x, y = p(*camera.points[0])
     draw.rectangle([x - 4 * k, y - 4 * k, x + 4 * k, y + 4 * k], fill=CAMERA)

@@ -33,3 +33,8 @@ def text_in(text: LocalizedText, language: str, fallback: str) -> str:
 def short_text(text: str, limit: int = 40) -> str:
     """`text` cut to `limit` characters with an ellipsis: a message quotes a name, not a pasted page."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def seconds_text(value: float) -> str:
+    """A time as messages write it: to the millisecond, without trailing zeros (1.5, 0.333, 2)."""
+    return f"{value:.3f}".rstrip("0").rstrip(".")

@@ -16,6 +16,7 @@ import difflib
 import math
 from typing import Any
 
+from reelforge.spec.base import seconds_text
 from reelforge.spec.blocking import DEFAULT_DURATION_S, MAX_SPEED_MPS, MAX_WALK_SPEED_MPS
 from reelforge.spec.staging import (
     CAMERA,
@@ -149,19 +150,19 @@ def _time_problems(character_id: str, actions: list[StagedAction], length: float
                    fps: int) -> list[Problem]:
     """Actions in time order, inside the shot, one at a time on each track (body, head, arms)."""
     problems: list[Problem] = []
-    shot = f"the shot is {_s(length)} s long ({frames} frames at {fps} fps)"
+    shot = f"the shot is {seconds_text(length)} s long ({frames} frames at {fps} fps)"
     last_on: dict[str, StagedAction] = {}
     for n, action in enumerate(actions):
         at: Loc = ("actions", action.index)
         kind = action.spec.action
         if n > 0 and action.start_s < actions[n - 1].start_s:
             problems.append((at + ("at_s",), action.spec.at_s, (
-                f"actions must be in time order: this {kind} at {_s(action.start_s)} s comes after one at "
-                f"{_s(actions[n - 1].start_s)} s (actions[{actions[n - 1].index}])")))
+                f"actions must be in time order: this {kind} at {seconds_text(action.start_s)} s comes after one at "
+                f"{seconds_text(actions[n - 1].start_s)} s (actions[{actions[n - 1].index}])")))
             continue
         if action.start_s >= length - EPSILON_S:
             problems.append((at + ("at_s",), action.spec.at_s, (
-                f"{character_id}'s {kind} starts at {_s(action.start_s)} s, at or after the end of the shot: {shot}")))
+                f"{character_id}'s {kind} starts at {seconds_text(action.start_s)} s, at or after the end of the shot: {shot}")))
             continue
         if action.end_s > length + EPSILON_S:
             problems.append(_late_end(character_id, action, at, shot))
@@ -169,8 +170,8 @@ def _time_problems(character_id: str, actions: list[StagedAction], length: float
         before = last_on.get(track)
         if before is not None and action.start_s < before.end_s - EPSILON_S:
             problems.append((at + ("at_s",), action.spec.at_s, (
-                f"{character_id}'s {kind} at {_s(action.start_s)} s starts before their {before.spec.action} "
-                f"(actions[{before.index}], {_s(before.start_s)}–{_s(before.end_s)} s) ends: one {track} action "
+                f"{character_id}'s {kind} at {seconds_text(action.start_s)} s starts before their {before.spec.action} "
+                f"(actions[{before.index}], {seconds_text(before.start_s)}–{seconds_text(before.end_s)} s) ends: one {track} action "
                 f"at a time ({', '.join(TRACK_ACTIONS[track])})")))
         if before is None or action.end_s >= before.end_s:
             last_on[track] = action
@@ -180,7 +181,7 @@ def _time_problems(character_id: str, actions: list[StagedAction], length: float
 def _late_end(character_id: str, action: StagedAction, at: Loc, shot: str) -> Problem:
     """An action that runs past the shot's end, reported at what sets its end."""
     spec, kind = action.spec, action.spec.action
-    ends = f"{character_id}'s {kind} ends at {_s(action.end_s)} s, after the end of the shot: {shot}"
+    ends = f"{character_id}'s {kind} ends at {seconds_text(action.end_s)} s, after the end of the shot: {shot}"
     if spec.arrive_s is not None:
         return at + ("arrive_s",), spec.arrive_s, f"{ends}; arrive earlier"
     if spec.duration_s is not None:
@@ -189,9 +190,9 @@ def _late_end(character_id: str, action: StagedAction, at: Loc, shot: str) -> Pr
         length = _path_length(action.path)
         speed = length / (action.end_s - action.start_s) if action.end_s > action.start_s else 0.0
         where = at + (("speed_mps",) if spec.speed_mps is not None else ())
-        return where, spec.speed_mps, (f"{ends} ({_s(length)} m at {_s(speed)} m/s); start earlier, go faster "
+        return where, spec.speed_mps, (f"{ends} ({seconds_text(length)} m at {seconds_text(speed)} m/s); start earlier, go faster "
                                        f"(speed_mps) or give arrive_s")
-    return at, spec.action, (f"{ends} (a {kind} lasts {_s(DEFAULT_DURATION_S[kind])} s unless duration_s says "
+    return at, spec.action, (f"{ends} (a {kind} lasts {seconds_text(DEFAULT_DURATION_S[kind])} s unless duration_s says "
                              f"otherwise); start earlier or give a shorter duration_s")
 
 
@@ -214,8 +215,8 @@ def _speed_notes(character_id: str, actions: list[StagedAction]) -> list[Problem
         advice = "make it a run or give a later arrive_s" if kind == "walk" and speed <= MAX_SPEED_MPS else \
             "give a later arrive_s or a nearer destination"
         notes.append((("actions", action.index) + where, spec.arrive_s or spec.speed_mps,
-                      f"{character_id}'s {kind} covers {_s(distance)} m in {_s(action.end_s - action.start_s)} s "
-                      f"({_s(speed)} m/s), {what} ({_n(limit)} m/s at most): {advice}"))
+                      f"{character_id}'s {kind} covers {seconds_text(distance)} m in {seconds_text(action.end_s - action.start_s)} s "
+                      f"({seconds_text(speed)} m/s), {what} ({_n(limit)} m/s at most): {advice}"))
     return notes
 
 
@@ -239,8 +240,8 @@ def _start_gap_problems(cast: list[str], entries: dict, staged: dict[str, Staged
             other = first if marked == second else second
             entry = entries[marked]
             out.append((entry.loc + ("mark",), "start gap", entry.level, entry.blocking.mark, (
-                f"{marked} starts {_s(gap)} m from {other} ({_point(position[marked])} and "
-                f"{_point(position[other])}): cast members start at least {_s(MIN_START_GAP_M)} m apart")))
+                f"{marked} starts {seconds_text(gap)} m from {other} ({_point(position[marked])} and "
+                f"{_point(position[other])}): cast members start at least {seconds_text(MIN_START_GAP_M)} m apart")))
             break
     return out
 
@@ -313,9 +314,9 @@ def _collision_problems(cast: list[str], entries: dict, staged: dict[str, Staged
             at, value = (("to",), spec.to) if spec.to is not None else (("path",), spec.path)
             entry = entries[walker]
             out.append((entry.loc + ("actions", walk.index) + at, "collision", entry.level, value, (
-                f"{walker}'s {spec.action} (actions[{walk.index}]) comes within {_s(gaps[nearest])} m of {other} at "
-                f"{_s(t)} s ({walker} at {_point(_rounded(track[walker][nearest]))}, {other} at "
-                f"{_point(_rounded(track[other][nearest]))}): cast members keep at least {_s(MIN_START_GAP_M)} m "
+                f"{walker}'s {spec.action} (actions[{walk.index}]) comes within {seconds_text(gaps[nearest])} m of {other} at "
+                f"{seconds_text(t)} s ({walker} at {_point(_rounded(track[walker][nearest]))}, {other} at "
+                f"{_point(_rounded(track[other][nearest]))}): cast members keep at least {seconds_text(MIN_START_GAP_M)} m "
                 f"apart; route the {spec.action} round them (a path point), start it later, or stop short")))
     return out
 
@@ -381,10 +382,6 @@ def _unknown_character_problems(production: Any, known: list[str]) -> list[Probl
             problems.append((loc + ("blocking", character_id), character_id, (
                 f"blocking for unknown character '{character_id}': {hint}characters: {', '.join(known) or 'none'}")))
     return problems
-
-
-def _s(value: float) -> str:
-    return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
 def _n(value: float) -> str:

@@ -27,7 +27,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from reelforge.spec import presets
-from reelforge.spec.base import Id, Strict
+from reelforge.spec.base import Id, Strict, seconds_text
 from reelforge.spec.easing import canonical_easing
 
 # A move's speed stands in for its amount over the move (amount = speed × the move's span).
@@ -127,8 +127,8 @@ class Camera(MoveParameters):
             before, after = self.keyframes[index - 1].at_s, self.keyframes[index].at_s
             if after <= before:
                 problems.append((("keyframes", index, "at_s"), after,
-                                 (f"keyframes must be in time order: {_seconds(after)} s is not after the "
-                                 f"keyframe before it ({_seconds(before)} s)")))
+                                 (f"keyframes must be in time order: {seconds_text(after)} s is not after the "
+                                 f"keyframe before it ({seconds_text(before)} s)")))
         if self.handheld is False:
             shaking = [self.move] + [k.move for k in self.keyframes]
             if "handheld" in shaking:
@@ -148,10 +148,6 @@ def raise_at(problems: Iterable[tuple[tuple, Any, str]], title: str) -> None:
                for loc, value, message in problems]
     if details:
         raise ValidationError.from_exception_data(title, details)
-
-
-def _seconds(value: float) -> str:
-    return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
 CAMERA_LEVELS = ("shot", "scene", "episode", "production")
@@ -197,8 +193,8 @@ def keyframe_time_problems(production: Any) -> list[tuple[tuple, Any, str]]:
     problems = []
     for loc, shots in misfits.items():
         path, level, at_s, frames = shots[0]
-        message = (f"keyframe at {_seconds(at_s)} s does not start inside shot {path}, whose last frame is at "
-                   f"{_seconds((frames - 1) / fps)} s ({frames} frames at {fps} fps)")
+        message = (f"keyframe at {seconds_text(at_s)} s does not start inside shot {path}, whose last frame is at "
+                   f"{seconds_text((frames - 1) / fps)} s ({frames} frames at {fps} fps)")
         message += _shared_camera(level, len(shots) - 1, ("is too short for it as well", "are too short for it as well"))
         problems.append((loc, at_s, message))
     return problems

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import Field
 
-from reelforge.spec.base import LocalizedText, Strict
+from reelforge.spec.base import LocalizedText, Strict, seconds_text
 
 
 class DialogueLine(Strict):
@@ -38,22 +38,20 @@ def dialogue_time_problems(production: Any) -> list[tuple[tuple, float, str]]:
                 length = frames / fps
                 where = ("episodes", e, "scenes", s, "shots", t, "dialogue")
                 path = f"{episode.id}/{scene.id}/{shot.id}"
-                shot_words = f"shot {path} ({_seconds(length)} s: {frames} frames at {fps} fps)"
+                shot_words = f"shot {path} ({seconds_text(length)} s: {frames} frames at {fps} fps)"
                 for d, line in enumerate(shot.dialogue):
                     if line.start_s >= length:
                         problems.append((where + (d, "start_s"), line.start_s,
-                                         f"line starts at {_seconds(line.start_s)} s, after the end of {shot_words}"))
+                                         f"line starts at {seconds_text(line.start_s)} s, after the end of {shot_words}"))
                     if line.end_s is None:
                         continue
                     if line.end_s <= line.start_s:
                         problems.append((where + (d, "end_s"), line.end_s,
-                                         f"line ends at {_seconds(line.end_s)} s, not after it starts "
-                                         f"({_seconds(line.start_s)} s)"))
+                                         f"line ends at {seconds_text(line.end_s)} s, not after it starts "
+                                         f"({seconds_text(line.start_s)} s)"))
                     elif line.end_s > length:
                         problems.append((where + (d, "end_s"), line.end_s,
-                                         f"line ends at {_seconds(line.end_s)} s, after the end of {shot_words}"))
+                                         f"line ends at {seconds_text(line.end_s)} s, after the end of {shot_words}"))
     return problems
 
 
-def _seconds(value: float) -> str:
-    return f"{value:.3f}".rstrip("0").rstrip(".")

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from reelforge.spec.base import short_text
+from reelforge.spec.base import seconds_text, short_text
 from reelforge.spec.blocking import (
     DEFAULT_DURATION_S,
     PROP_CLEARANCE_M,
@@ -221,7 +221,7 @@ def stage_character(character_id: str, entry: CharacterBlocking, default_start: 
         if kind in ("walk", "run"):
             if seated_at is not None:
                 staged.problems.append((at + ("action",), kind, (
-                    f"{character_id} is seated here (sat down at {_s(seated_at[1])} s, actions[{seated_at[0]}]): "
+                    f"{character_id} is seated here (sat down at {seconds_text(seated_at[1])} s, actions[{seated_at[0]}]): "
                     f"add a stand before the {kind}")))
             points = [position]
             for j, point in enumerate(action.path or ()):
@@ -253,7 +253,7 @@ def stage_character(character_id: str, entry: CharacterBlocking, default_start: 
         elif kind == "sit":
             if seated_at is not None:
                 staged.problems.append((at + ("action",), kind, (
-                    f"{character_id} is already seated (sat down at {_s(seated_at[1])} s, actions[{seated_at[0]}]): "
+                    f"{character_id} is already seated (sat down at {seconds_text(seated_at[1])} s, actions[{seated_at[0]}]): "
                     "add a stand before sitting again")))
             seated_at = (k, start)
             extra["seat_height_m"] = _seat_height(action, beside)
@@ -350,10 +350,6 @@ class _Places:
         others = ", ".join(c for c in self.cast if c != self.character_id) or "none"
         return (f"unknown target '{short_text(name)}': {hint}{where}; other cast members: {others}; or \"camera\", "
                 f"or [x, z] in metres")
-
-
-def _s(value: float) -> str:
-    return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
 # ----------------------------------------------------------------------------- in time
