@@ -55,9 +55,9 @@ def open_review(page, studio_server, shot: str) -> None:
 
 
 def settled_videos(page) -> list[dict]:
-    """The A/B videos once neither is seeking any more."""
+    """The A/B videos once neither is seeking any more (decoding is slow on a loaded 2-core machine)."""
     page.wait_for_function("""() => { const vs = [...document.querySelectorAll('#player video')];
-      return vs.length && vs.every(v => v.readyState >= 2 && !v.seeking); }""")
+      return vs.length && vs.every(v => v.readyState >= 2 && !v.seeking); }""", timeout=4 * UI_TIMEOUT_MS)
     return page.evaluate(POSITIONS)
 
 

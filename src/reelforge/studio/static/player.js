@@ -45,6 +45,7 @@
       this.frames = media.kind === "none" ? 0 : media.frames;
       this.shown = 0;
       this.pending = null;
+      this.queued = null;
       view.replaceChildren();
       if (media.kind === "video") {
         const video = element("video", "track-video");
@@ -53,6 +54,14 @@
         video.preload = "auto";
         video.playsInline = true;
         video.addEventListener("loadedmetadata", () => { if (this.pending !== null) this.seek(this.pending); });
+        // Seeks asked for while one is under way wait for it to land, and only the last one is made:
+        // a burst of frame steps then costs one decode, not one aborted decode each.
+        video.addEventListener("seeked", () => {
+          if (this.queued === null) return;
+          const time = this.queued;
+          this.queued = null;
+          if (Math.abs(video.currentTime - time) > 1e-6) video.currentTime = time;
+        });
         video.src = media.src;
         this.video = video;
         view.append(video);
@@ -77,6 +86,8 @@
         if (this.video.readyState < 1) { this.pending = i; return; }
         this.pending = null;
         const time = timeOf(this.media, i);
+        if (this.video.seeking) { this.queued = time; return; }
+        this.queued = null;
         if (exact || Math.abs(this.video.currentTime - time) > 1e-6) this.video.currentTime = time;
       } else if (this.img) {
         const src = frameUrl(this.media.digests[i]);
