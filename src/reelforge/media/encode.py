@@ -20,6 +20,7 @@ import av
 import numpy as np
 
 from reelforge.media.yuv import rgb_to_yuv420
+from reelforge.spec.delivery import FORMATS
 from reelforge.store.atomic import atomic_path
 
 # BT.709 primaries, transfer and matrix; limited ("tv") range. Written into the
@@ -37,6 +38,30 @@ class EncodeSettings:
     crf: int
     preset: str
     threads: int
+    # What is delivered (spec/delivery.py FORMATS): a render recorded before these existed was H.264 8-bit 4:2:0.
+    format: str = "h264"
+    bit_depth: int = 8
+    chroma: str = "4:2:0"
+
+    @property
+    def codec(self) -> str:
+        """The FFmpeg encoder."""
+        return FORMATS[self.format].codec
+
+    @property
+    def container(self) -> str:
+        """"mp4" or "mov", as the codec expects."""
+        return FORMATS[self.format].container
+
+    @property
+    def suffix(self) -> str:
+        return "." + self.container
+
+    @property
+    def pix_fmt(self) -> str:
+        """The encoder's input: planar YUV at the delivered chroma and bit depth (e.g. yuv422p10le)."""
+        return "yuv" + {"4:2:0": "420", "4:2:2": "422", "4:4:4": "444"}[self.chroma] + "p" + \
+            ("10le" if self.bit_depth == 10 else "")
 
     def x264_params(self) -> str:
         # bframes=0: packets decode in presentation order, so segments join by
@@ -58,7 +83,8 @@ def encode_settings(delivery) -> EncodeSettings:
     """The encode settings a spec's `delivery` (spec.model.Delivery) asks for."""
     width, height = delivery.size
     return EncodeSettings(width=width, height=height, fps=delivery.fps, crf=delivery.crf,
-                          preset=delivery.preset, threads=delivery.encoder_threads)
+                          preset=delivery.preset, threads=delivery.encoder_threads, format=delivery.format,
+                          bit_depth=delivery.depth, chroma=delivery.sampling)
 
 
 class SegmentEncoder:

@@ -19,6 +19,7 @@ from reelforge.spec.blocking import Blocking, Point
 from reelforge.spec.blocking_checks import blocking_problems
 from reelforge.spec.camera import Camera, check_cameras, raise_at
 from reelforge.spec.character import Character, Wardrobe  # noqa: F401 (re-exported)
+from reelforge.spec.delivery import Delivery, NamedDelivery, VisibleWatermark, named_delivery  # noqa: F401 (re-exported)
 from reelforge.spec.dialogue import DialogueLine, dialogue_time_problems
 from reelforge.spec.lighting import Lighting
 from reelforge.spec.look import Look
@@ -139,15 +140,6 @@ class Series(Strict):
     title: LocalizedText
 
 
-class VisibleWatermark(Strict):
-    """A visible mark burned into delivered files (text, optionally a logo), by a documented ffmpeg recipe."""
-
-    text: str = Field(min_length=1, max_length=200)
-    logo: str | None = Field(None, description="PNG path, relative to the spec")
-    position: Literal["top-left", "top-right", "bottom-left", "bottom-right", "center"] = "bottom-right"
-    opacity: float = Field(0.6, ge=0, le=1)
-
-
 class Signing(Strict):
     """A studio's own C2PA certificate chain (PEM files, relative to the spec) instead of the production's."""
 
@@ -155,33 +147,6 @@ class Signing(Strict):
     key: str = Field(description="PEM private key of the signing certificate")
     trust_anchor: str = Field(description="PEM root certificate that verification trusts")
     tsa_url: str | None = Field(None, description="a timestamp authority; none by default (signing stays offline)")
-
-
-class Delivery(Strict):
-    """How finished episodes are encoded. Every field here is part of the encode key
-    (except `mark` and `watermark`, which act after the episode is assembled)."""
-
-    fps: int = 24
-    aspect_ratio: Literal["16:9"] = Field("16:9", description="the delivered frame; a look's aspect_ratio "
-                                                               "letterboxes the picture inside it")
-    resolution: Literal["1080p", "4k"] = Field("1080p", description="1080p: 1920×1080; 4k: 3840×2160")
-    crf: int = Field(18, ge=0, le=51)
-    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "faster"
-    encoder_threads: int = Field(2, ge=1, le=16, description="x264 threads; the bitstream depends on it")
-    mark: bool = Field(False, description="give every delivery an invisible mark that `reelforge trace` reads back")
-    watermark: VisibleWatermark | None = None
-
-    @field_validator("fps")
-    @classmethod
-    def _known_fps(cls, v: int) -> int:
-        if v not in (24, 25, 30):
-            raise ValueError(f"fps must be one of 24, 25, 30, got {v}")
-        return v
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """(width, height) of the delivered frame."""
-        return (3840, 2160) if self.resolution == "4k" else (1920, 1080)
 
 
 BACKENDS = ("previz", "sdxl", "animatediff", "animatediff-sdxl", "wan")
@@ -232,6 +197,9 @@ class Production(Strict):
                                                             "give its checkpoint in 'model'")
     model: Model | None = None
     delivery: Delivery = Delivery()
+    deliveries: dict[Id, NamedDelivery] = Field(
+        {}, description="extra deliveries by name (e.g. a 9:16 cut, a ProRes master), each written to its own "
+                        "folder of renders/; every field left out is the main delivery's")
     signing: Signing | None = Field(None, description="sign with the studio's own chain instead of the "
                                                      "production's identity (made by `reelforge init`)")
     style: Style = Field(Style(preset="gray-box"), description="the series' style family, inherited by every "
@@ -256,6 +224,17 @@ class Production(Strict):
     @model_validator(mode="after")
     def _camera_keyframes_fit_shots(self) -> Production:
         check_cameras(self)  # needs fps, cast and inheritance: errors name each field's own path
+        return self
+
+    @model_validator(mode="after")
+    def _named_deliveries_can_be_made(self) -> Production:
+        for name, named in self.deliveries.items():
+            try:
+                named_delivery(self.delivery, named)
+            except ValueError as exc:  # pydantic's ValidationError is one: its first message says why
+                errors = getattr(exc, "errors", None)
+                reason = errors()[0]["msg"].removeprefix("Value error, ") if errors else str(exc)
+                raise_at([(("deliveries", name), named.model_dump(exclude_none=True), reason)], "Production")
         return self
 
     @model_validator(mode="after")

@@ -1,0 +1,175 @@
+"""How finished episodes are delivered: the frame's shape and size, the codec, its bit depth and chroma, the
+fonts titles are drawn in; and the named extra deliveries one production can declare beside its main one.
+
+    "delivery": {"aspect_ratio": "16:9", "resolution": "4k", "format": "prores-422-hq"},
+    "deliveries": {"vertical": {"aspect_ratio": "9:16", "format": "h264"}}
+
+A named delivery takes every field it does not set from `delivery`. One that keeps the main frame (shape,
+size, fps) renders nothing new: its shots have the main delivery's job keys, so it re-encodes their stored
+frames. Another shape is framed anew from each shot's camera (a vertical delivery is the camera turned on
+its side, never a crop of the 16:9 frame), so its shots are jobs of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from reelforge.spec.base import Strict
+
+
+@dataclass(frozen=True)
+class DeliveryFormat:
+    """A codec as reelforge delivers it: the encoder, the container it goes in, the depths and chroma it allows."""
+
+    codec: str  # the FFmpeg encoder (PyAV's and the pinned ffmpeg's)
+    container: Literal["mp4", "mov"]
+    bit_depths: tuple[int, ...]
+    chromas: tuple[str, ...]
+    master: bool  # a mezzanine an editor grades from (OpenTimelineIO links to it when one was delivered)
+    label: str
+
+    @property
+    def default_bit_depth(self) -> int:
+        return self.bit_depths[0]
+
+    @property
+    def default_chroma(self) -> str:
+        return self.chromas[0]
+
+
+FORMATS: dict[str, DeliveryFormat] = {
+    "h264": DeliveryFormat("libx264", "mp4", (8, 10), ("4:2:0", "4:2:2", "4:4:4"), False, "H.264"),
+    "hevc": DeliveryFormat("libx265", "mp4", (8, 10), ("4:2:0", "4:2:2", "4:4:4"), False, "HEVC (H.265)"),
+    "prores-422-hq": DeliveryFormat("prores_ks", "mov", (10,), ("4:2:2",), True, "Apple ProRes 422 HQ"),
+    "prores-4444": DeliveryFormat("prores_ks", "mov", (10,), ("4:4:4",), True, "Apple ProRes 4444"),
+    "dnxhr-hqx": DeliveryFormat("dnxhd", "mov", (10,), ("4:2:2",), True, "Avid DNxHR HQX"),
+}
+FORMAT_NAMES = tuple(FORMATS)
+DELIVERY_ASPECTS = ("16:9", "9:16", "1:1")
+RESOLUTIONS = ("1080p", "4k", "8k")
+CHROMAS = ("4:2:0", "4:2:2", "4:4:4")
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
+FPS_VALUES = (24, 25, 30)
+
+# The delivered frame, (width, height), by shape and resolution: the short side is 1080, 2160 or 4320.
+SIZES: dict[tuple[str, str], tuple[int, int]] = {
+    ("16:9", "1080p"): (1920, 1080), ("16:9", "4k"): (3840, 2160), ("16:9", "8k"): (7680, 4320),
+    ("9:16", "1080p"): (1080, 1920), ("9:16", "4k"): (2160, 3840), ("9:16", "8k"): (4320, 7680),
+    ("1:1", "1080p"): (1080, 1080), ("1:1", "4k"): (2160, 2160), ("1:1", "8k"): (4320, 4320),
+}
+
+
+class VisibleWatermark(Strict):
+    """A visible mark burned into delivered files (text, optionally a logo), by a documented ffmpeg recipe."""
+
+    text: str = Field(min_length=1, max_length=200)
+    logo: str | None = Field(None, description="PNG path, relative to the spec")
+    position: Literal["top-left", "top-right", "bottom-left", "bottom-right", "center"] = "bottom-right"
+    opacity: float = Field(0.6, ge=0, le=1)
+
+
+def format_problem(format_name: str, bit_depth: int | None, chroma: str | None) -> str | None:
+    """Why a format cannot be delivered at that bit depth or chroma (None when it can)."""
+    known = FORMATS[format_name]
+    if bit_depth is not None and bit_depth not in known.bit_depths:
+        allowed = " or ".join(map(str, known.bit_depths))
+        return f"{known.label} is delivered at {allowed} bits, not {bit_depth}: set bit_depth to {allowed} or leave it out"
+    if chroma is not None and chroma not in known.chromas:
+        allowed = " or ".join(known.chromas)
+        return (f"{known.label} carries {allowed} chroma, not {chroma}: set chroma to {allowed} or leave it out"
+                + ("; for 4:4:4 use prores-4444" if format_name in ("prores-422-hq", "dnxhr-hqx") else ""))
+    return None
+
+
+class Delivery(Strict):
+    """How finished episodes are encoded. Every field here is part of the encode key (except `mark`,
+    `watermark` and `fonts`, which act after the episode is assembled and are recorded with it)."""
+
+    fps: int = 24
+    aspect_ratio: Literal[DELIVERY_ASPECTS] = Field(  # type: ignore[valid-type]
+        "16:9", description="the delivered frame's shape: 16:9, vertical 9:16 or square 1:1, each framed from the "
+                            "shot's camera; a look's aspect_ratio letterboxes the picture inside it")
+    resolution: Literal[RESOLUTIONS] = Field(  # type: ignore[valid-type]
+        "1080p", description="the frame's short side: 1080p 1080, 4k 2160, 8k 4320 pixels (16:9 8k: 7680×4320)")
+    format: Literal[FORMAT_NAMES] = Field(  # type: ignore[valid-type]
+        "h264", description="h264 or hevc (MP4); prores-422-hq, prores-4444 or dnxhr-hqx masters (MOV)")
+    bit_depth: Literal[8, 10] | None = Field(
+        None, description="bits per sample: 8 or 10 for h264 and hevc (default 8); masters are 10")
+    chroma: Literal[CHROMAS] | None = Field(  # type: ignore[valid-type]
+        None, description="chroma subsampling: 4:2:0, 4:2:2 or 4:4:4 for h264 and hevc (default 4:2:0); "
+                          "prores-422-hq and dnxhr-hqx are 4:2:2, prores-4444 is 4:4:4")
+    crf: int = Field(18, ge=0, le=51, description="h264 and hevc quality (lower is better); masters ignore it")
+    preset: Literal[PRESETS] = Field(  # type: ignore[valid-type]
+        "faster", description="h264 and hevc speed/size trade-off; masters ignore it")
+    encoder_threads: int = Field(2, ge=1, le=16, description="encoder threads; the bitstream depends on it")
+    mark: bool = Field(False, description="give every delivery an invisible mark that `reelforge trace` reads back")
+    watermark: VisibleWatermark | None = None
+    fonts: dict[str, str] = Field(
+        {}, description="the font file burned titles are drawn with, per language (BCP 47 tag, or \"*\" for every "
+                        "language not named), relative to the spec; default: the bundled DejaVu Sans Bold "
+                        "(Latin, Greek, Cyrillic). Kept by content hash, like a LUT")
+
+    @field_validator("fps")
+    @classmethod
+    def _known_fps(cls, v: int) -> int:
+        if v not in FPS_VALUES:
+            raise ValueError(f"fps must be one of 24, 25, 30, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _format_allows(self) -> Delivery:
+        problem = format_problem(self.format, self.bit_depth, self.chroma)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the delivered frame."""
+        return SIZES[(self.aspect_ratio, self.resolution)]
+
+    @property
+    def depth(self) -> int:
+        """The bit depth delivered: the one set, or the format's."""
+        return self.bit_depth if self.bit_depth is not None else FORMATS[self.format].default_bit_depth
+
+    @property
+    def sampling(self) -> str:
+        """The chroma subsampling delivered: the one set, or the format's."""
+        return self.chroma if self.chroma is not None else FORMATS[self.format].default_chroma
+
+    @property
+    def suffix(self) -> str:
+        """The delivered file's extension: .mp4 or .mov, as the codec expects."""
+        return "." + FORMATS[self.format].container
+
+
+class NamedDelivery(Strict):
+    """An extra delivery beside the main one (a vertical cut, a ProRes master): what it changes.
+
+    Every field left out is the main `delivery`'s. A changed `format` brings that format's own default bit
+    depth and chroma unless they are set here too. The invisible mark, the watermark and the fonts are
+    always the main delivery's.
+    """
+
+    fps: int | None = None
+    aspect_ratio: Literal[DELIVERY_ASPECTS] | None = None  # type: ignore[valid-type]
+    resolution: Literal[RESOLUTIONS] | None = None  # type: ignore[valid-type]
+    format: Literal[FORMAT_NAMES] | None = None  # type: ignore[valid-type]
+    bit_depth: Literal[8, 10] | None = None
+    chroma: Literal[CHROMAS] | None = None  # type: ignore[valid-type]
+    crf: int | None = Field(None, ge=0, le=51)
+    preset: Literal[PRESETS] | None = None  # type: ignore[valid-type]
+
+
+def named_delivery(main: Delivery, named: NamedDelivery) -> Delivery:
+    """The full delivery a named one stands for: its own fields over the main delivery's (ValueError if that
+    combination cannot be delivered, e.g. a 10-bit ProRes main with an 8-bit-only change)."""
+    changes = named.model_dump(exclude_none=True)
+    if "format" in changes and changes["format"] != main.format:
+        changes.setdefault("bit_depth", None)  # the new format's own defaults, unless set here
+        changes.setdefault("chroma", None)
+    return Delivery.model_validate({**main.model_dump(), **changes})
