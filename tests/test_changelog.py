@@ -300,7 +300,7 @@ def test_a_checkpoint_re_signed_with_another_key_is_caught(show, tmp_path):
         root = merkle.root(leaves, size)
         body = changelog.checkpoint_body(changelog.ORIGIN, size, root, at)
         db.execute("UPDATE log_checkpoints SET root_hash = ?, signer_sha256 = ?, signature = ? WHERE id = ?",
-                   (root.hex(), signer, base64.b64encode(changelog._sign(mallory, body)).decode(), cid))
+                   (root.hex(), signer, base64.b64encode(changelog.sign_body(mallory, body)).decode(), cid))
     code, out = verify(spec)
     assert code == 1 and "does not chain to the trust anchor" in out, out
 

@@ -27,6 +27,7 @@ from reelforge.backends.models import resolve_model
 from reelforge.backends.runtime import RuntimeUnavailable, resolve_runtime
 from reelforge.deliver.localize import Localization, episode_text
 from reelforge.deliver.options import DeliveryError, delivery_options
+from reelforge.deliver.sequence import SequenceError, WrittenSequence, deliver_sequences, frame_format
 from reelforge.engine.pipeline import RenderPipeline, RenderResult
 from reelforge.engine.shot import ProgressFn
 from reelforge.errors import Problem, SpecError
@@ -68,7 +69,7 @@ class RenderRefused(Exception):
 # Errors in what the user gave (checkpoints, devices, logos, signing chains) that surface only once a model loads
 # or a file is delivered: said as bad input (exit 2), never as a traceback.
 RENDER_INPUT_ERRORS = (CheckpointError, RuntimeUnavailable, ModelRenderError, DeliveryError, WatermarkError,
-                       CredentialsError)
+                       CredentialsError, SequenceError)
 
 
 def load_spec(spec: Path):
@@ -213,6 +214,7 @@ class RenderRequest:
     farm: FarmOptions | None = None  # render the shots on a Ray farm (farm/); None: in this process
     assemble: bool = False  # join the episodes from the store only: refused when a shot would have to render
     takes: tuple[int, ...] = ()  # with `shot`: render these takes of it (plan/takes.py), each a file of its own
+    frames_out: str | None = None  # also a signed frame sequence beside each video: png, exr, exr-float
 
 
 @dataclass
@@ -227,6 +229,7 @@ class RenderOutcome:
     range_report: str = ""
     budget_warning: str | None = None  # said before the render: it would take the store past $.store.budget
     budget_note: str | None = None  # said after it: the store is past $.store.budget
+    sequences: list[WrittenSequence] = field(default_factory=list)  # with frames_out (deliver/sequence.py)
 
 
 def chosen_work(request: RenderRequest, planned_all: list[EpisodePlan]) -> tuple[list[EpisodePlan], ShotJob | None]:
@@ -334,6 +337,11 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
     chosen = chosen_languages(production, spec, request.languages, request.shot, warn)
     if request.burn_titles and not chosen:
         raise RenderRefused("--burn-titles needs --languages (the titles are drawn in each language)")
+    if request.frames_out is not None:
+        try:
+            frame_format(request.frames_out)
+        except SequenceError as exc:
+            raise RenderRefused(str(exc)) from None
     if request.assemble:
         refuse_unstored(episodes, job, ShotStore.of(ProductionPaths.for_spec(spec)), spec)
     if planned is not None:
@@ -385,6 +393,9 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
                 marks = {loc.id: {name: (float(x), float(z)) for name, (x, z) in loc.marks.items()}
                          for loc in production.locations}  # drawn on each shot's plan; not in any job
                 outcome.contact_sheet = pipeline.deliver_contact_sheet(outcome.results, out_dir / sheet_name, marks)
+            if request.frames_out is not None:  # from the stored frames the videos were made of: nothing renders
+                outcome.sequences = deliver_sequences(outcome.results, request.frames_out, pipeline.store.frames,
+                                                      delivery.identity, production.series.id)
     except ProductionBusy as exc:
         raise RenderRefused(str(exc), code=1) from None
     except RENDER_INPUT_ERRORS as exc:  # a checkpoint that hashes but will not load, say

@@ -34,6 +34,7 @@ from reelforge.cli.console import (
     shown,
     spec_file,
 )
+from reelforge.cli.trust import say_sequences, verify_sequence_folder
 from reelforge.engine.pipeline import RenderResult
 from reelforge.engine.shot import FrameRepair
 from reelforge.farm.options import LOCAL, FarmOptions
@@ -85,6 +86,9 @@ def render(
                                                    f"{MAX_TAKES}), each with a seed of its own, to "
                                                    "renders/takes/EPISODE/SCENE/SHOT/take-K.mp4; pick one with "
                                                    "\"take\": K in the shot's spec")] = None,
+    frames_out: Annotated[str | None, typer.Option(help="also a numbered frame sequence beside each video, with a "
+                                                        "signed manifest: png (16-bit), exr (half float) or "
+                                                        "exr-float; `reelforge verify FOLDER` checks it")] = None,
 ) -> None:
     """Render episodes to 1080p H.264 MP4s (or a frame range of one shot), signed with Content Credentials."""
     spec = spec_file(spec)
@@ -95,7 +99,8 @@ def render(
                                 frames=parse_range(frames) if frames else None, out=out, backend=backend,
                                 checkpoint=checkpoint, device=device, threads=threads, mark=mark, actor=actor,
                                 languages=languages, burn_titles=burn_titles,
-                                farm=FarmOptions(farm) if farm else None, takes=_takes(takes, dry_run))
+                                farm=FarmOptions(farm) if farm else None, takes=_takes(takes, dry_run),
+                                frames_out=frames_out)
         check_takes(request)  # before the spec is read: a wrong option is said first
         if dry_run:
             _print_plan(plan_render(request))
@@ -128,6 +133,7 @@ def render(
         console.print(f"contact sheet: {outcome.contact_sheet}", highlight=False)
     if outcome.mark_id is not None:
         console.print(f"invisible mark {outcome.mark_id:016x} recorded for {outcome.actor}", highlight=False)
+    say_sequences(outcome.sequences)
     if outcome.budget_note is not None:
         console.print(outcome.budget_note, style="yellow", highlight=False, markup=False, soft_wrap=True)
     if not outcome.range_matches:
@@ -301,11 +307,15 @@ def assemble(
 
 @app.command()
 def verify(
-    target: Annotated[str, typer.Argument(help="a rendered MP4, or a shot path like s01e01/sc01/sh03")],
+    target: Annotated[str, typer.Argument(help="a rendered MP4, a shot path like s01e01/sc01/sh03, or a frame "
+                                               "sequence folder")],
     production: Annotated[Path | None, typer.Option(help="production.json (found from the MP4's folder if omitted)")] = None,
     frames: Annotated[str | None, typer.Option(help="only this frame range START:END of the shot(s)")] = None,
 ) -> None:
-    """Re-render from the recorded jobs and prove the bytes match (exit 1 if not)."""
+    """Re-render from the recorded jobs and prove the bytes match (exit 1 if not); a frame sequence folder
+    (`render --frames-out`): its signature, files and pixels."""
+    if Path(target).is_dir():
+        verify_sequence_folder(Path(target), production, frames)
     if target.lower().endswith(".png"):
         raise fail(f"{target} is a still (a contact sheet): check it with `reelforge credentials verify {target}`; "
                    "its stills are frames of the episodes, which `reelforge verify EPISODE.mp4` proves")

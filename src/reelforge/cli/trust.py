@@ -1,22 +1,25 @@
-"""`reelforge credentials | watermark | trace`: Content Credentials, the visible watermark, leak tracing."""
+"""`reelforge credentials | watermark | trace`: Content Credentials, the visible watermark, leak tracing; and
+checking a signed frame sequence folder (`reelforge verify FOLDER`, `reelforge credentials verify FOLDER`)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.markup import escape
 
 from reelforge.app.checked_records import find_marked
 from reelforge.app.render_request import RENDER_INPUT_ERRORS
-from reelforge.cli.console import console, errors, fail, load_or_exit, production_option
+from reelforge.app.verify_sequence import NotASequence, SequenceReport, verify_sequence
+from reelforge.cli.console import console, errors, fail, find_production, load_or_exit, production_option, shown
 from reelforge.deliver.options import DeliveryError, signing_identity
 from reelforge.media.watermark import WatermarkError, WatermarkSpec, apply_watermark
 from reelforge.store.hashing import file_sha256
 from reelforge.store.paths import ProductionPaths
-from reelforge.trust.anchors import find_anchor
+from reelforge.store.shots import ShotStore
+from reelforge.trust.anchors import find_anchor, production_anchor
 from reelforge.trust.credentials import (
     format_credentials,
     manifest_failures,
@@ -61,11 +64,14 @@ def credentials_show(file: Annotated[Path, typer.Argument(help="a signed MP4 or 
 
 @credentials_app.command("verify")
 def credentials_verify(
-    file: Annotated[Path, typer.Argument(help="a signed MP4 or PNG")],
+    file: Annotated[Path, typer.Argument(help="a signed MP4 or PNG, or a frame sequence folder")],
     trust: Annotated[Path | None, typer.Option(help="trust anchor PEM (default: the production's root)")] = None,
     production_identity: Annotated[Path | None, typer.Option(help="a production's identity folder")] = None,
 ) -> None:
-    """Exit 0 only if the signature is valid, the media hash matches and the chain leads to the anchor."""
+    """Exit 0 only if the signature is valid, the media hash matches and the chain leads to the anchor (a frame
+    sequence folder: its signed manifest and every file's hash; `reelforge verify FOLDER` also compares pixels)."""
+    if Path(file).is_dir():
+        _sequence_credentials(Path(file), trust, production_identity)
     try:
         if Path(file).is_file() and read_credentials(Path(file)) is None:  # unsigned: no anchor needed to say so
             _say(f"[bold red]failed[/] {escape(str(file))}: no Content Credentials (unsigned)")
@@ -194,3 +200,80 @@ def trace(
                   f"by {delivery.rendered_by}, delivered as {render_record.output_path}", highlight=False)
     if found.note:
         console.print(f"  records: {found.note}", highlight=False, markup=False)
+
+
+# --- frame sequences (render --frames-out) ---------------------------------------------------------
+
+MAX_PROBLEM_LINES = 20
+
+
+def say_sequences(sequences) -> None:
+    """'wrote renders/s01e01.exr/ (24 frames of 3 shots, signed manifest)' per sequence a render wrote."""
+    for sequence in sequences:
+        signed = "signed manifest" if sequence.signed else "manifest UNSIGNED"
+        shots = f"{sequence.shots} shot{'s' if sequence.shots != 1 else ''}"
+        _say(f"wrote {escape(shown(sequence.folder))}/ ({sequence.frames} frames of {shots}, {signed})")
+
+
+def verify_sequence_folder(folder: Path, production: Path | None, frames: str | None = None) -> NoReturn:
+    """`reelforge verify FOLDER`: signature against the production's anchor, files, pixels against its store."""
+    if frames:
+        raise fail("--frames is for a shot; a frame sequence folder is checked whole")
+    paths = production_option(production, "signed it") if production is not None else find_production(folder)
+    if paths is None:
+        raise fail(f"{folder}: cannot tell which production signed it: pass --production PATH/production.json, or "
+                   f"check its signature alone with `reelforge credentials verify {folder} --trust ROOT.pem`")
+    anchor = production_anchor(paths)
+    if anchor is None:
+        raise fail(f"{paths.root} has no signing identity (no trust anchor to check a signature against)")
+    store = ShotStore.of(paths) if paths.frames.is_dir() else None
+    _check_sequence(folder, anchor, store, f"{paths.root} has no frame store")
+
+
+def _sequence_credentials(folder: Path, trust: Path | None, production_identity: Path | None) -> NoReturn:
+    """`reelforge credentials verify FOLDER`: the signed manifest and the files, against --trust or the production's."""
+    if trust is None and production_identity is None:
+        paths = find_production(folder)
+        anchor = production_anchor(paths) if paths is not None else None
+        if anchor is None:
+            raise fail(f"{folder}: no trust anchor: give --trust ROOT.pem or --production-identity FOLDER")
+    else:
+        try:
+            anchor = find_anchor(folder, trust, production_identity)
+        except CredentialsError as exc:
+            raise fail(str(exc)) from None
+    _check_sequence(folder, anchor, None, "a signature check; `reelforge verify FOLDER` compares them with the "
+                    "production's store")
+
+
+def _check_sequence(folder: Path, anchor: Path, store: ShotStore | None, no_store: str) -> NoReturn:
+    try:
+        report = verify_sequence(folder, load_anchor(anchor), store)
+    except (NotASequence, CredentialsError) as exc:
+        raise fail(str(exc)) from None
+    _say(f"verify {escape(str(folder))}" + (f": {escape(report.summary)}" if report.manifest else ""))
+    if report.signer:
+        _say(f"  signature: [green]valid[/], by {escape(report.signer)} at {report.at} (anchor {escape(str(anchor))})")
+    if report.manifest is not None:
+        _say(f"  files: {report.files_ok}/{report.frames} with their signed SHA-256")
+        _say("  pixels: " + (_pixels_line(report) if store is not None else f"not compared ({no_store})"),
+             markup=False)
+    for problem in report.problems[:MAX_PROBLEM_LINES]:
+        _say(f"  [red]FAILED[/]: {escape(problem)}")
+    if len(report.problems) > MAX_PROBLEM_LINES:
+        _say(f"  … and {len(report.problems) - MAX_PROBLEM_LINES} more", markup=False)
+    if not report.ok:
+        _say(f"[bold red]NOT VERIFIED[/]: {len(report.problems)} problem(s)")
+        raise typer.Exit(1)
+    _say("[bold green]VERIFIED[/]: signed by the production, every file as signed"
+         + (", every frame the stored one" if report.pixels_checked == report.frames else ""))
+    raise typer.Exit(0)
+
+
+def _pixels_line(report: SequenceReport) -> str:
+    line = f"{report.pixels_checked} frame(s) decode to exactly their stored frame"
+    if report.not_in_store:
+        line += f"; {report.not_in_store} no longer in the store (not compared)"
+    if report.damaged_in_store:
+        line += f"; the store's copies of {report.damaged_in_store} are damaged (not compared; render again)"
+    return line

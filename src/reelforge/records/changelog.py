@@ -141,7 +141,8 @@ def checkpoint_body(origin: str, size: int, root: bytes, at: str) -> bytes:
     return f"{origin}\n{size}\n{base64.b64encode(root).decode()}\ntime {at}\n".encode()
 
 
-def _sign(identity, body: bytes) -> bytes:
+def sign_body(identity, body: bytes) -> bytes:
+    """`body` signed with the identity's key (Ed25519, ECDSA or RSA-PSS): what `check_signature` checks."""
     key = serialization.load_pem_private_key(identity.key_pem, password=None)
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return key.sign(body)
@@ -149,7 +150,7 @@ def _sign(identity, body: bytes) -> bytes:
         return key.sign(body, ec.ECDSA(_ec_hash(key.curve)))
     if isinstance(key, rsa.RSAPrivateKey):
         return key.sign(body, padding.PSS(padding.MGF1(hashes.SHA256()), hashes.SHA256.digest_size), hashes.SHA256())
-    raise LogError(f"cannot sign the change log with a {type(key).__name__}")
+    raise LogError(f"cannot sign with a {type(key).__name__}")
 
 
 def _ec_hash(curve) -> hashes.HashAlgorithm:
@@ -191,7 +192,7 @@ def write_checkpoint(session: Session, identity, at: str | None = None) -> LogCh
     root = merkle.root(leaves)
     checkpoint = LogCheckpoint(id=0 if latest is None else latest.id + 1, size=len(leaves), root_hash=root.hex(),
                                at=at, origin=ORIGIN, algorithm=identity.algorithm, signer_sha256=signer,
-                               signature=base64.b64encode(_sign(identity, checkpoint_body(ORIGIN, len(leaves), root,
+                               signature=base64.b64encode(sign_body(identity, checkpoint_body(ORIGIN, len(leaves), root,
                                                                                           at))).decode())
     session.add(checkpoint)
     session.flush()

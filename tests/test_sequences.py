@@ -1,0 +1,243 @@
+"""Frame sequences (`reelforge render --frames-out png|exr`): numbered 16-bit PNG / half EXR files per shot, a signed
+manifest, and `reelforge verify FOLDER` catching every kind of tampering."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import OpenEXR
+import pytest
+from conftest import cli, run_cli, small_spec, write_spec
+
+from reelforge.deliver.sequence import MANIFEST, SIGNATURE, sign_manifest
+from reelforge.store.paths import ProductionPaths
+from reelforge.store.shots import ShotStore
+from reelforge.trust.identity import create_identity, load_identity
+
+FRAMES = 3  # per shot: three shots, nine 1080p frames
+
+
+@pytest.fixture(scope="module")
+def shows(tmp_path_factory) -> dict[str, Path]:
+    """Two productions of the same spec, each rendered in its own processes with --frames-out png, then exr."""
+    made = {}
+    for name in ("a", "b"):
+        spec = write_spec(tmp_path_factory.mktemp(name) / "show", small_spec(FRAMES))
+        run_cli("render", str(spec), "--frames-out", "png", "--actor", "tester")
+        second = run_cli("render", str(spec), "--frames-out", "exr", "--actor", "tester")
+        made[name] = spec
+        made[f"{name}-second"] = second.stdout
+    return made
+
+
+def renders(spec: Path) -> Path:
+    return spec.parent / "renders"
+
+
+def manifest(folder: Path) -> dict:
+    return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+
+
+def frames(folder: Path):
+    """(entry, shot record) of every frame the manifest lists, in order."""
+    return [(entry, shot) for shot in manifest(folder)["shots"] for entry in shot["frames"]]
+
+
+def stored(spec: Path, digest: str) -> np.ndarray:
+    return ShotStore.of(ProductionPaths.for_spec(spec)).frames.get(digest)
+
+
+def test_png_sequence_is_numbered_per_shot_and_decodes_to_the_stored_frames_times_257(shows):
+    spec = shows["a"]
+    folder = renders(spec) / "s01e01_png"
+    listed = frames(folder)
+    assert len(listed) == 3 * FRAMES
+    assert sorted(p.name for p in folder.iterdir()) == [MANIFEST, SIGNATURE, "sc01_sh01", "sc01_sh02", "sc02_sh01"]
+    assert sorted(p.name for p in (folder / "sc01_sh02").iterdir()) == [
+        f"s01e01_sc01_sh02.{1001 + i}.png" for i in range(FRAMES)]
+    jobs = ShotStore.of(ProductionPaths.for_spec(spec))
+    for entry, shot in listed:
+        assert entry["number"] == 1001 + entry["shot_frame"]
+        # the frame hashes the render recorded for the shot's job: the sequence re-rendered nothing
+        assert jobs.job(shot["job_key"]).read_manifest()[entry["shot_frame"]] == entry["frame_hash"]
+        path = folder / entry["file"]
+        wide = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        assert wide.dtype == np.uint16 and wide.shape == (1080, 1920, 3)
+        assert np.array_equal(wide[..., ::-1], stored(spec, entry["frame_hash"]).astype(np.uint16) * 257)
+    first = folder / listed[0][0]["file"]
+    with av.open(str(first)) as container:  # PyAV (ffmpeg's PNG decoder) reads the same 16-bit RGB
+        decoded = next(container.decode(video=0))
+        assert decoded.format.name == "rgb48be"
+        assert decoded.color_primaries == 1  # cICP: BT.709
+        assert np.array_equal(decoded.to_ndarray(), stored(spec, listed[0][0]["frame_hash"]).astype(np.uint16) * 257)
+    data = first.read_bytes()
+    assert b"cICP\x01\x01\x00\x01" in data and b"tIME" not in data
+    colour = manifest(folder)["image"]["colour"]
+    assert colour["primaries"] == "BT.709" and colour["png_cicp"] == [1, 1, 0, 1]
+
+
+def test_exr_sequence_reads_back_as_half_float_rec709_linear_with_chromaticities(shows):
+    spec = shows["a"]
+    folder = renders(spec) / "s01e01_exr"
+    listed = frames(folder)
+    assert len(listed) == 3 * FRAMES
+    for entry, _ in listed:
+        with OpenEXR.File(str(folder / entry["file"])) as exr:
+            header = dict(exr.header())  # the File empties its own dict when closed
+            pixels = exr.channels()["RGB"].pixels
+        assert pixels.dtype == np.float16 and pixels.shape == (1080, 1920, 3)
+        assert np.allclose(header["chromaticities"], (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290), atol=1e-6)
+        assert header["colorInteropID"] == "lin_rec709_scene"
+        assert header["compression"] == OpenEXR.ZIP_COMPRESSION
+        assert not any("date" in name.lower() for name in header)
+        expected = ((stored(spec, entry["frame_hash"]) / 255.0) ** 2.4).astype(np.float16)
+        assert np.array_equal(pixels, expected)
+    assert manifest(folder)["image"]["pixel_type"] == "half"
+
+
+def test_writing_a_sequence_renders_no_shot_again(shows):
+    """The second render (--frames-out exr after png) took every shot from the store."""
+    assert re.search(r"s01e01\s*│\s*0\s*│\s*3\s*│", shows["a-second"])
+    assert re.search(r"wrote \S*renders/s01e01_exr/ \(9 frames of 3 shots, signed manifest\)", shows["a-second"])
+
+
+@pytest.mark.parametrize("kind", ["png", "exr"])
+def test_two_renders_in_separate_processes_write_identical_sequences(shows, kind):
+    one, two = renders(shows["a"]) / f"s01e01_{kind}", renders(shows["b"]) / f"s01e01_{kind}"
+    names = sorted(p.relative_to(one).as_posix() for p in one.rglob("*") if p.is_file())
+    assert names == sorted(p.relative_to(two).as_posix() for p in two.rglob("*") if p.is_file())
+    for name in names:
+        if name != SIGNATURE:  # a signature is made afresh (a new time; ES256 a new nonce)
+            assert (one / name).read_bytes() == (two / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("kind", ["png", "exr"])
+def test_verify_passes_an_untouched_sequence(shows, kind):
+    result = run_cli("verify", str(renders(shows["a"]) / f"s01e01_{kind}"))
+    assert "VERIFIED" in result.stdout and "NOT VERIFIED" not in result.stdout
+    assert f"pixels: {3 * FRAMES} frame(s) decode to exactly their stored frame" in result.stdout
+    # the signature and files alone, with the anchor given, as someone outside the production checks it
+    anchor = shows["a"].parent / ".reelforge" / "identity" / "root.pem"
+    code, out = cli("credentials", "verify", str(renders(shows["a"]) / f"s01e01_{kind}"), "--trust", str(anchor))
+    assert code == 0 and "VERIFIED" in out
+
+
+def _flip_a_byte(folder: Path) -> None:
+    path = folder / frames(folder)[4][0]["file"]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def _delete_a_frame(folder: Path) -> None:
+    (folder / frames(folder)[-1][0]["file"]).unlink()
+
+
+def _add_a_file(folder: Path) -> None:
+    (folder / "sc01_sh01" / "s01e01_sc01_sh01.1099.png").write_bytes(b"extra")
+
+
+def _change_the_manifest(folder: Path) -> None:
+    text = (folder / MANIFEST).read_text(encoding="utf-8")
+    (folder / MANIFEST).write_text(text.replace('"fps": 24', '"fps": 25'), encoding="utf-8")
+
+
+def _sign_with_another_key(folder: Path) -> None:
+    mallory = create_identity(folder.parent / "mallory", "mallory")
+    _change_the_manifest(folder)
+    record = sign_manifest((folder / MANIFEST).read_bytes(), mallory)
+    (folder / SIGNATURE).write_text(json.dumps(record), encoding="utf-8")
+    shutil.rmtree(folder.parent / "mallory")
+
+
+def _remove_the_signature(folder: Path) -> None:
+    (folder / SIGNATURE).unlink()
+
+
+@pytest.mark.parametrize(("tamper", "said"), [
+    (_flip_a_byte, "sc01_sh02/s01e01_sc01_sh02.1002.png: its SHA-256 is not the signed one (altered)"),
+    (_delete_a_frame, "sc02_sh01/s01e01_sc02_sh01.1003.png: missing (the signed manifest lists it)"),
+    (_add_a_file, "sc01_sh01/s01e01_sc01_sh01.1099.png: not in the signed manifest (added)"),
+    (_change_the_manifest, "manifest.json was changed after it was signed"),
+    (_sign_with_another_key, "does not chain to the trust anchor"),
+    (_remove_the_signature, "manifest.signature.json is missing"),
+])
+def test_verify_catches_each_tampering_in_one_line(shows, tamper, said):
+    copy = renders(shows["a"]) / f"tampered-{tamper.__name__}"
+    shutil.copytree(renders(shows["a"]) / "s01e01_png", copy)
+    try:
+        tamper(copy)
+        code, out = cli("verify", str(copy))
+    finally:
+        shutil.rmtree(copy)
+    assert code == 1, out
+    failed = [line for line in out.splitlines() if "FAILED" in line]
+    assert len(failed) == 1 and said in failed[0], out
+    assert "NOT VERIFIED" in out and "Traceback" not in out
+
+
+def test_verify_compares_pixels_with_the_store_even_when_the_manifest_is_re_signed(shows):
+    """Someone holding the production's key re-signs a sequence with other pixels: the store still says so."""
+    spec = shows["a"]
+    copy = renders(spec) / "resigned_png"
+    shutil.copytree(renders(spec) / "s01e01_png", copy)
+    try:
+        entry = frames(copy)[0][0]
+        path = copy / entry["file"]
+        wide = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        wide[:8, :8] = 257 * 7  # a valid 16-bit expansion, of other pixels
+        cv2.imwrite(str(path), wide)
+        data = manifest(copy)
+        data["shots"][0]["frames"][0]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+        (copy / MANIFEST).write_text(json.dumps(data), encoding="utf-8")
+        identity = load_identity(spec.parent / ".reelforge" / "identity")
+        (copy / SIGNATURE).write_text(json.dumps(sign_manifest((copy / MANIFEST).read_bytes(), identity)))
+        code, out = cli("verify", str(copy))
+    finally:
+        shutil.rmtree(copy)
+    assert code == 1
+    assert f"{entry['file']}: its pixels are not the stored frame {entry['frame_hash'][:12]}" in out
+
+
+def test_a_folder_that_is_no_sequence_is_bad_input(shows, tmp_path):
+    (tmp_path / "stills").mkdir()
+    code, out = cli("verify", str(tmp_path / "stills"), "--production", str(shows["a"]))
+    assert code == 2 and "no manifest.json here: not a frame sequence folder" in out and "Traceback" not in out
+
+
+def test_an_unknown_frames_out_is_refused_before_anything_renders(tmp_path):
+    spec = write_spec(tmp_path / "show", small_spec(FRAMES))
+    code, out = cli("render", str(spec), "--frames-out", "tiff")
+    assert code == 2 and "--frames-out must be png, exr, exr-float; got 'tiff'" in out
+    assert not (spec.parent / "renders").exists()
+
+
+def test_a_failed_write_leaves_the_previous_sequence_whole(shows, monkeypatch):
+    """The folder is replaced as one: a write that fails half-way leaves the old folder and no partial one."""
+    import reelforge.deliver.sequence as sequence
+
+    folder = renders(shows["b"]) / "s01e01_png"
+    before = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    calls = []
+
+    def failing(fmt, frame, path):
+        calls.append(path)
+        if len(calls) == 5:
+            raise OSError(28, "No space left on device", str(path))
+        return original(fmt, frame, path)
+
+    original = sequence.write_frame
+    monkeypatch.setattr(sequence, "write_frame", failing)
+    monkeypatch.setattr(sequence, "WRITERS", 1)
+    with pytest.raises(OSError) as failure:  # in this process; `reelforge` says it in one line (exit 3)
+        cli("render", str(shows["b"]), "--frames-out", "png", "--actor", "tester")
+    assert failure.value.filename == str(folder) and failure.value.errno == 28
+    assert {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".s01e01_png.")]
