@@ -241,3 +241,32 @@ def test_a_failed_write_leaves_the_previous_sequence_whole(shows, monkeypatch):
     assert failure.value.filename == str(folder) and failure.value.errno == 28
     assert {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".s01e01_png.")]
+
+
+@pytest.mark.parametrize("name", ["png", "exr", "exr-float"])
+def test_each_frame_format_round_trips_exactly_and_an_edited_value_is_refused(tmp_path, name):
+    """Every one of the 256 levels survives each format (half holds 256 distinct linear values); a value that is no
+    level's image (an edit made in a paint tool) does not read back as a frame."""
+    from reelforge.media.sequence import FRAME_FORMATS, read_8bit, write_frame
+
+    fmt = FRAME_FORMATS[name]
+    frame = np.arange(256 * 3, dtype=np.uint16).reshape(16, 16, 3).astype(np.uint8)
+    frame[0, 0] = (0, 128, 255)
+    first, second = tmp_path / f"a{fmt.suffix}", tmp_path / f"b{fmt.suffix}"
+    write_frame(fmt, frame, first)
+    write_frame(fmt, frame, second)
+    assert first.read_bytes() == second.read_bytes()
+    assert np.array_equal(read_8bit(fmt, first), frame)
+    if fmt.suffix == ".png":
+        wide = cv2.imread(str(first), cv2.IMREAD_UNCHANGED)
+        wide[3, 3, 0] += 1
+        cv2.imwrite(str(first), wide)
+    else:
+        with OpenEXR.File(str(first)) as exr:
+            header, pixels = dict(exr.header()), exr.channels()["RGB"].pixels.copy()
+        assert pixels.dtype == (np.float16 if name == "exr" else np.float32)
+        pixels[3, 3, 0] = pixels.dtype.type(0.5)
+        with OpenEXR.File(header, {"RGB": pixels}) as exr:
+            exr.write(str(first))
+    with pytest.raises(ValueError, match="edited"):
+        read_8bit(fmt, first)
