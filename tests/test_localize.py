@@ -208,8 +208,10 @@ def test_missing_translations_warn_and_strict_makes_them_errors(tmp_path):
     assert "$.series.title: no 'ja' translation" in result.stderr  # the example's series title: en, fr
     assert "$.episodes[0].scenes[1].title: no 'ja' translation" in result.stderr
     assert "$.episodes[0].scenes[0].shots[0].dialogue[0].text: no 'fr' or 'ja' translation" in result.stderr
+    # the Japanese titles DejaVu Sans Bold cannot draw (tests/test_fonts.py) are warned about too
+    assert "$.episodes[0].title.ja: the font for 'ja' (DejaVu Sans Bold) has no glyphs for '灯', 'り'" in result.stderr
     strict = validate(tmp_path, spec, "--strict")
-    assert strict.returncode == 2 and "3 problems" in strict.stderr and "Traceback" not in strict.stderr
+    assert strict.returncode == 2 and "5 problems" in strict.stderr and "Traceback" not in strict.stderr
 
 
 def test_text_in_an_undeclared_language_is_a_warning(tmp_path):

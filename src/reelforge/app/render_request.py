@@ -25,7 +25,7 @@ from reelforge.backends.checkpoints import CheckpointError
 from reelforge.backends.errors import ModelRenderError
 from reelforge.backends.models import resolve_model
 from reelforge.backends.runtime import RuntimeUnavailable, resolve_runtime
-from reelforge.deliver.localize import Localization, episode_text
+from reelforge.deliver.localize import Localization, burn_problems, episode_text, title_fonts
 from reelforge.deliver.options import DeliveryError, delivery_options
 from reelforge.deliver.sequence import SequenceError, WrittenSequence, deliver_sequences, frame_format
 from reelforge.engine.pipeline import RenderPipeline, RenderResult
@@ -172,11 +172,14 @@ def chosen_languages(production, spec: Path, languages: str | list[str] | None, 
     return chosen
 
 
-def localization(production, episode, languages: list[str], burn_titles: bool = False):
-    """The language deliveries of one episode (deliver/localize.py), or None for the picture alone."""
+def localization(production, episode, languages: list[str], burn_titles: bool = False, root: Path | None = None):
+    """The language deliveries of one episode (deliver/localize.py), or None for the picture alone; burned titles
+    are drawn with each language's font, kept in the production at `root`."""
     if not languages:
         return None
-    return Localization([episode_text(production, episode, language) for language in languages], burn_titles)
+    fonts = title_fonts(production, root, languages) if burn_titles and root is not None else {}
+    return Localization([episode_text(production, episode, language) for language in languages], burn_titles,
+                        fonts, root)
 
 
 def auto_commit(production, spec: Path, actor: str, identity=None, announce: AnnounceFn | None = None) -> int:
@@ -342,6 +345,8 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
             frame_format(request.frames_out)
         except SequenceError as exc:
             raise RenderRefused(str(exc)) from None
+    if request.burn_titles and (problems := burn_problems(production, paths.root, chosen)):  # before anything renders
+        raise RenderRefused(str(SpecError(spec, problems)), plain=True)
     if request.assemble:
         refuse_unstored(episodes, job, ShotStore.of(ProductionPaths.for_spec(spec)), spec)
     if planned is not None:
@@ -385,7 +390,8 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
                 for e in episodes:
                     start(e.episode_id, e.episode_id, e.frames)
                 outcome.results = [pipeline.render_episode(e, out_dir / f"{e.episode_id}.mp4",
-                                                         localization(production, e, chosen, request.burn_titles))
+                                                         localization(production, e, chosen, request.burn_titles,
+                                                                      paths.root))
                                    for e in episodes]
                 # A partial render (--episode) gets its own sheet rather than replacing the whole series'.
                 sheet_name = ("contact-sheet.png" if not request.episodes

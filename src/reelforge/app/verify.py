@@ -320,7 +320,7 @@ def _rebuild_localized(replay: _Replay, record: RenderRecord, segments: list[Pat
     picture = _rebuild_picture(replay, record, replay.catalog.delivery(picture_id), segments, workdir, "picture.mp4",
                                proved)
     rebuilt = workdir / f"rebuilt.{text.language}.mp4"
-    localized_file(picture, rebuilt, text, burned, replay.settings, workdir)
+    localized_file(picture, rebuilt, text, burned, replay.settings, workdir, replay.paths.root)  # its kept font
     return rebuilt
 
 

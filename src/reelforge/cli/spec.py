@@ -31,6 +31,7 @@ from reelforge.cli.console import (
 from reelforge.errors import Problem, SpecError
 from reelforge.plan.cast import cast_file_problems
 from reelforge.plan.look import lut_problems
+from reelforge.spec.fonts import font_file_problems, title_glyph_problems
 from reelforge.spec.load import blocking_warnings, production_schema, translation_warnings
 from reelforge.spec.styles import family_schema, load_families
 from reelforge.store.atomic import write_text
@@ -134,18 +135,20 @@ def series_id(title: str) -> str:
 @app.command()
 def validate(spec: SpecArgument = None,
              strict: Annotated[bool, typer.Option("--strict", help="treat warnings (missing translations, "
-                                                                   "implausible speeds) as errors")] = False) -> None:
+                                                                   "implausible speeds, titles a font cannot draw) "
+                                                                   "as errors")] = False) -> None:
     """Check a spec; list every problem with its JSON path (exit 2 if any); warn about missing translations
     and walks faster than walking."""
     spec = spec_file(spec)
     production = load_or_exit(spec)
     root = ProductionPaths.for_spec(spec).root
-    found = lut_problems(production, root) + cast_file_problems(production, root)
+    found = lut_problems(production, root) + cast_file_problems(production, root) + font_file_problems(production, root)
     files = [Problem(where, message) for where, message in found]
-    if files:  # the spec is well-formed but names a LUT or character file that cannot be read
+    if files:  # the spec is well-formed but names a LUT, character or font file that cannot be read
         errors.print(str(SpecError(spec, files)), highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(2)
-    warnings = translation_warnings(production) + blocking_warnings(production)
+    # Titles a font cannot draw: warnings, as a render may not burn titles (`render --burn-titles` refuses them).
+    warnings = translation_warnings(production) + blocking_warnings(production) + title_glyph_problems(production, root)
     if warnings and strict:
         errors.print(str(SpecError(spec, warnings)), highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(2)

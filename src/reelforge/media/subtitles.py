@@ -10,6 +10,10 @@ bold, alignment, colours) from an ASS header into the track's `tx3g` sample desc
 MP4 stores a track's language as an ISO 639-2/T code (three letters); the full BCP 47 tag
 (`fr-CA`) is kept in the track's name (`hdlr`), in the side files' names and in the catalog.
 
+Text is sized by the frame's short side (its height at 16:9, its width at 9:16), so a vertical or
+square delivery shows titles and subtitles as large as the 16:9 master does; on a vertical frame they
+keep to the safe area social apps leave uncovered (`SAFE_TOP`, `SAFE_BOTTOM`).
+
 WebVTT and SRT are written here rather than by FFmpeg's muxers, which copy text unescaped
 (a `<` or `&` in a line would break a WebVTT file).
 """
@@ -24,20 +28,22 @@ from itertools import pairwise
 from pathlib import Path
 
 import av
+import imageio_ffmpeg
 import langcodes
 from av.stream import Disposition
 from av.subtitles.subtitle import SubtitleSet
 
-from reelforge.media.encode import CONTAINER_OPTIONS
+from reelforge.media.encode import CONTAINER_OPTIONS, EncodeSettings
+from reelforge.media.fonts import font_alone
 from reelforge.media.watermark import (
     SETPARAMS,
     WatermarkError,
     encoder_args,
     escape_value,
     ffmpeg_exe,
-    font_path,
     run_ffmpeg,
 )
+from reelforge.spec.fonts import FontFile
 from reelforge.store.atomic import atomic_path
 
 MS = Fraction(1, 1000)  # text tracks are timed in milliseconds, like WebVTT and SRT
@@ -152,25 +158,39 @@ def _ass_text(text: str) -> str:
     return "\\N".join(line.replace("\\", "\\\u200b") for line in text.splitlines())
 
 
-# Default text styles: size as a fraction of the frame height, bold (ASS: -1), and the tx3g
-# vertical justification (-1 bottom, 0 top). White text on a half-transparent black box; tx3g
+# Default text styles: size as a fraction of the frame's short side (its height at 16:9), bold (ASS: -1), and
+# the tx3g vertical justification (-1 bottom, 0 top). White text on a half-transparent black box; tx3g
 # has no outline. FFmpeg's mov_text encoder takes size, weight and colours from the ASS
 # header's Default style but always writes bottom-centre justification (it ignores ASS
-# alignment and {\an8}), so `_justify` sets the titles' field in the sample description.
+# alignment and {\an8}), so `_place` sets the titles' field in the sample description.
 _STYLES = {"subtitles": (0.05, 0, -1), "titles": (0.075, -1, 0)}
 _VERTICAL_JUSTIFICATION = 5  # byte offset in the tx3g sample entry: displayFlags (4), horizontal (1), vertical (1)
+_TEXT_BOX = 10  # the default text box (top, left, bottom, right: 16-bit each), after the background colour (4)
+# A vertical frame's safe area: social apps cover its top ~10 % (account, caption) and bottom ~15 % (buttons,
+# description). Titles start below the one, subtitles end above the other.
+SAFE_TOP, SAFE_BOTTOM = 0.10, 0.15
 
 
-def _justify(context, kind: str) -> None:
-    """Put the track's text at the top or bottom of the picture (the encoder's own choice is bottom)."""
+def vertical(width: int, height: int) -> bool:
+    """A frame taller than wide (9:16): text keeps to its safe area."""
+    return height > width
+
+
+def _place(context, kind: str, width: int, height: int) -> None:
+    """Put the track's text at the top or bottom of the picture (the encoder's own choice is bottom); on a
+    vertical frame, inside the safe area (the sample description's default text box; 16:9 and 1:1 keep the
+    encoder's empty box, which players take as the whole frame)."""
     extradata = bytearray(context.extradata)
     extradata[_VERTICAL_JUSTIFICATION] = _STYLES[kind][2] & 0xFF
+    if vertical(width, height):
+        top, bottom = (round(SAFE_TOP * height), height) if kind == "titles" else (0, round((1 - SAFE_BOTTOM) * height))
+        extradata[_TEXT_BOX:_TEXT_BOX + 8] = b"".join(v.to_bytes(2, "big") for v in (top, 0, bottom, width))
     context.extradata = bytes(extradata)
 
 
 def _ass_header(kind: str, width: int, height: int) -> bytes:
     size, bold, _ = _STYLES[kind]
-    font_size = min(255, round(size * height))  # tx3g stores the size in one byte
+    font_size = min(255, round(size * min(width, height)))  # tx3g stores the size in one byte
     return (
         "[Script Info]\nScriptType: v4.00+\n"
         f"PlayResX: {width}\nPlayResY: {height}\n\n"
@@ -197,19 +217,20 @@ def _text_packets(stream, track: TextTrack, width: int, height: int) -> list:
         packet.stream, packet.time_base = stream, MS
         packets.append(packet)
     if packets:  # the encoder writes its sample description when it opens, on the first cue
-        _justify(context, track.kind)
+        _place(context, track.kind, width, height)
     return packets
 
 
 def mux_text(picture: Path, target: Path, tracks: Sequence[TextTrack], chapters: Sequence[Chapter], fps: int,
-             title: str = "") -> None:
+             title: str = "", container: str = "mp4") -> None:
     """`picture`'s packets, copied as they are, plus text tracks and chapters, written to `target`.
 
     A track without cues is left out. The subtitle track is the default one; the title track is
-    marked forced (shown even with subtitles off), as on-screen text usually is.
+    marked forced (shown even with subtitles off), as on-screen text usually is. `container` is the
+    picture's: "mp4", or "mov" for a master (QuickTime carries the same tx3g text tracks and chapters).
     """
     with atomic_path(Path(target)) as tmp, av.open(str(picture)) as source:
-        out = av.open(str(tmp), mode="w", format="mp4", container_options=CONTAINER_OPTIONS)
+        out = av.open(str(tmp), mode="w", format=container, container_options=CONTAINER_OPTIONS)
         try:
             copied = {}
             for stream in source.streams:
@@ -221,6 +242,7 @@ def mux_text(picture: Path, target: Path, tracks: Sequence[TextTrack], chapters:
                 if not any(cue.text.strip() for cue in track.cues):
                     continue
                 stream = out.add_stream("mov_text")
+                stream.codec_context.codec_tag = "tx3g"  # in a MOV too (FFmpeg would tag it QuickTime 'text')
                 stream.time_base = MS
                 stream.metadata["language"] = iso639_2(track.language)
                 stream.metadata["handler_name"] = f"{track.kind.capitalize()} ({track.language})"
@@ -258,9 +280,10 @@ class TitleBurnError(Exception):
     """ffmpeg could not burn titles in (it is missing, or failed): the message says why."""
 
 
-# The burned title style, in pixels of a frame `h` high: as the title track (bold, top centre),
-# with a black outline instead of a box. Bumped whenever the style or the recipe changes bytes.
-BURN_RECIPE = "reelforge-burned-titles/1"
+# The burned title style, as fractions of the frame's short side `s` (its height at 16:9): as the title
+# track (bold, top centre), with a black outline instead of a box; on a vertical frame, below its safe top.
+# Bumped whenever the style or the recipe changes bytes.
+BURN_RECIPE = "reelforge-burned-titles/2"
 _BURN_SIZE, _BURN_OUTLINE, _BURN_MARGIN = 0.075, 0.004, 0.06
 
 
@@ -276,11 +299,18 @@ def _ass_burn_text(text: str) -> str:
     return "\\N".join(lines)
 
 
-def ass_titles(cues: Sequence[Cue], width: int, height: int) -> str:
-    """An ASS script that draws the title cues at the top of a `width`×`height` picture."""
-    size, outline, margin = (max(1, round(f * height)) for f in (_BURN_SIZE, _BURN_OUTLINE, _BURN_MARGIN))
+def ass_titles(cues: Sequence[Cue], width: int, height: int, font: FontFile) -> str:
+    """An ASS script that draws the title cues at the top of a `width`×`height` picture in `font`.
+
+    The style names the font's family and asks for exactly its weight and slant, so libass draws the
+    file as it is (never a synthesized bold or italic).
+    """
+    short = min(width, height)
+    size, outline, margin = (max(1, round(f * short)) for f in (_BURN_SIZE, _BURN_OUTLINE, _BURN_MARGIN))
+    top = max(margin, round(SAFE_TOP * height)) if vertical(width, height) else margin
     events = [f"Dialogue: 0,{_ass_time(c.start_ms)},{_ass_time(c.end_ms)},Title,,0,0,0,,{_ass_burn_text(c.text)}"
               for c in cues if c.text.strip() and c.end_ms // 10 > c.start_ms // 10]
+    family = font.family.replace(",", " ")  # a comma would end the style's field
     return (
         "[Script Info]\nScriptType: v4.00+\n"
         f"PlayResX: {width}\nPlayResY: {height}\nScaledBorderAndShadow: yes\nWrapStyle: 0\nYCbCr Matrix: TV.709\n\n"
@@ -288,35 +318,50 @@ def ass_titles(cues: Sequence[Cue], width: int, height: int) -> str:
         "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, "
         "Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, "
         "Alignment, MarginL, MarginR, MarginV, Encoding\n"
-        f"Style: Title,DejaVu Sans,{size},&H00FFFFFF,&H00FFFFFF,&H00000000,&H80000000,-1,0,0,0,"
-        f"100,100,0,0,1,{outline},0,8,{margin},{margin},{margin},1\n\n"
+        f"Style: Title,{family},{size},&H00FFFFFF,&H00FFFFFF,&H00000000,&H80000000,{font.weight},"
+        f"{-1 if font.italic else 0},0,0,100,100,0,0,1,{outline},0,8,{margin},{margin},{top},1\n\n"
         "[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
         + "".join(event + "\n" for event in events)
     )
 
 
-def burn_titles(picture: Path, target: Path, cues: Sequence[Cue], *, crf: int, preset: str, threads: int) -> None:
-    """`picture` re-encoded with the title cues drawn in (an extra delivery for platforms that need it).
+def _burn_output(settings: EncodeSettings) -> list[str]:
+    """The encoder options of a burned delivery: the picture's codec, as the watermark recipe encodes it."""
+    return encoder_args(crf=settings.crf, preset=settings.preset, threads=settings.threads)
+
+
+def burn_record(font: FontFile, settings: EncodeSettings) -> dict:
+    """Everything burned titles' bytes depend on besides the picture and the cues: recorded with the delivery.
+
+    The font is named by its SHA-256 (its kept copy in `.reelforge/assets/` is what `verify` draws with).
+    """
+    return {"recipe": BURN_RECIPE, "font": font.record(), "encoder": _burn_output(settings),
+            "container": settings.container, "imageio_ffmpeg": imageio_ffmpeg.__version__,
+            "ffmpeg": imageio_ffmpeg.get_ffmpeg_version()}
+
+
+def burn_titles(picture: Path, target: Path, cues: Sequence[Cue], font: FontFile, settings: EncodeSettings) -> None:
+    """`picture` re-encoded with the title cues drawn in `font` (an extra delivery for platforms that need it).
 
     The recipe is the visible watermark's (media/watermark.py: the pinned imageio-ffmpeg build,
-    the same x264 arguments, the picture declared BT.709) with libass's `subtitles` filter in place
-    of drawtext, and the bundled DejaVu Sans Bold as the font (`fontsdir`). Text the font has no
-    glyphs for (CJK, say) is drawn with a system font that fontconfig picks: the bytes then depend
-    on the machine's fonts.
+    the picture's encoder arguments, the picture declared BT.709) with libass's `subtitles` filter in
+    place of drawtext. libass sees `font` and no other font (media/fonts.py): a character the font
+    lacks is drawn as its .notdef glyph on every machine, never with a font fontconfig picks.
     """
     with av.open(str(picture)) as source:
         width, height = source.streams.video[0].width, source.streams.video[0].height
     try:
-        exe, fonts = ffmpeg_exe(), font_path().parent
+        exe = ffmpeg_exe()
     except WatermarkError as exc:
         raise TitleBurnError(str(exc)) from None
+    threads = settings.threads
     with tempfile.TemporaryDirectory(prefix="reelforge-titles-") as folder, atomic_path(Path(target)) as tmp:
+        fonts, environment = font_alone(font.path, Path(folder))
         script = Path(folder) / "titles.ass"
-        script.write_text(ass_titles(cues, width, height), encoding="utf-8")
+        script.write_text(ass_titles(cues, width, height, font), encoding="utf-8")
         graph = f"{SETPARAMS},subtitles=filename={escape_value(str(script))}:fontsdir={escape_value(str(fonts))}"
-        command = [exe, "-nostdin", "-y", "-hide_banner", "-nostats", "-loglevel", "warning", "-threads", str(threads),
-                   "-i", str(picture), "-filter_complex", f"[0:v]{graph},format=yuv420p[v]",
-                   "-filter_complex_threads", str(threads), "-map", "[v]",
-                   *encoder_args(crf=crf, preset=preset, threads=threads), "-movflags", "+faststart", "-f", "mp4",
-                   str(tmp)]
-        run_ffmpeg(command, TitleBurnError, "ffmpeg failed", f"burning titles into {target}")
+        command = [exe, "-nostdin", "-y", "-hide_banner", "-nostats", "-loglevel", "error", "-threads", str(threads),
+                   "-i", str(picture), "-filter_complex", f"[0:v]{graph},format={settings.pix_fmt}[v]",
+                   "-filter_complex_threads", str(threads), "-map", "[v]", *_burn_output(settings),
+                   "-movflags", "+faststart", "-f", settings.container, str(tmp)]
+        run_ffmpeg(command, TitleBurnError, "ffmpeg failed", f"burning titles into {target}", env=environment)

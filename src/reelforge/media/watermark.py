@@ -325,10 +325,12 @@ def apply_watermark(src: Path, dst: Path, spec: WatermarkSpec, *, crf: int = 18,
     return dst
 
 
-def run_ffmpeg(command: list[str], error: type[Exception], failed: str, doing: str) -> None:
-    """Run the pinned ffmpeg; on failure raise `error` with `failed (exit N) doing:` and its last stderr lines."""
+def run_ffmpeg(command: list[str], error: type[Exception], failed: str, doing: str,
+               env: dict[str, str] | None = None) -> None:
+    """Run the pinned ffmpeg (in `env`, else this process's environment); on failure raise `error` with
+    `failed (exit N) doing:` and its last stderr lines."""
     try:
-        result = subprocess.run(command, check=False, stdin=subprocess.DEVNULL, capture_output=True)
+        result = subprocess.run(command, check=False, stdin=subprocess.DEVNULL, capture_output=True, env=env)
     except OSError as exc:
         raise error(f"{command[0]}: could not run ffmpeg ({exc})") from None
     if result.returncode != 0:
