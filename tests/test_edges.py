@@ -94,7 +94,7 @@ def test_encode_code_is_part_of_the_segment_key(monkeypatch):
     # RGB→YUV, the encoder and what they need; never the watermark, subtitles or contact sheets (also in media/),
     # which act on deliveries (verify re-creates those) and must not re-encode every segment.
     assert set(CodeGraph().closure(ENCODE_ENTRIES)) == {"reelforge", "reelforge.media", "reelforge.media.encode",
-                                                        "reelforge.media.yuv", "reelforge.store",
+                                                        "reelforge.media.yuv", "reelforge.spec", "reelforge.spec.formats", "reelforge.store",
                                                         "reelforge.store.atomic"}
     settings = EncodeSettings(1920, 1080, 24, 18, "faster", 2)
     before = shot.segment_key(["0" * 64], settings)

@@ -20,7 +20,7 @@ import av
 import numpy as np
 
 from reelforge.media.yuv import rgb_to_yuv420
-from reelforge.spec.delivery import FORMATS
+from reelforge.spec.formats import FORMATS
 from reelforge.store.atomic import atomic_path
 
 # BT.709 primaries, transfer and matrix; limited ("tv") range. Written into the

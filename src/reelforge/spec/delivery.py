@@ -12,41 +12,13 @@ its side, never a crop of the 16:9 frame), so its shots are jobs of their own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from reelforge.spec.base import Strict
+from reelforge.spec.formats import FORMATS, DeliveryFormat  # noqa: F401 (re-exported)
 
-
-@dataclass(frozen=True)
-class DeliveryFormat:
-    """A codec as reelforge delivers it: the encoder, the container it goes in, the depths and chroma it allows."""
-
-    codec: str  # the FFmpeg encoder (PyAV's and the pinned ffmpeg's)
-    container: Literal["mp4", "mov"]
-    bit_depths: tuple[int, ...]
-    chromas: tuple[str, ...]
-    master: bool  # a mezzanine an editor grades from (OpenTimelineIO links to it when one was delivered)
-    label: str
-
-    @property
-    def default_bit_depth(self) -> int:
-        return self.bit_depths[0]
-
-    @property
-    def default_chroma(self) -> str:
-        return self.chromas[0]
-
-
-FORMATS: dict[str, DeliveryFormat] = {
-    "h264": DeliveryFormat("libx264", "mp4", (8, 10), ("4:2:0", "4:2:2", "4:4:4"), False, "H.264"),
-    "hevc": DeliveryFormat("libx265", "mp4", (8, 10), ("4:2:0", "4:2:2", "4:4:4"), False, "HEVC (H.265)"),
-    "prores-422-hq": DeliveryFormat("prores_ks", "mov", (10,), ("4:2:2",), True, "Apple ProRes 422 HQ"),
-    "prores-4444": DeliveryFormat("prores_ks", "mov", (10,), ("4:4:4",), True, "Apple ProRes 4444"),
-    "dnxhr-hqx": DeliveryFormat("dnxhd", "mov", (10,), ("4:2:2",), True, "Avid DNxHR HQX"),
-}
 FORMAT_NAMES = tuple(FORMATS)
 DELIVERY_ASPECTS = ("16:9", "9:16", "1:1")
 RESOLUTIONS = ("1080p", "4k", "8k")
