@@ -31,7 +31,7 @@ from reelforge.cli.console import (
 from reelforge.errors import Problem, SpecError
 from reelforge.plan.cast import cast_file_problems
 from reelforge.plan.look import lut_problems
-from reelforge.spec.load import blocking_warnings, production_schema, translation_warnings
+from reelforge.spec.load import blocking_warnings, framing_warnings, production_schema, translation_warnings
 from reelforge.spec.styles import family_schema, load_families
 from reelforge.store.atomic import write_text
 from reelforge.store.paths import SPEC_NAME, ProductionPaths
@@ -145,7 +145,7 @@ def validate(spec: SpecArgument = None,
     if files:  # the spec is well-formed but names a LUT or character file that cannot be read
         errors.print(str(SpecError(spec, files)), highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(2)
-    warnings = translation_warnings(production) + blocking_warnings(production)
+    warnings = translation_warnings(production) + blocking_warnings(production) + framing_warnings(production)
     if warnings and strict:
         errors.print(str(SpecError(spec, warnings)), highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(2)
