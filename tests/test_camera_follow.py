@@ -23,7 +23,7 @@ from conftest import small_spec, unblocked, write_spec
 from reelforge.backends.previz import PrevizBackend
 from reelforge.plan.blocking import ActionJob, FigureBlocking
 from reelforge.plan.camera import HandheldJob, camera_phrase
-from reelforge.plan.framing import framing_width
+from reelforge.plan.framing import framing_span
 from reelforge.plan.jobs import ShotJob, plan
 from reelforge.plan.look import DepthOfFieldJob
 from reelforge.post.optics import IN_FOCUS_PX, frame_circles
@@ -73,7 +73,7 @@ def on_screen(job: ShotJob, who: str) -> np.ndarray:
     """(frames, 2) pixel position of the character's chest in every frame of the shot."""
     points = []
     for index, pose in enumerate(camera_path(job)):
-        view = View(pose, job.width, job.height, framing_width(job))
+        view = View(pose, job.width, job.height, framing_span(job))
         points.append(view.project(view.to_camera(chest(job, who, index / job.fps)))[0])
     return np.array(points)
 

@@ -18,7 +18,7 @@ import pytest
 from conftest import run_cli, shorten, shot, small_spec, standing, write_spec
 
 from reelforge.backends.diffusion import fit_to_delivery
-from reelforge.plan.framing import framing_width, picture_size
+from reelforge.plan.framing import framing_span, picture_size
 from reelforge.plan.jobs import plan
 from reelforge.plan.lighting import resolve_lighting
 from reelforge.plan.look import LookJob, LutJob, merge_looks, resolve_look
@@ -116,7 +116,7 @@ def test_model_conditioning_at_native_size_frames_like_the_previz_picture(jobs):
             scaled = fit_to_delivery(render_frame(native, 2), pictured.width, pictured.height).astype(int)
             error = np.abs(scaled - render_frame(pictured, 2).astype(int)).mean()
             assert error < 3.0, (ratio, native_size, error)  # resampling only; a wrong framing gives > 15
-        assert framing_width(pictured) == 640
+        assert framing_span(pictured) == 640
 
 
 def test_aspect_ratio_is_inherited_field_by_field():

@@ -18,7 +18,7 @@ from reelforge.backends.checkpoints import (
     check_pipeline_folder,
     checkpoint_sha256,
 )
-from reelforge.backends.defaults import DEFAULTS, PIPELINE_CLASSES, PREVIZ_CONDITIONED
+from reelforge.backends.defaults import DEFAULTS, PIPELINE_CLASSES, PREVIZ_CONDITIONED, SIZE_STEPS
 from reelforge.backends.runtime import Runtime, resolve_dtype
 from reelforge.plan.jobs import ModelFiles, ModelJob
 from reelforge.spec.model import Production
@@ -52,6 +52,9 @@ def _check_files(backend: str, files: dict[str, Path | None]) -> None:
 
 def resolve_model(production: Production, runtime: Runtime | None, base_dir: Path) -> tuple[ModelJob, ModelFiles] | None:
     """The production's model with defaults filled in and its files hashed (None for previz).
+
+    A size the spec leaves out is the backend's landscape default here; planning turns it to each
+    shot's picture (`ModelJob.for_picture`: portrait for a 9:16 picture, a square for 1:1).
 
     `base_dir` is the folder the spec's model paths are relative to. Raises CheckpointError
     naming the spec field and the file when a path is wrong.
@@ -112,6 +115,7 @@ def resolve_model(production: Production, runtime: Runtime | None, base_dir: Pat
         strength=float(pick("strength")) if uses_strength else None, scheduler=model.scheduler,
         width=pick("width"), height=pick("height"), clip_frames=pick("clip_frames"),
         dtype=resolve_dtype(model.dtype, runtime.device), device=runtime.device, threads=runtime.threads,
+        size_step=SIZE_STEPS[production.backend] if model.width is None and model.height is None else None,
     ), ModelFiles(**{name: str(path) if path is not None else None for name, path in files.items()})
 
 

@@ -32,7 +32,7 @@ from reelforge.errors import Problem, SpecError
 from reelforge.plan.cast import cast_file_problems
 from reelforge.plan.look import lut_problems
 from reelforge.spec.fonts import font_file_problems, title_glyph_problems
-from reelforge.spec.load import blocking_warnings, production_schema, translation_warnings
+from reelforge.spec.load import blocking_warnings, framing_warnings, production_schema, translation_warnings
 from reelforge.spec.styles import family_schema, load_families
 from reelforge.store.atomic import write_text
 from reelforge.store.paths import SPEC_NAME, ProductionPaths
@@ -148,7 +148,8 @@ def validate(spec: SpecArgument = None,
         errors.print(str(SpecError(spec, files)), highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(2)
     # Titles a font cannot draw: warnings, as a render may not burn titles (`render --burn-titles` refuses them).
-    warnings = translation_warnings(production) + blocking_warnings(production) + title_glyph_problems(production, root)
+    warnings = (translation_warnings(production) + blocking_warnings(production) + framing_warnings(production)
+                + title_glyph_problems(production, root))
     if warnings and strict:
         errors.print(str(SpecError(spec, warnings)), highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(2)

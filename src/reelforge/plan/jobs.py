@@ -13,12 +13,14 @@ import json
 from pathlib import Path
 from typing import ClassVar
 
+from pydantic import Field
+
 from reelforge.plan.base import Frozen
 from reelforge.plan.blocking import resolve_blocking
 from reelforge.plan.camera import CameraPath, camera_phrase, resolve_camera
 from reelforge.plan.cast import CastMember, Figure, resolve_cast
 from reelforge.plan.code_hash import render_code_hash
-from reelforge.plan.framing import picture_size
+from reelforge.plan.framing import model_size, picture_size
 from reelforge.plan.lighting import Light, lighting_phrase, resolve_lighting
 from reelforge.plan.look import LookJob, merge_looks, resolve_look
 from reelforge.plan.style import StyleJob, resolve_style
@@ -54,12 +56,24 @@ class ModelJob(Frozen):
     guidance_scale: float
     strength: float | None
     scheduler: str
-    width: int  # the model's native size; frames are scaled to the job's size afterwards
+    width: int  # the size the model samples at (see `for_picture`); frames are scaled to the job's size afterwards
     height: int
     clip_frames: int | None
     dtype: str
     device: str
     threads: int
+    # Planning only, never dumped nor keyed (the size it gives is): the multiple a square picture's model
+    # size is rounded to, while width × height is still the backend's landscape default. None: the spec
+    # set the size, which is used as set.
+    size_step: int | None = Field(None, exclude=True)
+
+    def for_picture(self, picture: tuple[int, int]) -> ModelJob:
+        """The model job for one shot's picture: a default size turned to the picture's orientation
+        (plan/framing.py: `model_size`), a size the spec set kept as it is."""
+        if self.size_step is None:
+            return self
+        width, height = model_size((self.width, self.height), picture, self.size_step)
+        return self.model_copy(update={"width": width, "height": height, "size_step": None})
 
 
 class ModelFiles(Frozen):
@@ -173,7 +187,7 @@ def plan_shot(production: Production, episode: Episode, scene: Scene, shot: Shot
     width, height = picture_size(look.aspect_ratio, canvas)
     model_job, files = model if model else (None, None)
     if model_job is not None:
-        model_job = style_model_hints(production, model_job, style)
+        model_job = style_model_hints(production, model_job.for_picture((width, height)), style)
     return ShotJob(
         shot_path=path, episode_id=episode.id, scene_id=scene.id, shot_id=shot.id, take=_recorded_take(shot.take),
         backend=production.backend, engine=render_code_hash(production.backend),

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from reelforge.plan.base import Frozen
+from reelforge.plan.framing import canvas_shape
 from reelforge.plan.lut import LutError, read_lut
 from reelforge.spec.look import Look
 from reelforge.store.assets import keep_asset
@@ -95,6 +96,9 @@ def spec_path(value: str, base_dir: Path) -> Path:
 def resolve_look(look: Look, base_dir, canvas: tuple[int, int]) -> tuple[LookJob, dict[str, str]]:
     """The resolved look and the asset files it needs (sha256 → path).
 
+    A look that sets no aspect ratio takes the delivered canvas's shape: a 9:16 delivery is full-frame
+    vertical, never a 16:9 picture pillarboxed inside it.
+
     Raises LutError naming `look.lut` and the file when the LUT cannot be read.
     """
     dof = look.depth_of_field or None
@@ -112,7 +116,7 @@ def resolve_look(look: Look, base_dir, canvas: tuple[int, int]) -> tuple[LookJob
         if strength > 0.0:
             lut, assets = LutJob(sha256=digest, strength=strength), {digest: kept}
     return LookJob(
-        aspect_ratio=look.aspect_ratio or "16:9",
+        aspect_ratio=look.aspect_ratio or canvas_shape(canvas),
         depth_of_field=DepthOfFieldJob(f_stop=float(dof.f_stop), focus_m=dof.focus_m) if dof else None,
         shutter_deg=float(look.shutter_deg or 0.0),
         grain=float(look.grain or 0.0),

@@ -159,7 +159,7 @@ def apply_vignette(strength: float, picture: np.ndarray) -> np.ndarray:
 
 GRAIN_SIGMA = 14.0  # standard deviation in 8-bit levels at strength 1, in the midtones
 GRAIN_FLOOR = 0.25  # fraction of that left in pure black and pure white
-GRAIN_LINES = 1080  # grain is one sample per pixel at 1080 lines; larger frames scale it up
+GRAIN_LINES = 1080  # grain is one sample per pixel when the canvas's short side is 1080; larger frames scale it up
 # 256 equally likely Gaussian values (quantiles at (i + 0.5) / 256): one random byte → one sample.
 GAUSSIAN_BYTES = np.array([NormalDist().inv_cdf((i + 0.5) / 256) for i in range(256)], dtype=np.float32)
 assert GRAIN_SIGMA * float(GAUSSIAN_BYTES.max()) < 127  # grain fits in int8
@@ -175,10 +175,11 @@ def grain_amplitude(strength: float) -> np.ndarray:
     return amplitude
 
 
-def grain_noise(seed: int, width: int, height: int, canvas_height: int) -> np.ndarray:
+def grain_noise(seed: int, width: int, height: int, canvas_lines: int) -> np.ndarray:
     """Unit Gaussian noise (float32, height × width) from the seed's PCG64 bytes; on frames over
-    GRAIN_LINES lines it is drawn at 1080-line density and scaled up (bilinear)."""
-    scale = min(1.0, GRAIN_LINES / canvas_height)
+    GRAIN_LINES lines (the canvas's short side: a 1080×1920 vertical frame has 1080) it is drawn at
+    1080-line density and scaled up (bilinear)."""
+    scale = min(1.0, GRAIN_LINES / canvas_lines)
     gw, gh = max(1, round(width * scale)), max(1, round(height * scale))
     raw = np.random.PCG64(seed).random_raw((gw * gh + 7) // 8).astype("<u8", copy=False).view(np.uint8)
     noise = cv2.LUT(raw[:gw * gh].reshape(gh, gw), GAUSSIAN_BYTES)  # byte → Gaussian value, a table look-up
@@ -187,12 +188,12 @@ def grain_noise(seed: int, width: int, height: int, canvas_height: int) -> np.nd
     return noise
 
 
-def apply_grain(strength: float, seed_of_shot: int, index: int, canvas_height: int,
+def apply_grain(strength: float, seed_of_shot: int, index: int, canvas_lines: int,
                 picture: np.ndarray) -> np.ndarray:
     """The picture with frame `index`'s grain: the same on every channel, scaled by the luma,
     rounded to whole levels (half to even) and added with saturation."""
     height, width = picture.shape[:2]
-    noise = grain_noise(grain_seed(seed_of_shot, index), width, height, canvas_height)
+    noise = grain_noise(grain_seed(seed_of_shot, index), width, height, canvas_lines)
     amplitude = cv2.LUT(cv2.cvtColor(picture, cv2.COLOR_RGB2GRAY), grain_amplitude(strength))
     cv2.multiply(noise, amplitude, dst=noise)
     np.rint(noise, out=noise)

@@ -1,12 +1,12 @@
 """Previz lens effects that need the scene's depth: depth of field.
 
-A thin lens on a 36 mm-wide sensor. A point at depth z, with the lens focused at s,
+A thin lens behind a 36 mm gate along the frame's long side. A point at depth z, with the lens focused at s,
 makes a circle of confusion of diameter
 
     c = f² / (N · (s − f)) · |1 − s / z|        (mm on the sensor; f focal length, N f-number)
 
-which is c · framing_width / 36 pixels in the picture (framing_width: the canvas framing
-the focal length is based on, `plan.look.framing_width`). The picture is blurred at a few
+which is c · span / 36 pixels in the picture (span: the canvas's long side the gate and so the
+focal length are based on, `plan.framing.framing_span`). The picture is blurred at a few
 levels (Gaussians for circles of 3, 9, 27, … px) and each pixel mixes the two levels either
 side of its own circle (linear in the log of the diameter). A circle of one pixel or less is
 in focus: the pixel is the picture's own, byte for byte. Everything is elementwise, an
@@ -23,14 +23,14 @@ import math
 import cv2
 import numpy as np
 
-from reelforge.plan.framing import framing_width
+from reelforge.plan.framing import framing_span
 from reelforge.previz.camera import subject
-from reelforge.previz.raster import SENSOR_WIDTH_MM, dot3, draw_depth
+from reelforge.previz.raster import GATE_MM, dot3, draw_depth
 
 IN_FOCUS_PX = 1.0  # a circle of confusion this small is sharp (the acceptable circle: one pixel)
 BLUR_STEP = 3.0  # each blur level's circle is three times the last: 1 (sharp), 3, 9, 27, … px
 BLUR_SIGMA_SMALL = 2.0  # wider Gaussians run on a copy scaled down until their sigma is about this
-MAX_BLUR_FRACTION = 1 / 30  # the largest circle drawn, as a fraction of the framing width (64 px at 1080p)
+MAX_BLUR_FRACTION = 1 / 30  # the largest circle drawn, as a fraction of the framing span (64 px at 1080p)
 DEPTH_RESOLUTION = 4.0  # the depth image is scaled so the focus plane reads 255 / 4 ≈ 64 grey levels
 
 
@@ -60,7 +60,7 @@ def circle_of_confusion(job, pose, inverse_z: np.ndarray, framing_px: float) -> 
     focal = float(pose.focal_length_mm)
     focus_mm = max(focus_distance(job, pose) * 1000.0, 1.5 * focal)  # a lens cannot focus nearer than f
     scale = focal * focal / (job.look.depth_of_field.f_stop * (focus_mm - focal))  # mm on the sensor at z = ∞
-    scale *= framing_px / SENSOR_WIDTH_MM
+    scale *= framing_px / GATE_MM
     return np.float32(scale) * np.abs(np.float32(1.0) - np.float32(focus_mm / 1000.0) * inverse_z)
 
 
@@ -71,7 +71,7 @@ def frame_circles(job, scene, pose) -> np.ndarray:
     is resolved to about 1.5 % of its distance whatever it is.
     """
     near_m = focus_distance(job, pose) / DEPTH_RESOLUTION
-    return circle_of_confusion(job, pose, inverse_depth(scene, pose, near_m), framing_width(job))
+    return circle_of_confusion(job, pose, inverse_depth(scene, pose, near_m), framing_span(job))
 
 
 def blurred(picture: np.ndarray, sigma: float) -> np.ndarray:
@@ -99,7 +99,7 @@ def depth_of_field(job, scene, pose, picture: np.ndarray) -> np.ndarray:
     """
     if job.look.depth_of_field is None:
         return picture
-    framing_px = framing_width(job)
+    framing_px = framing_span(job)
     coc = frame_circles(job, scene, pose)
     largest = min(float(coc.max()), MAX_BLUR_FRACTION * framing_px)
     if largest <= IN_FOCUS_PX * 1.01:

@@ -55,7 +55,7 @@ def finish_picture(job: ShotJob, index: int, picture: np.ndarray) -> np.ndarray:
     if look.vignette > 0.0:
         picture = apply_vignette(look.vignette, picture)
     if look.grain > 0.0:
-        picture = apply_grain(look.grain, job.seed, index, job.canvas_height, picture)
+        picture = apply_grain(look.grain, job.seed, index, min(job.canvas_width, job.canvas_height), picture)
     return picture
 
 

@@ -4,7 +4,9 @@ A family's `previz` recipe (spec/styles.py) is a list of steps run in order on t
 picture. Each step is a pure function of (step, picture, picture size, per-shot seed):
 
 * Sizes in a step are pixels of a 1080p picture, scaled by max(width / 1920, height / 1080),
-  so a 4K or a small test render looks like the 1080p one scaled.
+  so a 4K or a small test render looks like the 1080p one scaled. The 1920 × 1080 reference is the
+  canvas's shape at a short side of 1080 (1080 × 1920 for a vertical delivery, 1080 × 1080 for a
+  square one), so a vertical frame's strokes are a 16:9 frame's, not 1.8 times larger.
 * Textures, glass cells and hatching lines are seeded once per shot and step
   (plan/seeds.py: style_seed) and fixed in screen space: they do not boil from frame to frame.
   They are cached per (size, parameters, seed), since every frame of a shot reuses them.
@@ -43,7 +45,8 @@ def apply_recipe(job, index: int, picture: np.ndarray) -> np.ndarray:
     if not steps:
         return picture
     height, width = picture.shape[:2]
-    scale = max(width / REFERENCE_SIZE[0], height / REFERENCE_SIZE[1])
+    lines = min(job.canvas_width, job.canvas_height) / REFERENCE_SIZE[1]  # the canvas's short side, in 1080s
+    scale = max(width / (job.canvas_width / lines), height / (job.canvas_height / lines))
     for i, step in enumerate(steps):
         context = _Context(scale=scale, palette=job.style.palette, seed=style_seed(job.seed, i))
         picture = _OPS[type(step)](step, picture, context)

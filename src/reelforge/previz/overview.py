@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from reelforge.plan.framing import framing_width
+from reelforge.plan.framing import framing_span
 from reelforge.previz.blocking import BlockingTimeline
 from reelforge.previz.camera import camera_path
 from reelforge.spec.ground import Ground
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from reelforge.plan.jobs import ShotJob
 
 
-SENSOR_WIDTH_MM = 36.0  # as previz/raster.py: focal in pixels = focal_mm / 36 * framing width
+GATE_MM = 36.0  # as previz/raster.py: focal in pixels = focal_mm / 36 * the canvas's long side
 MARGIN_M = 1.0  # around everything the plan shows
 CONTEXT_M = 4.0  # how far beyond the action the plan reaches to show the set around it
 WEDGE_MIN_M, WEDGE_MAX_M = 2.0, 12.0  # how far the field-of-view wedge reaches (clamped aim distance)
@@ -212,7 +212,7 @@ def _label(action) -> str:
 def _camera(job: ShotJob) -> CameraTrack:
     poses = camera_path(job)
     first = poses[0]
-    focal_px = first.focal_length_mm / SENSOR_WIDTH_MM * framing_width(job)
+    focal_px = first.focal_length_mm / GATE_MM * framing_span(job)
     half_fov = math.atan(job.width / 2.0 / focal_px)
     aim_distance = math.hypot(first.target[0] - first.position[0], first.target[2] - first.position[2])
     return CameraTrack(points=tuple((p.position[0], p.position[2]) for p in poses), start_aim=_aim(first),

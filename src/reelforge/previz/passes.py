@@ -66,7 +66,7 @@ def face_ids(scene: ShotScene, pose: CameraPose) -> np.ndarray:
     """(height, width) int32: the index of the face each pixel shows, NO_FACE for sky and ground.
 
     `scene` is a frame's scene (`ShotScene.at(index)`)."""
-    return _face_ids(scene, VisibleFaces(scene, View(pose, scene.width, scene.height, scene.framing_width)))
+    return _face_ids(scene, VisibleFaces(scene, View(pose, scene.width, scene.height, scene.framing_span)))
 
 
 def _face_ids(scene: ShotScene, faces: VisibleFaces) -> np.ndarray:
@@ -92,7 +92,7 @@ class FrameGeometry:
 
     def __init__(self, scene: ShotScene, pose: CameraPose) -> None:
         self.scene, self.pose = scene, pose
-        self.view = view = View(pose, scene.width, scene.height, scene.framing_width)
+        self.view = view = View(pose, scene.width, scene.height, scene.framing_span)
         faces = VisibleFaces(scene, view)
         self.ids = _face_ids(scene, faces)
         height, width = self.ids.shape

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from reelforge.plan.framing import framing_width
+from reelforge.plan.framing import framing_span
 from reelforge.previz.blocking import STOOL_COLOR, STOOL_SIZE, BlockingTimeline
 from reelforge.previz.camera import CameraPose, camera_path, subject
 from reelforge.previz.figure import Part, mannequin, placed, yaw_matrix
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from reelforge.plan.cast import Figure
     from reelforge.plan.jobs import ShotJob
 
-SENSOR_WIDTH_MM = 36.0  # full-frame sensor: focal in pixels = focal_mm / 36 * width
+GATE_MM = 36.0  # a full-frame gate along the frame's long side: focal in pixels = focal_mm / 36 * long side
 NEAR_M = 0.05  # near plane: geometry closer than this to the camera is clipped away
 SHIFT = 4  # cv2 fixed-point bits: vertices are placed at 1/16 pixel
 ONE = 1 << SHIFT
@@ -155,7 +155,7 @@ class ShotScene:
     def __init__(self, job: ShotJob) -> None:
         self.width, self.height = int(job.width), int(job.height)
         self.fps = int(job.fps)
-        self.framing_width = framing_width(job)  # the lens frames the whole canvas; the picture is its middle
+        self.framing_span = framing_span(job)  # the lens frames the whole canvas; the picture is its middle
         light = job.lighting
         self.toward_light = light_direction(light.azimuth_deg, light.elevation_deg)
         # The key's colour temperature is applied by the grade every backend shares
@@ -353,7 +353,7 @@ def grid_colors(ground_lit: np.ndarray, grid_lit: np.ndarray, fog_color: np.ndar
 class View:
     """A pinhole camera for one frame: world → camera space → pixels (cv2 pixel-centre coordinates)."""
 
-    def __init__(self, pose: CameraPose, width: int, height: int, framing_width: float | None = None) -> None:
+    def __init__(self, pose: CameraPose, width: int, height: int, framing_span: float | None = None) -> None:
         self.position = np.asarray(pose.position, dtype=np.float64)
         forward = np.asarray(pose.target, dtype=np.float64) - self.position
         forward = unit3(forward) if dot3(forward, forward) > 1e-18 else np.array([0.0, 0.0, 1.0])
@@ -361,7 +361,7 @@ class View:
         # Looking straight up or down leaves no horizon to level on: keep +x to the right.
         right = unit3(right) if dot3(right, right) > 1e-18 else np.array([1.0, 0.0, 0.0])
         self.right, self.up, self.forward = right, cross3(forward, right), forward
-        self.focal_px = pose.focal_length_mm / SENSOR_WIDTH_MM * (framing_width or width)
+        self.focal_px = pose.focal_length_mm / GATE_MM * (framing_span or max(width, height))
         self.cx, self.cy = (width - 1) / 2.0, (height - 1) / 2.0
         self.width, self.height = width, height
 
@@ -711,7 +711,7 @@ def draw_depth_plane(depth: np.ndarray, view: View, poly: np.ndarray, cam_vertex
 def draw(scene: ShotScene, pose: CameraPose) -> np.ndarray:
     """One frame of a prepared scene from one camera pose."""
     image = np.empty((scene.height, scene.width, 3), dtype=np.uint8)
-    view = View(pose, scene.width, scene.height, scene.framing_width)
+    view = View(pose, scene.width, scene.height, scene.framing_span)
     draw_background(image, scene, view)
     draw_grid(image, scene, view)
     draw_shadows(image, scene, view)
@@ -739,7 +739,7 @@ def draw_depth(scene: ShotScene, pose: CameraPose, *, near_m: float = DEPTH_NEAR
         raise ValueError(f"near_m must be positive, got {near_m}")
     scale = 255.0 * float(near_m)
     depth = np.empty((scene.height, scene.width), dtype=np.uint8)
-    view = View(pose, scene.width, scene.height, scene.framing_width)
+    view = View(pose, scene.width, scene.height, scene.framing_span)
     draw_depth_background(depth, view, scale)
     draw_depth_faces(depth, scene, view, scale)
     return cv2.cvtColor(depth, cv2.COLOR_GRAY2RGB)

@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from reelforge.spec.base import Strict
+from reelforge.spec.camera import raise_at
 from reelforge.spec.formats import FORMATS, DeliveryFormat  # noqa: F401 (re-exported)
 
 FORMAT_NAMES = tuple(FORMATS)
@@ -25,6 +26,7 @@ RESOLUTIONS = ("1080p", "4k", "8k")
 CHROMAS = ("4:2:0", "4:2:2", "4:4:4")
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
 FPS_VALUES = (24, 25, 30)
+MAIN_DELIVERY = "main"  # `reelforge render --delivery main`: the production's own `delivery`, never a named one
 
 # The delivered frame, (width, height), by shape and resolution: the short side is 1080, 2160 or 4320.
 SIZES: dict[tuple[str, str], tuple[int, int]] = {
@@ -45,14 +47,21 @@ class VisibleWatermark(Strict):
 
 def format_problem(format_name: str, bit_depth: int | None, chroma: str | None) -> str | None:
     """Why a format cannot be delivered at that bit depth or chroma (None when it can)."""
+    return (problem := _format_problem_at(format_name, bit_depth, chroma)) and problem[1]
+
+
+def _format_problem_at(format_name: str, bit_depth: int | None, chroma: str | None) -> tuple[str, str] | None:
+    """(the field at fault, why) when a format cannot be delivered at that bit depth or chroma."""
     known = FORMATS[format_name]
     if bit_depth is not None and bit_depth not in known.bit_depths:
         allowed = " or ".join(map(str, known.bit_depths))
-        return f"{known.label} is delivered at {allowed} bits, not {bit_depth}: set bit_depth to {allowed} or leave it out"
+        return "bit_depth", (f"{format_name} ({known.label}) is delivered at {allowed} bits, not {bit_depth}: "
+                             f"set bit_depth to {allowed} or leave it out")
     if chroma is not None and chroma not in known.chromas:
         allowed = " or ".join(known.chromas)
-        return (f"{known.label} carries {allowed} chroma, not {chroma}: set chroma to {allowed} or leave it out"
-                + ("; for 4:4:4 use prores-4444" if format_name in ("prores-422-hq", "dnxhr-hqx") else ""))
+        return "chroma", (f"{format_name} ({known.label}) carries {allowed} chroma, not {chroma}: set chroma to "
+                          f"{allowed} or leave it out"
+                          + ("; for 4:4:4 use prores-4444" if format_name in ("prores-422-hq", "dnxhr-hqx") else ""))
     return None
 
 
@@ -60,10 +69,12 @@ class Delivery(Strict):
     """How finished episodes are encoded. Every field here is part of the encode key (except `mark`,
     `watermark` and `fonts`, which act after the episode is assembled and are recorded with it)."""
 
-    fps: int = 24
+    fps: int = Field(24, description="frames per second: 24, 25 or 30")
     aspect_ratio: Literal[DELIVERY_ASPECTS] = Field(  # type: ignore[valid-type]
         "16:9", description="the delivered frame's shape: 16:9, vertical 9:16 or square 1:1, each framed from the "
-                            "shot's camera; a look's aspect_ratio letterboxes the picture inside it")
+                            "shot's camera (the 36 mm gate spans the frame's long side, so 9:16 sees more above and "
+                            "below than 16:9); a look without its own aspect_ratio fills it, one with an "
+                            "aspect_ratio is letterboxed or pillarboxed inside it")
     resolution: Literal[RESOLUTIONS] = Field(  # type: ignore[valid-type]
         "1080p", description="the frame's short side: 1080p 1080, 4k 2160, 8k 4320 pixels (16:9 8k: 7680×4320)")
     format: Literal[FORMAT_NAMES] = Field(  # type: ignore[valid-type]
@@ -93,9 +104,10 @@ class Delivery(Strict):
 
     @model_validator(mode="after")
     def _format_allows(self) -> Delivery:
-        problem = format_problem(self.format, self.bit_depth, self.chroma)
-        if problem is not None:
-            raise ValueError(problem)
+        problem = _format_problem_at(self.format, self.bit_depth, self.chroma)
+        if problem is not None:  # at the field at fault: `validate` names $.delivery.bit_depth, not $.delivery
+            field, why = problem
+            raise_at([((field,), getattr(self, field), why)], "Delivery")
         return self
 
     @property
@@ -119,6 +131,12 @@ class Delivery(Strict):
         return "." + FORMATS[self.format].container
 
 
+def _as_main(name: str, **limits):
+    """A named delivery's field: unset by default (the main delivery's), documented as `delivery`'s own."""
+    return Field(None, description=f"{Delivery.model_fields[name].description} (left out: the main delivery's)",
+                 **limits)
+
+
 class NamedDelivery(Strict):
     """An extra delivery beside the main one (a vertical cut, a ProRes master): what it changes.
 
@@ -127,14 +145,14 @@ class NamedDelivery(Strict):
     always the main delivery's.
     """
 
-    fps: int | None = None
-    aspect_ratio: Literal[DELIVERY_ASPECTS] | None = None  # type: ignore[valid-type]
-    resolution: Literal[RESOLUTIONS] | None = None  # type: ignore[valid-type]
-    format: Literal[FORMAT_NAMES] | None = None  # type: ignore[valid-type]
-    bit_depth: Literal[8, 10] | None = None
-    chroma: Literal[CHROMAS] | None = None  # type: ignore[valid-type]
-    crf: int | None = Field(None, ge=0, le=51)
-    preset: Literal[PRESETS] | None = None  # type: ignore[valid-type]
+    fps: Literal[FPS_VALUES] | None = _as_main("fps")  # type: ignore[valid-type]
+    aspect_ratio: Literal[DELIVERY_ASPECTS] | None = _as_main("aspect_ratio")  # type: ignore[valid-type]
+    resolution: Literal[RESOLUTIONS] | None = _as_main("resolution")  # type: ignore[valid-type]
+    format: Literal[FORMAT_NAMES] | None = _as_main("format")  # type: ignore[valid-type]
+    bit_depth: Literal[8, 10] | None = _as_main("bit_depth")
+    chroma: Literal[CHROMAS] | None = _as_main("chroma")  # type: ignore[valid-type]
+    crf: int | None = _as_main("crf", ge=0, le=51)
+    preset: Literal[PRESETS] | None = _as_main("preset")  # type: ignore[valid-type]
 
 
 def named_delivery(main: Delivery, named: NamedDelivery) -> Delivery:

@@ -108,6 +108,37 @@ def blocking_warnings(production: Production) -> list[Problem]:
     return [Problem(json_path(loc), message) for loc, _, message in notes]
 
 
+def framing_warnings(production: Production) -> list[Problem]:
+    """A look wider than a vertical delivery it is seen in: legal (the picture is letterboxed inside the 9:16
+    frame, as asked), but a thin strip across a tall frame is rarely what a vertical cut is for. A look that
+    sets no aspect_ratio fills each delivery's own shape."""
+    vertical = [name for name, delivery in [("main", production.delivery), *production.deliveries.items()]
+                if (delivery.aspect_ratio or production.delivery.aspect_ratio) == "9:16"]
+    if not vertical:
+        return []
+    looks: list[tuple[Loc, Any]] = [(("look",), production.look)]
+    for e, episode in enumerate(production.episodes):
+        looks.append((("episodes", e, "look"), episode.look))
+        for s, scene in enumerate(episode.scenes):
+            looks.append((("episodes", e, "scenes", s, "look"), scene.look))
+            looks += [(("episodes", e, "scenes", s, "shots", t, "look"), shot.look)
+                      for t, shot in enumerate(scene.shots)]
+    warnings = []
+    for loc, look in looks:
+        ratio = look.aspect_ratio if look is not None else None
+        if ratio is None:
+            continue
+        across, down = (float(part) for part in ratio.split(":"))
+        if across <= down:
+            continue
+        filled = round(100 * (9 / 16) / (across / down))
+        where = " and ".join("the main delivery" if name == "main" else f"delivery '{name}'" for name in vertical)
+        warnings.append(Problem(json_path(loc + ("aspect_ratio",)), (
+            f"a {ratio} picture is letterboxed to {filled} % of the 9:16 frame in {where}; a look without "
+            "aspect_ratio fills each delivery's own shape")))
+    return warnings
+
+
 def _tags(tags: list[str], conjunction: str = "or") -> str:
     quoted = [f"'{tag}'" for tag in tags]
     return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} {conjunction} {quoted[-1]}"

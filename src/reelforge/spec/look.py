@@ -24,7 +24,7 @@ ASPECT_RATIOS = ("16:9", "1.85:1", "2.39:1", "4:3", "1:1", "9:16")
 
 
 class DepthOfField(Strict):
-    """A thin lens on a 36 mm-wide sensor: the blur of what is off the focus plane (previz only)."""
+    """A thin lens (a 36 mm gate along the frame's long side): the blur of what is off the focus plane (previz only)."""
 
     f_stop: float = Field(2.8, ge=0.7, le=64, description="aperture as an f-number: smaller is shallower focus")
     focus_m: float | None = Field(None, gt=0, le=10000,
@@ -33,7 +33,8 @@ class DepthOfField(Strict):
 
 class Look(Strict):
     aspect_ratio: Literal[ASPECT_RATIOS] | None = Field(  # type: ignore[valid-type]
-        None, description="picture aspect ratio, letterboxed or pillarboxed in the delivered frame")
+        None, description="picture aspect ratio, letterboxed or pillarboxed in the delivered frame (default: the "
+                          "delivery's own shape, 16:9, 9:16 or 1:1, filling it)")
     depth_of_field: DepthOfField | Literal[False] | None = Field(
         None, description="lens blur off the focus plane on previz; false switches an inherited one off")
     shutter_deg: float | None = Field(

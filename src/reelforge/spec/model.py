@@ -19,7 +19,13 @@ from reelforge.spec.blocking import Blocking, Point
 from reelforge.spec.blocking_checks import blocking_problems
 from reelforge.spec.camera import Camera, check_cameras, raise_at
 from reelforge.spec.character import Character, Wardrobe  # noqa: F401 (re-exported)
-from reelforge.spec.delivery import Delivery, NamedDelivery, VisibleWatermark, named_delivery  # noqa: F401 (re-exported)
+from reelforge.spec.delivery import (  # noqa: F401 (re-exported)
+    MAIN_DELIVERY,
+    Delivery,
+    NamedDelivery,
+    VisibleWatermark,
+    named_delivery,
+)
 from reelforge.spec.dialogue import DialogueLine, dialogue_time_problems
 from reelforge.spec.lighting import Lighting
 from reelforge.spec.look import Look
@@ -228,13 +234,27 @@ class Production(Strict):
 
     @model_validator(mode="after")
     def _named_deliveries_can_be_made(self) -> Production:
+        """Each named delivery, merged over the main one, can be delivered; a problem is reported at the named
+        delivery's own field when it set the value at fault ($.deliveries.vertical.chroma), else at the named
+        delivery ($.deliveries.vertical: the value came from $.delivery)."""
+        problems = []
         for name, named in self.deliveries.items():
+            if name == MAIN_DELIVERY:
+                problems.append((("deliveries", name), named.model_dump(exclude_none=True),
+                                 f"'{MAIN_DELIVERY}' names the main delivery (`reelforge render --delivery "
+                                 f"{MAIN_DELIVERY}`): give this one another name, e.g. 'master' or 'vertical'"))
+                continue
             try:
                 named_delivery(self.delivery, named)
             except ValueError as exc:  # pydantic's ValidationError is one: its first message says why
                 errors = getattr(exc, "errors", None)
-                reason = errors()[0]["msg"].removeprefix("Value error, ") if errors else str(exc)
-                raise_at([(("deliveries", name), named.model_dump(exclude_none=True), reason)], "Production")
+                first = errors()[0] if errors else {"msg": str(exc), "loc": ()}
+                reason = first["msg"].removeprefix("Value error, ")
+                field = first["loc"][0] if first["loc"] else None
+                own = field in named.model_fields_set and getattr(named, field) is not None
+                loc = ("deliveries", name, field) if own else ("deliveries", name)
+                problems.append((loc, getattr(named, field) if own else named.model_dump(exclude_none=True), reason))
+        raise_at(problems, "Production")
         return self
 
     @model_validator(mode="after")
