@@ -139,7 +139,7 @@ def localized_file(picture: Path, target: Path, text: EpisodeText, burned_titles
         return
     drawn = workdir / f"{WORK_PREFIX}burned-{text.language}-{target.name}"
     try:
-        burn_titles(picture, drawn, text.titles, crf=settings.crf, preset=settings.preset, threads=settings.threads)
+        burn_titles(picture, drawn, text.titles, settings=settings)
         mux_text(drawn, target, text.tracks(burned_titles=True), text.chapters, text.fps, text.title)
     except TitleBurnError as exc:
         raise DeliveryError(f"--burn-titles: {exc}") from None

@@ -28,7 +28,7 @@ import langcodes
 from av.stream import Disposition
 from av.subtitles.subtitle import SubtitleSet
 
-from reelforge.media.encode import CONTAINER_OPTIONS
+from reelforge.media.encode import CONTAINER_OPTIONS, EncodeSettings
 from reelforge.media.watermark import (
     SETPARAMS,
     WatermarkError,
@@ -295,7 +295,7 @@ def ass_titles(cues: Sequence[Cue], width: int, height: int) -> str:
     )
 
 
-def burn_titles(picture: Path, target: Path, cues: Sequence[Cue], *, crf: int, preset: str, threads: int) -> None:
+def burn_titles(picture: Path, target: Path, cues: Sequence[Cue], *, settings: EncodeSettings) -> None:
     """`picture` re-encoded with the title cues drawn in (an extra delivery for platforms that need it).
 
     The recipe is the visible watermark's (media/watermark.py: the pinned imageio-ffmpeg build,
@@ -310,13 +310,14 @@ def burn_titles(picture: Path, target: Path, cues: Sequence[Cue], *, crf: int, p
         exe, fonts = ffmpeg_exe(), font_path().parent
     except WatermarkError as exc:
         raise TitleBurnError(str(exc)) from None
+    threads = settings.threads
     with tempfile.TemporaryDirectory(prefix="reelforge-titles-") as folder, atomic_path(Path(target)) as tmp:
         script = Path(folder) / "titles.ass"
         script.write_text(ass_titles(cues, width, height), encoding="utf-8")
         graph = f"{SETPARAMS},subtitles=filename={escape_value(str(script))}:fontsdir={escape_value(str(fonts))}"
         command = [exe, "-nostdin", "-y", "-hide_banner", "-nostats", "-loglevel", "warning", "-threads", str(threads),
-                   "-i", str(picture), "-filter_complex", f"[0:v]{graph},format=yuv420p[v]",
+                   "-i", str(picture), "-filter_complex", f"[0:v]{graph},format={settings.pix_fmt}[v]",
                    "-filter_complex_threads", str(threads), "-map", "[v]",
-                   *encoder_args(crf=crf, preset=preset, threads=threads), "-movflags", "+faststart", "-f", "mp4",
+                   *encoder_args(settings), "-movflags", "+faststart", "-f", settings.container,
                    str(tmp)]
         run_ffmpeg(command, TitleBurnError, "ffmpeg failed", f"burning titles into {target}")
