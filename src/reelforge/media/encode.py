@@ -47,6 +47,7 @@ H264_LEVEL_52_MAX_FS = 36_864
 PRORES_VENDOR = "apl0"
 PRORES_PROFILES = {"prores-422-hq": "hq", "prores-4444": "4444"}
 DNXHR_PROFILE = "dnxhr_hqx"
+DNXHR_MIN = (256, 120)  # FFmpeg's dnxhd encoder refuses smaller DNxHR frames
 HEVC_TAG = "hvc1"  # parameter sets in the sample description only: what Apple players require of HEVC in MP4
 
 
@@ -165,6 +166,9 @@ class SegmentEncoder:
     """Encode RGB frames of one shot into a segment (`settings.container`), written atomically on close."""
 
     def __init__(self, target: Path, settings: EncodeSettings):
+        if settings.format == "dnxhr-hqx" and (settings.width < DNXHR_MIN[0] or settings.height < DNXHR_MIN[1]):
+            raise ValueError(f"DNxHR frames are at least {DNXHR_MIN[0]}×{DNXHR_MIN[1]}, "
+                             f"not {settings.width}×{settings.height}")
         self.settings = settings
         self._atomic = atomic_path(Path(target))
         self._tmp = self._atomic.__enter__()
@@ -221,13 +225,15 @@ def fill_planes(frame: av.VideoFrame, planes: Sequence[np.ndarray]) -> None:
     `VideoFrame.from_ndarray` takes only some of the formats delivered (not yuv422p or yuv444p10le), and
     a plane's rows are `line_size` bytes apart, which is more than its width when FFmpeg pads them.
     """
-    for plane, data in zip(frame.planes, planes, strict=True):
-        rows = data.reshape(data.shape[0], -1).view(np.uint8)
-        if rows.shape[0] != plane.height or rows.shape[1] > plane.line_size:
+    sample = np.dtype("<u2") if frame.format.name.endswith("10le") else np.dtype(np.uint8)
+    if len(planes) != len(frame.planes):
+        raise ValueError(f"{len(planes)} planes do not fit a {frame.format.name} frame")
+    for plane, data in zip(frame.planes, planes):
+        if data.shape != (plane.height, plane.width) or data.dtype != sample:
             raise ValueError(f"a {data.shape} {data.dtype} plane does not fit a {plane.width}×{plane.height} "
                              f"{frame.format.name} plane")
         target = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)
-        target[:, :rows.shape[1]] = rows
+        target[:, :plane.width * sample.itemsize] = np.ascontiguousarray(data).view(np.uint8)
 
 
 def encode_frames(target: Path, frames, settings: EncodeSettings) -> None:
