@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 
 from reelforge.cli import app
 from reelforge.deliver.options import signing_identity
+from reelforge.media.encode import EncodeSettings
 from reelforge.media.watermark import (
     FONT_FILE,
     FONT_SHA256,
@@ -30,6 +32,7 @@ from reelforge.media.watermark import (
     font_path,
     labels_as_bt709,
     recipe_record,
+    source_settings,
 )
 from reelforge.spec.load import load_production
 from reelforge.trust.credentials import (
@@ -288,7 +291,7 @@ def test_spec_is_checked(kwargs: dict, message: str):
 
 
 def test_record_names_what_the_bytes_depend_on(logo: Path):
-    record = recipe_record(WatermarkSpec(text="x", logo=logo))
+    record = recipe_record(WatermarkSpec(text="x", logo=logo), EncodeSettings(1920, 1080, 24, 18, "faster", 2))
     assert record["font"] == {"file": FONT_FILE, "sha256": FONT_SHA256}
     assert record["logo_sha256"] == sha(logo)
     assert f"fontfile={FONT_FILE}:" in record["graph"] and str(font_path().parent) not in record["graph"]
@@ -322,7 +325,8 @@ def test_colours_are_bt709_and_never_converted_needlessly(tmp_path: Path, colors
     """Untagged and BT.709 input keep their pixels (only re-encoded); BT.601 input is converted to BT.709."""
     source = make_video(tmp_path / "in.mp4", 320, 180, 4, colorspace=colorspace)
     assert labels_as_bt709(source) is labelled
-    out = apply_watermark(source, tmp_path / "out.mp4", WatermarkSpec(text="x", opacity=0.0), crf=0)
+    out = apply_watermark(source, tmp_path / "out.mp4", WatermarkSpec(text="x", opacity=0.0),
+                          replace(source_settings(source), crf=0))
     matrix, primaries, transfer, limited = color_tags(out)
     assert (matrix, limited) == (1, 1)  # BT.709 matrix, limited range, always
     # Primaries and transfer: BT.709 unless the input said otherwise (scale converts the matrix, not those).

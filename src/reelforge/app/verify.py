@@ -259,7 +259,8 @@ def _check_shot(replay: _Replay, shot: RenderShot, frame_range: tuple[int, int] 
         return check, None  # re-rendering with other weights would prove nothing
     segment = workdir / f"{shot.position:04d}.mp4"
     encoder = SegmentEncoder(segment, replay.settings)
-    for index, digest, yuv in produce_frames(job, list(range(start, stop)), replay.backends, proved):  # anew
+    for index, digest, yuv in produce_frames(job, list(range(start, stop)), replay.backends, proved,  # anew
+                                             settings=replay.settings):
         expected = recorded[index - shot.first_frame]
         if digest != expected:
             check.mismatches.append(FrameMismatch(index, expected, digest))

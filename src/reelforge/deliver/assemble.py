@@ -4,6 +4,10 @@
                      from the store with the delivery's mark embedded
                   ─▶ the visible watermark: the documented ffmpeg recipe (media/watermark.py), if asked for
 
+in the delivery's format throughout (`EncodeSettings`: H.264 or HEVC in MP4, ProRes or DNxHR in MOV):
+the marked re-encode is a segment encoder of those settings, the watermark re-encodes with the same
+codec, pix_fmt and profile (`encoder_args`) into the same container.
+
 Every step is deterministic, so the *unsigned* delivery has fixed bytes that `verify` re-creates
 and compares with the recorded hash; signing (deliver/sign.py) comes after, always last. The
 store keeps the unmarked frames: a mark belongs to one delivery, never to the shot.
@@ -51,15 +55,14 @@ def encode_marked(target: Path, frames: Iterable[tuple[str, object]], store: Fra
 def assemble(target: Path, segments: list[Path], frame_hashes: list[str], store: FrameStore,
              settings: EncodeSettings, options: DeliveryOptions, workdir: Path) -> Path:
     """The unsigned delivery at `target`: joined segments or a marked re-encode, then the watermark."""
-    joined = workdir / f"{WORK_PREFIX}joined-{os.getpid()}.mp4"
+    joined = workdir / f"{WORK_PREFIX}joined-{os.getpid()}{settings.suffix}"
     if options.mark_id is not None:
         encode_marked(joined, ((digest, None) for digest in frame_hashes), store, settings, options.mark_id,
                       options.mark_key)
     else:
         concat_segments(segments, joined, settings.fps)
     if options.watermark is not None:
-        apply_watermark(joined, target, options.watermark, crf=settings.crf, preset=settings.preset,
-                        threads=settings.threads)
+        apply_watermark(joined, target, options.watermark, settings)
         joined.unlink(missing_ok=True)
     else:
         joined.replace(target)

@@ -64,7 +64,7 @@ class DeliveryOptions:
             kept = Path(w.logo).resolve()
             logo = str(kept.relative_to(root)) if root and kept.is_relative_to(root) else str(kept)
         return {"spec": {"text": w.text, "logo": logo, "position": w.position, "opacity": w.opacity},
-                "recipe": recipe_record(w, crf=settings.crf, preset=settings.preset, threads=settings.threads)}
+                "recipe": recipe_record(w, settings)}
 
 
 def watermark_from_record(record: dict | None, root: Path) -> WatermarkSpec | None:

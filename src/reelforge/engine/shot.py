@@ -9,8 +9,8 @@ worker; the orchestrator (engine/pipeline.py) decides what becomes of its result
 A whole shot is first looked for in the store (manifest, every frame re-hashed, the encoded
 segment); otherwise what is missing is rendered, resuming from the job's journal if an earlier
 render was killed. Frames flow through a small thread pool (render, finish, hash, store,
-RGB→YUV) while x264 encodes on its own pinned threads; results are consumed strictly in frame
-order, so parallelism never changes a byte.
+RGB→YUV) while the encoder (x264, x265, ProRes, DNxHR) encodes on its own pinned threads; results
+are consumed strictly in frame order, so parallelism never changes a byte.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 
 from reelforge.backends.registry import Backend, get_backend
 from reelforge.media.encode import EncodeSettings, SegmentEncoder
-from reelforge.media.yuv import rgb_to_yuv420
+from reelforge.media.yuv import rgb_to_yuv
 from reelforge.plan.code_hash import encode_code_hash
 from reelforge.plan.jobs import ShotJob
 from reelforge.post.pipeline import finish_frame
@@ -39,7 +39,10 @@ from reelforge.store.journal import JobFiles
 from reelforge.store.shots import ShotStore
 
 WORKERS = 2  # frame workers; results never depend on this (each frame is computed alone)
-IN_FLIGHT = 6  # frames queued ahead of the encoder: bounds memory at ~6 × 9 MB
+# Frames queued ahead of the encoder, bounded by their bytes (RGB plus the encoder's planes), so memory stays
+# bounded at 8K: 6 frames at 1080p and 4K, 4 of 8K 4:2:0, 2 of 8K 10-bit 4:4:4.
+MAX_IN_FLIGHT = 6
+IN_FLIGHT_BYTES = 600 * 2**20
 
 # progress(job, frames_done_now): called as frames are finished or checked.
 ProgressFn = Callable[[ShotJob, int], None]
@@ -151,7 +154,7 @@ def render_shot(job: ShotJob, store: ShotStore, settings: EncodeSettings, backen
                 frames: tuple[int, int] | None = None, progress: ProgressFn | None = None) -> ShotOutput:
     """Render one shot into `store`: the whole shot (reused or resumed), or frames [start, stop) anew.
 
-    A range is a clip of its own (`incoming-range-<key>.mp4` in the store's segments, for the
+    A range is a clip of its own (`incoming-range-<key>.mp4`, or `.mov`, in the store's segments, for the
     caller to deliver and remove); its frames are stored but the shot's journal is left alone.
     """
     progress = progress or (lambda job, n: None)
@@ -160,10 +163,22 @@ def render_shot(job: ShotJob, store: ShotStore, settings: EncodeSettings, backen
     return _frame_range(job, frames, store, settings, backends, progress)
 
 
+def in_flight(job: ShotJob, settings: EncodeSettings | None = None) -> int:
+    """How many frames may be in flight ahead of the encoder: as many as fit IN_FLIGHT_BYTES, 1 to 6."""
+    pixels = job.canvas_width * job.canvas_height
+    samples = {"4:2:0": 1.5, "4:2:2": 2, "4:4:4": 3}[settings.chroma] if settings is not None else 1.5
+    depth_bytes = 2 if settings is not None and settings.bit_depth > 8 else 1
+    frame_bytes = pixels * 3 + int(pixels * samples) * depth_bytes
+    return max(1, min(MAX_IN_FLIGHT, IN_FLIGHT_BYTES // frame_bytes))
+
+
 def produce_frames(job: ShotJob, indices: list[int], backends: Backends, store: FrameStore | None = None,
-                   known: dict[int, str] | None = None, journal: JobFiles | None = None
-                   ) -> Iterator[tuple[int, str, np.ndarray]]:
-    """Yield (index, hash, YUV 4:2:0 frame) in order: from the store where `known` says and intact, else rendered.
+                   known: dict[int, str] | None = None, journal: JobFiles | None = None,
+                   settings: EncodeSettings | None = None) -> Iterator[tuple[int, str, tuple[np.ndarray, ...]]]:
+    """Yield (index, hash, YUV planes) in order: from the store where `known` says and intact, else rendered.
+
+    The planes are what `SegmentEncoder.add_yuv` takes for `settings` (chroma and bit depth; without
+    settings 8-bit 4:2:0), converted on the frame workers, off the encoder's thread.
 
     Rendered frames are put in `store` (and on the job's `journal`). Without a store every frame is
     rendered anew and nothing is kept: what `verify` does, which never trusts or touches the production's
@@ -171,6 +186,7 @@ def produce_frames(job: ShotJob, indices: list[int], backends: Backends, store: 
     """
     backend = backends.get(job.backend)
     known = known or {}
+    chroma, depth = (settings.chroma, settings.bit_depth) if settings is not None else ("4:2:0", 8)
 
     def finish(index: int, frame: np.ndarray) -> tuple[int, str, np.ndarray]:
         digest = frame_hash(frame)
@@ -178,13 +194,13 @@ def produce_frames(job: ShotJob, indices: list[int], backends: Backends, store: 
             store.put(frame, digest)
             if journal is not None:
                 journal.append_journal(index, digest)
-        return index, digest, rgb_to_yuv420(frame)
+        return index, digest, rgb_to_yuv(frame, chroma, depth)
 
     def one(index: int) -> tuple[int, str, np.ndarray]:
         if index in known:
             frame = _from_store(store, known[index])
             if frame is not None:
-                return index, known[index], rgb_to_yuv420(frame)
+                return index, known[index], rgb_to_yuv(frame, chroma, depth)
         (_, picture), = backend.render(job, [index])
         return finish(index, finish_frame(job, index, picture))
 
@@ -193,9 +209,10 @@ def produce_frames(job: ShotJob, indices: list[int], backends: Backends, store: 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="frame") as pool:
             pending: deque = deque()
             queue = iter(indices)
+            ahead = in_flight(job, settings)
             for index in queue:
                 pending.append(pool.submit(one, index))
-                if len(pending) >= IN_FLIGHT:
+                if len(pending) >= ahead:
                     break
             while pending:
                 done = pending.popleft().result()
@@ -270,10 +287,11 @@ def _whole_shot(job: ShotJob, store: ShotStore, settings: EncodeSettings, backen
 
     known = files.read_journal()
     hashes, rendered = [], 0
-    encoded = store.segments.incoming(f"{job.key}.mp4")
+    encoded = store.segments.incoming(f"{job.key}{settings.suffix}")
     encoder = SegmentEncoder(encoded, settings)
     try:
-        for index, digest, yuv in produce_frames(job, list(range(job.frames)), backends, store.frames, known, files):
+        for index, digest, yuv in produce_frames(job, list(range(job.frames)), backends, store.frames, known, files,
+                                                 settings):
             encoder.add_yuv(yuv)
             hashes.append(digest)
             rendered += int(known.get(index) != digest)
@@ -304,7 +322,7 @@ def keep_whole_range(output: ShotOutput, store: ShotStore, settings: EncodeSetti
         return False
     if not all(store.frames.has(digest) for digest in hashes):
         return False
-    copy = store.segments.incoming(f"kept-{job.key}.mp4")
+    copy = store.segments.incoming(f"kept-{job.key}{settings.suffix}")
     shutil.copyfile(output.segment, copy)
     store.segments.keep(copy, segment_key(hashes, settings))
     files.write_manifest(job.key, job.model_dump(mode="json"), hashes)
@@ -314,9 +332,10 @@ def keep_whole_range(output: ShotOutput, store: ShotStore, settings: EncodeSetti
 def _encode_from_store(job: ShotJob, frames: list[str], key: str, store: ShotStore, settings: EncodeSettings,
                        backends: Backends) -> tuple[Path, str]:
     """A shot whose frames are stored but whose segment is gone: encode it again from the store."""
-    encoded = store.segments.incoming(f"{job.key}.mp4")
+    encoded = store.segments.incoming(f"{job.key}{settings.suffix}")
     encoder = SegmentEncoder(encoded, settings)
-    for _, _, yuv in produce_frames(job, list(range(len(frames))), backends, store.frames, dict(enumerate(frames))):
+    for _, _, yuv in produce_frames(job, list(range(len(frames))), backends, store.frames, dict(enumerate(frames)),
+                                    settings=settings):
         encoder.add_yuv(yuv)
     encoder.close()
     return store.segments.keep(encoded, key)
@@ -327,10 +346,11 @@ def _frame_range(job: ShotJob, frames: tuple[int, int], store: ShotStore, settin
     """Frames [start, stop) of a shot rendered afresh (never from the store) and encoded as a clip."""
     start, stop = frames
     hashes = []
-    clip = store.segments.incoming(f"range-{job.key}.mp4")
+    clip = store.segments.incoming(f"range-{job.key}{settings.suffix}")
     encoder = SegmentEncoder(clip, settings)
     try:
-        for _, digest, yuv in produce_frames(job, list(range(start, stop)), backends, store.frames):  # no `known`: anew
+        for _, digest, yuv in produce_frames(job, list(range(start, stop)), backends, store.frames,  # no `known`: anew
+                                             settings=settings):
             encoder.add_yuv(yuv)
             hashes.append(digest)
             progress(job, 1)

@@ -327,7 +327,7 @@ def ass_titles(cues: Sequence[Cue], width: int, height: int, font: FontFile) -> 
 
 def _burn_output(settings: EncodeSettings) -> list[str]:
     """The encoder options of a burned delivery: the picture's codec, as the watermark recipe encodes it."""
-    return encoder_args(crf=settings.crf, preset=settings.preset, threads=settings.threads)
+    return encoder_args(settings)
 
 
 def burn_record(font: FontFile, settings: EncodeSettings) -> dict:

@@ -1,4 +1,4 @@
-"""RGB24 → YUV 4:2:0 (BT.709, limited range) in explicit integer arithmetic.
+"""RGB24 → planar YCbCr (BT.709, limited range) in explicit integer arithmetic, at 4:2:0, 4:2:2 or 4:4:4 and 8 or 10 bits.
 
 Why not swscale: its x86 SIMD paths are not guaranteed bit-exact with its C
 path and PyAV cannot pass SWS_BITEXACT, so the same frame could become other
@@ -6,10 +6,17 @@ YUV bytes on another CPU. This conversion is plain integer numpy: the same
 bytes on every machine, within rounding of the exact matrix, at about the cost
 of swscale.
 
-The BT.709 matrix is scaled to limited range (Y 16–235, Cb/Cr 16–240) in
-16-bit fixed point; each chroma row is adjusted to sum to exactly zero so grey
-stays neutral. Chroma is computed from the sum of each 2×2 block of RGB
-(centre-sited), the division by four folded into the final shift.
+The BT.709 matrix is scaled to limited range (8 bits: Y 16–235, Cb/Cr 16–240;
+10 bits: Y 64–940, Cb/Cr 64–960) in 16-bit fixed point; each chroma row is
+adjusted to sum to exactly zero so grey stays neutral. A 10-bit sample is the
+same fixed-point sum with two fewer bits shifted out: the exact higher-precision
+conversion of the 8-bit RGB frame (it adds no source precision the frame lacks).
+
+Chroma siting: 4:2:0 takes the sum of each 2×2 block (centre-sited, as
+reelforge's H.264 always has); 4:2:2 is co-sited with the even luma samples, as
+ProRes, DNxHR and SDI expect, with a [1 2 1] horizontal filter (the picture's
+edge repeated); 4:4:4 takes every pixel. The division by the filter's weight (4)
+is folded into the final shift.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import numpy as np
 KR, KB = 0.2126, 0.0722
 KG = 1.0 - KR - KB
 FIXED = 16  # fractional bits
+CHROMAS = ("4:2:0", "4:2:2", "4:4:4")
 
 
 def _row(values: tuple[float, float, float], scale: float, zero_sum: bool) -> tuple[int, int, int]:
@@ -45,27 +53,57 @@ def _weighted_sum(channels: list[np.ndarray], row: tuple[int, int, int], dtype) 
     return acc
 
 
+def _quantize(acc: np.ndarray, base: int, weight_bits: int, bit_depth: int) -> np.ndarray:
+    """acc / 2**(FIXED + weight_bits) + base, rounded, as a `bit_depth` code (in place: acc is reused).
+
+    `base` is the 8-bit offset (16 for Y, 128 for Cb/Cr); 10-bit codes are four times the scale, so the
+    shift is two bits shorter. The arithmetic shift floors, after the +0.5 offset this rounds.
+    """
+    shift = FIXED + weight_bits - (bit_depth - 8)
+    acc += (base << (FIXED + weight_bits)) + (1 << (shift - 1))
+    acc >>= shift
+    return acc
+
+
+def _luma(rgb: np.ndarray, bit_depth: int) -> np.ndarray:
+    pixels = rgb.reshape(-1, 3)
+    # All terms are non-negative, max 255 * 56284 + offsets < 2**32.
+    y = _weighted_sum([pixels[:, 0], pixels[:, 1], pixels[:, 2]], Y_ROW, np.uint32)
+    return _quantize(y, 16, 0, bit_depth)
+
+
+def _chroma(sums: np.ndarray, weight_bits: int, bit_depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cb and Cr of (…, 3) RGB sums of 2**weight_bits pixels each (≤ 1020): signed, |sum · weight| < 2**31."""
+    channels = [sums[..., 0], sums[..., 1], sums[..., 2]]
+    return tuple(_quantize(_weighted_sum(channels, row, np.int32), 128, weight_bits, bit_depth)  # type: ignore
+                 for row in (CB_ROW, CR_ROW))
+
+
+def _block_sums(rgb: np.ndarray) -> np.ndarray:
+    """Sums of each 2×2 block: (H/2, W/2, 3), ≤ 1020."""
+    height, width = rgb.shape[:2]
+    row_pairs = np.add(rgb[0::2], rgb[1::2], dtype=np.uint16).reshape(height // 2, width // 2, 2, 3)
+    return np.add(row_pairs[:, :, 0], row_pairs[:, :, 1])
+
+
+def _cosited_sums(rgb: np.ndarray) -> np.ndarray:
+    """[1 2 1] sums around each even column (the left edge repeated): (H, W/2, 3), ≤ 1020."""
+    even = rgb[:, 0::2].astype(np.uint16)
+    odd = rgb[:, 1::2]
+    sums = even * 2
+    sums += odd  # right neighbour (W is even: every even column has one)
+    sums[:, 1:] += odd[:, :-1]  # left neighbour
+    sums[:, 0] += rgb[:, 0]  # column 0 has none: itself again
+    return sums
+
+
 def rgb_to_yuv420(rgb: np.ndarray) -> np.ndarray:
     """Convert (H, W, 3) uint8 RGB to a (H*3/2, W) uint8 I420 array (Y plane, then U, then V)."""
     height, width = rgb.shape[:2]
     if height % 2 or width % 2:
         raise ValueError(f"4:2:0 needs an even frame size, got {width}×{height}")
-    pixels = rgb.reshape(-1, 3)
-    # Y: all terms are non-negative, max 255 * 56284 + offsets < 2**32.
-    y = _weighted_sum([pixels[:, 0], pixels[:, 1], pixels[:, 2]], Y_ROW, np.uint32)
-    y += (16 << FIXED) + (1 << (FIXED - 1))
-    y >>= FIXED
-
-    # Chroma: sums of 2×2 blocks (≤ 1020), signed; |sum · weight| < 2**31.
-    row_pairs = np.add(rgb[0::2], rgb[1::2], dtype=np.uint16).reshape(height // 2, width // 2, 2, 3)
-    quads = np.add(row_pairs[:, :, 0], row_pairs[:, :, 1]).reshape(-1, 3)
-    sums = [quads[:, 0], quads[:, 1], quads[:, 2]]
-    shift = FIXED + 2  # + 2: the block sum is four pixels
-    u = _weighted_sum(sums, CB_ROW, np.int32)
-    v = _weighted_sum(sums, CR_ROW, np.int32)
-    for plane in (u, v):
-        plane += (128 << shift) + (1 << (shift - 1))
-        plane >>= shift  # arithmetic shift: floor, after the +0.5 offset this rounds
+    y = _luma(rgb, 8)
+    u, v = _chroma(_block_sums(rgb).reshape(-1, 3), 2, 8)  # + 2: the block sum is four pixels
 
     out = np.empty((height * 3 // 2, width), dtype=np.uint8)
     flat = out.reshape(-1)
@@ -73,3 +111,30 @@ def rgb_to_yuv420(rgb: np.ndarray) -> np.ndarray:
     flat[height * width: height * width + u.size] = u
     flat[height * width + u.size:] = v
     return out
+
+
+def rgb_to_yuv(rgb: np.ndarray, chroma: str = "4:2:0", bit_depth: int = 8) -> tuple[np.ndarray, ...]:
+    """(H, W, 3) uint8 RGB as the encoder's planes (Y, Cb, Cr): uint8 for 8 bits, little-endian uint16 for 10.
+
+    8-bit 4:2:0 is exactly `rgb_to_yuv420` (the planes are views of its I420 array).
+    """
+    if chroma not in CHROMAS or bit_depth not in (8, 10):
+        raise ValueError(f"no conversion to {chroma} at {bit_depth} bits")
+    height, width = rgb.shape[:2]
+    if chroma == "4:2:0" and bit_depth == 8:
+        flat = rgb_to_yuv420(rgb).reshape(-1)
+        quarter = height * width // 4
+        return (flat[: height * width].reshape(height, width),
+                flat[height * width: height * width + quarter].reshape(height // 2, width // 2),
+                flat[height * width + quarter:].reshape(height // 2, width // 2))
+    if chroma != "4:4:4" and width % 2 or chroma == "4:2:0" and height % 2:
+        raise ValueError(f"{chroma} needs an even frame size, got {width}×{height}")
+    dtype = np.uint8 if bit_depth == 8 else np.dtype("<u2")
+    y = _luma(rgb, bit_depth).reshape(height, width)
+    if chroma == "4:4:4":
+        u, v = _chroma(rgb, 0, bit_depth)
+    elif chroma == "4:2:2":
+        u, v = _chroma(_cosited_sums(rgb), 2, bit_depth)
+    else:
+        u, v = _chroma(_block_sums(rgb), 2, bit_depth)
+    return tuple(plane.astype(dtype) for plane in (y, u, v))
