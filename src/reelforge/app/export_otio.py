@@ -1,8 +1,13 @@
 """OpenTimelineIO export: an episode's latest render as a timeline an editor opens in their NLE.
 
-One video track; one clip per shot, in playback order, each pointing at the delivered MP4 with
-the shot's range inside it (the file holds the whole episode: the clips are its cut list);
-a marker at each scene start named with the scene's title; and under the `reelforge` metadata
+One video track; one clip per shot, in playback order, each pointing at the delivered file with
+the shot's range inside it (the file holds the whole episode: the clips are its cut list). That file
+is the episode's master when one was delivered for this cut (a ProRes or DNxHR render, the main
+delivery or a named one such as `renders/master/s01e01.mov`: what an editor grades from), else the
+main delivery (or, with a language, that language's delivery). Media links are relative to the .otio
+file's folder (`master/s01e01.mov`), so a timeline kept inside the production survives moving or
+copying the production folder; the clip metadata names the linked file's codec, depth and chroma.
+A marker at each scene start named with the scene's title; and under the `reelforge` metadata
 key (OTIO's convention: one namespace per tool) everything needed to trace or re-render a shot —
 job key, seed, backend, checkpoint hash, frame count and first frame, render id, segment hash,
 and, when the render is linked to a commit (records/versions.py), the exact entity versions and
@@ -16,18 +21,23 @@ to the spec (then scene ids where the spec no longer has the scene).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import column, inspect, select, table
 
 from reelforge.records.versions import render_versions, state_at
 from reelforge.spec.base import text_in
+from reelforge.spec.delivery import FORMATS
 from reelforge.spec.model import Production
 from reelforge.store.catalog import Catalog
 from reelforge.store.schema import DeliveryRecord, LocalizedDelivery, RenderRecord
 
 NAMESPACE = "reelforge"
+# Renders of named extra deliveries (store/schema.py NamedDeliveryRecord), by name: read through a bare table
+# so that a catalog from before named deliveries (no such table: every render was of the main one) reads too.
+NAMED = table("named_deliveries", column("render_id"), column("name"))
 
 
 class ExportError(Exception):
@@ -41,13 +51,22 @@ class SceneInfo:
     version: str | None  # scene:<ep>/<sc>@N, when the render is linked to a commit
 
 
+def _named(session) -> dict[int, str]:
+    """render id → name of the named delivery it was ({} for a catalog without named deliveries)."""
+    if not inspect(session.get_bind()).has_table(NAMED.name):
+        return {}
+    return dict(session.execute(select(NAMED.c.render_id, NAMED.c.name)).all())
+
+
 def latest_picture_render(catalog: Catalog, episode_id: str) -> RenderRecord | None:
-    """The newest episode render of `episode_id` that is a picture delivery (not a language delivery)."""
-    query = (select(RenderRecord)
-             .where(RenderRecord.kind == "episode", RenderRecord.episode_id == episode_id,
-                    RenderRecord.id.not_in(select(LocalizedDelivery.render_id)))
-             .order_by(RenderRecord.id.desc()))
+    """The newest episode render of `episode_id` that is the main delivery's picture (not a language
+    delivery, not a named extra delivery)."""
     with catalog.session() as session:
+        query = (select(RenderRecord)
+                 .where(RenderRecord.kind == "episode", RenderRecord.episode_id == episode_id,
+                        RenderRecord.id.not_in(select(LocalizedDelivery.render_id)),
+                        RenderRecord.id.not_in(list(_named(session))))
+                 .order_by(RenderRecord.id.desc()))
         record = session.scalars(query).first()
         if record is not None:
             _ = record.shots  # load before the session closes
@@ -72,11 +91,89 @@ def language_delivery(catalog: Catalog, picture_id: int, language: str) -> Rende
              .order_by(LocalizedDelivery.render_id.desc()))
     with catalog.session() as session:
         wanted = cut(session, picture_id)
+        named = _named(session)  # a named delivery's language files carry its picture, not the main one
         for row in session.scalars(query):
+            if row.render_id in named:
+                continue
             if row.picture_render_id == picture_id or (wanted[0] is not None
                                                        and cut(session, row.picture_render_id) == wanted):
                 return session.get(RenderRecord, row.render_id)
     return None
+
+
+def on_disk(recorded: str, home: Path, renders: Path | None) -> Path:
+    """Where a recorded delivery is now. The catalog keeps absolute paths; a production that was moved or
+    copied (to a farm, from a backup) has the file at the same place under its own `renders` folder
+    (`home`: the folder the main delivery was recorded in, so `master/s01e01.mov` stays in `master/`)."""
+    path = Path(recorded)
+    if renders is not None:
+        inside = path.relative_to(home) if path.is_relative_to(home) else Path(path.name)
+        if (renders / inside).is_file():
+            return (renders / inside).absolute()
+    return path
+
+
+def _shots(record: RenderRecord) -> list[tuple]:
+    """A render's cut: its shots, their jobs, ranges and frames, in order."""
+    return [(shot.shot_path, shot.job_key, shot.first_frame, shot.frame_count, shot.frame_hashes_json)
+            for shot in record.shots]
+
+
+def delivered_master(catalog: Catalog, picture: RenderRecord, renders: Path | None) -> tuple[RenderRecord, Path] | None:
+    """The newest master (a FORMATS[...].master render: ProRes, DNxHR) of `picture`'s cut still on disk, and where.
+
+    A master is the main delivery itself or a named one (`renders/master/s01e01.mov`); it carries the cut when
+    it has the main delivery's canvas and fps and the same shots, jobs and frames. A file holds what the
+    newest render of its path wrote, so an older render of that path never counts, even of this cut.
+    """
+    encode = json.loads(picture.encode_json)
+    frame = (encode["width"], encode["height"], encode["fps"])
+    home = Path(picture.output_path).parent
+    wanted = _shots(picture)
+    query = (select(RenderRecord)
+             .where(RenderRecord.kind == "episode", RenderRecord.episode_id == picture.episode_id,
+                    RenderRecord.id.not_in(select(LocalizedDelivery.render_id)))
+             .order_by(RenderRecord.id.desc()))
+    with catalog.session() as session:
+        seen: set[Path] = set()
+        for record in session.scalars(query):
+            path = on_disk(record.output_path, home, renders)
+            if path in seen:
+                continue
+            seen.add(path)
+            settings = json.loads(record.encode_json)
+            known = FORMATS.get(settings.get("format", "h264"))
+            if (known is None or not known.master or (settings["width"], settings["height"], settings["fps"]) != frame
+                    or not path.is_file()):
+                continue
+            if _shots(record) == wanted:
+                return record, path
+    return None
+
+
+def media_info(catalog: Catalog, record: RenderRecord) -> dict:
+    """What a linked file holds, for the timeline and each clip: its render, delivery, codec, depth, chroma, size."""
+    settings = json.loads(record.encode_json)
+    name = settings.get("format", "h264")  # renders recorded before formats existed were H.264 8-bit 4:2:0
+    known = FORMATS[name]
+    with catalog.session() as session:
+        delivery = _named(session).get(record.id, "main")
+    return {"render_id": record.id, "delivery": delivery, "format": name, "codec": known.codec,
+            "codec_label": known.label, "master": known.master, "container": known.container,
+            "bit_depth": settings.get("bit_depth", 8), "chroma": settings.get("chroma", "4:2:0"),
+            "width": settings["width"], "height": settings["height"], "frames": record.frames,
+            "sha256": record.output_sha256}
+
+
+def media_link(path: Path, folder: Path) -> str:
+    """`path` as a URL relative to `folder` (OTIO's form for a relative path: `master/s01e01.mov`, `../renders/…`).
+
+    An absolute `file://` URL breaks when the production moves; a relative one holds for a timeline kept inside
+    the production, and an NLE resolves it against the .otio file's folder.
+    """
+    import opentimelineio as otio  # deferred: as in build_timeline
+
+    return otio.url_utils.url_from_filepath(Path(os.path.relpath(path.resolve(), folder.resolve())).as_posix())
 
 
 def _picture_of(catalog: Catalog, render_id: int) -> int:
@@ -126,11 +223,13 @@ def _scene_info(catalog: Catalog, record: RenderRecord, versions: dict, producti
 
 
 def build_timeline(catalog: Catalog, episode_id: str, production=None, language: str | None = None,
-                   renders: Path | None = None):
+                   renders: Path | None = None, folder: Path | None = None):
     """The OTIO timeline of the latest render of an episode (or of its `language` delivery).
 
-    `renders` is the production's renders folder: the catalog records absolute paths, so a production
-    that was copied or moved (to a farm, from a backup) points its clips at its own file of that name.
+    Clips link to the cut's master when one is on disk (not for a language: its own file), else to the
+    delivered file, relative to `folder`, where the .otio file goes (default: beside the delivered file,
+    where `export otio` writes it). `renders` is the production's renders folder: a production that was
+    copied or moved links to its own files (`on_disk`).
     """
     import opentimelineio as otio  # deferred: ~0.1 s to load, and only this command needs it
 
@@ -159,14 +258,23 @@ def build_timeline(catalog: Catalog, episode_id: str, production=None, language:
     def span(start: int, frames: int) -> otio.opentime.TimeRange:
         return otio.opentime.TimeRange(start_time=at(start), duration=at(frames))
 
-    media = Path(record.output_path)
-    if renders is not None and (renders / media.name).is_file():
-        media = (renders / media.name).absolute()
+    output = on_disk(record.output_path, Path(picture.output_path).parent, renders)
+    linked, media = record, output
+    if language is None:
+        master = delivered_master(catalog, picture, renders)
+        if master is not None:
+            linked, media = master
+            with catalog.session() as session:
+                linked = session.get(RenderRecord, linked.id)
+                _ = linked.shots
+    link = media_link(media, folder if folder is not None else output.parent)
+    info = media_info(catalog, linked)
+    segments = {shot.position: shot.segment_sha256 for shot in linked.shots}
     episode_name = f"{episode_id}" + (f".{language}" if language else "")
     timeline = otio.schema.Timeline(name=episode_name, global_start_time=at(0))
     timeline.metadata[NAMESPACE] = {
         "render_id": record.id, "picture_render_id": _picture_of(catalog, record.id) if language else picture.id, "episode": episode_id, "language": language,
-        "output": str(media), "output_sha256": record.output_sha256,
+        "output": str(output), "output_sha256": record.output_sha256, "media": {**info, "target_url": link},
         "unsigned_sha256": delivery.unsigned_sha256 if delivery else None,
         "rendered_at": record.started_at, "rendered_by": delivery.rendered_by if delivery else None,
         "frames": record.frames, "fps": fps, "encode": encode,
@@ -188,7 +296,7 @@ def build_timeline(catalog: Catalog, episode_id: str, production=None, language:
                                           "version": scene.version}
             track.markers.append(marker)
         row = by_position.get(shot.position, {})
-        reference = otio.schema.ExternalReference(target_url=media.as_uri(), available_range=span(0, record.frames))
+        reference = otio.schema.ExternalReference(target_url=link, available_range=span(0, linked.frames))
         clip = otio.schema.Clip(name=shot.shot_path, media_reference=reference,
                                 source_range=span(position, shot.frame_count))
         model = job.get("model") or {}
@@ -199,6 +307,7 @@ def build_timeline(catalog: Catalog, episode_id: str, production=None, language:
             "frames": shot.frame_count, "first_frame": shot.first_frame, "render_id": record.id,
             "segment_sha256": shot.segment_sha256, "reused": bool(shot.reused), "prompt": job["prompt"],
             "versions": row.get("versions", []), "assets": row.get("assets", []),
+            "media": {**info, "segment_sha256": segments.get(shot.position)},  # the linked file and this shot in it
         }
         track.append(clip)
         position += shot.frame_count

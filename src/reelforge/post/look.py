@@ -136,16 +136,26 @@ VIGNETTE_DEPTH = 0.8  # at strength 1 the corners keep 20 % of their brightness
 VIGNETTE_START = 0.45  # no darkening within this fraction of the half-diagonal from the centre
 
 
+VIGNETTE_BAND = 256  # mask rows computed at a time: float64 temporaries of a band, not of the frame
+
+
 @lru_cache(maxsize=8)
 def vignette_mask(width: int, height: int, strength: float) -> np.ndarray:
     """(height, width, 3) uint8 factors (255 = unchanged): a circular falloff over the picture,
-    smoothstep from VIGNETTE_START of the half-diagonal to the corners."""
-    y = (np.arange(height, dtype=np.float64) - (height - 1) / 2.0)[:, None]
+    smoothstep from VIGNETTE_START of the half-diagonal to the corners.
+
+    Built a band of rows at a time (each factor is its own pixel's, so the bytes are the same): whole-frame
+    float64 temporaries would be over a gigabyte at 8K (7680×4320).
+    """
     x = (np.arange(width, dtype=np.float64) - (width - 1) / 2.0)[None, :]
-    r = np.sqrt(x * x + y * y) / (0.5 * np.hypot(width, height))
-    s = np.clip((r - VIGNETTE_START) / (1.0 - VIGNETTE_START), 0.0, 1.0)
-    factor = 1.0 - VIGNETTE_DEPTH * strength * s * s * (3.0 - 2.0 * s)
-    mask = np.ascontiguousarray(np.repeat(np.round(factor * 255.0).astype(np.uint8)[:, :, None], 3, axis=2))
+    mask = np.empty((height, width, 3), dtype=np.uint8)
+    for top in range(0, height, VIGNETTE_BAND):
+        rows = np.arange(top, min(top + VIGNETTE_BAND, height), dtype=np.float64)
+        y = (rows - (height - 1) / 2.0)[:, None]
+        r = np.sqrt(x * x + y * y) / (0.5 * np.hypot(width, height))
+        s = np.clip((r - VIGNETTE_START) / (1.0 - VIGNETTE_START), 0.0, 1.0)
+        factor = 1.0 - VIGNETTE_DEPTH * strength * s * s * (3.0 - 2.0 * s)
+        mask[top:top + len(rows)] = np.round(factor * 255.0).astype(np.uint8)[:, :, None]
     mask.flags.writeable = False  # shared by every frame of every thread
     return mask
 

@@ -37,18 +37,18 @@ THREADS = 1  # per frame: the render already works on several frames at once
 
 def encode(frame: np.ndarray) -> tuple[int, bytes]:
     """(codec, payload) of an RGB24 frame (height × width × 3, uint8), by the rule above."""
-    frame = np.ascontiguousarray(frame)
+    frame = np.ascontiguousarray(frame)  # zstd reads its buffer in place (a copy would be 100 MB at 8K)
     raw = frame.nbytes
     # 1. estimate what zstd does, on one band of rows in eight
     sample = np.concatenate([frame[top:top + BAND] for top in range(0, frame.shape[0], EVERY)])
     estimate = len(imagecodecs.zstd_encode(sample.tobytes(), level=ESTIMATE_LEVEL)) / max(sample.nbytes, 1)
     # 2. flat: zstd
     if estimate <= FLAT:
-        return ZSTD, imagecodecs.zstd_encode(frame.tobytes(), level=ZSTD_LEVEL)
+        return ZSTD, imagecodecs.zstd_encode(frame, level=ZSTD_LEVEL)
     # 3. textured: JPEG XL, unless zstd did better on the sample and does on the whole frame
     jpegxl = imagecodecs.jpegxl_encode(frame, lossless=True, effort=JPEGXL_EFFORT, numthreads=THREADS)
     if estimate < len(jpegxl) / raw:
-        zstd = imagecodecs.zstd_encode(frame.tobytes(), level=ZSTD_LEVEL)
+        zstd = imagecodecs.zstd_encode(frame, level=ZSTD_LEVEL)
         if len(zstd) < len(jpegxl):
             return ZSTD, zstd
     return JPEGXL, jpegxl
