@@ -19,7 +19,7 @@ from reelforge.records.entities import ENTITY_KINDS
 from reelforge.records.render_log import current_version
 from reelforge.spec.model import Production
 from reelforge.spec.styles import load_families
-from reelforge.store.catalog import Catalog
+from reelforge.store.catalog import Catalog, main_delivery
 from reelforge.store.paths import ProductionPaths
 from reelforge.store.schema import EntityVersion, RenderRecord, RenderShot
 
@@ -91,14 +91,15 @@ def latest_render(session, entity: str) -> dict | None:
     prefix, _, name = entity.partition(":")
     if prefix == "shot":
         row = session.execute(select(RenderShot, RenderRecord).join(RenderRecord, RenderRecord.id == RenderShot.render_id)
-                              .where(RenderShot.shot_path == name).order_by(RenderRecord.id.desc())).first()
+                              .where(RenderShot.shot_path == name, main_delivery())
+                              .order_by(RenderRecord.id.desc())).first()
         if row is not None:
             shot, render = row
             return {"render_id": render.id, "output_sha256": render.output_sha256, "job_key": shot.job_key,
                     "first_frame": shot.first_frame, "frames": shot.frame_count}
     elif prefix == "episode":
         render = session.scalars(select(RenderRecord).where(RenderRecord.episode_id == name,
-                                                            RenderRecord.kind == "episode")
+                                                            RenderRecord.kind == "episode", main_delivery())
                                  .order_by(RenderRecord.id.desc())).first()
         if render is not None:
             return {"render_id": render.id, "output_sha256": render.output_sha256}

@@ -8,6 +8,13 @@ command line and the web app only differ in how they show progress and errors, s
 a render started from a browser is the same render, byte for byte, as one started
 from a terminal.
 
+A production can declare named deliveries beside its main one (`"deliveries": {"vertical": …}`):
+an episode render delivers the main one (`renders/s01e01.mp4`, or `.mov` for a master), then each
+named one (`renders/vertical/s01e01.mp4`), each planned with its own delivery (another shape frames
+other jobs; the same frame has the same job keys, so its shots come from the store and only encode).
+A shot, range or take render delivers the main delivery alone unless `delivery` names one: they are
+checks of a shot, not deliveries of a cut. `delivery="main"` or a name restricts any render to one.
+
 Bad input raises `RenderRefused` with the message a user should read and the exit
 code the CLI gives it (2 bad input, 1 the production is busy).
 """
@@ -29,6 +36,7 @@ from reelforge.deliver.localize import Localization, burn_problems, episode_text
 from reelforge.deliver.options import DeliveryError, delivery_options
 from reelforge.deliver.sequence import SequenceError, WrittenSequence, deliver_sequences, frame_format
 from reelforge.engine.pipeline import RenderPipeline, RenderResult
+from reelforge.engine.record import MAIN
 from reelforge.engine.shot import ProgressFn
 from reelforge.errors import Problem, SpecError
 from reelforge.farm.errors import FarmError
@@ -42,6 +50,7 @@ from reelforge.plan.lut import LutError
 from reelforge.plan.takes import MAX_TAKES, take_number
 from reelforge.records.entities import RecordsError
 from reelforge.records.versions import AUTO_REASON, commit_spec
+from reelforge.spec.delivery import named_delivery
 from reelforge.spec.load import load_production, translation_warnings
 from reelforge.spec.model import BACKENDS, GENERATIVE_BACKENDS, Model
 from reelforge.store.catalog import Catalog
@@ -218,6 +227,7 @@ class RenderRequest:
     assemble: bool = False  # join the episodes from the store only: refused when a shot would have to render
     takes: tuple[int, ...] = ()  # with `shot`: render these takes of it (plan/takes.py), each a file of its own
     frames_out: str | None = None  # also a signed frame sequence beside each video: png, exr, exr-float
+    delivery: str | None = None  # "main" or a named delivery: only that one; None: main, then every named one
 
 
 @dataclass
@@ -290,9 +300,42 @@ def check_takes(request: RenderRequest) -> None:
         raise RenderRefused(f"take {wrong[0]}: takes are numbered 1 to {MAX_TAKES}")
 
 
-def take_output(out_dir: Path, job: ShotJob) -> Path:
-    """Where a take is delivered: takes/EPISODE/SCENE/SHOT/take-K.mp4 in the output folder."""
-    return out_dir / "takes" / job.episode_id / job.scene_id / job.shot_id / f"take-{take_number(job.take)}.mp4"
+def take_output(out_dir: Path, job: ShotJob, suffix: str = ".mp4") -> Path:
+    """Where a take is delivered: takes/EPISODE/SCENE/SHOT/take-K.mp4 (or .mov) in the output folder."""
+    return out_dir / "takes" / job.episode_id / job.scene_id / job.shot_id / f"take-{take_number(job.take)}{suffix}"
+
+
+@dataclass(frozen=True)
+class ChosenDelivery:
+    """One delivery a render makes: its name (None: the main one), the production as that delivery sees it
+    (its `delivery` replaced by the named one's full settings) and the folder its files go to."""
+
+    name: str | None
+    production: object  # spec.model.Production
+    out_dir: Path
+
+    @property
+    def label(self) -> str:
+        return self.name or MAIN
+
+
+def chosen_deliveries(production, spec: Path, request: RenderRequest, out_dir: Path) -> list[ChosenDelivery]:
+    """The deliveries a request makes, the main one first: `request.delivery` alone, or (None) the main one and,
+    for episode renders other than a re-assembly, every named one; RenderRefused for an undeclared name."""
+    main = ChosenDelivery(None, production, out_dir)
+    named = {name: ChosenDelivery(name, production.model_copy(update={
+        "delivery": named_delivery(production.delivery, extra)}), out_dir / name)
+        for name, extra in production.deliveries.items()}
+    if request.delivery is None:
+        # a shot, range or take checks a shot; a re-assembly brings the main cut up to date
+        return [main] if request.shot or request.assemble else [main, *named.values()]
+    if request.delivery == MAIN:
+        return [main]
+    if request.delivery not in named:
+        declared = ", ".join([MAIN, *named])
+        raise RenderRefused(f"--delivery {request.delivery}: not a delivery of {spec} (its deliveries: {declared}); "
+                            "name one, or declare it in \"deliveries\"")
+    return [named[request.delivery]]
 
 
 def takes_report(results: list[RenderResult]) -> str:
@@ -334,9 +377,12 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
     out_dir = request.out or paths.renders
     if out_dir.exists() and not out_dir.is_dir():
         raise RenderRefused(f"--out {out_dir} is a file; give a folder")
+    deliveries = chosen_deliveries(production, spec, request, out_dir)
     runner = shot_runner(request.farm, farm_watch)  # joined before planning: a farm plans for its own devices
-    episodes, job = chosen_work(request, plan_episodes(production, spec, request.device, request.threads,
-                                                       runner.has_gpu() if runner is not None else None))
+    farm_has_gpu = runner.has_gpu() if runner is not None else None
+    # each delivery planned as it sees the production: another shape frames other jobs, the same frame the same
+    work = [(d, *chosen_work(request, plan_episodes(d.production, spec, request.device, request.threads,
+                                                    farm_has_gpu))) for d in deliveries]
     chosen = chosen_languages(production, spec, request.languages, request.shot, warn)
     if request.burn_titles and not chosen:
         raise RenderRefused("--burn-titles needs --languages (the titles are drawn in each language)")
@@ -348,14 +394,16 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
     if request.burn_titles and (problems := burn_problems(production, paths.root, chosen)):  # before anything renders
         raise RenderRefused(str(SpecError(spec, problems)), plain=True)
     if request.assemble:
-        refuse_unstored(episodes, job, ShotStore.of(ProductionPaths.for_spec(spec)), spec)
+        for _, episodes, job in work:
+            refuse_unstored(episodes, job, ShotStore.of(ProductionPaths.for_spec(spec)), spec)
     if planned is not None:
-        planned(episodes, job)
-    settings = encode_settings(production.delivery)
+        planned(work[0][1], work[0][2])
     # Before anything renders: would the frames this render stores take the store past its budget? (never blocks)
-    takes = [with_take(job, production.seed, number) for number in request.takes] if job is not None else []
-    jobs = takes or ([job] if job is not None else [j for e in episodes for j in e.jobs])
-    warning = budget_warning(spec, production.store, jobs, request.frames)
+    takes_of = {d.label: [with_take(job, production.seed, number) for number in request.takes] if job is not None
+                else [] for d, _, job in work}
+    jobs = {j.key: j for d, episodes, job in work
+            for j in takes_of[d.label] or ([job] if job is not None else [j for e in episodes for j in e.jobs])}
+    warning = budget_warning(spec, production.store, list(jobs.values()), request.frames)
     if warning is not None:
         announce(warning)
 
@@ -368,40 +416,26 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
             # No render of an unrecorded state: the spec is committed first (creating the catalog on a first render).
             commit_id = auto_commit(as_written, spec, delivery.actor, delivery.identity, announce)
             outcome = RenderOutcome(results=[], contact_sheet=None, mark_id=delivery.mark_id, actor=delivery.actor,
-                                    commit_id=commit_id, job=job, budget_warning=warning)
-            pipeline = held.enter_context(RenderPipeline(paths, settings, progress=progress, delivery=delivery,
-                                                         commit_id=commit_id, runner=runner))
+                                    commit_id=commit_id, job=work[0][2], budget_warning=warning)
+            pipeline = held.enter_context(RenderPipeline(paths, encode_settings(production.delivery),
+                                                         progress=progress, delivery=delivery, commit_id=commit_id,
+                                                         runner=runner))
             paths.remove_stale_temp_files(out_dir)  # left by a render that was killed
-            if takes:
-                for take in takes:
-                    start(take.episode_id, f"{take.shot_path} take {take_number(take.take)}", take.frames)
-                    outcome.results.append(pipeline.render_shot(take, take_output(out_dir, take)))
-                outcome.range_report = takes_report(outcome.results)
-            elif job is not None:
-                first, stop = request.frames or (0, job.frames)
-                start(job.episode_id, job.shot_path, stop - first)
-                # '.' cannot occur in ids, so two shot paths never map to one file name
-                name = f"{job.shot_path.replace('/', '.')}.f{first:05d}-{stop:05d}.mp4"
-                full = pipeline.store.job(job.key).read_manifest()  # before: a whole-shot render files its own
-                result = pipeline.render_range(job, first, stop, out_dir / "shots" / name)
-                outcome.range_matches, outcome.range_report = compare_with_full_render(full, job, result, first)
-                outcome.results = [result]
-            else:
-                for e in episodes:
-                    start(e.episode_id, e.episode_id, e.frames)
-                outcome.results = [pipeline.render_episode(e, out_dir / f"{e.episode_id}.mp4",
-                                                         localization(production, e, chosen, request.burn_titles,
-                                                                      paths.root))
-                                   for e in episodes]
+            for chosen_delivery, episodes, job in work:
+                _render_delivery(pipeline, chosen_delivery, episodes, job, takes_of[chosen_delivery.label], request,
+                                 chosen, outcome, start)
+            if work[0][2] is None:  # one contact sheet, of the first delivery's shots, in its folder
+                first, episodes, _ = work[0]
                 # A partial render (--episode) gets its own sheet rather than replacing the whole series'.
                 sheet_name = ("contact-sheet.png" if not request.episodes
                               else f"contact-sheet.{'+'.join(request.episodes)}.png")
                 marks = {loc.id: {name: (float(x), float(z)) for name, (x, z) in loc.marks.items()}
                          for loc in production.locations}  # drawn on each shot's plan; not in any job
-                outcome.contact_sheet = pipeline.deliver_contact_sheet(outcome.results, out_dir / sheet_name, marks)
+                outcome.contact_sheet = pipeline.deliver_contact_sheet(
+                    [r for r in outcome.results if r.delivery == first.label], first.out_dir / sheet_name, marks)
             if request.frames_out is not None:  # from the stored frames the videos were made of: nothing renders
-                outcome.sequences = deliver_sequences(outcome.results, request.frames_out, pipeline.store.frames,
-                                                      delivery.identity, production.series.id)
+                outcome.sequences = deliver_sequences(distinct_pictures(outcome.results), request.frames_out,
+                                                      pipeline.store.frames, delivery.identity, production.series.id)
     except ProductionBusy as exc:
         raise RenderRefused(str(exc), code=1) from None
     except RENDER_INPUT_ERRORS as exc:  # a checkpoint that hashes but will not load, say
@@ -410,6 +444,50 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
         raise RenderRefused(f"{spec}: {exc}", code=exc.code) from None
     outcome.budget_note = over_budget_note(spec, production.store)
     return outcome
+
+
+def _render_delivery(pipeline: RenderPipeline, chosen: ChosenDelivery, episodes: list[EpisodePlan], job: ShotJob | None,
+                     takes: list[ShotJob], request: RenderRequest, languages: list[str], outcome: RenderOutcome,
+                     start: StartFn) -> None:
+    """Render and deliver what the request names, as one delivery: its takes, its shot range or its episodes."""
+    settings = encode_settings(chosen.production.delivery)
+    pipeline = pipeline.for_delivery(settings, chosen.name)
+    out_dir, suffix = chosen.out_dir, settings.suffix
+    said = f" ({chosen.name})" if chosen.name else ""
+    if takes:
+        for take in takes:
+            start(take.episode_id, f"{take.shot_path} take {take_number(take.take)}{said}", take.frames)
+            outcome.results.append(pipeline.render_shot(take, take_output(out_dir, take, suffix)))
+        outcome.range_report = takes_report(outcome.results)
+    elif job is not None:
+        first, stop = request.frames or (0, job.frames)
+        start(job.episode_id, f"{job.shot_path}{said}", stop - first)
+        # '.' cannot occur in ids, so two shot paths never map to one file name
+        name = f"{job.shot_path.replace('/', '.')}.f{first:05d}-{stop:05d}{suffix}"
+        full = pipeline.store.job(job.key).read_manifest()  # before: a whole-shot render files its own
+        result = pipeline.render_range(job, first, stop, out_dir / "shots" / name)
+        outcome.range_matches, outcome.range_report = compare_with_full_render(full, job, result, first)
+        outcome.results.append(result)
+    else:
+        for e in episodes:
+            start(e.episode_id, f"{e.episode_id}{said}", e.frames)
+        outcome.results += [pipeline.render_episode(e, out_dir / f"{e.episode_id}{suffix}",
+                                                    localization(chosen.production, e, languages, request.burn_titles,
+                                                                 pipeline.paths.root))
+                            for e in episodes]
+
+
+def distinct_pictures(results: list[RenderResult]) -> list[RenderResult]:
+    """The deliveries whose frames no earlier one has (a frame sequence of each): a master of the main frame holds
+    the main delivery's frames again, a vertical cut frames of its own."""
+    seen: set[tuple] = set()
+    distinct = []
+    for result in results:
+        frames = (result.episode_id, tuple(digest for shot in result.shots for digest in shot.frame_hashes))
+        if frames not in seen:
+            seen.add(frames)
+            distinct.append(result)
+    return distinct
 
 
 def compare_with_full_render(full: list[str] | None, job: ShotJob, result: RenderResult, start: int

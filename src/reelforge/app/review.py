@@ -32,7 +32,7 @@ from reelforge.engine.record import recorded_encode_settings
 from reelforge.media.encode import EncodeSettings
 from reelforge.records.render_log import changed_fields
 from reelforge.records.spec_changes import committed_contents, job_words, shot_changes
-from reelforge.store.catalog import Catalog
+from reelforge.store.catalog import Catalog, main_picture
 from reelforge.store.frames import CorruptFrame, FrameStore
 from reelforge.store.hashing import file_sha256
 from reelforge.store.paths import inside_production
@@ -85,9 +85,9 @@ class OutsideProduction(ReviewError):
 
 
 def _picture_renders():
-    """Renders that are pictures of their own: language deliveries carry a picture's frames again."""
-    localized = select(LocalizedDelivery.render_id)
-    return RenderRecord.id.not_in(localized)
+    """Renders that are pictures of the main delivery: language deliveries carry a picture's frames again, and
+    a named delivery (a 9:16 cut, a ProRes master) is another delivery of the same shots, not a version."""
+    return main_picture()
 
 
 def _current_file(session, root: Path, record: RenderRecord) -> Path | None:

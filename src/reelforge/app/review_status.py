@@ -35,9 +35,9 @@ from reelforge.records import changelog
 from reelforge.records.render_log import current_version
 from reelforge.spec.load import load_production
 from reelforge.spec.model import Production
-from reelforge.store.catalog import existing_catalog
+from reelforge.store.catalog import existing_catalog, main_picture
 from reelforge.store.paths import ProductionPaths
-from reelforge.store.schema import LocalizedDelivery, RenderShot
+from reelforge.store.schema import RenderShot
 
 WAITING, RETAKE, APPROVED, CHANGED = "waiting", "retake", "approved", "changed"
 STATE_LABELS = {WAITING: "waiting for review", RETAKE: "retake", APPROVED: "approved",
@@ -126,9 +126,8 @@ def _named_versions(session, entry, after) -> list[tuple[str, str, str, str | No
 def _rendered_keys(session) -> dict[str, tuple[list[str], dict[str, int]]]:
     """Every shot's rendered job keys, latest render first, and each key's version number (by its first
     render, as app/review.py numbers them; language deliveries are not renders of their own)."""
-    localized = select(LocalizedDelivery.render_id)
     rows = session.execute(select(RenderShot.shot_path, RenderShot.job_key)
-                           .where(RenderShot.render_id.not_in(localized)).order_by(RenderShot.render_id.desc()))
+                           .where(main_picture(RenderShot.render_id)).order_by(RenderShot.render_id.desc()))
     keys: dict[str, list[str]] = {}
     first_seen: dict[str, dict[str, int]] = {}  # newest render first: the last one seen is the first render
     for position, (shot, key) in enumerate(rows):

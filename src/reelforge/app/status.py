@@ -35,7 +35,7 @@ from reelforge.records.render_log import changed_fields
 from reelforge.records.spec_changes import committed_contents, job_words, shot_changes, spec_contents
 from reelforge.spec.base import text_in
 from reelforge.spec.store import StoreSettings
-from reelforge.store.catalog import Catalog, existing_catalog
+from reelforge.store.catalog import Catalog, existing_catalog, main_delivery
 from reelforge.store.frames import FrameStore
 from reelforge.store.paths import ProductionPaths
 from reelforge.store.schema import JobRecord, RenderCommit, RenderRecord, RenderShot
@@ -225,6 +225,7 @@ def latest_renders(spec: Path, shot_paths: list[str] | None = None, whole: dict[
                     func.json_extract(JobRecord.job_json, "$.take"))
              .join(RenderRecord, RenderRecord.id == RenderShot.render_id)
              .join(JobRecord, JobRecord.key == RenderShot.job_key)
+             .where(main_delivery(RenderShot.render_id))  # a named delivery's other framing is no version
              .order_by(RenderShot.render_id.desc(), RenderShot.position))
     if shot_paths is not None:
         query = query.where(RenderShot.shot_path.in_(shot_paths))

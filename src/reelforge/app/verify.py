@@ -7,7 +7,8 @@ frame hash is compared with the recorded one. The stored copies are checked too
 (a damaged one is reported, never removed; one `reelforge store gc` removed, or that
 was never kept, is only noted), the segments are re-encoded, and the unsigned
 delivery is re-created (joined, or re-marked from the re-rendered frames, then
-watermarked) and compared with its recorded hash; the delivered
+watermarked) and compared with its recorded hash, in the format, bit depth, chroma, size and container the
+render recorded (a ProRes MOV master, a vertical HEVC cut: `recorded_encode_settings`); the delivered
 file's own hash and its signature are checked on their own. The environment
 recorded at render time is compared field by field, so a mismatch comes with its
 likely cause.
@@ -257,7 +258,7 @@ def _check_shot(replay: _Replay, shot: RenderShot, frame_range: tuple[int, int] 
     check.checkpoint_problem = missing_asset or checkpoint_problem(job)
     if check.checkpoint_problem is not None:
         return check, None  # re-rendering with other weights would prove nothing
-    segment = workdir / f"{shot.position:04d}.mp4"
+    segment = workdir / f"{shot.position:04d}{replay.settings.suffix}"
     encoder = SegmentEncoder(segment, replay.settings)
     for index, digest, yuv in produce_frames(job, list(range(start, stop)), replay.backends, proved,  # anew
                                              settings=replay.settings):
@@ -283,7 +284,7 @@ def _rebuild_matches(replay: _Replay, record: RenderRecord, delivery: DeliveryRe
     Renders made before deliveries were recorded compare the joined file with the file's hash.
     """
     if delivery is None:
-        rebuilt = workdir / "rebuilt.mp4"
+        rebuilt = workdir / f"rebuilt{replay.settings.suffix}"
         if record.kind == "episode":
             concat_segments(segments, rebuilt, replay.settings.fps)
         else:
@@ -292,7 +293,8 @@ def _rebuild_matches(replay: _Replay, record: RenderRecord, delivery: DeliveryRe
     localized = _rebuild_localized(replay, record, segments, workdir, proved)  # a language delivery: picture + text
     if localized is not None:
         return file_sha256(localized) == delivery.unsigned_sha256
-    return file_sha256(_rebuild_picture(replay, record, delivery, segments, workdir, "rebuilt.mp4", proved)) == \
+    return file_sha256(_rebuild_picture(replay, record, delivery, segments, workdir,
+                                        f"rebuilt{replay.settings.suffix}", proved)) == \
         delivery.unsigned_sha256
 
 
@@ -318,9 +320,10 @@ def _rebuild_localized(replay: _Replay, record: RenderRecord, segments: list[Pat
             return None
         picture_id, burned = row.picture_render_id, row.burned_titles
         text = EpisodeText.from_record(json.loads(row.text_json))
-    picture = _rebuild_picture(replay, record, replay.catalog.delivery(picture_id), segments, workdir, "picture.mp4",
-                               proved)
-    rebuilt = workdir / f"rebuilt.{text.language}.mp4"
+    suffix = replay.settings.suffix  # a language delivery is in its picture's container
+    picture = _rebuild_picture(replay, record, replay.catalog.delivery(picture_id), segments, workdir,
+                               f"picture{suffix}", proved)
+    rebuilt = workdir / f"rebuilt.{text.language}{suffix}"
     localized_file(picture, rebuilt, text, burned, replay.settings, workdir, replay.paths.root)  # its kept font
     return rebuilt
 

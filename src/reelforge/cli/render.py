@@ -40,6 +40,7 @@ from reelforge.engine.shot import FrameRepair
 from reelforge.farm.options import LOCAL, FarmOptions
 from reelforge.plan.jobs import ShotJob
 from reelforge.plan.takes import MAX_TAKES, take_number
+from reelforge.spec.delivery import FORMATS
 from reelforge.spec.model import BACKENDS
 from reelforge.store.catalog import Catalog
 from reelforge.store.hashing import file_sha256
@@ -89,8 +90,12 @@ def render(
     frames_out: Annotated[str | None, typer.Option(help="also a numbered frame sequence beside each video, with a "
                                                         "signed manifest: png (16-bit), exr (half float) or "
                                                         "exr-float; `reelforge verify FOLDER` checks it")] = None,
+    delivery: Annotated[str | None, typer.Option(help="only this delivery: main (the spec's \"delivery\") or a name "
+                                                      "from \"deliveries\" (default: main, then every named one, each "
+                                                      "to renders/NAME/; --shot, --frames and --takes: main)")] = None,
 ) -> None:
-    """Render episodes to 1080p H.264 MP4s (or a frame range of one shot), signed with Content Credentials."""
+    """Render episodes as the spec's deliveries ask (H.264 or HEVC MP4, ProRes or DNxHR MOV; 16:9, 9:16 or 1:1), or a
+    frame range of one shot, signed with Content Credentials."""
     spec = spec_file(spec)
     try:
         if frames and not shot:
@@ -100,7 +105,7 @@ def render(
                                 checkpoint=checkpoint, device=device, threads=threads, mark=mark, actor=actor,
                                 languages=languages, burn_titles=burn_titles,
                                 farm=FarmOptions(farm) if farm else None, takes=_takes(takes, dry_run),
-                                frames_out=frames_out)
+                                frames_out=frames_out, delivery=delivery)
         check_takes(request)  # before the spec is read: a wrong option is said first
         if dry_run:
             _print_plan(plan_render(request))
@@ -240,11 +245,11 @@ def _summary(results: list[RenderResult]) -> None:
     make every render look different. The unsigned stream's is what a re-render reproduces.
     """
     table = Table(title="render summary", title_justify="left")
-    for column in ("episode", "shots rendered", "shots reused", "frames", "seconds", "unsigned stream"):
+    for column in ("episode", "delivery", "shots rendered", "shots reused", "frames", "seconds", "unsigned stream"):
         table.add_column(column, no_wrap=True)
     for r in results:
-        table.add_row(r.episode_id, str(len(r.shots) - r.shots_reused), str(r.shots_reused), str(r.frames),
-                      f"{r.seconds:.1f}", r.unsigned_sha256[:12])
+        table.add_row(r.episode_id, _delivery_text(r), str(len(r.shots) - r.shots_reused), str(r.shots_reused),
+                      str(r.frames), f"{r.seconds:.1f}", r.unsigned_sha256[:12])
     console.print(table)
     console.print(UNSIGNED_STREAM_NOTE, highlight=False, markup=False, soft_wrap=True)
     for repair in (shot.repaired for r in results for shot in r.shots if shot.repaired is not None):
@@ -254,6 +259,15 @@ def _summary(results: list[RenderResult]) -> None:
         for language in r.languages:
             extra = "" if language.output.stem.endswith(".burned") else " (and .vtt, .srt)"
             console.print(f"wrote {shown(language.output)}{extra}", highlight=False, soft_wrap=True)
+
+
+def _delivery_text(result: RenderResult) -> str:
+    """'vertical: H.264 1080×1920 8-bit 4:2:0'."""
+    encode = result.encode
+    if encode is None:
+        return result.delivery
+    return (f"{result.delivery}: {FORMATS[encode.format].label} {encode.width}×{encode.height} {encode.bit_depth}-bit "
+            f"{encode.chroma}")
 
 
 def _repair_text(repair: FrameRepair) -> str:
@@ -307,9 +321,9 @@ def assemble(
 
 @app.command()
 def verify(
-    target: Annotated[str, typer.Argument(help="a rendered MP4, a shot path like s01e01/sc01/sh03, or a frame "
-                                               "sequence folder")],
-    production: Annotated[Path | None, typer.Option(help="production.json (found from the MP4's folder if omitted)")] = None,
+    target: Annotated[str, typer.Argument(help="a rendered MP4 or MOV, a shot path like s01e01/sc01/sh03, or a "
+                                               "frame sequence folder")],
+    production: Annotated[Path | None, typer.Option(help="production.json (found from the file's folder if omitted)")] = None,
     frames: Annotated[str | None, typer.Option(help="only this frame range START:END of the shot(s)")] = None,
 ) -> None:
     """Re-render from the recorded jobs and prove the bytes match (exit 1 if not); a frame sequence folder

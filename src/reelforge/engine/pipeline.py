@@ -5,10 +5,15 @@ pipeline's `__call__` reads. Each shot is a pure unit of work (engine/shot.py); 
 (deliver/: assembly, invisible mark, watermark, language tracks, signing) and recording
 (engine/record.py: catalog rows and change-log entries) are separate steps after it, always in
 that order, and a file appears at its output path only once it is recorded.
+
+One pipeline delivers one delivery of the spec (its encode settings); `for_delivery` gives the same
+pipeline (store, catalog, runner, loaded models) for a named delivery, so a 9:16 cut or a ProRes master
+renders after the main delivery with every frame the two share taken from the store.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -25,7 +30,7 @@ from reelforge.deliver.options import DeliveryOptions
 from reelforge.deliver.sign import sign
 from reelforge.energy.meters import EnergyMeter, EnergyReading
 from reelforge.engine.environment import environment_fingerprint
-from reelforge.engine.record import record_render
+from reelforge.engine.record import MAIN, delivery_record, record_render
 from reelforge.engine.shot import (
     Backends,
     LocalShots,
@@ -63,6 +68,8 @@ class RenderResult:
     environment: dict | None = None
     credentials: dict | None = None  # summary of the C2PA manifest, when signed
     languages: list[RenderResult] = field(default_factory=list)  # language deliveries of this picture
+    delivery: str = MAIN  # the spec's delivery it is: "main", or a named one (`deliveries`)
+    encode: EncodeSettings | None = None  # what it was encoded as (format, bit depth, chroma, size)
 
     @property
     def frames(self) -> int:
@@ -104,6 +111,17 @@ class RenderPipeline:
         self.catalog = Catalog(paths.catalog)
         self.backends = Backends()
         self.runner = runner or LocalShots()  # or a farm (farm/runner.py): the same bytes either way
+        self.delivery_name: str | None = None  # the named delivery this pipeline delivers; None: the main one
+
+    def for_delivery(self, settings: EncodeSettings, name: str | None) -> RenderPipeline:
+        """This pipeline delivering the named delivery `name` (None: the main one) with its encode settings.
+
+        It shares this one's store, catalog, runner and loaded models (close this one, not it): a shot
+        whose job the two deliveries share is taken from the store and only encoded again.
+        """
+        view = copy.copy(self)
+        view.settings, view.delivery_name = settings, name
+        return view
 
     def close(self) -> None:
         """Close the catalog's connections and the runner (the Open Studio makes a pipeline for every render)."""
@@ -172,7 +190,7 @@ class RenderPipeline:
         languages: list[LanguageFile] = []
         try:
             with atomic_path(output) as tmp:
-                unsigned = self.store.segments.incoming(f"delivery-{shots[0].job.key}.mp4")
+                unsigned = self.store.segments.incoming(f"delivery-{shots[0].job.key}{self.settings.suffix}")
                 try:
                     # 2. Assemble the unsigned delivery: the segments joined by stream copy (or every frame
                     #    re-encoded with the delivery's invisible mark), then the visible watermark.
@@ -180,7 +198,8 @@ class RenderPipeline:
                              options, self.store.segments.folder)
                     result = RenderResult(kind, episode_id, output, "", time.perf_counter() - started, shots,
                                           energy=meter.stop(), unsigned_sha256=file_sha256(unsigned),
-                                          environment=environment_fingerprint(self.settings.threads))
+                                          environment=environment_fingerprint(self.settings.threads),
+                                          delivery=self.delivery_name or MAIN, encode=self.settings)
                     # 3. Mux each language's text onto the unsigned picture: their files copy its packets,
                     #    so this happens before the picture is signed.
                     if localization is not None:
@@ -195,7 +214,7 @@ class RenderPipeline:
                 # 5. Record it (catalog rows, change-log entries, a signed checkpoint) before the file
                 #    appears at `output`: there is never an unrecorded delivery.
                 result.render_id = record_render(self.catalog, result, options, started_at, self.settings,
-                                                 self.paths.root, self.commit_id)
+                                                 self.paths.root, self.commit_id, delivery_name=self.delivery_name)
             # 6. Sign, write and record each language delivery beside the picture.
             result.languages = [self._deliver_language(result, language, options, started_at)
                                 for language in languages]
@@ -212,7 +231,8 @@ class RenderPipeline:
         # the same shots and frames as the picture, none rendered for this delivery
         shots = [dataclasses.replace(shot, reused=True, rendered_frames=0) for shot in picture.shots]
         result = RenderResult(picture.kind, picture.episode_id, output, "", 0.0, shots,
-                              unsigned_sha256=file_sha256(language.unsigned), environment=picture.environment)
+                              unsigned_sha256=file_sha256(language.unsigned), environment=picture.environment,
+                              delivery=picture.delivery, encode=picture.encode)
         assertion = {**self.assertion(result, options, started_at),
                      "localization": language.assertion(picture.render_id, picture.unsigned_sha256)}
         with atomic_path(output) as tmp:
@@ -225,7 +245,8 @@ class RenderPipeline:
             result.render_id = record_render(
                 self.catalog, result, dataclasses.replace(options, mark_id=None), started_at, self.settings,
                 self.paths.root, self.commit_id,
-                also=lambda session, render_id: session.add(language.record(render_id, picture.render_id)))
+                also=lambda session, render_id: session.add(language.record(render_id, picture.render_id)),
+                delivery_name=self.delivery_name)
         return result
 
     def assertion(self, result: RenderResult, options: DeliveryOptions, started_at: str) -> dict:
@@ -239,6 +260,7 @@ class RenderPipeline:
             "pipeline": {"engine_version": ENGINE_VERSION, "encode_code": encode_code_hash(),
                          "render_code": sorted({s.job.engine for s in result.shots})},
             "encode": encode_record(self.settings),
+            "delivery": delivery_record(self.settings, self.delivery_name),
             "shots": [{"shot": s.job.shot_path, "job_key": s.job.key, "backend": s.job.backend,
                        "seed": str(s.job.seed), "prompt": s.job.prompt, "negative_prompt": s.job.negative_prompt,
                        "checkpoint_sha256": s.job.model.checkpoint_sha256 if s.job.model else None,

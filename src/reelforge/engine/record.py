@@ -4,7 +4,7 @@ A render is recorded before its file appears at the output path, so there is nev
 unrecorded delivery: the render row with every shot's frame hashes and segment hash, the
 job of each shot (and, on a farm, the nodes that rendered it), the link to the commit the spec
 was recorded as, the energy used, the delivery (unsigned hash, mark and its key's fingerprint, watermark,
-credentials, who rendered it) and the change-log entries ("key-change" per shot whose job key moved, then
+credentials, who rendered it), which named delivery it was (none: the main one) and the change-log entries ("key-change" per shot whose job key moved, then
 "render"), signed by a checkpoint.
 """
 
@@ -23,21 +23,43 @@ from reelforge.media.encode import EncodeSettings
 from reelforge.records.render_log import last_job_keys, log_render
 from reelforge.records.versions import link_render
 from reelforge.store.catalog import Catalog, utc_now
-from reelforge.store.schema import DeliveryMarkKey, DeliveryRecord, RenderRecord, RenderShot, RenderShotNode
+from reelforge.store.schema import (
+    DeliveryMarkKey,
+    DeliveryRecord,
+    NamedDeliveryRecord,
+    RenderRecord,
+    RenderShot,
+    RenderShotNode,
+)
 
 # also(session, render_id): rows of a delivery's own (a language delivery's text) added in its transaction.
 AlsoFn = Callable[[Session, int], None]
 
 
+MAIN = "main"  # the name the main `delivery` goes by (`--delivery main`, records and manifests)
+
+
+def delivery_record(settings: EncodeSettings, name: str | None) -> dict:
+    """What a delivered file is, for its manifest and its render record: the delivery's name (main or a
+    named one), format, codec, container, bit depth, chroma and size. Not part of any segment key: two
+    deliveries with the same encode settings share their segments."""
+    return {"name": name or MAIN, "format": settings.format, "codec": settings.codec, "container": settings.container,
+            "bit_depth": settings.bit_depth, "chroma": settings.chroma, "size": [settings.width, settings.height]}
+
+
 def recorded_encode_settings(encode_json: str) -> EncodeSettings:
-    """The encode settings a render recorded (its encode_json, as `record_render` writes it)."""
+    """The encode settings a render recorded (its encode_json, as `record_render` writes it). A render recorded
+    before formats existed has no format, bit depth or chroma: it was H.264 8-bit 4:2:0, the defaults."""
     return EncodeSettings(**{name: value for name, value in json.loads(encode_json).items()
                              if name in EncodeSettings.__dataclass_fields__})
 
 
 def record_render(catalog: Catalog, result, options: DeliveryOptions, started_at: str, settings: EncodeSettings,
-                  root: Path, commit_id: int | None = None, also: AlsoFn | None = None) -> int:
-    """Record a delivered file (an engine.pipeline.RenderResult) in one transaction; its render id."""
+                  root: Path, commit_id: int | None = None, also: AlsoFn | None = None,
+                  delivery_name: str | None = None) -> int:
+    """Record a delivered file (an engine.pipeline.RenderResult) in one transaction; its render id.
+
+    `delivery_name`: the named delivery of the spec it was (None: the main delivery)."""
     with catalog.session() as session:
         previous_keys = last_job_keys(session, [s.job.shot_path for s in result.shots],  # as before this render
                                       takes={s.job.shot_path: s.job.take for s in result.shots})
@@ -48,7 +70,8 @@ def record_render(catalog: Catalog, result, options: DeliveryOptions, started_at
             output_sha256=result.sha256, started_at=started_at, finished_at=utc_now(),
             seconds=round(result.seconds, 3), frames=result.frames,
             shots_rendered=len(result.shots) - result.shots_reused, shots_reused=result.shots_reused,
-            encode_json=json.dumps(encode_record(settings), sort_keys=True),
+            encode_json=json.dumps({**encode_record(settings), "delivery": delivery_record(settings, delivery_name)},
+                                   sort_keys=True),
             environment_json=json.dumps(result.environment or environment_fingerprint(settings.threads),
                                         sort_keys=True),
         )
@@ -64,6 +87,8 @@ def record_render(catalog: Catalog, result, options: DeliveryOptions, started_at
                                        address=node.address,
                                        environment_json=json.dumps(node.environment, sort_keys=True))
                         for i, s in enumerate(result.shots) for node in s.nodes)
+        if delivery_name is not None:
+            session.add(NamedDeliveryRecord(render_id=record.id, name=delivery_name))
         if commit_id is not None:
             link_render(session, record.id, commit_id)
         if result.energy is not None:

@@ -24,6 +24,8 @@ from reelforge.store.schema import (
     DeliveryMarkKey,
     DeliveryRecord,
     JobRecord,
+    LocalizedDelivery,
+    NamedDeliveryRecord,
     RenderEnergy,
     RenderRecord,
     RenderShot,
@@ -37,6 +39,19 @@ def in_chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
     """`values` in slices small enough for one `IN (...)` each."""
     for start in range(0, len(values), SQL_PARAMETERS):
         yield values[start:start + SQL_PARAMETERS]
+
+
+def main_delivery(render_id=RenderRecord.id):
+    """SQL: the render is of the main `delivery` (not a named one: another shape or codec of the same shots).
+
+    The review room, the cut, approvals, a shot's status and `verify SHOT` mean the main delivery."""
+    return render_id.not_in(select(NamedDeliveryRecord.render_id))
+
+
+def main_picture(render_id=RenderRecord.id):
+    """SQL: the render is a picture of the main delivery: neither a named delivery nor a language delivery
+    (which carries a picture's frames again)."""
+    return main_delivery(render_id) & render_id.not_in(select(LocalizedDelivery.render_id))
 
 
 def utc_now() -> str:
@@ -122,9 +137,9 @@ class Catalog:
         return self._latest(select(RenderRecord).where(RenderRecord.output_path == output_path))
 
     def render_with_shot(self, shot_path: str) -> RenderRecord | None:
-        """The latest episode render that contains this shot."""
+        """The latest episode render of the main delivery that contains this shot."""
         query = select(RenderRecord).join(RenderShot).where(RenderShot.shot_path == shot_path,
-                                                            RenderRecord.kind == "episode")
+                                                            RenderRecord.kind == "episode", main_delivery())
         return self._latest(query)
 
     def _latest(self, query) -> RenderRecord | None:
@@ -133,6 +148,12 @@ class Catalog:
             if record is not None:
                 _ = record.shots  # load before the session closes
             return record
+
+    def delivery_name(self, render_id: int) -> str | None:
+        """The named delivery a render was (spec `deliveries`); None: the main delivery."""
+        with self.session() as session:
+            row = session.get(NamedDeliveryRecord, render_id)
+            return row.name if row is not None else None
 
     def record_delivery(self, session: Session, delivery: DeliveryRecord) -> None:
         session.add(delivery)

@@ -302,3 +302,19 @@ class LocalizedDelivery(Base):
     text_json: Mapped[str] = mapped_column(Text)  # localize.EpisodeText.record(): what was muxed
     webvtt_sha256: Mapped[str] = mapped_column(String(64))
     srt_sha256: Mapped[str] = mapped_column(String(64))
+
+
+# --- named deliveries (spec `deliveries`; engine/pipeline.py) --------------------------------------
+
+class NamedDeliveryRecord(Base):
+    """Which named delivery of the spec (`"deliveries": {"vertical": …}`) a render was.
+
+    A render without a row is of the main `delivery`: what the review room plays, the cut is judged
+    by, approvals approve and `verify SHOT` proves. A named delivery (a 9:16 cut, a ProRes master) and
+    its language deliveries each have a row. Its own table, so catalogs made before named deliveries
+    existed just gain it on the next open (every render in them was of the main delivery).
+    """
+
+    __tablename__ = "named_deliveries"
+    render_id: Mapped[int] = mapped_column(ForeignKey("renders.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String, index=True)
