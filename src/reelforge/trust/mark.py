@@ -387,6 +387,9 @@ def mark_pattern(mark_id: int, width: int = 1920, height: int = 1080, *, key: Ma
     return np.ascontiguousarray(np.clip(scaled[:, :width], -1.0, 1.0))
 
 
+EMBED_ROWS = 256  # rows of a frame marked at once (memory: 256 × width × 12 bytes of float delta)
+
+
 class MarkEmbedder:
     """Embeds one delivery's mark under the production's key; build once per delivery, then `embed` each frame."""
 
@@ -432,8 +435,14 @@ class MarkEmbedder:
         frame = np.ascontiguousarray(frame)
         weights = self.weights(frame)
         amplitude = cv2.resize(weights, (self.width, self.height), interpolation=cv2.INTER_LINEAR)  # fixed-point
-        delta = cv2.multiply(self._pattern, amplitude, dtype=cv2.CV_32F)
-        return cv2.add(frame, cv2.cvtColor(delta, cv2.COLOR_GRAY2RGB), dtype=cv2.CV_8U)
+        marked = np.empty_like(frame)
+        # In bands of rows (each pixel's sum alone, so the bytes are those of one whole-frame sum): an 8K frame's
+        # float32 RGB delta would be 400 MB at once.
+        for top in range(0, self.height, EMBED_ROWS):
+            rows = slice(top, top + EMBED_ROWS)
+            delta = cv2.multiply(self._pattern[rows], amplitude[rows], dtype=cv2.CV_32F)
+            marked[rows] = cv2.add(frame[rows], cv2.cvtColor(delta, cv2.COLOR_GRAY2RGB), dtype=cv2.CV_8U)
+        return marked
 
 
 # --------------------------------------------------------------------------------------------
