@@ -179,6 +179,8 @@ def test_the_review_room_status_and_approvals_keep_meaning_the_main_delivery(sho
         assert opened.render_with_shot("s01e01/sc01/sh01").id == main["id"]
         assert opened.delivery_name(main["id"]) is None
         assert opened.delivery_name(renders(spec)["vertical"]["id"]) == "vertical"
+        assert {name: record.id for name, record in opened.latest_deliveries("s01e01").items()} == {
+            name: row["id"] for name, row in renders(spec).items()}
         with opened.session() as session:
             assert latest_render(session, "episode:s01e01")["render_id"] == main["id"]
             assert latest_render(session, "shot:s01e01/sc01/sh02")["render_id"] == main["id"]

@@ -36,7 +36,6 @@ from reelforge.deliver.localize import Localization, burn_problems, episode_text
 from reelforge.deliver.options import DeliveryError, delivery_options
 from reelforge.deliver.sequence import SequenceError, WrittenSequence, deliver_sequences, frame_format
 from reelforge.engine.pipeline import RenderPipeline, RenderResult
-from reelforge.engine.record import MAIN
 from reelforge.engine.shot import ProgressFn
 from reelforge.errors import Problem, SpecError
 from reelforge.farm.errors import FarmError
@@ -53,7 +52,7 @@ from reelforge.records.versions import AUTO_REASON, commit_spec
 from reelforge.spec.delivery import named_delivery
 from reelforge.spec.load import load_production, translation_warnings
 from reelforge.spec.model import BACKENDS, GENERATIVE_BACKENDS, Model
-from reelforge.store.catalog import Catalog
+from reelforge.store.catalog import MAIN, Catalog
 from reelforge.store.paths import ProductionBusy, ProductionPaths
 from reelforge.store.shots import ShotStore
 from reelforge.trust.identity import CredentialsError

@@ -30,7 +30,7 @@ from reelforge.deliver.options import DeliveryOptions
 from reelforge.deliver.sign import sign
 from reelforge.energy.meters import EnergyMeter, EnergyReading
 from reelforge.engine.environment import environment_fingerprint
-from reelforge.engine.record import MAIN, delivery_record, record_render
+from reelforge.engine.record import delivery_record, record_render
 from reelforge.engine.shot import (
     Backends,
     LocalShots,
@@ -45,7 +45,7 @@ from reelforge.plan.code_hash import ENGINE_VERSION, encode_code_hash
 from reelforge.plan.jobs import EpisodePlan, ShotJob
 from reelforge.records.actors import current_actor
 from reelforge.store.atomic import atomic_path, write_text
-from reelforge.store.catalog import Catalog, utc_now
+from reelforge.store.catalog import MAIN, Catalog, utc_now
 from reelforge.store.hashing import file_sha256
 from reelforge.store.paths import ProductionPaths
 from reelforge.store.shots import ShotStore

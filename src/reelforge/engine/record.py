@@ -22,7 +22,7 @@ from reelforge.engine.shot import encode_record
 from reelforge.media.encode import EncodeSettings
 from reelforge.records.render_log import last_job_keys, log_render
 from reelforge.records.versions import link_render
-from reelforge.store.catalog import Catalog, utc_now
+from reelforge.store.catalog import MAIN, Catalog, utc_now
 from reelforge.store.schema import (
     DeliveryMarkKey,
     DeliveryRecord,
@@ -34,9 +34,6 @@ from reelforge.store.schema import (
 
 # also(session, render_id): rows of a delivery's own (a language delivery's text) added in its transaction.
 AlsoFn = Callable[[Session, int], None]
-
-
-MAIN = "main"  # the name the main `delivery` goes by (`--delivery main`, records and manifests)
 
 
 def delivery_record(settings: EncodeSettings, name: str | None) -> dict:

@@ -41,6 +41,9 @@ def in_chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
         yield values[start:start + SQL_PARAMETERS]
 
 
+MAIN = "main"  # the name the main `delivery` goes by (`--delivery main`, records and manifests)
+
+
 def main_delivery(render_id=RenderRecord.id):
     """SQL: the render is of the main `delivery` (not a named one: another shape or codec of the same shots).
 
@@ -148,6 +151,22 @@ class Catalog:
             if record is not None:
                 _ = record.shots  # load before the session closes
             return record
+
+    def latest_deliveries(self, episode_id: str) -> dict[str, RenderRecord]:
+        """The latest picture render of an episode in each delivery, by name (MAIN for the main one; language
+        deliveries left out): where a timeline finds the master, say."""
+        query = (select(RenderRecord, NamedDeliveryRecord.name)
+                 .outerjoin(NamedDeliveryRecord, NamedDeliveryRecord.render_id == RenderRecord.id)
+                 .where(RenderRecord.kind == "episode", RenderRecord.episode_id == episode_id,
+                        RenderRecord.id.not_in(select(LocalizedDelivery.render_id)))
+                 .order_by(RenderRecord.id.desc()))
+        found: dict[str, RenderRecord] = {}
+        with self.session() as session:
+            for record, name in session.execute(query):
+                if (name or MAIN) not in found:
+                    _ = record.shots  # load before the session closes
+                    found[name or MAIN] = record
+        return found
 
     def delivery_name(self, render_id: int) -> str | None:
         """The named delivery a render was (spec `deliveries`); None: the main delivery."""
