@@ -212,10 +212,10 @@ def test_a_flipped_byte_is_caught_by_verify(shows, name):
 
 
 def test_delivery_option_renders_one_delivery_with_its_languages(shows, tmp_path):
-    """`--delivery master --languages en`: the master alone, its language delivery a MOV like its picture (the
-    frames and the master's segments come from the store), which verify proves."""
+    """`--delivery master --languages en --burn-titles`: the master alone, its language deliveries MOVs like its
+    picture (the frames and the master's segments come from the store), which verify proves."""
     spec = shutil.copytree(shows["a"].parent, tmp_path / "show") / "production.json"
-    result = run_cli("render", str(spec), "--delivery", "master", "--languages", "en")
+    result = run_cli("render", str(spec), "--delivery", "master", "--languages", "en", "--burn-titles")
     assert "master: Apple ProRes 422 HQ 1920×1080 10-bit 4:2:2" in result.stdout
     localized = spec.parent / "renders" / "master" / "s01e01.en.mov"
     assert localized.read_bytes()[8:12] == b"qt  "
@@ -223,12 +223,17 @@ def test_delivery_option_renders_one_delivery_with_its_languages(shows, tmp_path
         assert container.streams.video[0].codec_context.name == "prores"
         assert [s.codec_context.name for s in container.streams.subtitles] == ["mov_text"] * len(
             container.streams.subtitles) and container.streams.subtitles
+    burned = localized.with_name("s01e01.en.burned.mov")
+    with av.open(str(burned)) as container:
+        assert (container.streams.video[0].codec_context.name, container.streams.video[0].codec_context.pix_fmt) == \
+            ("prores", "yuv422p10le")  # titles drawn in, re-encoded as the master it is
     with catalog(spec) as db:
         names = [row[0] for row in db.execute("SELECT n.name FROM renders r LEFT JOIN named_deliveries n "
-                                              "ON n.render_id = r.id ORDER BY r.id DESC LIMIT 2")]
-    assert names == ["master", "master"]  # the language delivery and its picture: both the master's
-    code, output = cli("verify", str(localized))
-    assert code == 0 and "VERIFIED" in output, output
+                                              "ON n.render_id = r.id ORDER BY r.id DESC LIMIT 3")]
+    assert names == ["master"] * 3  # the language deliveries and their picture: all the master's
+    for path in (localized, burned):
+        code, output = cli("verify", str(path))
+        assert code == 0 and "VERIFIED" in output, output
 
 
 def test_shot_renders_deliver_the_main_delivery_unless_one_is_named(shows, tmp_path):
