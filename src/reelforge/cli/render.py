@@ -245,11 +245,11 @@ def _summary(results: list[RenderResult]) -> None:
     make every render look different. The unsigned stream's is what a re-render reproduces.
     """
     table = Table(title="render summary", title_justify="left")
-    for column in ("episode", "delivery", "shots rendered", "shots reused", "frames", "seconds", "unsigned stream"):
+    for column in ("episode", "shots rendered", "shots reused", "frames", "seconds", "unsigned stream", "delivery"):
         table.add_column(column, no_wrap=True)
     for r in results:
-        table.add_row(r.episode_id, _delivery_text(r), str(len(r.shots) - r.shots_reused), str(r.shots_reused),
-                      str(r.frames), f"{r.seconds:.1f}", r.unsigned_sha256[:12])
+        table.add_row(r.episode_id, str(len(r.shots) - r.shots_reused), str(r.shots_reused), str(r.frames),
+                      f"{r.seconds:.1f}", r.unsigned_sha256[:12], _delivery_text(r))
     console.print(table)
     console.print(UNSIGNED_STREAM_NOTE, highlight=False, markup=False, soft_wrap=True)
     for repair in (shot.repaired for r in results for shot in r.shots if shot.repaired is not None):
