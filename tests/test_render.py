@@ -148,8 +148,8 @@ def test_verify_names_differing_frames_and_environment_fields(small_production: 
     run_cli("render", str(small_production))
     real_frames, real_fingerprint = verify_module.produce_frames, verify_module.environment_fingerprint
 
-    def other_frames(job, indices, backends, store=None):
-        for index, digest, yuv in real_frames(job, indices, backends, store):
+    def other_frames(job, indices, backends, store=None, **kwargs):
+        for index, digest, yuv in real_frames(job, indices, backends, store, **kwargs):
             yield index, ("0" * 64 if index == 3 and job.shot_path == "s01e01/sc01/sh02" else digest), yuv
 
     def other_fingerprint(*args, **kwargs):
