@@ -25,21 +25,18 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import column, inspect, select, table
+from sqlalchemy import select
 
 from reelforge.records.versions import render_versions, state_at
 from reelforge.spec.base import text_in
 from reelforge.spec.delivery import FORMATS
 from reelforge.spec.model import Production
-from reelforge.store.catalog import Catalog
+from reelforge.store.catalog import MAIN, Catalog, main_delivery, main_picture
 from reelforge.store.schema import DeliveryRecord, LocalizedDelivery, RenderRecord
 
 NAMESPACE = "reelforge"
 # Renders of named extra deliveries (store/schema.py NamedDeliveryRecord), by name: read through a bare table
 # so that a catalog from before named deliveries (no such table: every render was of the main one) reads too.
-NAMED = table("named_deliveries", column("render_id"), column("name"))
-
-
 class ExportError(Exception):
     """Nothing to export (no such episode render, no such language delivery): a user-facing message."""
 
@@ -51,21 +48,12 @@ class SceneInfo:
     version: str | None  # scene:<ep>/<sc>@N, when the render is linked to a commit
 
 
-def _named(session) -> dict[int, str]:
-    """render id → name of the named delivery it was ({} for a catalog without named deliveries)."""
-    if not inspect(session.get_bind()).has_table(NAMED.name):
-        return {}
-    return dict(session.execute(select(NAMED.c.render_id, NAMED.c.name)).all())
-
-
 def latest_picture_render(catalog: Catalog, episode_id: str) -> RenderRecord | None:
     """The newest episode render of `episode_id` that is the main delivery's picture (not a language
     delivery, not a named extra delivery)."""
     with catalog.session() as session:
         query = (select(RenderRecord)
-                 .where(RenderRecord.kind == "episode", RenderRecord.episode_id == episode_id,
-                        RenderRecord.id.not_in(select(LocalizedDelivery.render_id)),
-                        RenderRecord.id.not_in(list(_named(session))))
+                 .where(RenderRecord.kind == "episode", RenderRecord.episode_id == episode_id, main_picture())
                  .order_by(RenderRecord.id.desc()))
         record = session.scalars(query).first()
         if record is not None:
@@ -91,10 +79,8 @@ def language_delivery(catalog: Catalog, picture_id: int, language: str) -> Rende
              .order_by(LocalizedDelivery.render_id.desc()))
     with catalog.session() as session:
         wanted = cut(session, picture_id)
-        named = _named(session)  # a named delivery's language files carry its picture, not the main one
-        for row in session.scalars(query):
-            if row.render_id in named:
-                continue
+        for row in session.scalars(query.where(main_delivery(LocalizedDelivery.render_id))):
+            # (a named delivery's language files carry its picture, not the main one)
             if row.picture_render_id == picture_id or (wanted[0] is not None
                                                        and cut(session, row.picture_render_id) == wanted):
                 return session.get(RenderRecord, row.render_id)
@@ -156,8 +142,7 @@ def media_info(catalog: Catalog, record: RenderRecord) -> dict:
     settings = json.loads(record.encode_json)
     name = settings.get("format", "h264")  # renders recorded before formats existed were H.264 8-bit 4:2:0
     known = FORMATS[name]
-    with catalog.session() as session:
-        delivery = _named(session).get(record.id, "main")
+    delivery = catalog.delivery_name(record.id) or MAIN
     return {"render_id": record.id, "delivery": delivery, "format": name, "codec": known.codec,
             "codec_label": known.label, "master": known.master, "container": known.container,
             "bit_depth": settings.get("bit_depth", 8), "chroma": settings.get("chroma", "4:2:0"),

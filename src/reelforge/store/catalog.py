@@ -152,22 +152,6 @@ class Catalog:
                 _ = record.shots  # load before the session closes
             return record
 
-    def latest_deliveries(self, episode_id: str) -> dict[str, RenderRecord]:
-        """The latest picture render of an episode in each delivery, by name (MAIN for the main one; language
-        deliveries left out): where a timeline finds the master, say."""
-        query = (select(RenderRecord, NamedDeliveryRecord.name)
-                 .outerjoin(NamedDeliveryRecord, NamedDeliveryRecord.render_id == RenderRecord.id)
-                 .where(RenderRecord.kind == "episode", RenderRecord.episode_id == episode_id,
-                        RenderRecord.id.not_in(select(LocalizedDelivery.render_id)))
-                 .order_by(RenderRecord.id.desc()))
-        found: dict[str, RenderRecord] = {}
-        with self.session() as session:
-            for record, name in session.execute(query):
-                if (name or MAIN) not in found:
-                    _ = record.shots  # load before the session closes
-                    found[name or MAIN] = record
-        return found
-
     def delivery_name(self, render_id: int) -> str | None:
         """The named delivery a render was (spec `deliveries`); None: the main delivery."""
         with self.session() as session:
