@@ -255,3 +255,17 @@ def test_an_undeclared_delivery_is_refused(small_production):
     assert code == 2
     assert "--delivery vertical: not a delivery of" in output and "its deliveries: main" in output
     assert "Traceback" not in output
+
+
+def test_a_dry_run_plans_every_delivery_and_says_which_only_encode_again(tmp_path):
+    """`render --dry-run` lists each delivery's shots: another shape renders its own, the main frame's masters
+    only encode the frames planned for the main delivery; nothing is rendered or stored."""
+    spec = small_spec(2)
+    spec["episodes"][0]["scenes"] = spec["episodes"][0]["scenes"][:1]
+    spec["deliveries"] = {"vertical": {"aspect_ratio": "9:16"}, "master": {"format": "prores-422-hq"}}
+    path = write_spec(tmp_path, spec)
+    code, out = cli("render", str(path), "--dry-run")
+    assert code == 0, out
+    assert "s01e01/sc01/sh01 (vertical)" in out and "s01e01/sc01/sh01 (master)" in out
+    assert "4 shot(s) to render, 0 reused from the store, 2 encoded again from frames planned above" in out
+    assert not (tmp_path / "renders").exists()

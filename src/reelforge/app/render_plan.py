@@ -6,12 +6,14 @@ out: a CPU task, a GPU worker, or split into frame spans over several).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from reelforge.app.render_request import (
     RenderRefused,
     RenderRequest,
+    chosen_deliveries,
     chosen_work,
     load_spec,
     plan_episodes,
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from reelforge.farm.runner import FarmShots  # imports Ray: only when a farm is named
 
 REUSED = "reused from the store"
+SAME_FRAMES = "the frames planned above, encoded in this delivery's format"
 
 
 @dataclass
@@ -45,20 +48,40 @@ class RenderPlan:
     farm: str | None = None
     nodes: list = field(default_factory=list)  # farm/cluster.py: FarmNode, when a farm is named
     budget_warning: str | None = None  # what the render would say of the store's budget ($.store.budget)
+    units: int = 0  # units of work a farm would run
 
 
 def plan_render(request: RenderRequest) -> RenderPlan:
-    """The request's shots and what a render would do with each (RenderRefused for bad input, as a render)."""
+    """The request's shots and what a render would do with each (RenderRefused for bad input, as a render).
+
+    Every delivery the render would make is planned: a named delivery's shots are listed as
+    `s01e01/sc01/sh01 (vertical)`, and one with the main delivery's frame only re-encodes its frames."""
     spec = request.spec
     production = with_model_override(load_spec(spec), spec, request.backend, request.checkpoint)
     runner = shot_runner(request.farm)
-    episodes, job = chosen_work(request, plan_episodes(production, spec, request.device, request.threads,
-                                                       runner.has_gpu() if runner is not None else None))
-    store = ShotStore.of(ProductionPaths.for_spec(spec))
-    jobs = [job] if job is not None else [j for e in episodes for j in e.jobs]
+    paths = ProductionPaths.for_spec(spec)
+    store = ShotStore.of(paths)
     farm = request.farm.address if request.farm else None
-    plan = _plan(request, runner, store, jobs, job, farm)
-    plan.budget_warning = budget_warning(spec, production.store, jobs, request.frames)
+    plan, planned_keys, every_job = None, set(), []
+    for delivery in chosen_deliveries(production, spec, request, request.out or paths.renders):
+        episodes, job = chosen_work(request, plan_episodes(delivery.production, spec, request.device, request.threads,
+                                                           runner.has_gpu() if runner is not None else None))
+        jobs = [job] if job is not None else [j for e in episodes for j in e.jobs]
+        new_jobs = [j for j in jobs if j.key not in planned_keys]
+        part = _plan(request, runner, store, new_jobs, job, farm) if new_jobs else RenderPlan([], "")
+        actions = {j.key: s.action for j, s in zip(new_jobs, part.shots, strict=True)}
+        label = f" ({delivery.name})" if delivery.name else ""
+        shots = [PlannedShot(j.shot_path + label, j.frames, actions.get(j.key, SAME_FRAMES)) for j in jobs]
+        planned_keys.update(j.key for j in jobs)
+        every_job += new_jobs
+        if plan is None:
+            plan = dataclasses.replace(part, shots=shots)
+        else:
+            plan.shots += shots
+            plan.units += part.units
+    if request.frames is None:  # (a range's summary says it all)
+        plan.summary = _summary(plan.shots) + (f", in {plan.units} unit(s) of work" if farm else "")
+    plan.budget_warning = budget_warning(spec, production.store, every_job, request.frames)
     return plan
 
 
@@ -90,7 +113,8 @@ def _plan(request: RenderRequest, runner: FarmShots | None, store: ShotStore, jo
             spans = ", ".join(f"{u.span[0]}–{u.span[1] - 1}" for u in units)
             actions[key] = f"{len(units)} frame spans, each on {worker} (frames {spans}); segment encoded here"
     shots = [PlannedShot(j.shot_path, j.frames, actions.get(j.key, REUSED)) for j in jobs]
-    return RenderPlan(shots, _summary(shots) + f", in {len(work.units)} unit(s) of work", farm, runner.nodes())
+    return RenderPlan(shots, _summary(shots) + f", in {len(work.units)} unit(s) of work", farm, runner.nodes(),
+                      units=len(work.units))
 
 
 def _resume(job, store: ShotStore) -> str:
@@ -100,4 +124,6 @@ def _resume(job, store: ShotStore) -> str:
 
 def _summary(shots: list[PlannedShot]) -> str:
     reused = sum(1 for s in shots if s.action == REUSED)
-    return f"{len(shots) - reused} shot(s) to render, {reused} reused from the store"
+    again = sum(1 for s in shots if s.action == SAME_FRAMES)
+    encoded = f", {again} encoded again from frames planned above" if again else ""
+    return f"{len(shots) - reused - again} shot(s) to render, {reused} reused from the store{encoded}"
