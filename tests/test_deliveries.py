@@ -269,3 +269,25 @@ def test_a_dry_run_plans_every_delivery_and_says_which_only_encode_again(tmp_pat
     assert "s01e01/sc01/sh01 (vertical)" in out and "s01e01/sc01/sh01 (master)" in out
     assert "4 shot(s) to render, 0 reused from the store, 2 encoded again from frames planned above" in out
     assert not (tmp_path / "renders").exists()
+
+
+def test_a_named_delivery_can_leave_the_main_deliverys_watermark_off(tmp_path):
+    """A studio previews with "PREVIEW" burned in and hands the post house a clean master: `"watermark": false`
+    on the named delivery. Each file records (and `verify` re-creates) its own watermark, or none."""
+    spec = small_spec(2)
+    spec["episodes"][0]["scenes"] = spec["episodes"][0]["scenes"][:1]
+    spec["delivery"] = {"watermark": {"text": "PREVIEW"}}
+    spec["deliveries"] = {"master": {"format": "prores-422-hq", "watermark": False},
+                          "vertical": {"aspect_ratio": "9:16"}}
+    path = write_spec(tmp_path, spec)
+    run_cli("render", str(path))
+    with catalog(path) as db:
+        rows = {row["name"] or "main": row["watermark_json"] for row in db.execute(
+            "SELECT n.name, d.watermark_json FROM renders r JOIN deliveries d ON d.render_id = r.id "
+            "LEFT JOIN named_deliveries n ON n.render_id = r.id WHERE r.kind = 'episode'")}
+    assert json.loads(rows["main"])["spec"]["text"] == "PREVIEW"
+    assert json.loads(rows["vertical"])["spec"]["text"] == "PREVIEW"  # inherited
+    assert rows["master"] in (None, "null")  # clean
+    for name in ("master/s01e01.mov", "vertical/s01e01.mp4"):
+        code, out = cli("verify", str(tmp_path / "renders" / name))
+        assert code == 0 and "VERIFIED" in out, out

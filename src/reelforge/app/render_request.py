@@ -21,6 +21,7 @@ code the CLI gives it (2 bad input, 1 the production is busy).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from reelforge.backends.errors import ModelRenderError
 from reelforge.backends.models import resolve_model
 from reelforge.backends.runtime import RuntimeUnavailable, resolve_runtime
 from reelforge.deliver.localize import Localization, burn_problems, episode_text, title_fonts
-from reelforge.deliver.options import DeliveryError, delivery_options
+from reelforge.deliver.options import DeliveryError, DeliveryOptions, delivery_options, watermark_spec
 from reelforge.deliver.sequence import SequenceError, WrittenSequence, deliver_sequences, frame_format
 from reelforge.engine.pipeline import RenderPipeline, RenderResult
 from reelforge.engine.shot import ProgressFn
@@ -412,6 +413,7 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
         with ExitStack() as held:
             held.enter_context(paths.lock("a render"))
             delivery = delivery_options(production, paths.root, request.mark, request.actor, announce=announce)
+            options = {d.label: own_options(d, delivery, production.delivery.watermark, paths.root) for d, _, _ in work}
             # No render of an unrecorded state: the spec is committed first (creating the catalog on a first render).
             commit_id = auto_commit(as_written, spec, delivery.actor, delivery.identity, announce)
             outcome = RenderOutcome(results=[], contact_sheet=None, mark_id=delivery.mark_id, actor=delivery.actor,
@@ -421,8 +423,8 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
                                                          runner=runner))
             paths.remove_stale_temp_files(out_dir)  # left by a render that was killed
             for chosen_delivery, episodes, job in work:
-                _render_delivery(pipeline, chosen_delivery, episodes, job, takes_of[chosen_delivery.label], request,
-                                 chosen, outcome, start)
+                _render_delivery(pipeline, chosen_delivery, options[chosen_delivery.label], episodes, job,
+                                 takes_of[chosen_delivery.label], request, chosen, outcome, start)
             if work[0][2] is None:  # one contact sheet, of the first delivery's shots, in its folder
                 first, episodes, _ = work[0]
                 # A partial render (--episode) gets its own sheet rather than replacing the whole series'.
@@ -445,12 +447,21 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
     return outcome
 
 
-def _render_delivery(pipeline: RenderPipeline, chosen: ChosenDelivery, episodes: list[EpisodePlan], job: ShotJob | None,
-                     takes: list[ShotJob], request: RenderRequest, languages: list[str], outcome: RenderOutcome,
-                     start: StartFn) -> None:
+def own_options(chosen: ChosenDelivery, main: DeliveryOptions, main_watermark, root: Path) -> DeliveryOptions:
+    """The delivery options of one delivery: the main ones, with a named delivery's own visible watermark
+    (or none: `"watermark": false`), its logo checked before anything renders."""
+    watermark = chosen.production.delivery.watermark
+    if chosen.name is None or watermark == main_watermark:
+        return main
+    return dataclasses.replace(main, watermark=watermark_spec(watermark, root, f"$.deliveries.{chosen.name}.watermark"))
+
+
+def _render_delivery(pipeline: RenderPipeline, chosen: ChosenDelivery, options: DeliveryOptions,
+                     episodes: list[EpisodePlan], job: ShotJob | None, takes: list[ShotJob], request: RenderRequest,
+                     languages: list[str], outcome: RenderOutcome, start: StartFn) -> None:
     """Render and deliver what the request names, as one delivery: its takes, its shot range or its episodes."""
     settings = encode_settings(chosen.production.delivery)
-    pipeline = pipeline.for_delivery(settings, chosen.name)
+    pipeline = pipeline.for_delivery(settings, chosen.name, options)
     out_dir, suffix = chosen.out_dir, settings.suffix
     said = f" ({chosen.name})" if chosen.name else ""
     if takes:

@@ -150,20 +150,26 @@ def signing_identity(production, root: Path, announce=None) -> Identity:
         raise DeliveryError(f"signing: {exc}") from None
 
 
+def watermark_spec(watermark, root: Path, where: str = "$.delivery.watermark") -> WatermarkSpec | None:
+    """A spec's visible watermark (spec.delivery.VisibleWatermark, or None) resolved: its logo checked and kept
+    in `.reelforge/assets/`; DeliveryError naming `where` when it cannot be used."""
+    if watermark is None:
+        return None
+    try:
+        spec = WatermarkSpec.from_delivery(watermark, root)
+        if spec.logo is not None:
+            spec = dataclasses.replace(spec, logo=keep_asset(spec.logo, root))
+    except WatermarkError as exc:
+        raise DeliveryError(f"{where}: {exc}") from None
+    except OSError as exc:
+        raise DeliveryError(f"{where}.logo: {watermark.logo}: {exc.strerror or exc}") from None
+    return spec
+
+
 def delivery_options(production, root: Path, mark: bool, actor: str | None = None, sign: bool = True,
                      announce=None) -> DeliveryOptions:
     """Everything a render needs to deliver its files, resolved (and checked) before rendering starts."""
-    watermark = None
-    if production.delivery.watermark is not None:
-        try:
-            watermark = WatermarkSpec.from_delivery(production.delivery.watermark, root)
-            if watermark.logo is not None:
-                watermark = dataclasses.replace(watermark, logo=keep_asset(watermark.logo, root))
-        except WatermarkError as exc:
-            raise DeliveryError(f"$.delivery.watermark: {exc}") from None
-        except OSError as exc:
-            raise DeliveryError(f"$.delivery.watermark.logo: {production.delivery.watermark.logo}: "
-                                f"{exc.strerror or exc}") from None
+    watermark = watermark_spec(production.delivery.watermark, root)
     identity = signing_identity(production, root, announce) if sign else None
     tsa = production.signing.tsa_url if production.signing is not None else None
     marked = mark or production.delivery.mark

@@ -113,14 +113,17 @@ class RenderPipeline:
         self.runner = runner or LocalShots()  # or a farm (farm/runner.py): the same bytes either way
         self.delivery_name: str | None = None  # the named delivery this pipeline delivers; None: the main one
 
-    def for_delivery(self, settings: EncodeSettings, name: str | None) -> RenderPipeline:
-        """This pipeline delivering the named delivery `name` (None: the main one) with its encode settings.
+    def for_delivery(self, settings: EncodeSettings, name: str | None,
+                     options: DeliveryOptions | None = None) -> RenderPipeline:
+        """This pipeline delivering the named delivery `name` (None: the main one) with its encode settings
+        (and its own delivery options: a named delivery's own visible watermark, or none).
 
         It shares this one's store, catalog, runner and loaded models (close this one, not it): a shot
         whose job the two deliveries share is taken from the store and only encoded again.
         """
         view = copy.copy(self)
         view.settings, view.delivery_name = settings, name
+        view.delivery = options or self.delivery
         return view
 
     def close(self) -> None:

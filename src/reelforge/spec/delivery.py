@@ -141,8 +141,9 @@ class NamedDelivery(Strict):
     """An extra delivery beside the main one (a vertical cut, a ProRes master): what it changes.
 
     Every field left out is the main `delivery`'s. A changed `format` brings that format's own default bit
-    depth and chroma unless they are set here too. The invisible mark, the watermark and the fonts are
-    always the main delivery's.
+    depth and chroma unless they are set here too. The visible watermark is the main delivery's unless set
+    here (`false`: none, e.g. for a clean master beside watermarked previews); the invisible mark and the
+    fonts are always the main delivery's.
     """
 
     fps: Literal[FPS_VALUES] | None = _as_main("fps")  # type: ignore[valid-type]
@@ -153,12 +154,17 @@ class NamedDelivery(Strict):
     chroma: Literal[CHROMAS] | None = _as_main("chroma")  # type: ignore[valid-type]
     crf: int | None = _as_main("crf", ge=0, le=51)
     preset: Literal[PRESETS] | None = _as_main("preset")  # type: ignore[valid-type]
+    watermark: VisibleWatermark | Literal[False] | None = Field(
+        None, description="this delivery's visible watermark: false for none (a clean master), an object for its "
+                          "own; default: the main delivery's")
 
 
 def named_delivery(main: Delivery, named: NamedDelivery) -> Delivery:
     """The full delivery a named one stands for: its own fields over the main delivery's (ValueError if that
     combination cannot be delivered, e.g. a 10-bit ProRes main with an 8-bit-only change)."""
     changes = named.model_dump(exclude_none=True)
+    if changes.get("watermark") is False:
+        changes["watermark"] = None
     if "format" in changes and changes["format"] != main.format:
         changes.setdefault("bit_depth", None)  # the new format's own defaults, unless set here
         changes.setdefault("chroma", None)
