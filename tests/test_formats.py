@@ -338,6 +338,35 @@ def test_8k_encodes_at_a_valid_level_and_decodes(tmp_path: Path, fmt: str, level
     assert len(decoded) == 2 and not np.array_equal(decoded[0], decoded[1])
 
 
+@pytest.mark.parametrize("fmt", ["h264", "hevc"])
+def test_lookahead_is_capped_only_above_4k(fmt: str):
+    """1080p and 4K keep each preset's look-ahead (their bytes and segment keys stay); larger frames look at
+    most 5 frames ahead, and a preset that looks less ahead is left alone."""
+    params = {"h264": EncodeSettings.x264_params, "hevc": EncodeSettings.x265_params}[fmt]
+    before = {"h264": "bframes=0:colorprim=bt709:transfer=bt709:colormatrix=bt709:range=tv",
+              "hevc": "log-level=none:bframes=0:keyint=-1:scenecut=0:open-gop=0:info=0:pools=2:frame-threads=1"
+                      ":wpp=1:colorprim=bt709:transfer=bt709:colormatrix=bt709:range=limited"}[fmt]
+    for width, height in ((1920, 1080), (3840, 2160), (2160, 3840), (2160, 2160)):
+        for preset in ("ultrafast", "faster", "slow"):
+            assert params(EncodeSettings(width, height, 24, 18, preset, 2, fmt)) == before
+    for width, height in ((7680, 4320), (4320, 7680), (4320, 4320)):
+        assert params(EncodeSettings(width, height, 24, 18, "faster", 2, fmt)) == before + ":rc-lookahead=5"
+    assert params(EncodeSettings(7680, 4320, 24, 18, "ultrafast", 2, fmt)) == before  # 0 (x264) or 5 (x265)
+
+
+@pytest.mark.xdist_group("8k")
+def test_8k_h264_encoder_looks_five_frames_ahead(tmp_path: Path):
+    """The cap reaches x264 (its options SEI names the depth), and the 8K file still decodes."""
+    settings = EncodeSettings(7680, 4320, 24, 18, "faster", 2)
+    frame = np.zeros((4320, 7680, 3), np.uint8)
+    frame[:, :, 1] = np.linspace(0, 255, 7680).astype(np.uint8)[None, :]
+    encode_frames(tmp_path / "8k.mp4", [frame, frame[::-1]], settings)
+    data = (tmp_path / "8k.mp4").read_bytes()
+    assert b" rc_lookahead=5 " in data and b" mbtree=1 " in data
+    with av.open(str(tmp_path / "8k.mp4")) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 2
+
+
 # ----------------------------------------------------------------------------- watermark and assembly
 
 
