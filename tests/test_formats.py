@@ -25,7 +25,7 @@ from reelforge.deliver.options import DeliveryOptions
 from reelforge.engine.shot import in_flight
 from reelforge.media.encode import EncodeSettings, SegmentEncoder, concat_segments, encode_frames
 from reelforge.media.watermark import WatermarkSpec, apply_watermark, ffmpeg_command
-from reelforge.media.yuv import KB, KR, rgb_to_yuv, rgb_to_yuv420
+from reelforge.media.yuv import BAND_ROWS, CB_ROW, CR_ROW, FIXED, KB, KR, Y_ROW, rgb_to_yuv, rgb_to_yuv420
 from reelforge.store.frames import FrameStore
 from reelforge.trust.mark import MarkKey
 
@@ -134,6 +134,62 @@ def test_422_chroma_is_cosited_with_even_pixels():
     rgb[:, 3, 0] = 255
     cr = rgb_to_yuv(rgb, "4:2:2", 10)[2][0].astype(int) - 512
     assert cr[1] == cr[2] > 0 and cr[0] == cr[3] == 0
+
+
+def whole_frame_yuv(rgb: np.ndarray, chroma: str, bit_depth: int) -> tuple[np.ndarray, ...]:
+    """The conversion written plainly, the whole frame at once in int64: what every band must reproduce."""
+    x = rgb.astype(np.int64)
+
+    def code(sums: np.ndarray, row: tuple[int, int, int], base: int, weight_bits: int) -> np.ndarray:
+        shift = FIXED + weight_bits - (bit_depth - 8)
+        acc = sums[..., 0] * row[0] + sums[..., 1] * row[1] + sums[..., 2] * row[2]
+        return (acc + (base << (FIXED + weight_bits)) + (1 << (shift - 1))) >> shift
+
+    if chroma == "4:4:4":
+        sums, weight_bits = x, 0
+    elif chroma == "4:2:0":  # each 2×2 block
+        sums, weight_bits = x[0::2, 0::2] + x[0::2, 1::2] + x[1::2, 0::2] + x[1::2, 1::2], 2
+    else:  # [1 2 1] around each even column, the left edge repeated
+        left = np.concatenate([x[:, :1], x[:, 1::2][:, :-1]], axis=1)
+        sums, weight_bits = left + 2 * x[:, 0::2] + x[:, 1::2], 2
+    return code(x, Y_ROW, 16, 0), code(sums, CB_ROW, 128, weight_bits), code(sums, CR_ROW, 128, weight_bits)
+
+
+@pytest.mark.parametrize("chroma", ["4:2:0", "4:2:2", "4:4:4"])
+@pytest.mark.parametrize("bit_depth", [8, 10])
+def test_banded_conversion_is_the_whole_frame_conversion(chroma: str, bit_depth: int):
+    """Converting a band of rows at a time changes no byte: sizes around and across band edges, random pixels."""
+    rng = np.random.default_rng(18)
+    sizes = [(2, 2), (BAND_ROWS, 10), (BAND_ROWS + 2, 46), (3 * BAND_ROWS - 2, 102), (150, 318)]
+    if chroma == "4:4:4":
+        sizes += [(1, 1), (BAND_ROWS + 1, 37), (131, 35)]
+    elif chroma == "4:2:2":
+        sizes += [(BAND_ROWS + 1, 38), (131, 6)]
+    for height, width in sizes:
+        frame = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        for rgb in (frame, frame[:, ::-1]):  # also a view that is not contiguous
+            planes = rgb_to_yuv(rgb, chroma, bit_depth)
+            for found, expected in zip(planes, whole_frame_yuv(rgb, chroma, bit_depth)):
+                assert found.dtype == (np.uint8 if bit_depth == 8 else np.dtype("<u2"))
+                assert found.shape == expected.shape and np.array_equal(found, expected), (height, width)
+            if (chroma, bit_depth) == ("4:2:0", 8):
+                assert rgb_to_yuv420(rgb).tobytes() == b"".join(p.tobytes() for p in planes)
+
+
+def test_conversion_temporaries_are_bounded_by_a_band():
+    """An 8K-wide frame converts with a few MiB beyond its output (whole-frame temporaries were 8× the output)."""
+    import tracemalloc
+
+    frame = np.random.default_rng(3).integers(0, 256, (1080, 7680, 3), dtype=np.uint8)
+    for chroma, bit_depth in (("4:2:0", 8), ("4:2:2", 10), ("4:4:4", 10)):
+        tracemalloc.start()
+        try:
+            planes = rgb_to_yuv(frame, chroma, bit_depth)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        output = sum(p.nbytes for p in planes)
+        assert peak - output < 16 * 2**20, (chroma, bit_depth, peak - output)
 
 
 # ----------------------------------------------------------------------------- every format
@@ -280,6 +336,35 @@ def test_8k_encodes_at_a_valid_level_and_decodes(tmp_path: Path, fmt: str, level
         assert (stream.width, stream.height, stream.codec_context.level) == (width, height, level)
         decoded = [f.to_ndarray(format="gray")[::1080, ::1920] for f in container.decode(stream)]
     assert len(decoded) == 2 and not np.array_equal(decoded[0], decoded[1])
+
+
+@pytest.mark.parametrize("fmt", ["h264", "hevc"])
+def test_lookahead_is_capped_only_above_4k(fmt: str):
+    """1080p and 4K keep each preset's look-ahead (their bytes and segment keys stay); larger frames look at
+    most 5 frames ahead, and a preset that looks less ahead is left alone."""
+    params = {"h264": EncodeSettings.x264_params, "hevc": EncodeSettings.x265_params}[fmt]
+    before = {"h264": "bframes=0:colorprim=bt709:transfer=bt709:colormatrix=bt709:range=tv",
+              "hevc": "log-level=none:bframes=0:keyint=-1:scenecut=0:open-gop=0:info=0:pools=2:frame-threads=1"
+                      ":wpp=1:colorprim=bt709:transfer=bt709:colormatrix=bt709:range=limited"}[fmt]
+    for width, height in ((1920, 1080), (3840, 2160), (2160, 3840), (2160, 2160)):
+        for preset in ("ultrafast", "faster", "slow"):
+            assert params(EncodeSettings(width, height, 24, 18, preset, 2, fmt)) == before
+    for width, height in ((7680, 4320), (4320, 7680), (4320, 4320)):
+        assert params(EncodeSettings(width, height, 24, 18, "faster", 2, fmt)) == before + ":rc-lookahead=5"
+    assert params(EncodeSettings(7680, 4320, 24, 18, "ultrafast", 2, fmt)) == before  # 0 (x264) or 5 (x265)
+
+
+@pytest.mark.xdist_group("8k")
+def test_8k_h264_encoder_looks_five_frames_ahead(tmp_path: Path):
+    """The cap reaches x264 (its options SEI names the depth), and the 8K file still decodes."""
+    settings = EncodeSettings(7680, 4320, 24, 18, "faster", 2)
+    frame = np.zeros((4320, 7680, 3), np.uint8)
+    frame[:, :, 1] = np.linspace(0, 255, 7680).astype(np.uint8)[None, :]
+    encode_frames(tmp_path / "8k.mp4", [frame, frame[::-1]], settings)
+    data = (tmp_path / "8k.mp4").read_bytes()
+    assert b" rc_lookahead=5 " in data and b" mbtree=1 " in data
+    with av.open(str(tmp_path / "8k.mp4")) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 2
 
 
 # ----------------------------------------------------------------------------- watermark and assembly

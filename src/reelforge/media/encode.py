@@ -48,6 +48,16 @@ PRORES_VENDOR = "apl0"
 PRORES_PROFILES = {"prores-422-hq": "hq", "prores-4444": "4444"}
 DNXHR_PROFILE = "dnxhr_hqx"
 DNXHR_MIN = (256, 120)  # FFmpeg's dnxhd encoder refuses smaller DNxHR frames
+# Above 4K the encoders' look-ahead is what bounds memory: x264 holds ≈ 86 MiB for each 8K frame it looks
+# ahead at (its preset `faster` looks 20 frames ahead: ≈ 2.6 GiB), x265 more. The depth is capped there;
+# 1080p and 4K keep each preset's own depth (and their bytes). docs/performance.md "8K" has the measurements.
+UHD_PIXELS = 3840 * 2160
+LOOKAHEAD_ABOVE_UHD = 5
+# Each preset's own depth (x264 common/base.c, x265 common/param.cpp), so the cap never deepens one.
+PRESET_LOOKAHEAD = {
+    "h264": {"ultrafast": 0, "superfast": 0, "veryfast": 10, "faster": 20, "fast": 30, "medium": 40, "slow": 50},
+    "hevc": {"ultrafast": 5, "superfast": 10, "veryfast": 15, "faster": 15, "fast": 15, "medium": 20, "slow": 25},
+}
 HEVC_TAG = "hvc1"  # parameter sets in the sample description only: what Apple players require of HEVC in MP4
 
 
@@ -114,10 +124,19 @@ class EncodeSettings:
                 return level
         raise ValueError(f"H.264 has no level for {self.width}×{self.height} at {self.fps} fps; deliver HEVC")
 
+    def lookahead_params(self) -> str:
+        """":rc-lookahead=N" where the frame is larger than 4K and the preset looks further ahead than the
+        cap (the encoder's memory grows with the frames it holds), else "" (the preset's own depth)."""
+        if self.format not in PRESET_LOOKAHEAD or self.width * self.height <= UHD_PIXELS:
+            return ""
+        if PRESET_LOOKAHEAD[self.format].get(self.preset, 0) <= LOOKAHEAD_ABOVE_UHD:
+            return ""
+        return f":rc-lookahead={LOOKAHEAD_ABOVE_UHD}"
+
     def x264_params(self) -> str:
         # bframes=0: packets decode in presentation order, so segments join by
         # plain timestamp offsets with no negative decode times at a seam.
-        return "bframes=0:colorprim=bt709:transfer=bt709:colormatrix=bt709:range=tv"
+        return "bframes=0:colorprim=bt709:transfer=bt709:colormatrix=bt709:range=tv" + self.lookahead_params()
 
     def x265_params(self) -> str:
         """x265's parameters, all that its output depends on besides preset and crf.
@@ -128,7 +147,8 @@ class EncodeSettings:
         rows inside it), so the bitstream does not depend on the machine's core count.
         """
         return (f"log-level=none:bframes=0:keyint=-1:scenecut=0:open-gop=0:info=0:pools={self.threads}"
-                ":frame-threads=1:wpp=1:colorprim=bt709:transfer=bt709:colormatrix=bt709:range=limited")
+                ":frame-threads=1:wpp=1:colorprim=bt709:transfer=bt709:colormatrix=bt709:range=limited"
+                + self.lookahead_params())
 
     def codec_options(self) -> dict[str, str]:
         """The encoder's private options (PyAV `stream.options`; the same names as ffmpeg's -option flags)."""

@@ -289,7 +289,7 @@ def encoder_args(settings: EncodeSettings) -> list[str]:
     codec = ["-c:v", settings.codec]
     if settings.format == "h264":
         codec += ["-preset", settings.preset, "-crf", str(settings.crf), "-threads", str(settings.threads),
-                  "-x264-params", X264_PARAMS]
+                  "-x264-params", X264_PARAMS + settings.lookahead_params()]
         level = settings.h264_level()
         codec += [] if level is None else ["-level", level]
     elif settings.format == "hevc":

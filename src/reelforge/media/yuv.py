@@ -27,6 +27,9 @@ KR, KB = 0.2126, 0.0722
 KG = 1.0 - KR - KB
 FIXED = 16  # fractional bits
 CHROMAS = ("4:2:0", "4:2:2", "4:4:4")
+# Rows converted at once (even, so 4:2:0 row pairs never straddle two bands): 64 rows of 8K are 0.5 Mpixel,
+# whose uint32 temporaries (≈ 2 MiB each) stay in cache.
+BAND_ROWS = 64
 
 
 def _row(values: tuple[float, float, float], scale: float, zero_sum: bool) -> tuple[int, int, int]:
@@ -69,7 +72,7 @@ def _luma(rgb: np.ndarray, bit_depth: int) -> np.ndarray:
     pixels = rgb.reshape(-1, 3)
     # All terms are non-negative, max 255 * 56284 + offsets < 2**32.
     y = _weighted_sum([pixels[:, 0], pixels[:, 1], pixels[:, 2]], Y_ROW, np.uint32)
-    return _quantize(y, 16, 0, bit_depth)
+    return _quantize(y, 16, 0, bit_depth).reshape(rgb.shape[:2])
 
 
 def _chroma(sums: np.ndarray, weight_bits: int, bit_depth: int) -> tuple[np.ndarray, np.ndarray]:
@@ -97,20 +100,45 @@ def _cosited_sums(rgb: np.ndarray) -> np.ndarray:
     return sums
 
 
+def _fill(rgb: np.ndarray, planes: tuple[np.ndarray, np.ndarray, np.ndarray], chroma: str, bit_depth: int) -> None:
+    """Convert `rgb` into the (Y, Cb, Cr) `planes`, BAND_ROWS rows at a time.
+
+    Every sample depends only on its own row pair (4:2:0) or row, so a band's samples are the whole
+    frame's: the same bytes, with temporaries of a band's size (an 8K frame converted whole made ≈ 380 MiB
+    of uint32 temporaries; a band's stay in the CPU's cache, which also makes it faster).
+    """
+    vertical = 2 if chroma == "4:2:0" else 1
+    for top in range(0, rgb.shape[0], BAND_ROWS):
+        band = rgb[top: top + BAND_ROWS]
+        rows = band.shape[0]
+        if chroma == "4:4:4":
+            u, v = _chroma(band, 0, bit_depth)
+        elif chroma == "4:2:2":
+            u, v = _chroma(_cosited_sums(band), 2, bit_depth)
+        else:
+            u, v = _chroma(_block_sums(band), 2, bit_depth)  # + 2: the block sum is four pixels
+        planes[0][top: top + rows] = _luma(band, bit_depth)
+        planes[1][top // vertical: (top + rows) // vertical] = u
+        planes[2][top // vertical: (top + rows) // vertical] = v
+
+
 def rgb_to_yuv420(rgb: np.ndarray) -> np.ndarray:
     """Convert (H, W, 3) uint8 RGB to a (H*3/2, W) uint8 I420 array (Y plane, then U, then V)."""
     height, width = rgb.shape[:2]
     if height % 2 or width % 2:
         raise ValueError(f"4:2:0 needs an even frame size, got {width}×{height}")
-    y = _luma(rgb, 8)
-    u, v = _chroma(_block_sums(rgb).reshape(-1, 3), 2, 8)  # + 2: the block sum is four pixels
-
     out = np.empty((height * 3 // 2, width), dtype=np.uint8)
-    flat = out.reshape(-1)
-    flat[: height * width] = y
-    flat[height * width: height * width + u.size] = u
-    flat[height * width + u.size:] = v
+    _fill(rgb, _i420_planes(out, height, width), "4:2:0", 8)
     return out
+
+
+def _i420_planes(i420: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Y, U and V planes of an I420 array, as views."""
+    flat = i420.reshape(-1)
+    quarter = height * width // 4
+    return (flat[: height * width].reshape(height, width),
+            flat[height * width: height * width + quarter].reshape(height // 2, width // 2),
+            flat[height * width + quarter:].reshape(height // 2, width // 2))
 
 
 def rgb_to_yuv(rgb: np.ndarray, chroma: str = "4:2:0", bit_depth: int = 8) -> tuple[np.ndarray, ...]:
@@ -122,19 +150,12 @@ def rgb_to_yuv(rgb: np.ndarray, chroma: str = "4:2:0", bit_depth: int = 8) -> tu
         raise ValueError(f"no conversion to {chroma} at {bit_depth} bits")
     height, width = rgb.shape[:2]
     if chroma == "4:2:0" and bit_depth == 8:
-        flat = rgb_to_yuv420(rgb).reshape(-1)
-        quarter = height * width // 4
-        return (flat[: height * width].reshape(height, width),
-                flat[height * width: height * width + quarter].reshape(height // 2, width // 2),
-                flat[height * width + quarter:].reshape(height // 2, width // 2))
+        return _i420_planes(rgb_to_yuv420(rgb), height, width)
     if chroma != "4:4:4" and width % 2 or chroma == "4:2:0" and height % 2:
         raise ValueError(f"{chroma} needs an even frame size, got {width}×{height}")
     dtype = np.uint8 if bit_depth == 8 else np.dtype("<u2")
-    y = _luma(rgb, bit_depth).reshape(height, width)
-    if chroma == "4:4:4":
-        u, v = _chroma(rgb, 0, bit_depth)
-    elif chroma == "4:2:2":
-        u, v = _chroma(_cosited_sums(rgb), 2, bit_depth)
-    else:
-        u, v = _chroma(_block_sums(rgb), 2, bit_depth)
-    return tuple(plane.astype(dtype) for plane in (y, u, v))
+    chroma_size = {"4:2:0": (height // 2, width // 2), "4:2:2": (height, width // 2), "4:4:4": (height, width)}
+    planes = (np.empty((height, width), dtype), np.empty(chroma_size[chroma], dtype),
+              np.empty(chroma_size[chroma], dtype))
+    _fill(rgb, planes, chroma, bit_depth)
+    return planes
