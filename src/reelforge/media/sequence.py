@@ -23,6 +23,8 @@ exact image of 8-bit levels (an edited file), which is what `verify` compares wi
 
 from __future__ import annotations
 
+import errno
+import os
 import struct
 import zlib
 from dataclasses import dataclass
@@ -144,8 +146,13 @@ def exr_header() -> dict:
 def write_exr(frame: np.ndarray, path: Path, pixel_type: str = "half") -> None:
     """An EXR of an 8-bit frame: linear Rec.709 light ((v/255)^2.4) as RGB `half` or `float`, ZIP."""
     pixels = _linear_levels(pixel_type)[np.asarray(frame, np.uint8)]
-    with OpenEXR.File(exr_header(), {"RGB": pixels}) as out:
-        out.write(str(path))
+    try:
+        with OpenEXR.File(exr_header(), {"RGB": pixels}) as out:
+            out.write(str(path))
+    except RuntimeError as exc:  # OpenEXR says a failed write in words: an OSError, as every other write failure
+        text = str(exc)
+        code = errno.ENOSPC if "No space left" in text else errno.EIO
+        raise OSError(code, os.strerror(code), str(path)) from exc
 
 
 def read_exr(path: Path) -> tuple[dict, np.ndarray]:
