@@ -269,3 +269,34 @@ def test_a_dry_run_plans_every_delivery_and_says_which_only_encode_again(tmp_pat
     assert "s01e01/sc01/sh01 (vertical)" in out and "s01e01/sc01/sh01 (master)" in out
     assert "4 shot(s) to render, 0 reused from the store, 2 encoded again from frames planned above" in out
     assert not (tmp_path / "renders").exists()
+
+
+def test_a_render_sweeps_what_killed_renders_left_in_every_deliverys_folders_and_nothing_else(shows, tmp_path):
+    """Hidden work files of atomic writes and hidden sequence folders, in each declared delivery's folder, its
+    shots/ and its takes/ tree, go at the start of any render; a user's file of another name, and what a link in
+    those folders leads to, stay."""
+    spec = shutil.copytree(shows["a"].parent, tmp_path / "show") / "production.json"
+    out = spec.parent / "renders"
+    take_dir = out / "vertical" / "takes" / "s01e01" / "sc01" / "sh01"
+    take_dir.mkdir(parents=True)
+    (out / "master" / "shots").mkdir(parents=True)
+    stale_files = [out / "vertical" / ".s01e01.mp4.tmp-x1", out / "master" / "shots" / ".a.mov.tmp-x2",
+                   take_dir / ".take-2.mp4.tmp-x3", out / "takes" / "s01e01" / "sc01" / "sh02" / ".take-1.mp4.tmp-x4"]
+    stale_folders = [out / ".s01e01.png-sequence.partial-x5", out / "vertical" / ".s01e01.exr-sequence.old-x6",
+                     take_dir / ".take-2.png-sequence.partial-x7"]
+    for path in stale_files:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half")
+    for folder in stale_folders:
+        (folder / "sc01.sh01").mkdir(parents=True)
+        (folder / "sc01.sh01" / "s01e01.sc01.sh01.1001.png").write_bytes(b"half")
+    elsewhere = tmp_path / "elsewhere" / "sc01" / "sh01"
+    elsewhere.mkdir(parents=True)
+    kept = [out / "vertical" / ".notes.txt", elsewhere / ".y.mp4.tmp-z", elsewhere / ".s.png-sequence.partial-z"]
+    for path in kept:
+        path.write_bytes(b"mine")
+    (out / "vertical" / "takes" / "linked").symlink_to(tmp_path / "elsewhere")
+    code, output = cli("render", str(spec), "--shot", "s01e01/sc01/sh01", "--actor", "tester")
+    assert code == 0, output
+    assert not [p for p in stale_files + stale_folders if p.exists()]
+    assert all(path.read_bytes() == b"mine" for path in kept)

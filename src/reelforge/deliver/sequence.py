@@ -56,6 +56,7 @@ from reelforge.records.changelog import SignatureCheck, check_signature, sign_bo
 from reelforge.store.catalog import utc_now
 from reelforge.store.frames import CorruptFrame, FrameStore
 from reelforge.store.hashing import file_sha256
+from reelforge.store.paths import SEQUENCE_SUFFIX, SEQUENCE_WORK
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.signature.json"
@@ -68,8 +69,7 @@ NUMBERING = ("file number = 1001 + the frame's index in its shot (the post-produ
              "handles before the first frame)")
 SOURCE = ("the render's 8-bit RGB frames from the production's store (frame_hash: SHA-256 of the raw RGB24 "
           "pixels, as the render recorded them), converted exactly; no visible watermark, no invisible mark")
-SEQUENCE_SUFFIX = "-sequence"  # s01e01.png-sequence: '.' cannot occur in an id, so no delivery's folder is one
-PARTIAL, OLD = "partial", "old"  # hidden folders beside the sequence while it is written and replaced
+PARTIAL, OLD = SEQUENCE_WORK  # hidden folders beside the sequence while it is written and replaced (swept by renders)
 WRITERS = 4  # frames converted at once (zlib and OpenEXR release the GIL) ...
 WRITE_BUDGET = 1 << 30  # ... while their working copies (≈ 8 bytes a pixel channel) fit 1 GiB: one at a time at 8K
 
