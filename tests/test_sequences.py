@@ -343,3 +343,33 @@ def test_a_full_disk_during_an_exr_write_is_said_as_no_space_of_the_sequence_fol
     assert failure.value.errno == errno.ENOSPC and failure.value.filename == str(folder)
     assert fault_message(failure.value).startswith(f"no space left on the disk writing {folder}: free some space")
     assert not folder.exists() and not [p for p in folder.parent.iterdir() if ".exr-float-sequence." in p.name]
+
+
+def _production_beside(shows, root: Path, series: str | None = None, store: bool = False) -> Path:
+    """A production signing under production a's chain (as several productions share a studio's), with its own
+    series id (or a's) and an empty frame store (or none)."""
+    data = json.loads(shows["a"].read_text(encoding="utf-8"))
+    if series is not None:
+        data["series"]["id"] = series
+    spec = write_spec(root, data)
+    shutil.copytree(shows["a"].parent / ".reelforge" / "identity", root / ".reelforge" / "identity")
+    if store:
+        (root / ".reelforge" / "frames").mkdir()
+    return spec
+
+
+def test_a_sequence_of_another_production_under_the_same_chain_is_not_verified(shows, tmp_path):
+    other = _production_beside(shows, tmp_path / "other", series="another-show")
+    code, out = cli("verify", str(renders(shows["a"]) / "s01e01.png-sequence"), "--production", str(other))
+    assert code == 1, out
+    failed = [line for line in out.splitlines() if "FAILED" in line]
+    series = json.loads(shows["a"].read_text(encoding="utf-8"))["series"]["id"]
+    assert len(failed) == 1 and f"manifest.json is of production '{series}', not 'another-show'" in failed[0], out
+
+
+def test_verified_says_when_no_pixel_was_compared_because_the_store_no_longer_holds_the_frames(shows, tmp_path):
+    emptied = _production_beside(shows, tmp_path / "emptied", store=True)
+    code, out = cli("verify", str(renders(shows["a"]) / "s01e01.png-sequence"), "--production", str(emptied))
+    assert code == 0, out
+    (verified,) = [line for line in out.splitlines() if line.startswith("VERIFIED")]
+    assert "pixels not compared: the store no longer holds these frames" in verified
