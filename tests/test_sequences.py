@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 import shutil
+import zlib
 from pathlib import Path
 
 import av
@@ -82,6 +83,7 @@ def test_png_sequence_is_numbered_per_shot_and_decodes_to_the_stored_frames_time
     assert b"cICP\x01\x01\x00\x01" in data and b"tIME" not in data
     colour = manifest(folder)["image"]["colour"]
     assert colour["primaries"] == "BT.709" and colour["png_cicp"] == [1, 1, 0, 1]
+    assert manifest(folder)["image"]["zlib"] == zlib.ZLIB_RUNTIME_VERSION  # the PNG bytes depend on it
 
 
 def test_exr_sequence_reads_back_as_half_float_rec709_linear_with_chromaticities(shows):
@@ -101,6 +103,7 @@ def test_exr_sequence_reads_back_as_half_float_rec709_linear_with_chromaticities
         expected = ((stored(spec, entry["frame_hash"]) / 255.0) ** 2.4).astype(np.float16)
         assert np.array_equal(pixels, expected)
     assert manifest(folder)["image"]["pixel_type"] == "half"
+    assert manifest(folder)["image"]["openexr"] == OpenEXR.__version__
 
 
 def test_writing_a_sequence_renders_no_shot_again(shows):

@@ -64,12 +64,13 @@ class FrameFormat:
                     "colour": {"primaries": "BT.709", "white": "D65", "transfer": "BT.709 (displayed with the "
                                "BT.1886 EOTF, gamma 2.4)", "range": "full", "png_cicp": list(PNG_CICP),
                                "png_gama": PNG_GAMMA},
-                    "compression": f"zlib level {PNG_ZLIB_LEVEL}, filter Up"}
+                    "compression": f"zlib level {PNG_ZLIB_LEVEL}, filter Up",
+                    "zlib": zlib.ZLIB_RUNTIME_VERSION}  # the bytes depend on it (the pixels do not)
         return {"file": "OpenEXR", "channels": "RGB", "pixel_type": self.pixel_type,
                 "from_8bit": f"linear = (v / 255) ^ {EXR_GAMMA}, rounded to {self.pixel_type}",
                 "colour": {"primaries": "BT.709", "white": "D65", "transfer": EXR_TRANSFER,
                            "color_interop_id": EXR_INTEROP_ID, "chromaticities": [c for xy in REC709_XY for c in xy]},
-                "compression": EXR_COMPRESSION}
+                "compression": EXR_COMPRESSION, "openexr": OpenEXR.__version__}  # the bytes depend on it
 
 
 FRAME_FORMATS = {f.name: f for f in (FrameFormat("png", ".png", "uint16"), FrameFormat("exr", ".exr", "half"),
