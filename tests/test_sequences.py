@@ -221,6 +221,11 @@ def test_an_unknown_frames_out_is_refused_before_anything_renders(tmp_path):
     code, out = cli("render", str(spec), "--frames-out", "tiff")
     assert code == 2 and "--frames-out must be png, exr, exr-float; got 'tiff'" in out
     assert not (spec.parent / "renders").exists()
+    # a dry run refuses it as the render would; and it is said before any delivery is planned
+    code, out = cli("render", str(spec), "--frames-out", "tiff", "--dry-run")
+    assert code == 2 and "--frames-out must be png, exr, exr-float; got 'tiff'" in out
+    code, out = cli("render", str(spec), "--frames-out", "tiff", "--delivery", "nowhere")
+    assert code == 2 and "--frames-out must be" in out and "nowhere" not in out
 
 
 def test_a_failed_write_leaves_the_previous_sequence_whole(shows, monkeypatch):

@@ -286,6 +286,15 @@ def refuse_unstored(episodes: list[EpisodePlan], job: ShotJob | None, store: Sho
                                 f"{episode.episode_id}`)")
 
 
+def check_frames_out(request: RenderRequest) -> None:
+    """An unknown --frames-out is refused before anything is planned (a render, or a dry run's plan)."""
+    if request.frames_out is not None:
+        try:
+            frame_format(request.frames_out)
+        except SequenceError as exc:
+            raise RenderRefused(str(exc)) from None
+
+
 def check_takes(request: RenderRequest) -> None:
     """Takes are whole renders of one shot, numbered 1 to MAX_TAKES; RenderRefused says what is wrong."""
     if not request.takes:
@@ -368,6 +377,7 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
     called with every node's activity and each retry (farm/runner.py: `FarmStatus`).
     """
     spec = request.spec
+    check_frames_out(request)
     announce = announce or (lambda message: None)
     start = start or (lambda task, label, total: None)
     as_written = load_spec(spec)  # what the auto-commit records (the request's overrides are in the jobs)
@@ -385,11 +395,6 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
     chosen = chosen_languages(production, spec, request.languages, request.shot, warn)
     if request.burn_titles and not chosen:
         raise RenderRefused("--burn-titles needs --languages (the titles are drawn in each language)")
-    if request.frames_out is not None:
-        try:
-            frame_format(request.frames_out)
-        except SequenceError as exc:
-            raise RenderRefused(str(exc)) from None
     if request.burn_titles and (problems := burn_problems(production, paths.root, chosen)):  # before anything renders
         raise RenderRefused(str(SpecError(spec, problems)), plain=True)
     if request.assemble:
