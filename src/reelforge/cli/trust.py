@@ -42,7 +42,7 @@ def _say(text: str, markup: bool = True) -> None:
 
 
 @credentials_app.command("show")
-def credentials_show(file: Annotated[Path, typer.Argument(help="a signed MP4 or PNG")],
+def credentials_show(file: Annotated[Path, typer.Argument(help="a signed MP4, MOV or PNG")],
                      as_json: Annotated[bool, typer.Option("--json", help="the manifest as JSON")] = False) -> None:
     """Print a file's Content Credentials readably (exit 1 if it has none)."""
     try:
@@ -64,7 +64,7 @@ def credentials_show(file: Annotated[Path, typer.Argument(help="a signed MP4 or 
 
 @credentials_app.command("verify")
 def credentials_verify(
-    file: Annotated[Path, typer.Argument(help="a signed MP4 or PNG, or a frame sequence folder")],
+    file: Annotated[Path, typer.Argument(help="a signed MP4, MOV or PNG, or a frame sequence folder")],
     trust: Annotated[Path | None, typer.Option(help="trust anchor PEM (default: the production's root)")] = None,
     production_identity: Annotated[Path | None, typer.Option(help="a production's identity folder")] = None,
 ) -> None:
