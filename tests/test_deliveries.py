@@ -157,7 +157,11 @@ def test_old_records_read_back_as_h264_8_bit_420():
            "codec": "libx264", "pix_fmt": "yuv420p", "x264_params": "bframes=0", "av": "14.0.1"}
     assert recorded_encode_settings(json.dumps(old)) == EncodeSettings(1920, 1080, 24, 18, "faster", 2)
     new = EncodeSettings(1080, 1920, 25, 20, "fast", 2, format="prores-4444", bit_depth=10, chroma="4:4:4")
-    assert recorded_encode_settings(json.dumps({**new.record(), "delivery": {"name": "x"}})) == new
+    back = recorded_encode_settings(json.dumps({**new.record(), "delivery": {"name": "x"}}))
+    # a master records no crf or preset (it ignores them): read back with the spec's defaults, the same settings
+    assert back.record() == new.record() and (back.format, back.bit_depth, back.chroma) == ("prores-4444", 10, "4:4:4")
+    h264 = EncodeSettings(1080, 1920, 25, 20, "fast", 2, bit_depth=10, chroma="4:2:2")
+    assert recorded_encode_settings(json.dumps(h264.record())) == h264
 
 
 @pytest.mark.parametrize("name", list(DELIVERIES))
