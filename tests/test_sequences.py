@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 import shutil
+import zlib
 from pathlib import Path
 
 import av
@@ -16,6 +17,7 @@ import OpenEXR
 import pytest
 from conftest import cli, run_cli, small_spec, write_spec
 
+from reelforge.app.faults import fault_message
 from reelforge.deliver.sequence import MANIFEST, SIGNATURE, sign_manifest
 from reelforge.store.paths import ProductionPaths
 from reelforge.store.shots import ShotStore
@@ -56,12 +58,12 @@ def stored(spec: Path, digest: str) -> np.ndarray:
 
 def test_png_sequence_is_numbered_per_shot_and_decodes_to_the_stored_frames_times_257(shows):
     spec = shows["a"]
-    folder = renders(spec) / "s01e01_png"
+    folder = renders(spec) / "s01e01.png-sequence"
     listed = frames(folder)
     assert len(listed) == 3 * FRAMES
-    assert sorted(p.name for p in folder.iterdir()) == [MANIFEST, SIGNATURE, "sc01_sh01", "sc01_sh02", "sc02_sh01"]
-    assert sorted(p.name for p in (folder / "sc01_sh02").iterdir()) == [
-        f"s01e01_sc01_sh02.{1001 + i}.png" for i in range(FRAMES)]
+    assert sorted(p.name for p in folder.iterdir()) == [MANIFEST, SIGNATURE, "sc01.sh01", "sc01.sh02", "sc02.sh01"]
+    assert sorted(p.name for p in (folder / "sc01.sh02").iterdir()) == [
+        f"s01e01.sc01.sh02.{1001 + i}.png" for i in range(FRAMES)]
     jobs = ShotStore.of(ProductionPaths.for_spec(spec))
     for entry, shot in listed:
         assert entry["number"] == 1001 + entry["shot_frame"]
@@ -81,11 +83,12 @@ def test_png_sequence_is_numbered_per_shot_and_decodes_to_the_stored_frames_time
     assert b"cICP\x01\x01\x00\x01" in data and b"tIME" not in data
     colour = manifest(folder)["image"]["colour"]
     assert colour["primaries"] == "BT.709" and colour["png_cicp"] == [1, 1, 0, 1]
+    assert manifest(folder)["image"]["zlib"] == zlib.ZLIB_RUNTIME_VERSION  # the PNG bytes depend on it
 
 
 def test_exr_sequence_reads_back_as_half_float_rec709_linear_with_chromaticities(shows):
     spec = shows["a"]
-    folder = renders(spec) / "s01e01_exr"
+    folder = renders(spec) / "s01e01.exr-sequence"
     listed = frames(folder)
     assert len(listed) == 3 * FRAMES
     for entry, _ in listed:
@@ -100,17 +103,18 @@ def test_exr_sequence_reads_back_as_half_float_rec709_linear_with_chromaticities
         expected = ((stored(spec, entry["frame_hash"]) / 255.0) ** 2.4).astype(np.float16)
         assert np.array_equal(pixels, expected)
     assert manifest(folder)["image"]["pixel_type"] == "half"
+    assert manifest(folder)["image"]["openexr"] == OpenEXR.__version__
 
 
 def test_writing_a_sequence_renders_no_shot_again(shows):
     """The second render (--frames-out exr after png) took every shot from the store."""
     assert re.search(r"s01e01\s*│\s*0\s*│\s*3\s*│", shows["a-second"])
-    assert re.search(r"wrote \S*renders/s01e01_exr/ \(9 frames of 3 shots, signed manifest\)", shows["a-second"])
+    assert re.search(r"wrote \S*renders/s01e01\.exr-sequence/ \(9 frames of 3 shots, signed manifest\)", shows["a-second"])
 
 
 @pytest.mark.parametrize("kind", ["png", "exr"])
 def test_two_renders_in_separate_processes_write_identical_sequences(shows, kind):
-    one, two = renders(shows["a"]) / f"s01e01_{kind}", renders(shows["b"]) / f"s01e01_{kind}"
+    one, two = renders(shows["a"]) / f"s01e01.{kind}-sequence", renders(shows["b"]) / f"s01e01.{kind}-sequence"
     names = sorted(p.relative_to(one).as_posix() for p in one.rglob("*") if p.is_file())
     assert names == sorted(p.relative_to(two).as_posix() for p in two.rglob("*") if p.is_file())
     for name in names:
@@ -120,12 +124,12 @@ def test_two_renders_in_separate_processes_write_identical_sequences(shows, kind
 
 @pytest.mark.parametrize("kind", ["png", "exr"])
 def test_verify_passes_an_untouched_sequence(shows, kind):
-    result = run_cli("verify", str(renders(shows["a"]) / f"s01e01_{kind}"))
+    result = run_cli("verify", str(renders(shows["a"]) / f"s01e01.{kind}-sequence"))
     assert "VERIFIED" in result.stdout and "NOT VERIFIED" not in result.stdout
     assert f"pixels: {3 * FRAMES} frame(s) decode to exactly their stored frame" in result.stdout
     # the signature and files alone, with the anchor given, as someone outside the production checks it
     anchor = shows["a"].parent / ".reelforge" / "identity" / "root.pem"
-    code, out = cli("credentials", "verify", str(renders(shows["a"]) / f"s01e01_{kind}"), "--trust", str(anchor))
+    code, out = cli("credentials", "verify", str(renders(shows["a"]) / f"s01e01.{kind}-sequence"), "--trust", str(anchor))
     assert code == 0 and "VERIFIED" in out
 
 
@@ -141,7 +145,7 @@ def _delete_a_frame(folder: Path) -> None:
 
 
 def _add_a_file(folder: Path) -> None:
-    (folder / "sc01_sh01" / "s01e01_sc01_sh01.1099.png").write_bytes(b"extra")
+    (folder / "sc01.sh01" / "s01e01.sc01.sh01.1099.png").write_bytes(b"extra")
 
 
 def _change_the_manifest(folder: Path) -> None:
@@ -162,16 +166,16 @@ def _remove_the_signature(folder: Path) -> None:
 
 
 @pytest.mark.parametrize(("tamper", "said"), [
-    (_flip_a_byte, "sc01_sh02/s01e01_sc01_sh02.1002.png: its SHA-256 is not the signed one (altered)"),
-    (_delete_a_frame, "sc02_sh01/s01e01_sc02_sh01.1003.png: missing (the signed manifest lists it)"),
-    (_add_a_file, "sc01_sh01/s01e01_sc01_sh01.1099.png: not in the signed manifest (added)"),
+    (_flip_a_byte, "sc01.sh02/s01e01.sc01.sh02.1002.png: its SHA-256 is not the signed one (altered)"),
+    (_delete_a_frame, "sc02.sh01/s01e01.sc02.sh01.1003.png: missing (the signed manifest lists it)"),
+    (_add_a_file, "sc01.sh01/s01e01.sc01.sh01.1099.png: not in the signed manifest (added)"),
     (_change_the_manifest, "manifest.json was changed after it was signed"),
     (_sign_with_another_key, "does not chain to the trust anchor"),
     (_remove_the_signature, "manifest.signature.json is missing"),
 ])
 def test_verify_catches_each_tampering_in_one_line(shows, tamper, said):
     copy = renders(shows["a"]) / f"tampered-{tamper.__name__}"
-    shutil.copytree(renders(shows["a"]) / "s01e01_png", copy)
+    shutil.copytree(renders(shows["a"]) / "s01e01.png-sequence", copy)
     try:
         tamper(copy)
         code, out = cli("verify", str(copy))
@@ -186,8 +190,8 @@ def test_verify_catches_each_tampering_in_one_line(shows, tamper, said):
 def test_verify_compares_pixels_with_the_store_even_when_the_manifest_is_re_signed(shows):
     """Someone holding the production's key re-signs a sequence with other pixels: the store still says so."""
     spec = shows["a"]
-    copy = renders(spec) / "resigned_png"
-    shutil.copytree(renders(spec) / "s01e01_png", copy)
+    copy = renders(spec) / "resigned.png-sequence"
+    shutil.copytree(renders(spec) / "s01e01.png-sequence", copy)
     try:
         entry = frames(copy)[0][0]
         path = copy / entry["file"]
@@ -217,13 +221,18 @@ def test_an_unknown_frames_out_is_refused_before_anything_renders(tmp_path):
     code, out = cli("render", str(spec), "--frames-out", "tiff")
     assert code == 2 and "--frames-out must be png, exr, exr-float; got 'tiff'" in out
     assert not (spec.parent / "renders").exists()
+    # a dry run refuses it as the render would; and it is said before any delivery is planned
+    code, out = cli("render", str(spec), "--frames-out", "tiff", "--dry-run")
+    assert code == 2 and "--frames-out must be png, exr, exr-float; got 'tiff'" in out
+    code, out = cli("render", str(spec), "--frames-out", "tiff", "--delivery", "nowhere")
+    assert code == 2 and "--frames-out must be" in out and "nowhere" not in out
 
 
 def test_a_failed_write_leaves_the_previous_sequence_whole(shows, monkeypatch):
     """The folder is replaced as one: a write that fails half-way leaves the old folder and no partial one."""
     import reelforge.deliver.sequence as sequence
 
-    folder = renders(shows["b"]) / "s01e01_png"
+    folder = renders(shows["b"]) / "s01e01.png-sequence"
     before = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     calls = []
 
@@ -240,7 +249,7 @@ def test_a_failed_write_leaves_the_previous_sequence_whole(shows, monkeypatch):
         cli("render", str(shows["b"]), "--frames-out", "png", "--actor", "tester")
     assert failure.value.filename == str(folder) and failure.value.errno == 28
     assert {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
-    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".s01e01_png.")]
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".s01e01.png-sequence.")]
 
 
 @pytest.mark.parametrize("name", ["png", "exr", "exr-float"])
@@ -270,3 +279,105 @@ def test_each_frame_format_round_trips_exactly_and_an_edited_value_is_refused(tm
             exr.write(str(first))
     with pytest.raises(ValueError, match="edited"):
         read_8bit(fmt, first)
+
+
+def test_a_sequence_never_takes_a_named_deliverys_folder(tmp_path):
+    """A delivery may be named like a sequence folder once was (`s01e01_png`): its signed video stays, and the
+    sequence goes to `s01e01.png-sequence/` ('.' occurs in no id)."""
+    spec_data = small_spec(1)
+    spec_data["deliveries"] = {"s01e01_png": {"crf": 30}, "s01e01_exr": {"crf": 31}}
+    spec = write_spec(tmp_path / "show", spec_data)
+    code, out = cli("render", str(spec), "--frames-out", "png", "--actor", "tester")
+    assert code == 0, out
+    for name in ("s01e01_png", "s01e01_exr"):
+        assert (renders(spec) / name / "s01e01.mp4").is_file(), name
+    assert (renders(spec) / "s01e01.png-sequence" / MANIFEST).is_file()
+
+
+def test_something_in_the_sequences_place_that_is_no_sequence_is_said_and_left_alone(shows):
+    blocking = renders(shows["b"]) / "s01e01.exr-float-sequence"
+    blocking.mkdir()
+    (blocking / "notes.txt").write_text("mine", encoding="utf-8")
+    try:
+        code, out = cli("render", str(shows["b"]), "--frames-out", "exr-float", "--actor", "tester")
+        assert code == 2 and "Traceback" not in out, out
+        assert "s01e01.exr-float-sequence is in the way and is not a frame sequence (no manifest.json)" in out
+        assert (blocking / "notes.txt").read_text(encoding="utf-8") == "mine"
+        assert not [p for p in blocking.parent.iterdir() if p.name.startswith(".s01e01.exr-float-sequence.")]
+    finally:
+        shutil.rmtree(blocking)
+
+
+def test_shots_whose_ids_joined_with_underscores_agree_get_folders_and_files_of_their_own():
+    from types import SimpleNamespace
+
+    from reelforge.deliver.sequence import frame_file, shot_folder
+    from reelforge.media.sequence import FRAME_FORMATS
+
+    one = SimpleNamespace(scene_id="x_y", shot_id="z", take=None)
+    two = SimpleNamespace(scene_id="x", shot_id="y_z", take=None)
+    assert shot_folder(one) != shot_folder(two)
+    assert frame_file(one, "s01e01", 1001, FRAME_FORMATS["png"]) == "x_y.z/s01e01.x_y.z.1001.png"
+    assert frame_file(two, "s01e01", 1001, FRAME_FORMATS["png"]) == "x.y_z/s01e01.x.y_z.1001.png"
+
+
+def test_a_full_disk_during_an_exr_write_is_said_as_no_space_of_the_sequence_folder(shows, monkeypatch):
+    """OpenEXR reports a failed write as RuntimeError text: it becomes ENOSPC about the folder the user knows,
+    which `reelforge` says in one line (exit 3), not an internal error naming the hidden partial folder."""
+    import errno
+
+    import reelforge.media.sequence as media
+
+    class FullDisk:
+        def __init__(self, *args):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def write(self, path):
+            raise RuntimeError(f"Cannot write image file \"{path}\". No space left on device")
+
+    monkeypatch.setattr(media.OpenEXR, "File", FullDisk)
+    with pytest.raises(OSError) as failure:
+        media.write_exr(np.zeros((2, 2, 3), np.uint8), Path("frame.exr"))
+    assert failure.value.errno == errno.ENOSPC and failure.value.filename == "frame.exr"
+    with pytest.raises(OSError) as failure:  # in this process; `reelforge` says fault_message's line (exit 3)
+        cli("render", str(shows["b"]), "--frames-out", "exr-float", "--actor", "tester")
+    folder = renders(shows["b"]) / "s01e01.exr-float-sequence"
+    assert failure.value.errno == errno.ENOSPC and failure.value.filename == str(folder)
+    assert fault_message(failure.value).startswith(f"no space left on the disk writing {folder}: free some space")
+    assert not folder.exists() and not [p for p in folder.parent.iterdir() if ".exr-float-sequence." in p.name]
+
+
+def _production_beside(shows, root: Path, series: str | None = None, store: bool = False) -> Path:
+    """A production signing under production a's chain (as several productions share a studio's), with its own
+    series id (or a's) and an empty frame store (or none)."""
+    data = json.loads(shows["a"].read_text(encoding="utf-8"))
+    if series is not None:
+        data["series"]["id"] = series
+    spec = write_spec(root, data)
+    shutil.copytree(shows["a"].parent / ".reelforge" / "identity", root / ".reelforge" / "identity")
+    if store:
+        (root / ".reelforge" / "frames").mkdir()
+    return spec
+
+
+def test_a_sequence_of_another_production_under_the_same_chain_is_not_verified(shows, tmp_path):
+    other = _production_beside(shows, tmp_path / "other", series="another-show")
+    code, out = cli("verify", str(renders(shows["a"]) / "s01e01.png-sequence"), "--production", str(other))
+    assert code == 1, out
+    failed = [line for line in out.splitlines() if "FAILED" in line]
+    series = json.loads(shows["a"].read_text(encoding="utf-8"))["series"]["id"]
+    assert len(failed) == 1 and f"manifest.json is of production '{series}', not 'another-show'" in failed[0], out
+
+
+def test_verified_says_when_no_pixel_was_compared_because_the_store_no_longer_holds_the_frames(shows, tmp_path):
+    emptied = _production_beside(shows, tmp_path / "emptied", store=True)
+    code, out = cli("verify", str(renders(shows["a"]) / "s01e01.png-sequence"), "--production", str(emptied))
+    assert code == 0, out
+    (verified,) = [line for line in out.splitlines() if line.startswith("VERIFIED")]
+    assert "pixels not compared: the store no longer holds these frames" in verified

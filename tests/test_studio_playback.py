@@ -134,3 +134,23 @@ def test_the_review_page_includes_the_player_and_the_hookup(ana):
     assert f'data-source="/shots/{LIT}/playback.json"' in page and f'data-source="/shots/{LIT}/hookup.json"' in page
     assert '<script src="/static/player.js"' in page and "<script>" not in page and "style=" not in page
     assert ana.get("/static/player.js").status_code == 200 and ana.get("/static/player.css").status_code == 200
+
+
+def test_a_master_main_delivery_is_served_as_quicktime_and_plays_its_stored_frames(tmp_path):
+    """Browsers decode 8-bit 4:2:0 H.264, not ProRes: the review player shows a ProRes main delivery's stored frames,
+    and the file itself (downloaded, or opened by a player that can) is served as the MOV it is."""
+    from conftest import small_spec
+
+    data = small_spec(2)
+    data["delivery"] = {**data.get("delivery", {}), "format": "prores-422-hq"}
+    spec = small_production(tmp_path / "show", data)
+    result = render_production(RenderRequest(spec, actor="ana")).results[0]
+    with Catalog(ProductionPaths.for_spec(spec).catalog) as catalog:
+        newest = review.shot_versions(catalog, LIT)[0]
+        media = review_media.version_media(catalog, spec.parent, FrameStore(ProductionPaths.for_spec(spec).frames),
+                                           LIT, newest)
+    assert media.kind == "frames" and media.digests == tuple(newest.frame_hashes)
+    assert "Apple ProRes 422 HQ 10-bit 4:2:2, which browsers cannot play: playing its 2 stored frames" in media.note
+    with served(spec) as (_, _, ana):
+        response = ana.get(f"/media/{result.render_id}")
+    assert response.status_code == 200 and response.headers["content-type"] == "video/quicktime"

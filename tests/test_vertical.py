@@ -119,6 +119,13 @@ def test_a_square_frame_keeps_the_16_9_width_of_view_and_sees_more_above_and_bel
     assert np.isfinite(square_depth[-outside:]).all()
 
 
+def test_the_plan_view_and_the_camera_share_one_film_gate():
+    """The plan view's wedge and the previz camera see through the same gate: one constant, not two copies."""
+    from reelforge.previz import overview, raster
+
+    assert overview.GATE_MM is raster.GATE_MM
+
+
 def test_the_plan_view_wedge_and_depth_of_field_follow_the_vertical_frame(frames):
     wide, _, _ = frames["16:9"]
     tall, _, _ = frames["9:16"]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from reelforge.app.render_request import (
     RenderRefused,
     RenderRequest,
+    check_frames_out,
     chosen_deliveries,
     chosen_work,
     load_spec,
@@ -57,6 +58,7 @@ def plan_render(request: RenderRequest) -> RenderPlan:
     Every delivery the render would make is planned: a named delivery's shots are listed as
     `s01e01/sc01/sh01 (vertical)`, and one with the main delivery's frame only re-encodes its frames."""
     spec = request.spec
+    check_frames_out(request)
     production = with_model_override(load_spec(spec), spec, request.backend, request.checkpoint)
     runner = shot_runner(request.farm)
     paths = ProductionPaths.for_spec(spec)

@@ -54,7 +54,7 @@ from reelforge.spec.delivery import named_delivery
 from reelforge.spec.load import load_production, translation_warnings
 from reelforge.spec.model import BACKENDS, GENERATIVE_BACKENDS, Model
 from reelforge.store.catalog import MAIN, Catalog
-from reelforge.store.paths import ProductionBusy, ProductionPaths
+from reelforge.store.paths import SHOTS_DIR, TAKES_DIR, ProductionBusy, ProductionPaths
 from reelforge.store.shots import ShotStore
 from reelforge.trust.identity import CredentialsError
 
@@ -287,6 +287,15 @@ def refuse_unstored(episodes: list[EpisodePlan], job: ShotJob | None, store: Sho
                                 f"{episode.episode_id}`)")
 
 
+def check_frames_out(request: RenderRequest) -> None:
+    """An unknown --frames-out is refused before anything is planned (a render, or a dry run's plan)."""
+    if request.frames_out is not None:
+        try:
+            frame_format(request.frames_out)
+        except SequenceError as exc:
+            raise RenderRefused(str(exc)) from None
+
+
 def check_takes(request: RenderRequest) -> None:
     """Takes are whole renders of one shot, numbered 1 to MAX_TAKES; RenderRefused says what is wrong."""
     if not request.takes:
@@ -302,7 +311,7 @@ def check_takes(request: RenderRequest) -> None:
 
 def take_output(out_dir: Path, job: ShotJob, suffix: str = ".mp4") -> Path:
     """Where a take is delivered: takes/EPISODE/SCENE/SHOT/take-K.mp4 (or .mov) in the output folder."""
-    return out_dir / "takes" / job.episode_id / job.scene_id / job.shot_id / f"take-{take_number(job.take)}{suffix}"
+    return out_dir / TAKES_DIR / job.episode_id / job.scene_id / job.shot_id / f"take-{take_number(job.take)}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -369,6 +378,7 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
     called with every node's activity and each retry (farm/runner.py: `FarmStatus`).
     """
     spec = request.spec
+    check_frames_out(request)
     announce = announce or (lambda message: None)
     start = start or (lambda task, label, total: None)
     as_written = load_spec(spec)  # what the auto-commit records (the request's overrides are in the jobs)
@@ -386,11 +396,6 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
     chosen = chosen_languages(production, spec, request.languages, request.shot, warn)
     if request.burn_titles and not chosen:
         raise RenderRefused("--burn-titles needs --languages (the titles are drawn in each language)")
-    if request.frames_out is not None:
-        try:
-            frame_format(request.frames_out)
-        except SequenceError as exc:
-            raise RenderRefused(str(exc)) from None
     if request.burn_titles and (problems := burn_problems(production, paths.root, chosen)):  # before anything renders
         raise RenderRefused(str(SpecError(spec, problems)), plain=True)
     if request.assemble:
@@ -421,7 +426,8 @@ def render_production(request: RenderRequest, *, start: StartFn | None = None, p
             pipeline = held.enter_context(RenderPipeline(paths, encode_settings(production.delivery),
                                                          progress=progress, delivery=delivery, commit_id=commit_id,
                                                          runner=runner))
-            paths.remove_stale_temp_files(out_dir)  # left by a render that was killed
+            # left by a render that was killed, in the output folder and every declared delivery's
+            paths.remove_stale_temp_files(out_dir, [out_dir / name for name in production.deliveries])
             for chosen_delivery, episodes, job in work:
                 _render_delivery(pipeline, chosen_delivery, options[chosen_delivery.label], episodes, job,
                                  takes_of[chosen_delivery.label], request, chosen, outcome, start)
@@ -475,7 +481,7 @@ def _render_delivery(pipeline: RenderPipeline, chosen: ChosenDelivery, options: 
         # '.' cannot occur in ids, so two shot paths never map to one file name
         name = f"{job.shot_path.replace('/', '.')}.f{first:05d}-{stop:05d}{suffix}"
         full = pipeline.store.job(job.key).read_manifest()  # before: a whole-shot render files its own
-        result = pipeline.render_range(job, first, stop, out_dir / "shots" / name)
+        result = pipeline.render_range(job, first, stop, out_dir / SHOTS_DIR / name)
         outcome.range_matches, outcome.range_report = compare_with_full_render(full, job, result, first)
         outcome.results.append(result)
     else:

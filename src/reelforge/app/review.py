@@ -322,7 +322,8 @@ class Playable:
 
 
 def shot_video(catalog: Catalog, root: Path, shot_path: str, job_key: str | None = None) -> Playable | None:
-    """What to play for a shot: its newest whole-shot MP4, else the newest episode MP4 containing it.
+    """What to play for a shot: its newest whole-shot file, else the newest episode file containing it (MP4 or MOV:
+    app/review_media.py says whether a browser can play it).
 
     Of the version `job_key`, or else of the newest version that still has a playable file. An episode
     file comes with the shot's start and end in seconds, so a page can play just that part.

@@ -1,7 +1,9 @@
 """What the review player plays: each version's media, and a shot between its neighbours in the cut.
 
 A version plays from a file when one still holds it (a shot file, or the shot's part of an episode
-file: `review.shot_video` decides, with the same rules as the review page's video); an older version
+file: `review.shot_video` decides, with the same rules as the review page's video) and browsers can
+decode it (8-bit 4:2:0 H.264: a ProRes, DNxHR, HEVC, 10-bit or 4:2:2/4:4:4 main delivery plays its
+stored frames instead); an older version
 whose file was overwritten still has its frames in the store, so it plays as a sequence of stored
 frames; a version with neither says so. Every answer carries the fps and canvas the version was
 rendered at, so a player seeks to frame i at start + (i + 0.5) / fps: the middle of the frame, never
@@ -19,6 +21,8 @@ from pathlib import Path
 
 from reelforge.app import review
 from reelforge.app.status import ProductionStatus
+from reelforge.engine.record import recorded_encode_settings
+from reelforge.spec.formats import FORMATS
 from reelforge.store.catalog import Catalog
 from reelforge.store.frames import FrameStore
 from reelforge.store.schema import JobRecord, RenderRecord
@@ -59,7 +63,8 @@ def version_media(catalog: Catalog, root: Path, store: FrameStore, shot_path: st
     digests = tuple(version.frames_by_index())
     length = len(digests)
     video = review.shot_video(catalog, root, shot_path, version.job_key)
-    if video is not None:
+    unplayable = _not_for_browsers(catalog, video.render_id) if video is not None else None
+    if video is not None and unplayable is None:
         encoded_fps = video.fps or _encoded_fps(catalog, video.render_id) or fps
         where = (f"shot file of render #{video.render_id}" if video.kind == "shot"
                  else f"its part of the episode file of render #{video.render_id}")
@@ -68,9 +73,10 @@ def version_media(catalog: Catalog, root: Path, store: FrameStore, shot_path: st
                      end_seconds=video.end_seconds, digests=digests)
     stored = [digest for digest in digests if digest is not None and store.has(digest)]
     if stored:
+        why = (f"its file is {unplayable}, which browsers cannot play" if unplayable is not None
+               else "has no video file any more (a later render replaced it)")
         return Media(FRAMES, length, fps, width, height,
-                     f"v{version.number} has no video file any more (a later render replaced it): "
-                     f"playing its {len(stored)} stored frames", digests=digests)
+                     f"v{version.number} {why}: playing its {len(stored)} stored frames", digests=digests)
     return Media(NONE, length, fps, width, height,
                  f"v{version.number} has no playable file and no stored frames: render it again to see it",
                  digests=digests)
@@ -81,6 +87,20 @@ def _job_picture(catalog: Catalog, job_key: str) -> tuple[int, int, int]:
     with catalog.session() as session:
         job = json.loads(session.get(JobRecord, job_key).job_json)
     return job["fps"], job["canvas_width"], job["canvas_height"]
+
+
+def _not_for_browsers(catalog: Catalog, render_id: int) -> str | None:
+    """None when browsers play the render's file (8-bit 4:2:0 H.264); else what it is ('Apple ProRes 422 HQ
+    10-bit 4:2:2'). HEVC counts as unplayable: Chromium plays it only where the system decodes it."""
+    with catalog.session() as session:
+        record = session.get(RenderRecord, render_id)
+        encode_json = record.encode_json if record is not None else None
+    if encode_json is None:
+        return None
+    settings = recorded_encode_settings(encode_json)
+    if (settings.format, settings.bit_depth, settings.chroma) == ("h264", 8, "4:2:0"):
+        return None
+    return f"{FORMATS[settings.format].label} {settings.bit_depth}-bit {settings.chroma}"
 
 
 def _encoded_fps(catalog: Catalog, render_id: int) -> int | None:

@@ -3,7 +3,9 @@
 In this order, each failure one line:
 1. the signature: `manifest.signature.json` signs exactly `manifest.json`, by a certificate chain that
    leads to the production's trust anchor (a changed manifest, or a signature that is not the
-   production's, stops here: nothing else in the folder can be trusted);
+   production's, stops here: nothing else in the folder can be trusted); and the manifest is of the
+   production verify runs against (a studio chain signs for several productions: its signature
+   alone does not say which);
 2. the files: every file the manifest lists is there with its SHA-256, and no other file is;
 3. with the production's store at hand, the pixels: each frame decodes to exactly the stored frame the
    manifest names (PNG: V // 257, every V a multiple of 257; EXR: each value one of the 256 linear
@@ -61,8 +63,20 @@ class SequenceReport:
                 f"shots, {image.get('frames_out')} ({image.get('pixel_type')})")
 
 
-def verify_sequence(folder: Path, anchor_pem: bytes | None, store: ShotStore | None = None) -> SequenceReport:
-    """Check the sequence in `folder` against `anchor_pem` (and `store`'s frames and job records, if given)."""
+def production_id(spec: Path) -> str | None:
+    """The series id a production's spec names (read as plain JSON: a spec broken elsewhere still says it); None
+    when there is no readable spec."""
+    try:
+        series = json.loads(Path(spec).read_bytes()).get("series")
+        return str(series["id"]) if isinstance(series, dict) and isinstance(series.get("id"), str) else None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def verify_sequence(folder: Path, anchor_pem: bytes | None, store: ShotStore | None = None,
+                    production: str | None = None) -> SequenceReport:
+    """Check the sequence in `folder` against `anchor_pem` (and `store`'s frames and job records, if given), as a
+    sequence of the production whose series id is `production` (None: whichever the manifest names)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise NotASequence(f"{folder}: no such folder" if not folder.exists() else f"{folder} is not a folder")
@@ -86,6 +100,10 @@ def verify_sequence(folder: Path, anchor_pem: bytes | None, store: ShotStore | N
         return report
     report.signer, report.at = check.signer, str(record["at"])
     report.manifest = manifest = _parse(manifest_bytes, manifest_path)
+    if production is not None and manifest.get("production") != production:
+        report.problems.append(f"{MANIFEST} is of production {manifest.get('production')!r}, not {production!r} (the "
+                               "production checked against): verify it with --production of its own production")
+        return report
     fmt = FRAME_FORMATS[manifest["image"]["frames_out"]]
     listed = {entry["file"]: (shot, entry) for shot in manifest["shots"] for entry in shot["frames"]}
     report.frames = len(listed)

@@ -71,9 +71,9 @@ def render(
     actor: Annotated[str | None, typer.Option(help="who is rendering, for the records (default: "
                                                    "$REELFORGE_ACTOR or your login)")] = None,
     languages: Annotated[str | None, typer.Option(help="also deliver these languages, e.g. en,fr,ja: per language "
-                                                       "EPISODE.LANG.mp4 (the same picture with subtitles, titles "
+                                                       "EPISODE.LANG.mp4 or .mov (the same picture with subtitles, titles "
                                                        "and chapters as text) and .vtt/.srt files")] = None,
-    burn_titles: Annotated[bool, typer.Option("--burn-titles", help="with --languages: also EPISODE.LANG.burned.mp4, "
+    burn_titles: Annotated[bool, typer.Option("--burn-titles", help="with --languages: also EPISODE.LANG.burned.mp4 (or .mov), "
                                                                     "the titles drawn into the picture (re-encoded)")]
     = False,
     farm: Annotated[str | None, typer.Option(help="render the shots on a Ray farm: --farm alone starts one on this "

@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from reelforge.app.checked_records import find_marked
 from reelforge.app.render_request import RENDER_INPUT_ERRORS
-from reelforge.app.verify_sequence import NotASequence, SequenceReport, verify_sequence
+from reelforge.app.verify_sequence import NotASequence, SequenceReport, production_id, verify_sequence
 from reelforge.cli.console import console, errors, fail, find_production, load_or_exit, production_option, shown
 from reelforge.deliver.options import DeliveryError, signing_identity
 from reelforge.media.watermark import WatermarkError, WatermarkSpec, apply_watermark
@@ -42,7 +42,7 @@ def _say(text: str, markup: bool = True) -> None:
 
 
 @credentials_app.command("show")
-def credentials_show(file: Annotated[Path, typer.Argument(help="a signed MP4 or PNG")],
+def credentials_show(file: Annotated[Path, typer.Argument(help="a signed MP4, MOV or PNG")],
                      as_json: Annotated[bool, typer.Option("--json", help="the manifest as JSON")] = False) -> None:
     """Print a file's Content Credentials readably (exit 1 if it has none)."""
     try:
@@ -64,7 +64,7 @@ def credentials_show(file: Annotated[Path, typer.Argument(help="a signed MP4 or 
 
 @credentials_app.command("verify")
 def credentials_verify(
-    file: Annotated[Path, typer.Argument(help="a signed MP4 or PNG, or a frame sequence folder")],
+    file: Annotated[Path, typer.Argument(help="a signed MP4, MOV or PNG, or a frame sequence folder")],
     trust: Annotated[Path | None, typer.Option(help="trust anchor PEM (default: the production's root)")] = None,
     production_identity: Annotated[Path | None, typer.Option(help="a production's identity folder")] = None,
 ) -> None:
@@ -227,7 +227,7 @@ def verify_sequence_folder(folder: Path, production: Path | None, frames: str | 
     if anchor is None:
         raise fail(f"{paths.root} has no signing identity (no trust anchor to check a signature against)")
     store = ShotStore.of(paths) if paths.frames.is_dir() else None
-    _check_sequence(folder, anchor, store, f"{paths.root} has no frame store")
+    _check_sequence(folder, anchor, store, f"{paths.root} has no frame store", production_id(paths.spec))
 
 
 def _sequence_credentials(folder: Path, trust: Path | None, production_identity: Path | None) -> NoReturn:
@@ -246,9 +246,10 @@ def _sequence_credentials(folder: Path, trust: Path | None, production_identity:
                     "production's store")
 
 
-def _check_sequence(folder: Path, anchor: Path, store: ShotStore | None, no_store: str) -> NoReturn:
+def _check_sequence(folder: Path, anchor: Path, store: ShotStore | None, no_store: str,
+                    production: str | None = None) -> NoReturn:
     try:
-        report = verify_sequence(folder, load_anchor(anchor), store)
+        report = verify_sequence(folder, load_anchor(anchor), store, production)
     except (NotASequence, CredentialsError) as exc:
         raise fail(str(exc)) from None
     _say(f"verify {escape(str(folder))}" + (f": {escape(report.summary)}" if report.manifest else ""))
@@ -265,9 +266,21 @@ def _check_sequence(folder: Path, anchor: Path, store: ShotStore | None, no_stor
     if not report.ok:
         _say(f"[bold red]NOT VERIFIED[/]: {len(report.problems)} problem(s)")
         raise typer.Exit(1)
-    _say("[bold green]VERIFIED[/]: signed by the production, every file as signed"
-         + (", every frame the stored one" if report.pixels_checked == report.frames else ""))
+    _say("[bold green]VERIFIED[/]: " + escape(_verified_line(report, store, no_store)))
     raise typer.Exit(0)
+
+
+def _verified_line(report: SequenceReport, store: ShotStore | None, no_store: str) -> str:
+    """What was proven: the signature and files always; the pixels only as far as the store still holds frames."""
+    said = "signed by the production, every file as signed"
+    if report.pixels_checked == report.frames:
+        return said + ", every frame the stored one"
+    if store is None:
+        return f"{said}; pixels not compared ({no_store})"
+    if report.pixels_checked == 0:
+        return f"{said}; pixels not compared: the store no longer holds these frames"
+    return (f"{said}; {report.pixels_checked} of {report.frames} frames compared with the store (it no longer holds "
+            "the others)")
 
 
 def _pixels_line(report: SequenceReport) -> str:

@@ -14,11 +14,12 @@ beside it. Text missing in a language falls back to the source language (`reelfo
 warns about it). Delivering a language later needs no re-encode: the picture is re-joined from
 the stored segments by stream copy, and a new text track costs a mux.
 
-    renders/s01e01.mp4      the picture (as without --languages)
-    renders/s01e01.fr.mp4   the same video packets + French subtitles, titles, chapters
+    renders/s01e01.mp4      the picture (as without --languages; .mov for a ProRes or DNxHR master)
+    renders/s01e01.fr.mp4   the same video packets + French subtitles, titles, chapters (.fr.mov beside a .mov)
     renders/s01e01.fr.vtt   renders/s01e01.fr.srt
     renders/s01e01.fr.burned.mp4   with --burn-titles: the titles drawn into the picture (re-encoded by
-                                   the watermark's ffmpeg recipe), subtitles and chapters as text
+                                   the watermark's ffmpeg recipe in the delivery's own format),
+                                   subtitles and chapters as text
 
 A language delivery is in the picture's container (`.mov` beside a ProRes master). Burned titles are
 drawn with the language's font (spec/fonts.py: `delivery.fonts`, default the bundled DejaVu Sans Bold),

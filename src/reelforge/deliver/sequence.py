@@ -1,16 +1,21 @@
 """A delivered frame sequence: a folder per episode (or clip), a folder per shot of numbered frames, a signed manifest.
 
 `reelforge render --frames-out png|exr|exr-float` writes one beside each delivered video, named
-after it and the file type (`_png`, `_exr`: a folder, never taken for a file of that type):
+after it and the frame format (`.png-sequence`, `.exr-sequence`, `.exr-float-sequence`: a folder, never
+taken for a file of that type):
 
     renders/s01e01.mp4
-    renders/s01e01_exr/
+    renders/s01e01.exr-sequence/
         manifest.json              every frame: its number, the store's frame hash, the file's SHA-256
         manifest.signature.json    the manifest's signature, with the certificate chain that made it
-        sc01_sh01/
-            s01e01_sc01_sh01.1001.exr
-            s01e01_sc01_sh01.1002.exr …
-        sc01_sh02/ …
+        sc01.sh01/
+            s01e01.sc01.sh01.1001.exr
+            s01e01.sc01.sh01.1002.exr …
+        sc01.sh02/ …
+
+Names are joined with '.', which no id can contain: a sequence folder never takes a named delivery's
+folder (`renders/<name>/`), and no two shots share a folder or a file name (an '_' would: scene `x_y`
+shot `z` and scene `x` shot `y_z`).
 
 A shot's frames are numbered from 1001 (frame 0 of the shot is 1001), padded to four digits: the
 convention compositing and grading tools expect (room for handles before the first frame, and a
@@ -28,7 +33,8 @@ log's checkpoints, ES256 or Ed25519) over `reelforge frame sequence / SHA-256 of
 time`, made and checked as the change log's checkpoints are (records/changelog.py).
 
 The folder is written under a hidden temporary name in the same place and renamed into place when
-complete: a reader sees the previous folder, none, or the whole new one.
+complete: a reader sees the previous folder, none, or the whole new one. Only a folder with a
+manifest (a sequence) is ever replaced: anything else in the way is said, never removed.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from reelforge.records.changelog import SignatureCheck, check_signature, sign_bo
 from reelforge.store.catalog import utc_now
 from reelforge.store.frames import CorruptFrame, FrameStore
 from reelforge.store.hashing import file_sha256
+from reelforge.store.paths import SEQUENCE_SUFFIX, SEQUENCE_WORK
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.signature.json"
@@ -62,7 +69,7 @@ NUMBERING = ("file number = 1001 + the frame's index in its shot (the post-produ
              "handles before the first frame)")
 SOURCE = ("the render's 8-bit RGB frames from the production's store (frame_hash: SHA-256 of the raw RGB24 "
           "pixels, as the render recorded them), converted exactly; no visible watermark, no invisible mark")
-PARTIAL, OLD = "partial", "old"  # hidden folders beside the sequence while it is written and replaced
+PARTIAL, OLD = SEQUENCE_WORK  # hidden folders beside the sequence while it is written and replaced (swept by renders)
 WRITERS = 4  # frames converted at once (zlib and OpenEXR release the GIL) ...
 WRITE_BUDGET = 1 << 30  # ... while their working copies (≈ 8 bytes a pixel channel) fit 1 GiB: one at a time at 8K
 
@@ -87,8 +94,9 @@ def frame_format(name: str) -> FrameFormat:
 
 
 def sequence_folder(video: Path, fmt: FrameFormat) -> Path:
-    """Where the sequence of a delivered video goes: beside it, named after it and the file type (s01e01_exr)."""
-    return video.with_name(f"{video.stem}_{fmt.suffix.lstrip('.')}")
+    """Where the sequence of a delivered video goes: beside it, named after it and the frame format
+    (s01e01.exr-sequence; take-2.png-sequence beside takes/…/take-2.mp4)."""
+    return video.with_name(f"{video.stem}.{fmt.name}{SEQUENCE_SUFFIX}")
 
 
 def deliver_sequences(results: Iterable, fmt_name: str, frames: FrameStore, identity, production: str
@@ -106,6 +114,7 @@ def write_sequence(folder: Path, frames: FrameStore, fmt: FrameFormat, *, produc
     """Write the frames of `shots` as `fmt` into `folder` (replacing it as one), with the signed manifest."""
     folder = Path(folder)
     _sweep(folder)
+    _refuse_other(folder)  # before any frame is written; _replace checks again
     temp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.{PARTIAL}-"))
     try:
         manifest = _write_frames(temp, frames, fmt, shots, episode, episode_timeline)
@@ -126,14 +135,14 @@ def write_sequence(folder: Path, frames: FrameStore, fmt: FrameFormat, *, produc
 
 
 def shot_folder(job) -> str:
-    """'sc01_sh01': the shot's folder inside the sequence."""
-    return f"{job.scene_id}_{job.shot_id}"
+    """'sc01.sh01': the shot's folder inside the sequence ('.' occurs in no id: no two shots share one)."""
+    return f"{job.scene_id}.{job.shot_id}"
 
 
 def frame_file(job, episode: str, number: int, fmt: FrameFormat) -> str:
-    """'sc01_sh01/s01e01_sc01_sh01.1001.exr' (a take other than the first adds '_take2')."""
-    take = f"_take{job.take}" if job.take else ""
-    return f"{shot_folder(job)}/{episode}_{job.scene_id}_{job.shot_id}{take}.{number:0{PADDING}d}{fmt.suffix}"
+    """'sc01.sh01/s01e01.sc01.sh01.1001.exr' (a take other than the first adds '.take2')."""
+    take = f".take{job.take}" if job.take else ""
+    return f"{shot_folder(job)}/{episode}.{job.scene_id}.{job.shot_id}{take}.{number:0{PADDING}d}{fmt.suffix}"
 
 
 def _write_frames(temp: Path, frames: FrameStore, fmt: FrameFormat, shots: Sequence, episode: str,
@@ -193,10 +202,21 @@ def _sweep(folder: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
+def _refuse_other(folder: Path) -> bool:
+    """Whether a sequence is at `folder` (to be replaced); SequenceError when something else is."""
+    if not (folder.exists() or folder.is_symlink()):
+        return False
+    if folder.is_symlink() or not folder.is_dir() or not (folder / MANIFEST).is_file():
+        raise SequenceError(f"{folder} is in the way and is not a frame sequence (no {MANIFEST}): move it away, "
+                            "then render again")
+    return True
+
+
 def _replace(temp: Path, folder: Path) -> None:
-    """Rename the finished `temp` to `folder`; a previous sequence there is moved aside first, then removed."""
+    """Rename the finished `temp` to `folder`; a previous sequence there is moved aside first, then removed.
+    SequenceError when something other than a sequence (no manifest.json: a file, someone's folder) is there."""
     old = None
-    if folder.exists():
+    if _refuse_other(folder):
         old = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.{OLD}-")) / folder.name
         os.rename(folder, old)
     try:

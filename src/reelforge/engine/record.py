@@ -22,6 +22,7 @@ from reelforge.engine.shot import encode_record
 from reelforge.media.encode import EncodeSettings
 from reelforge.records.render_log import last_job_keys, log_render
 from reelforge.records.versions import link_render
+from reelforge.spec.delivery import Delivery
 from reelforge.store.catalog import MAIN, Catalog, utc_now
 from reelforge.store.schema import (
     DeliveryMarkKey,
@@ -46,9 +47,12 @@ def delivery_record(settings: EncodeSettings, name: str | None) -> dict:
 
 def recorded_encode_settings(encode_json: str) -> EncodeSettings:
     """The encode settings a render recorded (its encode_json, as `record_render` writes it). A render recorded
-    before formats existed has no format, bit depth or chroma: it was H.264 8-bit 4:2:0, the defaults."""
-    return EncodeSettings(**{name: value for name, value in json.loads(encode_json).items()
-                             if name in EncodeSettings.__dataclass_fields__})
+    before formats existed has no format, bit depth or chroma: it was H.264 8-bit 4:2:0, the defaults. A master
+    (ProRes, DNxHR) records no crf or preset, which it ignores: the spec's defaults stand in."""
+    recorded = json.loads(encode_json)
+    unrecorded = {name: Delivery.model_fields[name].default for name in ("crf", "preset") if name not in recorded}
+    return EncodeSettings(**unrecorded, **{name: value for name, value in recorded.items()
+                                           if name in EncodeSettings.__dataclass_fields__})
 
 
 def record_render(catalog: Catalog, result, options: DeliveryOptions, started_at: str, settings: EncodeSettings,

@@ -1,1 +1,2 @@
-"""Frames into bytes: BT.709 RGB→YUV, H.264 segments and their joins, the watermark and subtitle recipes, contact sheets."""
+"""Frames into bytes: BT.709 RGB→YUV, segments of every delivery format (H.264, HEVC, ProRes, DNxHR) and their
+joins, frame sequences, the watermark and subtitle recipes, contact sheets."""

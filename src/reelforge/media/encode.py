@@ -167,7 +167,10 @@ class EncodeSettings:
 
         The encode code's own hash joins them in the segment key (engine/shot.py: `segment_key`).
         """
-        return {**asdict(self), "codec": self.codec, "container": self.container, "pix_fmt": self.pix_fmt,
+        fields = asdict(self)
+        if FORMATS[self.format].master:  # ProRes and DNxHR take no crf or preset: a change to them re-encodes nothing
+            del fields["crf"], fields["preset"]
+        return {**fields, "codec": self.codec, "container": self.container, "pix_fmt": self.pix_fmt,
                 "profile": self.profile, "codec_tag": self.codec_tag, "options": self.codec_options(),
                 "av": av.__version__, "libavcodec": ".".join(map(str, av.library_versions["libavcodec"])),
                 "libavformat": ".".join(map(str, av.library_versions["libavformat"])),

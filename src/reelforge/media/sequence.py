@@ -23,6 +23,8 @@ exact image of 8-bit levels (an edited file), which is what `verify` compares wi
 
 from __future__ import annotations
 
+import errno
+import os
 import struct
 import zlib
 from dataclasses import dataclass
@@ -62,12 +64,13 @@ class FrameFormat:
                     "colour": {"primaries": "BT.709", "white": "D65", "transfer": "BT.709 (displayed with the "
                                "BT.1886 EOTF, gamma 2.4)", "range": "full", "png_cicp": list(PNG_CICP),
                                "png_gama": PNG_GAMMA},
-                    "compression": f"zlib level {PNG_ZLIB_LEVEL}, filter Up"}
+                    "compression": f"zlib level {PNG_ZLIB_LEVEL}, filter Up",
+                    "zlib": zlib.ZLIB_RUNTIME_VERSION}  # the bytes depend on it (the pixels do not)
         return {"file": "OpenEXR", "channels": "RGB", "pixel_type": self.pixel_type,
                 "from_8bit": f"linear = (v / 255) ^ {EXR_GAMMA}, rounded to {self.pixel_type}",
                 "colour": {"primaries": "BT.709", "white": "D65", "transfer": EXR_TRANSFER,
                            "color_interop_id": EXR_INTEROP_ID, "chromaticities": [c for xy in REC709_XY for c in xy]},
-                "compression": EXR_COMPRESSION}
+                "compression": EXR_COMPRESSION, "openexr": OpenEXR.__version__}  # the bytes depend on it
 
 
 FRAME_FORMATS = {f.name: f for f in (FrameFormat("png", ".png", "uint16"), FrameFormat("exr", ".exr", "half"),
@@ -144,8 +147,13 @@ def exr_header() -> dict:
 def write_exr(frame: np.ndarray, path: Path, pixel_type: str = "half") -> None:
     """An EXR of an 8-bit frame: linear Rec.709 light ((v/255)^2.4) as RGB `half` or `float`, ZIP."""
     pixels = _linear_levels(pixel_type)[np.asarray(frame, np.uint8)]
-    with OpenEXR.File(exr_header(), {"RGB": pixels}) as out:
-        out.write(str(path))
+    try:
+        with OpenEXR.File(exr_header(), {"RGB": pixels}) as out:
+            out.write(str(path))
+    except RuntimeError as exc:  # OpenEXR says a failed write in words: an OSError, as every other write failure
+        text = str(exc)
+        code = errno.ENOSPC if "No space left" in text else errno.EIO
+        raise OSError(code, os.strerror(code), str(path)) from exc
 
 
 def read_exr(path: Path) -> tuple[dict, np.ndarray]:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from reelforge.plan.framing import framing_span
 from reelforge.previz.blocking import BlockingTimeline
 from reelforge.previz.camera import camera_path
+from reelforge.previz.raster import GATE_MM  # focal in pixels = focal_mm / 36 * the canvas's long side
 from reelforge.spec.ground import Ground
 
 if TYPE_CHECKING:
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from reelforge.plan.jobs import ShotJob
 
 
-GATE_MM = 36.0  # as previz/raster.py: focal in pixels = focal_mm / 36 * the canvas's long side
 MARGIN_M = 1.0  # around everything the plan shows
 CONTEXT_M = 4.0  # how far beyond the action the plan reaches to show the set around it
 WEDGE_MIN_M, WEDGE_MAX_M = 2.0, 12.0  # how far the field-of-view wedge reaches (clamped aim distance)

@@ -26,6 +26,8 @@ RESOLUTIONS = ("1080p", "4k", "8k")
 CHROMAS = ("4:2:0", "4:2:2", "4:4:4")
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
 FPS_VALUES = (24, 25, 30)
+# A named delivery goes to renders/<name>/: these names are folders of renders/ already (shot ranges, takes).
+OUTPUT_FOLDERS = {"shots": "shot renders (--shot)", "takes": "takes (--takes)"}
 MAIN_DELIVERY = "main"  # `reelforge render --delivery main`: the production's own `delivery`, never a named one
 
 # The delivered frame, (width, height), by shape and resolution: the short side is 1080, 2160 or 4320.

@@ -21,6 +21,7 @@ from reelforge.spec.camera import Camera, check_cameras, raise_at
 from reelforge.spec.character import Character, Wardrobe  # noqa: F401 (re-exported)
 from reelforge.spec.delivery import (  # noqa: F401 (re-exported)
     MAIN_DELIVERY,
+    OUTPUT_FOLDERS,
     Delivery,
     NamedDelivery,
     VisibleWatermark,
@@ -243,6 +244,11 @@ class Production(Strict):
                 problems.append((("deliveries", name), named.model_dump(exclude_none=True),
                                  f"'{MAIN_DELIVERY}' names the main delivery (`reelforge render --delivery "
                                  f"{MAIN_DELIVERY}`): give this one another name, e.g. 'master' or 'vertical'"))
+                continue
+            if name in OUTPUT_FOLDERS:
+                problems.append((("deliveries", name), named.model_dump(exclude_none=True),
+                                 f"'{name}' is the folder of renders/ that {OUTPUT_FOLDERS[name]} go to: give this "
+                                 "delivery another name, e.g. 'master' or 'vertical'"))
                 continue
             try:
                 named_delivery(self.delivery, named)

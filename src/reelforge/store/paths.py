@@ -7,11 +7,12 @@ catalog, kept assets, the signing identity, uploads and the render lock.
 from __future__ import annotations
 
 import fcntl
+import fnmatch
 import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,11 @@ UPLOAD_INCOMING_PREFIX, UPLOAD_INCOMING_SUFFIX = ".incoming-", ".part"
 UPLOAD_CLAIMING_PREFIX, CLAIM_STALE_S = ".claiming-", 60.0
 # What studios before issue 16 kept an upload as (<sha256><suffix>): nothing reads them, so they are swept too.
 LEGACY_UPLOAD_NAME = re.compile(r"[0-9a-f]{64}\.(mp4|mov|mkv|webm|avi|ts|bin)")
+# Where a render writes beside its episodes: shot ranges in shots/, takes in takes/EPISODE/SCENE/SHOT/.
+SHOTS_DIR, TAKES_DIR, TAKES_DEPTH = "shots", "takes", 3
+# A frame sequence folder is named <video stem>.<format>-sequence ('.' is in no id: it never takes a delivery's
+# folder); it is written as .<folder>.partial-* and the one it replaces moved to .<folder>.old-* (deliver/sequence.py).
+SEQUENCE_SUFFIX, SEQUENCE_WORK = "-sequence", ("partial", "old")
 LOCK_POLL_S = 0.05  # how often a command that may wait for the lock tries again
 
 
@@ -110,12 +116,13 @@ class ProductionPaths:
                 return cls(parent / SPEC_NAME)
         return None
 
-    def remove_stale_temp_files(self, out_dir: Path) -> int:
+    def remove_stale_temp_files(self, out_dir: Path, delivery_dirs: Iterable[Path] = ()) -> int:
         """Delete temporary files a killed render, upload or identity creation left behind (call only while
-        holding the lock)."""
-        patterns = [(out_dir, ".*.tmp-*"), (out_dir / "shots", ".*.tmp-*"), (self.segments, ".*.tmp-*"),
-                    (self.segments, f"{WORK_PREFIX}*"), (self.frames, "*/.*.tmp-*"), (self.jobs, "*/*/.*.tmp-*")]
-        removed = 0
+        holding the lock): in the output folder and each named delivery's (`delivery_dirs`), their shots/ and
+        takes/ trees too, the hidden files of atomic writes and the hidden folders of frame sequences."""
+        removed = sum(_remove_render_work(folder) for folder in dict.fromkeys([Path(out_dir), *delivery_dirs]))
+        patterns = [(self.segments, ".*.tmp-*"), (self.segments, f"{WORK_PREFIX}*"), (self.frames, "*/.*.tmp-*"),
+                    (self.jobs, "*/*/.*.tmp-*")]
         for folder, pattern in patterns:
             if folder.is_dir():
                 for stale in folder.glob(pattern):
@@ -172,6 +179,45 @@ class ProductionPaths:
             yield
         finally:
             os.close(fd)
+
+
+def _remove_render_work(out: Path) -> int:
+    """Remove what killed writers left in a delivery folder `out`, its shots/ and its takes/EPISODE/SCENE/SHOT/
+    folders: files named as atomic writes name them, folders named as frame sequences are written and replaced.
+    Nothing else is touched, and no link is followed below `out` (one of those names that is a link: the link goes)."""
+    folders = [out, out / SHOTS_DIR, *_folders_below(out / TAKES_DIR, TAKES_DEPTH)]
+    removed = 0
+    for folder in folders:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:  # not there (or not a folder): nothing was left in it
+            continue
+        for entry in entries:
+            if fnmatch.fnmatchcase(entry.name, ".*.tmp-*") and not entry.is_dir(follow_symlinks=False):
+                Path(entry.path).unlink(missing_ok=True)
+            elif any(fnmatch.fnmatchcase(entry.name, f".*{SEQUENCE_SUFFIX}.{work}-*") for work in SEQUENCE_WORK):
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    Path(entry.path).unlink(missing_ok=True)
+            else:
+                continue
+            removed += 1
+    return removed
+
+
+def _folders_below(root: Path, depth: int) -> list[Path]:
+    """The real folders exactly `depth` levels below `root` (links not followed)."""
+    level = [root]
+    for _ in range(depth):
+        below = []
+        for folder in level:
+            try:
+                below += [Path(e.path) for e in os.scandir(folder) if e.is_dir(follow_symlinks=False)]
+            except OSError:
+                continue
+        level = below
+    return level
 
 
 def _holder(fd: int) -> str:

@@ -1,7 +1,9 @@
 """Encoded shot segments under `.reelforge/segments/`, by segment key, each with its recorded SHA-256.
 
-A segment is a shot's frames encoded as one closed H.264 MP4 (media/encode.py); its key fixes
-the frames, the encode settings and the encode code (engine/shot.py: `segment_key`), so an
+A segment is a shot's frames encoded as one closed segment in the delivery's format and container
+(H.264 or HEVC MP4, ProRes or DNxHR MOV: media/encode.py); its file name ends `.mp4` whatever its
+container, since the join (concat) reads the container from the file itself, not from its name. Its
+key fixes the frames, the encode settings and the encode code (engine/shot.py: `segment_key`), so an
 episode is re-joined from stored segments without encoding anything again. `<key>.json`
 beside each segment records the bytes' hash: a segment that no longer matches it is encoded
 again from the stored frames, never joined into a delivery.

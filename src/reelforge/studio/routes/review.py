@@ -139,11 +139,16 @@ def _recorded_file(request: Request, render_id: str, find) -> Path:
             raise _refuse(exc) from None
 
 
+VIDEO_TYPES = {".mp4": "video/mp4", ".mov": "video/quicktime"}  # by the delivered file's container
+
+
 @router.get("/media/{render_id}")
 def media(request: Request, render_id: str) -> FileResponse:
-    """A delivered MP4 by catalog render id (Range requests give 206: the player seeks without downloading)."""
+    """A delivered video by catalog render id (Range requests give 206: the player seeks without downloading),
+    typed by its container: a master's MOV is video/quicktime."""
     path = _recorded_file(request, render_id, review.delivered_file)
-    return FileResponse(path, media_type="video/mp4", headers={"cache-control": "private, no-cache"})
+    return FileResponse(path, media_type=VIDEO_TYPES.get(path.suffix.lower(), "video/mp4"),
+                        headers={"cache-control": "private, no-cache"})
 
 
 @router.get("/media/{render_id}/subtitles.vtt")
