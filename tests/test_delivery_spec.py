@@ -50,6 +50,13 @@ def problem_lines(lines: list[str]) -> list[str]:
     ({"deliveries": {"Vertical Cut": {"aspect_ratio": "9:16"}}}, "$.deliveries['Vertical Cut']",
      "did you mean 'vertical-cut'?"),
     ({"deliveries": {"vertical": {"aspect": "9:16"}}}, "$.deliveries.vertical.aspect", ""),
+    # what people call the choices: a case, the lines of a resolution, a codec's family or encoder name
+    ({"delivery": {"resolution": "8K"}}, "$.delivery.resolution", "did you mean '8k'?"),
+    ({"delivery": {"resolution": "2160p"}}, "$.delivery.resolution", "did you mean '4k'?"),
+    ({"delivery": {"format": "ProRes"}}, "$.delivery.format", "did you mean 'prores-422-hq'?"),
+    ({"delivery": {"format": "dnxhd"}}, "$.delivery.format", "did you mean 'dnxhr-hqx'?"),
+    ({"deliveries": {"web": {"format": "h265"}}}, "$.deliveries.web.format", "did you mean 'hevc'?"),
+    ({"delivery": {"aspect_ratio": "9x16"}}, "$.delivery.aspect_ratio", "did you mean '9:16'?"),
 ])
 def test_validate_names_the_json_path_of_a_bad_delivery_in_one_line(tmp_path, fields, path, words):
     code, lines = validate(tmp_path, **fields)

@@ -30,6 +30,15 @@ FPS_VALUES = (24, 25, 30)
 OUTPUT_FOLDERS = {"shots": "shot renders (--shot)", "takes": "takes (--takes)"}
 MAIN_DELIVERY = "main"  # `reelforge render --delivery main`: the production's own `delivery`, never a named one
 
+# What people call a choice, for `validate`'s "did you mean": a resolution by its lines, a codec by its
+# family or encoder name (a value that only differs in case is suggested without this table).
+SPOKEN_NAMES = {"2160p": "4k", "uhd": "4k", "4320p": "8k", "fhd": "1080p", "hd": "1080p",
+                "prores": "prores-422-hq", "prores 422 hq": "prores-422-hq", "prores422hq": "prores-422-hq",
+                "prores_ks": "prores-422-hq", "prores 4444": "prores-4444", "dnxhr": "dnxhr-hqx",
+                "dnxhd": "dnxhr-hqx", "avid dnxhr hqx": "dnxhr-hqx", "h265": "hevc", "h.265": "hevc",
+                "x265": "hevc", "libx265": "hevc", "h.264": "h264", "x264": "h264", "libx264": "h264",
+                "avc": "h264", "9x16": "9:16", "16x9": "16:9", "1x1": "1:1", "vertical": "9:16", "square": "1:1"}
+
 # The delivered frame, (width, height), by shape and resolution: the short side is 1080, 2160 or 4320.
 SIZES: dict[tuple[str, str], tuple[int, int]] = {
     ("16:9", "1080p"): (1920, 1080), ("16:9", "4k"): (3840, 2160), ("16:9", "8k"): (7680, 4320),

@@ -27,6 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from reelforge.spec.base import ID_PATTERN, short_text
+from reelforge.spec.delivery import SPOKEN_NAMES
 
 # A location inside a JSON document: object keys and list indexes, root first.
 Loc = tuple[str | int, ...]
@@ -586,7 +587,11 @@ def _literal_message(expected: str, value: Any) -> str:
         return f"must be {expected}, got {got}"
     message = f"must be one of {', '.join(repr(n) if not _is_number(n) else n for n in names)}, got {got}"
     if isinstance(value, str):
-        close = difflib.get_close_matches(value, names, n=1, cutoff=0.6)
+        spoken = value.strip().lower()
+        by_case = {name.lower(): name for name in names}
+        close = [by_case[spoken]] if spoken in by_case else (
+            [SPOKEN_NAMES[spoken]] if SPOKEN_NAMES.get(spoken) in names else
+            difflib.get_close_matches(value, names, n=1, cutoff=0.6))
         if close:
             message += f"; did you mean '{close[0]}'?"
     return message
