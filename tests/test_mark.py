@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import random
+import sqlite3
 from fractions import Fraction
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import shorten, small_spec
+from conftest import cli, shorten, small_spec, write_spec
 
 from reelforge.plan.jobs import plan
 from reelforge.previz.raster import render_frames
@@ -79,7 +80,11 @@ def crop(frames, fraction: float = 0.10, anchor=(0.7, 0.3)):
     return [np.ascontiguousarray(f[y0:y0 + h, x0:x0 + w]) for f in frames]
 
 
-def scale(frames, size=(1280, 720)):
+def scale(frames, size=None):
+    """A rescaled copy: `size`, or two thirds of each side (1920×1080 → 1280×720, 1080×1920 → 720×1280)."""
+    if size is None:
+        height, width = frames[0].shape[:2]
+        size = (width * 2 // 3, height * 2 // 3)
     return [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
 
 
@@ -103,15 +108,29 @@ def synthetic(count: int, seed: int, size=(1920, 1080)) -> list[np.ndarray]:
     return frames
 
 
-@pytest.fixture(scope="module")
-def previz() -> list[np.ndarray]:
-    """36 previz frames at 1920×1080: three shots of the example, 12 frames each."""
+def previz_frames(aspect_ratio: str = "16:9") -> list[np.ndarray]:
+    """36 previz frames of a 1080p delivery of that shape: three shots of the example, 12 frames each."""
     spec = small_spec()
+    spec["delivery"]["aspect_ratio"] = aspect_ratio
     for scene in spec["episodes"][0]["scenes"]:
         for shot in scene["shots"]:
             shorten(shot, FRAMES_PER_SHOT)
     jobs = plan(Production.model_validate(spec))[0].jobs
-    frames = [frame for job in jobs[:3] for frame in render_frames(job, range(FRAMES_PER_SHOT))]
+    return [frame for job in jobs[:3] for frame in render_frames(job, range(FRAMES_PER_SHOT))]
+
+
+def marked_crf23(frames: list[np.ndarray], path: Path) -> tuple[Path, list[np.ndarray]]:
+    """The frames marked (MARK_ID under KEY) and re-encoded at CRF 23: the copy a leak starts from."""
+    height, width = frames[0].shape[:2]
+    embedder = MarkEmbedder(MARK_ID, width, height, key=KEY)
+    encode([embedder.embed(frame, i) for i, frame in enumerate(frames)], path, crf=23)
+    return path, decode(path)
+
+
+@pytest.fixture(scope="module")
+def previz() -> list[np.ndarray]:
+    """36 previz frames at 1920×1080."""
+    frames = previz_frames()
     assert frames[0].shape == (1080, 1920, 3)
     return frames
 
@@ -126,6 +145,20 @@ def marked(previz) -> list[np.ndarray]:
 def crf23(marked, tmp_path_factory) -> tuple[Path, list[np.ndarray]]:
     path = encode(marked, tmp_path_factory.mktemp("mark") / "crf23.mp4", crf=23)
     return path, decode(path)
+
+
+@pytest.fixture(scope="module")
+def vertical_crf23(tmp_path_factory) -> tuple[Path, list[np.ndarray]]:
+    """A 9:16 1080×1920 delivery's previz (framed from the camera), marked and re-encoded at CRF 23."""
+    frames = previz_frames("9:16")
+    assert frames[0].shape == (1920, 1080, 3)
+    return marked_crf23(frames, tmp_path_factory.mktemp("mark") / "vertical-crf23.mp4")
+
+
+@pytest.fixture(params=["16:9", "9:16"])
+def leak(request) -> tuple[Path, list[np.ndarray]]:
+    """The CRF 23 copy of a marked 1080p delivery of each shape (the leak-copy tests run on both)."""
+    return request.getfixturevalue("crf23" if request.param == "16:9" else "vertical_crf23")
 
 
 def assert_mark(result, mark_id=MARK_ID):
@@ -182,16 +215,16 @@ def test_recovered_from_the_marked_frames(marked):
     assert_mark(detect_mark(marked, key=KEY))
 
 
-def test_recovered_after_h264_crf23(crf23):
-    path, frames = crf23
+def test_recovered_after_h264_crf23(leak):
+    path, frames = leak
     result = detect_mark(frames, key=KEY)
     assert_mark(result)
     assert result.bit_errors <= 2 and result.sync_z >= 2 * M.SYNC_MIN_Z
     assert_mark(detect_mark_in_file(path, [KEY]))
 
 
-def test_recovered_after_scaling_to_720p(crf23, tmp_path):
-    small = scale(crf23[1])
+def test_recovered_after_scaling_to_720p(leak, tmp_path):
+    small = scale(leak[1])  # 1280×720, or 720×1280 for the 9:16 delivery
     path = encode(small, tmp_path / "720p.mp4", crf=23)
     result = detect_mark_in_file(path, [KEY])
     assert_mark(result)
@@ -199,19 +232,21 @@ def test_recovered_after_scaling_to_720p(crf23, tmp_path):
     assert result.details["scale"][0] == pytest.approx(2 / 3, rel=3e-3)
 
 
-def test_recovered_after_10_percent_crop(crf23, tmp_path):
-    path = encode(crop(crf23[1]), tmp_path / "crop.mp4", crf=23)
+def test_recovered_after_10_percent_crop(leak, tmp_path):
+    path = encode(crop(leak[1]), tmp_path / "crop.mp4", crf=23)
     assert_mark(detect_mark_in_file(path, [KEY]))
 
 
-def test_recovered_after_crop_and_scale(crf23):
-    assert_mark(detect_mark(scale(crop(crf23[1], anchor=(0.2, 0.9)), (1280, 720)), key=KEY))
+def test_recovered_after_crop_and_scale(leak):
+    height, width = leak[1][0].shape[:2]
+    size = (1280, 720) if width > height else (720, 1280)
+    assert_mark(detect_mark(scale(crop(leak[1], anchor=(0.2, 0.9)), size), key=KEY))
 
 
 @pytest.mark.parametrize("start", [7, 13])
-def test_recovered_from_a_trimmed_copy(crf23, start):
+def test_recovered_from_a_trimmed_copy(leak, start):
     """Any stretch works: frames from mid-shot on, across a cut, the mark has no start."""
-    assert_mark(detect_mark(crf23[1][start:start + 22], key=KEY))
+    assert_mark(detect_mark(leak[1][start:start + 22], key=KEY))
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -261,6 +296,113 @@ def test_two_ids_both_recovered(previz, marked):
     second = [other.embed(frame, i) for i, frame in enumerate(previz[12:])]
     assert_mark(detect_mark(scale(second, (1280, 720)), key=KEY), OTHER_ID)
     assert_mark(detect_mark(marked[12:], key=KEY), MARK_ID)
+
+
+# ---------------------------------------------------------------------------------------------- every shape and size
+
+SHAPES = [(7680, 4320), (4320, 7680), (2160, 3840), (1080, 1920), (2160, 2160)]
+
+
+def delivery_frames(width: int, height: int, count: int, seed: int) -> list[np.ndarray]:
+    """The same textured picture at any delivery size: `synthetic` made with a 1080-pixel short side, enlarged
+    (bicubic), with fresh ±2-level grain at full size."""
+    short = min(width, height)
+    rng = np.random.default_rng(seed)
+    frames = []
+    for frame in synthetic(count, seed, (width * 1080 // short, height * 1080 // short)):
+        if short != 1080:
+            frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_CUBIC)
+        frames.append(np.clip(frame + rng.integers(-2, 3, (height, width, 1), dtype=np.int16), 0, 255).astype(np.uint8))
+    return frames
+
+
+def test_16_9_patterns_keep_their_bytes():
+    """Sizing by the short side leaves every 16:9 (and square) pattern as it was: deliveries already marked at 4K
+    and 8K re-create (verify) byte for byte. Hashes taken before the change."""
+    pinned = {(3840, 2160, KEY): "a46c18e02e7199c7f32e27c219db77576d9de78ed63670949b8e647c4a274bc1",
+              (7680, 4320, KEY): "5fbbe1e96c1df957920720cc13682b2a0856e155300d42a08c1d6ce391f32a73",
+              (2160, 2160, KEY): "3c0354da55c21b8e1a13fce2b87ac717138a2f8c3a062ab23eedcbae3cb545d8",
+              (1280, 720, PUBLIC_PATTERN): "c5d85dd7470bc98707923a47c23945898079b74de1af80761f000d2a1ab012db"}
+    for (width, height, key), digest in pinned.items():
+        assert hashlib.sha256(M.mark_pattern(MARK_ID, width, height, key=key).tobytes()).hexdigest() == digest
+
+
+def test_a_vertical_pattern_has_the_cells_of_the_landscape_one():
+    """A 9:16 frame carries the mark at the size a 16:9 frame of the same short side does (not stretched by its
+    greater height, past the scales the detector searches), tiled from the same corner."""
+    vertical, landscape = (M.mark_pattern(MARK_ID, w, h, key=KEY) for w, h in ((1080, 1920), (1920, 1080)))
+    assert vertical.shape == (1920, 1080)
+    assert np.array_equal(vertical[:1080], landscape[:, :1080])
+    assert np.array_equal(vertical[256:256 + 1080], landscape[:, :1080])  # the 256-row tile repeats down
+    vertical, landscape = (M.mark_pattern(MARK_ID, w, h, key=KEY) for w, h in ((2160, 3840), (3840, 2160)))
+    assert np.array_equal(vertical[:2048, :2048], landscape[:2048, :2048])  # 4K: twice the size in both shapes
+
+
+def test_large_copies_are_read_downscaled_in_bounded_memory():
+    """1080p and 4K copies are read as they always were; an 8K copy (any shape) at half size, so the detector's
+    running sum is a 4K frame's (33 MB), not an 8K one's."""
+    for width, height in [(1920, 1080), (3840, 2160), (1080, 1920), (2160, 3840), (2160, 2160), (1280, 720)]:
+        assert M.downscale_factor(width, height) == 1
+    for width, height in [(7680, 4320), (4320, 7680), (4320, 4320)]:
+        assert M.downscale_factor(width, height) == 2
+    detector = M.MarkDetector()
+    detector.add(np.full((4320, 7680), 128, np.uint8))
+    assert detector.sum.shape == (2160, 3840) and detector.sum.dtype == np.float32
+
+
+@pytest.mark.xdist_group("8k")  # one 8K encode at a time (x264 holds ~2 GB)
+@pytest.mark.parametrize("size", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_every_delivery_shape_and_size_is_read_after_its_h264_encode(size, tmp_path):
+    """The mark embedded in a delivery of each shape and size, encoded as delivered (H.264 CRF 18 via the segment
+    encoder), is read back from the file with its id: an 8K or 9:16 4K delivery is no longer "no mark found"."""
+    from reelforge.media.encode import EncodeSettings, SegmentEncoder
+
+    width, height = size
+    embedder = MarkEmbedder(MARK_ID, width, height, key=KEY)
+    path = tmp_path / "delivery.mp4"
+    encoder = SegmentEncoder(path, EncodeSettings(width, height, 24, 18, "faster", 2))
+    for i, frame in enumerate(delivery_frames(width, height, 3, seed=21)):
+        encoder.add_rgb(embedder.embed(frame, i))
+    encoder.close()
+    result = detect_mark_in_file(path, [OTHER_KEY, KEY])  # one decode: another key's read finds nothing first
+    assert_mark(result)
+    assert result.key == KEY and result.bit_errors <= 3, result
+    expected = min(width, height) / 1080  # copy pixels per 1080p mark pixel, in the copy's own pixels
+    assert result.details["scale"] == (pytest.approx(expected, rel=5e-3), pytest.approx(expected, rel=5e-3))
+    assert result.details["size"] == (width, height)
+
+
+@pytest.mark.xdist_group("8k")
+def test_trace_names_the_render_of_an_8k_delivery(tmp_path):
+    """`reelforge render --mark` at 8K (one shot, two frames), then `reelforge trace` on the delivered file: the
+    mark is found and names the render (it said "no mark found" when the detector searched only up to 2.2×)."""
+    spec = small_spec(frames=2)
+    episode = spec["episodes"][0]
+    episode["scenes"] = episode["scenes"][:1]
+    episode["scenes"][0]["shots"] = episode["scenes"][0]["shots"][:1]
+    spec["delivery"]["resolution"] = "8k"
+    path = write_spec(tmp_path / "show", spec)
+    code, out = cli("render", str(path), "--mark", "--actor", "dana")
+    assert code == 0, out
+    delivered = path.parent / "renders" / "s01e01.mp4"
+    with av.open(str(delivered)) as container:
+        assert (container.streams.video[0].width, container.streams.video[0].height) == (7680, 4320)
+    with sqlite3.connect(path.parent / ".reelforge" / "catalog.sqlite") as db:
+        (mark_id,), = db.execute("SELECT mark_id FROM deliveries").fetchall()
+    code, out = cli("trace", str(delivered), "--production", str(path))
+    assert code == 0 and mark_id in out and "dana" in out and "s01e01" in out, out
+
+
+def test_a_letterboxed_look_in_a_vertical_delivery_is_read():
+    """A 16:9 look inside a 9:16 frame (validate warns, but it is allowed): the bars above and below are left out
+    and the 1080 × 608 picture between them still carries the whole mark."""
+    frames = synthetic(3, seed=8, size=(1080, 1920))
+    top = (1920 - 608) // 2
+    for frame in frames:
+        frame[:top] = 0
+        frame[top + 608:] = 0
+    embedder = MarkEmbedder(MARK_ID, 1080, 1920, key=KEY)
+    assert_mark(detect_mark([embedder.embed(frame, i) for i, frame in enumerate(frames)], key=KEY))
 
 
 # ---------------------------------------------------------------------------------------------- no false matches

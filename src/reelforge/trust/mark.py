@@ -4,7 +4,8 @@ What is embedded
 ----------------
 Each delivery gets a random 64-bit mark id. The id is encoded with a BCH(127, 64) code
 (corrects any 10 bit errors) into 127 code bits. A *tile* of 16 × 16 cells (a cell is
-16 × 16 pixels at 1080p, so the tile is 256 × 256 pixels) carries every code bit once and a
+16 × 16 pixels at 1080p, so the tile is 256 × 256 pixels; other sizes scale it by the frame's
+short side / 1080: 2 at 4K, 4 at 8K, in every shape) carries every code bit once and a
 *sync* pattern in the other 129 cells. Each cell holds one smooth bump (a sine window, zero
 at the cell's edge) of sign ±1. The tile repeats over the whole frame, on every frame: any
 region of the picture and any stretch of frames carries the whole mark, and H.264 inter
@@ -40,7 +41,9 @@ trace falls back to it only for deliveries the catalog records as marked that wa
 
 How it is read
 --------------
-Per decoded frame: luma, a band-pass (small blur minus large blur) that keeps the cell
+Per decoded frame: luma (reduced by an integer factor, `downscale_factor`, when the short side is
+past what the scale search covers: an 8K copy is read at 4K size, which also bounds the memory),
+a band-pass (small blur minus large blur, sized by the short side) that keeps the cell
 frequencies and drops most picture content, clipped to ±3 so edges do not dominate; letterbox
 and pillarbox bars, and the band-pass's reach into the picture from their edges, are left out
 (`_mask_bars`); the clipped residuals are summed over frames. For a candidate scale (copy
@@ -373,18 +376,24 @@ def _chips(mark_id: int, key: MarkKey) -> np.ndarray:
 def mark_pattern(mark_id: int, width: int = 1920, height: int = 1080, *, key: MarkKey) -> np.ndarray:
     """The id's pattern under `key` over a width × height picture, float32 in [-1, 1] (peak amplitude 1).
 
-    At 1080 lines the 256-pixel tile repeats from the top-left corner; other heights get the
-    1080p pattern resized, so a 4K delivery carries the same mark at twice the size."""
+    The pattern is sized by the picture's short side: at 1080 (a 1920×1080, 1080×1920 or 1080×1080 frame)
+    the 256-pixel tile repeats from the top-left corner; other sizes get that pattern resized by
+    short side / 1080, so a 4K delivery carries the same mark at twice the size and an 8K one (16:9
+    or 9:16) at four times. For 16:9 the short side is the height (the bytes of every 16:9 delivery
+    marked before other shapes existed are unchanged); a 9:16 frame carries the 16:9 frame's cells,
+    not cells stretched by its greater height, which the detector's scale search would miss."""
     tile = _tile(_chips(mark_id, key))
-    if height == REF_HEIGHT:
+    short = min(width, height)
+    if short == REF_HEIGHT:
         reps = (-(-height // TILE), -(-width // TILE))
         return np.ascontiguousarray(np.tile(tile, reps)[:height, :width])
-    ref_w = int(np.ceil(width * REF_HEIGHT / height))
-    reps = (-(-REF_HEIGHT // TILE), -(-ref_w // TILE))
-    ref = np.ascontiguousarray(np.tile(tile, reps)[:REF_HEIGHT, :ref_w])
-    interpolation = cv2.INTER_AREA if height < REF_HEIGHT else cv2.INTER_CUBIC
-    scaled = cv2.resize(ref, (round(ref_w * height / REF_HEIGHT), height), interpolation=interpolation)
-    return np.ascontiguousarray(np.clip(scaled[:, :width], -1.0, 1.0))
+    ref_w, ref_h = (int(np.ceil(side * REF_HEIGHT / short)) for side in (width, height))
+    reps = (-(-ref_h // TILE), -(-ref_w // TILE))
+    ref = np.ascontiguousarray(np.tile(tile, reps)[:ref_h, :ref_w])
+    interpolation = cv2.INTER_AREA if short < REF_HEIGHT else cv2.INTER_CUBIC
+    scaled = cv2.resize(ref, (round(ref_w * short / REF_HEIGHT), round(ref_h * short / REF_HEIGHT)),
+                        interpolation=interpolation)
+    return np.ascontiguousarray(np.clip(scaled[:height, :width], -1.0, 1.0))
 
 
 EMBED_ROWS = 256  # rows of a frame marked at once (memory: 256 × width × 12 bytes of float delta)
@@ -479,29 +488,66 @@ class MarkResult:
 
 
 def _luma(frame: np.ndarray) -> np.ndarray:
+    """The frame's luma as it came (uint8 from RGB; a 2-D frame unchanged)."""
     if frame.ndim == 2:
-        return frame.astype(np.float32)
+        return frame
     if frame.ndim == 3 and frame.shape[2] == 3:
-        return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
     raise ValueError(f"expected an RGB (h, w, 3) or luma (h, w) frame, got shape {frame.shape}")
 
 
+REDUCE_ROWS = 128  # output rows reduced at once (an 8K frame's float32 copy would be 133 MB)
+
+
+def downscale_factor(width: int, height: int) -> int:
+    """The integer factor the detector reduces a width × height copy by before reading it.
+
+    A delivery's mark is short side / 1080 times the 1080p size (mark_pattern): 2 at 4K, 4 at 8K, past
+    the scales searched (SCALE_RANGE). Reducing by this factor brings a delivery of any size into the
+    range (8K: 2, read like a 4K delivery) and bounds the detector's memory by a 4K frame's; up to
+    2376 lines (1080p and 4K) it is 1: those copies are read exactly as before."""
+    return max(1, int(np.ceil(min(width, height) / (SCALE_RANGE[1] * REF_HEIGHT))))
+
+
+def _reduce(luma: np.ndarray, factor: int) -> np.ndarray:
+    """Float32 luma, block-averaged by `factor` (exact means; trailing rows and columns that do not fill a
+    block dropped), converted a band of rows at a time."""
+    if factor == 1:
+        return luma.astype(np.float32)
+    h, w = luma.shape[0] // factor, luma.shape[1] // factor
+    out = np.empty((h, w), np.float32)
+    for top in range(0, h, REDUCE_ROWS):
+        rows = min(REDUCE_ROWS, h - top)
+        band = luma[top * factor:(top + rows) * factor, :w * factor].astype(np.float32)
+        out[top:top + rows] = cv2.resize(band, (w, rows), interpolation=cv2.INTER_AREA)
+    return out
+
+
 class MarkDetector:
-    """Accumulates decoded frames; `result()` reads the mark from what has been added so far."""
+    """Accumulates decoded frames; `result()` reads the mark from what has been added so far.
+
+    A frame larger than 1080p and 4K deliveries (an 8K copy) is reduced by `downscale_factor` first:
+    the sum is kept at that size, so reading an 8K copy costs the memory of a 4K one."""
 
     def __init__(self) -> None:
         self.sum: np.ndarray | None = None
         self.frames = 0
+        self.size: tuple[int, int] | None = None  # (width, height) of the frames added
+        self.factor = 1
 
     def add(self, frame: np.ndarray) -> None:
         luma = _luma(np.asarray(frame))
         if luma.shape[0] < 64 or luma.shape[1] < 64:
             raise ValueError(f"frame {luma.shape[1]}×{luma.shape[0]} is too small to read a mark from")
-        if self.sum is not None and luma.shape != self.sum.shape:
-            raise ValueError(f"frame size changed from {self.sum.shape[::-1]} to {luma.shape[::-1]}")
+        if self.size is None:
+            self.size = (luma.shape[1], luma.shape[0])
+            self.factor = downscale_factor(*self.size)
+        elif (luma.shape[1], luma.shape[0]) != self.size:
+            raise ValueError(f"frame size changed from {self.size} to {luma.shape[::-1]}")
+        luma = _reduce(luma, self.factor)
         # Band-pass: detail finer than the cells (σ 1) and coarser than them (two 23-px box passes,
-        # σ ≈ 9.4 px, scaled with the picture height) removed; then clipped so edges cannot dominate.
-        box = max(3, round(23 * luma.shape[0] / REF_HEIGHT) | 1)
+        # σ ≈ 9.4 px, scaled with the picture's short side) removed; then clipped so edges cannot dominate.
+        box = max(3, round(23 * min(luma.shape) / REF_HEIGHT) | 1)
         low = cv2.blur(cv2.blur(luma, (box, box)), (box, box))
         residual = cv2.GaussianBlur(luma, (0, 0), 1.0)
         residual -= low
@@ -514,10 +560,19 @@ class MarkDetector:
         self.frames += 1
 
     def result(self, key: MarkKey) -> MarkResult:
-        """The mark under `key` in the frames added so far (the sum is kept: another key can be tried)."""
+        """The mark under `key` in the frames added so far (the sum is kept: another key can be tried).
+
+        Its details give the scale in the copy's own pixels (the reduction undone) and the copy's size."""
         if self.sum is None:
             return MarkResult(False, None, 0.0, None, 0.0, 0, {"reason": "no frames"}, key)
-        return _read(self.sum, self.frames, key)
+        result = _read(self.sum, self.frames, key)
+        details = {**result.details, "size": self.size}
+        if self.factor > 1:
+            details["downscale"] = self.factor
+            if "scale" in details:
+                details["scale"] = tuple(round(s * self.factor, 5) for s in details["scale"])
+        result.details = details
+        return result
 
 
 def _edge_run(levels: np.ndarray) -> int:
