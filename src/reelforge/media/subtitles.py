@@ -36,6 +36,8 @@ from av.subtitles.subtitle import SubtitleSet
 from reelforge.media.encode import CONTAINER_OPTIONS, EncodeSettings
 from reelforge.media.fonts import font_alone
 from reelforge.media.watermark import (
+    SAFE_BOTTOM,
+    SAFE_TOP,
     SETPARAMS,
     WatermarkError,
     encoder_args,
@@ -166,9 +168,8 @@ def _ass_text(text: str) -> str:
 _STYLES = {"subtitles": (0.05, 0, -1), "titles": (0.075, -1, 0)}
 _VERTICAL_JUSTIFICATION = 5  # byte offset in the tx3g sample entry: displayFlags (4), horizontal (1), vertical (1)
 _TEXT_BOX = 10  # the default text box (top, left, bottom, right: 16-bit each), after the background colour (4)
-# A vertical frame's safe area: social apps cover its top ~10 % (account, caption) and bottom ~15 % (buttons,
-# description). Titles start below the one, subtitles end above the other.
-SAFE_TOP, SAFE_BOTTOM = 0.10, 0.15
+# A vertical frame's safe area (media/watermark.py's, where the watermark keeps to it too): titles start
+# below its top edge, subtitles end above its bottom edge.
 
 
 def vertical(width: int, height: int) -> bool:

@@ -121,7 +121,8 @@ BT709, UNSPECIFIED = 1, 2  # H.273 code points (colour primaries, transfer, matr
 SETPARAMS = "setparams=range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709"
 SHADOW_ALPHA = 0.6  # of the opacity
 SHADOW_OFFSET = "(1+{s}/500)"  # pixels: 1 at tiny sizes, ~3 at 1080p ({s}: the short side)
-# A vertical frame's text stays clear of what social apps draw over it (fractions of the frame height).
+# A vertical frame's safe area, as fractions of its height: social apps cover its top ~10 % (account, caption)
+# and bottom ~15 % (buttons, description). The watermark, burned titles and subtitles keep clear of both.
 SAFE_TOP, SAFE_BOTTOM = 0.1, 0.15
 # The overlay filter's working format for each delivered pix_fmt (overlay=…:format=…).
 OVERLAY_FORMATS = {"yuv420p": "yuv420", "yuv422p": "yuv422", "yuv444p": "yuv444", "yuv420p10le": "yuv420p10",
